@@ -1,0 +1,65 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "../vae-run.h"
+#include "../vae-tensor-private.h"
+#include "../vae-weights.h"
+
+G_BEGIN_DECLS
+
+/* What an architecture tells the model about itself once built. */
+typedef struct
+{
+  gchar   *id;              /* short variant id, e.g. "taef2" */
+  gchar   *name;            /* human name */
+  gchar   *architecture;    /* family, e.g. "taesd" */
+  guint    latent_channels;
+  guint    factor;          /* image pixels per latent pixel, per side */
+  gdouble  scale;           /* diffusion latent = (raw - shift) * scale */
+  gdouble  shift;
+} VaeModelInfo;
+
+/* One model architecture.  Architectures are recognised from tensor names
+ * and shapes, never from file names.  @encoder and @decoder are the weight
+ * files of a model stored as two files (the TAESD layout); a model stored
+ * in one file passes the same VaeWeights as both.  Either may be NULL when
+ * only one half exists.
+ */
+typedef struct
+{
+  const gchar *name;
+
+  /* Cheap: does this look like us?  No error; create() does the checks. */
+  gboolean  (* probe)   (VaeWeights      *encoder,
+                         VaeWeights      *decoder);
+  gpointer  (* create)  (VaeWeights      *encoder,
+                         VaeWeights      *decoder,
+                         VaeModelInfo    *info,
+                         GError         **error);
+  void      (* destroy) (gpointer         self);
+  gboolean  (* can_encode) (gpointer      self);
+  gboolean  (* can_decode) (gpointer      self);
+  /* image: [3, H, W] in [0, 1], H and W multiples of the factor. */
+  gboolean  (* encode)  (gpointer         self,
+                         const VaeTensor *image,
+                         VaeTensor      **latent,
+                         VaeRun          *run,
+                         GError         **error);
+  /* Returns [3, h * factor, w * factor], not yet clamped. */
+  gboolean  (* decode)  (gpointer         self,
+                         const VaeTensor *latent,
+                         VaeTensor      **image,
+                         VaeRun          *run,
+                         GError         **error);
+  gdouble   (* flops)   (gpointer         self,
+                         gboolean         decoder,
+                         gsize            width,
+                         gsize            height);
+} VaeArchClass;
+
+extern const VaeArchClass vae_arch_taesd;
+
+G_END_DECLS

@@ -1,0 +1,29 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "vae-options.h"
+#include "vae-tensor.h"
+
+G_BEGIN_DECLS
+
+VaeTensor * vae_image_pad    (const VaeTensor  *image,
+                              gsize             multiple,
+                              VaePadMode        mode,
+                              GError          **error);
+VaeTensor * vae_image_crop   (const VaeTensor  *image,
+                              gsize             x,
+                              gsize             y,
+                              gsize             width,
+                              gsize             height,
+                              GError          **error);
+VaeTensor * vae_image_resize (const VaeTensor  *image,
+                              gsize             width,
+                              gsize             height,
+                              GError          **error);
+
+G_END_DECLS

@@ -1,0 +1,68 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "vae-tensor.h"
+
+G_BEGIN_DECLS
+
+/**
+ * VaeQuality:
+ * @psnr: peak signal-to-noise ratio in dB (peak 1.0, i.e. 255 on 8 bits);
+ *   +infinity for identical images.
+ * @ssim: mean structural similarity over the three channels (Gaussian
+ *   11x11 window, sigma 1.5, K1 0.01, K2 0.03).
+ * @ms_ssim: multi-scale SSIM (five scales with the standard weights, fewer
+ *   for small images).
+ *
+ * Reconstruction quality of an image against its original.
+ */
+typedef struct
+{
+  gdouble psnr;
+  gdouble ssim;
+  gdouble ms_ssim;
+} VaeQuality;
+
+/**
+ * VaeDiffStyle:
+ * @VAE_DIFF_AMPLIFIED: per-channel absolute difference times a gain.
+ * @VAE_DIFF_HEATMAP: the mean absolute difference times a gain, through a
+ *   black-blue-red-yellow-white colour ramp.
+ *
+ * How vae_difference_map() draws differences.
+ */
+typedef enum
+{
+  VAE_DIFF_AMPLIFIED,
+  VAE_DIFF_HEATMAP
+} VaeDiffStyle;
+
+void        vae_image_quantize_8bit (VaeTensor        *image);
+gboolean    vae_psnr                (const VaeTensor  *a,
+                                     const VaeTensor  *b,
+                                     gdouble          *psnr,
+                                     GError          **error);
+gboolean    vae_ssim                (const VaeTensor  *a,
+                                     const VaeTensor  *b,
+                                     gdouble          *ssim,
+                                     GError          **error);
+gboolean    vae_ms_ssim             (const VaeTensor  *a,
+                                     const VaeTensor  *b,
+                                     gdouble          *ms_ssim,
+                                     GError          **error);
+gboolean    vae_quality             (const VaeTensor  *original,
+                                     const VaeTensor  *reconstruction,
+                                     VaeQuality       *quality,
+                                     GError          **error);
+VaeTensor * vae_difference_map      (const VaeTensor  *a,
+                                     const VaeTensor  *b,
+                                     VaeDiffStyle      style,
+                                     gdouble           gain,
+                                     GError          **error);
+
+G_END_DECLS

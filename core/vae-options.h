@@ -1,0 +1,70 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * VaeProgressFunc:
+ * @fraction: how much of the work is done, from 0.0 to 1.0
+ * @stage: (nullable): a short, untranslated name of the current stage
+ *   ("encode", "decode", ...)
+ * @user_data: the data given with the callback
+ *
+ * Called by long operations, from the calling thread, after each layer or
+ * tile.  It must not call back into the operation that reports.
+ */
+typedef void (* VaeProgressFunc) (gdouble      fraction,
+                                  const gchar *stage,
+                                  gpointer     user_data);
+
+/**
+ * VaePadMode:
+ * @VAE_PAD_EDGE: repeat the outermost row and column.
+ * @VAE_PAD_REFLECT: mirror the image at its border, without repeating the
+ *   border pixel.
+ *
+ * How an image whose size is not a multiple of the model's downscale factor
+ * is extended before encoding.  The padding is cropped off again on decode.
+ */
+typedef enum
+{
+  VAE_PAD_EDGE,
+  VAE_PAD_REFLECT
+} VaePadMode;
+
+/**
+ * VaeOptions:
+ * @n_threads: worker threads; 0 uses every online CPU.
+ * @pad_mode: how to pad images to a multiple of the model's factor.
+ * @memory_budget: bytes of working memory the operation may use; above it
+ *   the work is split into tiles.  0 means no limit.
+ * @tile_size: the tile side in image pixels; 0 derives it from
+ *   @memory_budget.
+ * @force: decode latents even when they were made by another model.
+ * @reference: run the plain reference kernels instead of the optimized ones
+ *   (slow; for tests).
+ *
+ * Options shared by encoding and decoding.  Always initialise with
+ * vae_options_init() so that fields added later get their defaults.
+ */
+typedef struct
+{
+  gint        n_threads;
+  VaePadMode  pad_mode;
+  gsize       memory_budget;
+  gint        tile_size;
+  gboolean    force;
+  gboolean    reference;
+
+  /*< private >*/
+  gpointer    reserved[8];
+} VaeOptions;
+
+void   vae_options_init (VaeOptions *options);
+
+G_END_DECLS

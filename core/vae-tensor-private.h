@@ -1,0 +1,41 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "vae-tensor.h"
+
+G_BEGIN_DECLS
+
+/* Inside libvae tensors are plain structs: ops index data[] directly.  The
+ * data is 64-byte aligned so that vector loads of whole rows never split a
+ * cache line at the start.
+ */
+struct _VaeTensor
+{
+  gint     ref_count;
+  guint    n_dims;
+  gsize    shape[VAE_TENSOR_MAX_DIMS];
+  gsize    n_elements;
+  gfloat  *data;
+};
+
+/* Largest tensor libvae agrees to allocate, in bytes.  Anything bigger is
+ * reported as VAE_ERROR_NO_MEMORY before malloc gets a chance to overcommit.
+ */
+#define VAE_TENSOR_MAX_BYTES ((gsize) 1 << 36)
+
+VaeTensor * vae_tensor_new_uninit (guint         n_dims,
+                                   const gsize  *shape,
+                                   GError      **error);
+VaeTensor * vae_tensor_new_3d_uninit (gsize     channels,
+                                      gsize     height,
+                                      gsize     width,
+                                      GError  **error);
+
+#define VAE_T_C(t) ((t)->shape[0])
+#define VAE_T_H(t) ((t)->shape[1])
+#define VAE_T_W(t) ((t)->shape[2])
+
+G_END_DECLS

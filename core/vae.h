@@ -1,0 +1,15 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+
+#include "vae-error.h"
+#include "vae-image.h"
+#include "vae-latent.h"
+#include "vae-metrics.h"
+#include "vae-model.h"
+#include "vae-options.h"
+#include "vae-tensor.h"
+
