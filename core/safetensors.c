@@ -1,3 +1,481 @@
 /* libvae - image autoencoders on the CPU
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+
+/* The safetensors format: an 8-byte little-endian header length, a JSON
+ * object mapping tensor names to {dtype, shape, data_offsets} (plus an
+ * optional "__metadata__" object of strings), then the data section that
+ * the offsets index.  Nothing in a file is trusted: every number is checked
+ * against the bytes really present before it is used.
+ */
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "vae-error.h"
+#include "vae-weights.h"
+
+/* A well-formed header nests three levels deep; json-glib's parser recurses
+ * per level, so a hostile "[[[[..." must be stopped before it gets there. */
+#define MAX_JSON_DEPTH 32
+
+typedef struct
+{
+  const gchar *name;        /* owned by the JSON tree */
+  guint        index;       /* position in the header, to keep sorting stable */
+  VaeDtype     dtype;
+  guint        n_dims;
+  gsize        shape[VAE_WEIGHT_MAX_DIMS];
+  guint64      n_elements;
+  guint64      begin;
+  guint64      end;
+} Entry;
+
+static gboolean
+check_depth (const guint8 *json,
+             gsize         length)
+{
+  gboolean in_string = FALSE;
+  guint    depth = 0;
+  gsize    i;
+
+  for (i = 0; i < length; i++)
+    {
+      guint8 c = json[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        {
+          in_string = TRUE;
+        }
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > MAX_JSON_DEPTH)
+            return FALSE;
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        {
+          depth--;
+        }
+    }
+
+  return TRUE;
+}
+
+static gboolean
+parse_dtype (const gchar *name,
+             VaeDtype    *dtype)
+{
+  static const struct { const gchar *name; VaeDtype dtype; } known[] =
+    {
+      { "F32",  VAE_DTYPE_F32 },
+      { "F16",  VAE_DTYPE_F16 },
+      { "BF16", VAE_DTYPE_BF16 },
+      { "F64",  VAE_DTYPE_F64 },
+    };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (known); i++)
+    if (strcmp (name, known[i].name) == 0)
+      {
+        *dtype = known[i].dtype;
+        return TRUE;
+      }
+
+  return FALSE;
+}
+
+/* JSON integers only: 2.0 or 1e3 are not offsets. */
+static gboolean
+node_get_uint (JsonNode *node,
+               guint64  *value)
+{
+  gint64 v;
+
+  if (! node || ! JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+
+  v = json_node_get_int (node);
+  if (v < 0)
+    return FALSE;
+
+  *value = (guint64) v;
+
+  return TRUE;
+}
+
+static gchar *
+shape_to_string (const Entry *entry)
+{
+  GString *str = g_string_new ("[");
+  guint    i;
+
+  for (i = 0; i < entry->n_dims; i++)
+    g_string_append_printf (str, "%s%" G_GSIZE_FORMAT,
+                            i ? ", " : "", entry->shape[i]);
+  g_string_append_c (str, ']');
+
+  return g_string_free (str, FALSE);
+}
+
+static gboolean
+parse_entry (const gchar  *display,
+             const gchar  *name,
+             JsonNode     *node,
+             guint64       data_size,
+             Entry        *entry,
+             GError      **error)
+{
+  JsonObject  *object;
+  JsonNode    *member;
+  JsonArray   *array;
+  const gchar *dtype_name;
+  guint64      n = 1;
+  gsize        esize;
+  guint        n_dims;
+  guint        i;
+
+  memset (entry, 0, sizeof *entry);
+  entry->name = name;
+
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: header entry of tensor '%s' is not an object",
+                   display, name);
+      return FALSE;
+    }
+  object = json_node_get_object (node);
+
+  member = json_object_get_member (object, "dtype");
+  if (! member || ! JSON_NODE_HOLDS_VALUE (member) ||
+      json_node_get_value_type (member) != G_TYPE_STRING)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s' has no \"dtype\" string",
+                   display, name);
+      return FALSE;
+    }
+  dtype_name = json_node_get_string (member);
+
+  member = json_object_get_member (object, "shape");
+  if (! member || ! JSON_NODE_HOLDS_ARRAY (member))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s' has no \"shape\" array", display, name);
+      return FALSE;
+    }
+  array = json_node_get_array (member);
+  n_dims = json_array_get_length (array);
+
+  for (i = 0; i < n_dims; i++)
+    {
+      guint64 dim;
+
+      if (! node_get_uint (json_array_get_element (array, i), &dim))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensor '%s': shape dimension %u is not a "
+                       "non-negative integer", display, name, i);
+          return FALSE;
+        }
+      if (dim > G_MAXSIZE || (dim != 0 && n > G_MAXUINT64 / dim))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensor '%s': the shape's element count "
+                       "overflows", display, name);
+          return FALSE;
+        }
+      n *= dim;
+      if (i < VAE_WEIGHT_MAX_DIMS)
+        entry->shape[i] = dim;
+    }
+
+  member = json_object_get_member (object, "data_offsets");
+  if (! member || ! JSON_NODE_HOLDS_ARRAY (member) ||
+      json_array_get_length (json_node_get_array (member)) != 2 ||
+      ! node_get_uint (json_array_get_element (json_node_get_array (member),
+                                               0), &entry->begin) ||
+      ! node_get_uint (json_array_get_element (json_node_get_array (member),
+                                               1), &entry->end))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s' has no \"data_offsets\" pair of "
+                   "non-negative integers", display, name);
+      return FALSE;
+    }
+  if (entry->begin > entry->end || entry->end > data_size)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s': data_offsets [%" G_GUINT64_FORMAT
+                   ", %" G_GUINT64_FORMAT "] lie outside the data section "
+                   "(%" G_GUINT64_FORMAT " bytes)",
+                   display, name, entry->begin, entry->end, data_size);
+      return FALSE;
+    }
+
+  if (! parse_dtype (dtype_name, &entry->dtype))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and "
+                   "F64 are supported", display, name, dtype_name);
+      return FALSE;
+    }
+
+  if (n_dims > VAE_WEIGHT_MAX_DIMS)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: tensor '%s' has %u dimensions; at most %d are "
+                   "supported", display, name, n_dims, VAE_WEIGHT_MAX_DIMS);
+      return FALSE;
+    }
+  entry->n_dims = n_dims;
+  entry->n_elements = n;
+
+  esize = vae_dtype_size (entry->dtype);
+  if (n > G_MAXUINT64 / esize || n * esize != entry->end - entry->begin)
+    {
+      g_autofree gchar *shape = shape_to_string (entry);
+
+      if (n > G_MAXUINT64 / esize)
+        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                     "%s: tensor '%s': shape %s is too large",
+                     display, name, shape);
+      else
+        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                     "%s: tensor '%s': data_offsets [%" G_GUINT64_FORMAT
+                     ", %" G_GUINT64_FORMAT "] hold %" G_GUINT64_FORMAT
+                     " bytes, but shape %s of %s needs %" G_GUINT64_FORMAT,
+                     display, name, entry->begin, entry->end,
+                     entry->end - entry->begin, shape, dtype_name,
+                     n * esize);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+parse_metadata (const gchar  *display,
+                JsonNode     *node,
+                VaeWeights   *weights,
+                GError      **error)
+{
+  JsonObject *object;
+  GList      *members;
+  GList      *l;
+  gboolean    ok = TRUE;
+
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"__metadata__\" is not an object", display);
+      return FALSE;
+    }
+  object = json_node_get_object (node);
+  members = json_object_get_members (object);
+
+  for (l = members; l; l = l->next)
+    {
+      const gchar *key = l->data;
+      JsonNode    *value = json_object_get_member (object, key);
+
+      if (! JSON_NODE_HOLDS_VALUE (value) ||
+          json_node_get_value_type (value) != G_TYPE_STRING)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: metadata '%s' is not a string", display, key);
+          ok = FALSE;
+          break;
+        }
+      vae_weights_set_metadata (weights, key, json_node_get_string (value));
+    }
+
+  g_list_free (members);
+
+  return ok;
+}
+
+static int
+compare_entries (gconstpointer a,
+                 gconstpointer b)
+{
+  const Entry *ea = a;
+  const Entry *eb = b;
+
+  if (ea->begin != eb->begin)
+    return ea->begin < eb->begin ? -1 : 1;
+
+  return ea->index < eb->index ? -1 : ea->index > eb->index;
+}
+
+/**
+ * vae_safetensors_parse:
+ * @data: (array length=size): the whole file
+ * @size: its length
+ * @path: the path (or display name) to keep; its base name starts every
+ *   error message
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the weights in the order of their
+ *   data offsets, widened to f32.
+ */
+VaeWeights *
+vae_safetensors_parse (const guint8  *data,
+                       gsize          size,
+                       const gchar   *path,
+                       GError       **error)
+{
+  g_autoptr(VaeWeights)  weights = NULL;
+  g_autoptr(JsonParser)  parser = NULL;
+  g_autoptr(GError)      json_error = NULL;
+  g_autoptr(GArray)      entries = NULL;
+  g_autofree gchar      *display = NULL;
+  JsonObject            *root;
+  JsonNode              *metadata = NULL;
+  GList                 *members;
+  GList                 *l;
+  const guint8          *section;
+  guint64                header_length;
+  guint64                data_size;
+  guint64                previous_end = 0;
+  const gchar           *previous_name = NULL;
+  guint                  i;
+
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  weights = vae_weights_new (path);
+  display = g_strdup (vae_weights_get_display_name (weights));
+
+  if (size < 8)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: %" G_GSIZE_FORMAT " bytes is too short for a "
+                   "safetensors file", display, size);
+      return NULL;
+    }
+
+  memcpy (&header_length, data, 8);
+  header_length = GUINT64_FROM_LE (header_length);
+
+  if (header_length > VAE_SAFETENSORS_MAX_HEADER)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: header length %" G_GUINT64_FORMAT " is over the "
+                   "%" G_GUINT64_FORMAT " byte limit; not a safetensors "
+                   "file?", display, header_length,
+                   VAE_SAFETENSORS_MAX_HEADER);
+      return NULL;
+    }
+  if (header_length > size - 8)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: header length %" G_GUINT64_FORMAT " runs past the "
+                   "end of the file (%" G_GSIZE_FORMAT " bytes)",
+                   display, header_length, size);
+      return NULL;
+    }
+
+  if (! check_depth (data + 8, header_length))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: header JSON nests deeper than %d levels",
+                   display, MAX_JSON_DEPTH);
+      return NULL;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (! json_parser_load_from_data (parser, (const gchar *) data + 8,
+                                    (gssize) header_length, &json_error))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: header is not valid JSON: %s",
+                   display, json_error->message);
+      return NULL;
+    }
+  if (! json_parser_get_root (parser) ||
+      ! JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: header is not a JSON object", display);
+      return NULL;
+    }
+  root = json_node_get_object (json_parser_get_root (parser));
+
+  section = data + 8 + header_length;
+  data_size = size - 8 - header_length;
+
+  entries = g_array_new (FALSE, FALSE, sizeof (Entry));
+  members = json_object_get_members (root);
+
+  for (l = members; l; l = l->next)
+    {
+      const gchar *name = l->data;
+      JsonNode    *node = json_object_get_member (root, name);
+      Entry        entry;
+
+      if (strcmp (name, "__metadata__") == 0)
+        {
+          metadata = node;
+          continue;
+        }
+
+      if (! parse_entry (display, name, node, data_size, &entry, error))
+        {
+          g_list_free (members);
+          return NULL;
+        }
+      entry.index = entries->len;
+      g_array_append_val (entries, entry);
+    }
+  g_list_free (members);
+
+  if (metadata && ! parse_metadata (display, metadata, weights, error))
+    return NULL;
+
+  /* File order is data order: a checkpoint's state-dict order survives
+   * even when a writer sorted the JSON keys. */
+  g_array_sort (entries, compare_entries);
+
+  for (i = 0; i < entries->len; i++)
+    {
+      const Entry *entry = &g_array_index (entries, Entry, i);
+
+      if (entry->begin == entry->end)
+        continue;
+      if (previous_name && entry->begin < previous_end)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensors '%s' and '%s' overlap in the data "
+                       "section", display, previous_name, entry->name);
+          return NULL;
+        }
+      previous_end = entry->end;
+      previous_name = entry->name;
+    }
+
+  for (i = 0; i < entries->len; i++)
+    {
+      const Entry *entry = &g_array_index (entries, Entry, i);
+      VaeWeight   *weight;
+
+      weight = vae_weights_add (weights, entry->name, entry->dtype,
+                                entry->n_dims, entry->shape, error);
+      if (! weight)
+        return NULL;
+
+      vae_dtype_widen (entry->dtype, section + entry->begin, weight->data,
+                       weight->n_elements);
+    }
+
+  return g_steal_pointer (&weights);
+}

@@ -1,3 +1,584 @@
 /* libvae - image autoencoders on the CPU
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "vae-error.h"
+#include "vae-weights.h"
+
+struct _VaeWeights
+{
+  gchar      *path;
+  gchar      *display_name;
+  GPtrArray  *tensors;       /* VaeWeight *, in file order */
+  GHashTable *by_name;       /* name -> VaeWeight *, names owned by tensors */
+  GHashTable *metadata;      /* key -> value, both owned */
+  guint64     n_params;
+};
+
+static void
+weight_free (gpointer data)
+{
+  VaeWeight *weight = data;
+
+  g_free (weight->name);
+  g_free (weight->data);
+  g_free (weight);
+}
+
+VaeWeights *
+vae_weights_new (const gchar *path)
+{
+  VaeWeights *weights;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  weights = g_new0 (VaeWeights, 1);
+  weights->path = g_strdup (path);
+  weights->display_name = g_path_get_basename (path);
+  weights->tensors = g_ptr_array_new_with_free_func (weight_free);
+  weights->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  weights->metadata = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                             g_free, g_free);
+
+  return weights;
+}
+
+void
+vae_weights_free (VaeWeights *weights)
+{
+  if (! weights)
+    return;
+
+  g_hash_table_unref (weights->by_name);
+  g_hash_table_unref (weights->metadata);
+  g_ptr_array_unref (weights->tensors);
+  g_free (weights->display_name);
+  g_free (weights->path);
+  g_free (weights);
+}
+
+static gchar *
+format_shape (guint        n_dims,
+              const gsize *shape)
+{
+  GString *str = g_string_new ("[");
+  guint    i;
+
+  for (i = 0; i < n_dims; i++)
+    g_string_append_printf (str, "%s%" G_GSIZE_FORMAT,
+                            i ? ", " : "", shape[i]);
+  g_string_append_c (str, ']');
+
+  return g_string_free (str, FALSE);
+}
+
+VaeWeight *
+vae_weights_add (VaeWeights   *weights,
+                 const gchar  *name,
+                 VaeDtype      dtype,
+                 guint         n_dims,
+                 const gsize  *shape,
+                 GError      **error)
+{
+  VaeWeight *weight;
+  gsize      n = 1;
+  guint      i;
+
+  g_return_val_if_fail (weights != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (n_dims == 0 || shape != NULL, NULL);
+
+  if (g_hash_table_contains (weights->by_name, name))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s' appears twice",
+                   weights->display_name, name);
+      return NULL;
+    }
+  if (n_dims > VAE_WEIGHT_MAX_DIMS)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: tensor '%s' has %u dimensions; at most %d are "
+                   "supported",
+                   weights->display_name, name, n_dims, VAE_WEIGHT_MAX_DIMS);
+      return NULL;
+    }
+
+  for (i = 0; i < n_dims; i++)
+    {
+      if (shape[i] != 0 && n > G_MAXSIZE / sizeof (gfloat) / shape[i])
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                       "%s: tensor '%s' is too large to hold in memory",
+                       weights->display_name, name);
+          return NULL;
+        }
+      n *= shape[i];
+    }
+
+  weight = g_new0 (VaeWeight, 1);
+  weight->dtype = dtype;
+  weight->n_dims = n_dims;
+  for (i = 0; i < n_dims; i++)
+    weight->shape[i] = shape[i];
+  weight->n_elements = n;
+  /* At least one float, so that an empty tensor still has non-NULL data:
+   * vae_weights_get() uses NULL to mean failure. */
+  weight->data = g_try_new (gfloat, MAX (n, 1));
+  if (! weight->data)
+    {
+      g_free (weight);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                   "%s: out of memory for tensor '%s' (%" G_GSIZE_FORMAT
+                   " MiB)",
+                   weights->display_name, name,
+                   (n * sizeof (gfloat)) >> 20);
+      return NULL;
+    }
+  weight->name = g_strdup (name);
+
+  g_ptr_array_add (weights->tensors, weight);
+  g_hash_table_insert (weights->by_name, weight->name, weight);
+  weights->n_params += n;
+
+  return weight;
+}
+
+void
+vae_weights_set_metadata (VaeWeights  *weights,
+                          const gchar *key,
+                          const gchar *value)
+{
+  g_return_if_fail (weights != NULL);
+  g_return_if_fail (key != NULL && value != NULL);
+
+  g_hash_table_replace (weights->metadata, g_strdup (key), g_strdup (value));
+}
+
+const gchar *
+vae_weights_get_path (VaeWeights *weights)
+{
+  g_return_val_if_fail (weights != NULL, NULL);
+
+  return weights->path;
+}
+
+const gchar *
+vae_weights_get_display_name (VaeWeights *weights)
+{
+  g_return_val_if_fail (weights != NULL, NULL);
+
+  return weights->display_name;
+}
+
+guint
+vae_weights_get_n_tensors (VaeWeights *weights)
+{
+  g_return_val_if_fail (weights != NULL, 0);
+
+  return weights->tensors->len;
+}
+
+guint64
+vae_weights_get_n_params (VaeWeights *weights)
+{
+  g_return_val_if_fail (weights != NULL, 0);
+
+  return weights->n_params;
+}
+
+GPtrArray *
+vae_weights_list (VaeWeights *weights)
+{
+  GPtrArray *names;
+  guint      i;
+
+  g_return_val_if_fail (weights != NULL, NULL);
+
+  names = g_ptr_array_sized_new (weights->tensors->len);
+  for (i = 0; i < weights->tensors->len; i++)
+    {
+      VaeWeight *weight = g_ptr_array_index (weights->tensors, i);
+
+      g_ptr_array_add (names, weight->name);
+    }
+
+  return names;
+}
+
+const VaeWeight *
+vae_weights_lookup (VaeWeights  *weights,
+                    const gchar *name)
+{
+  g_return_val_if_fail (weights != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return g_hash_table_lookup (weights->by_name, name);
+}
+
+gboolean
+vae_weights_has (VaeWeights  *weights,
+                 const gchar *name)
+{
+  return vae_weights_lookup (weights, name) != NULL;
+}
+
+const gchar *
+vae_weights_get_metadata (VaeWeights  *weights,
+                          const gchar *key)
+{
+  g_return_val_if_fail (weights != NULL, NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  return g_hash_table_lookup (weights->metadata, key);
+}
+
+const gfloat *
+vae_weights_get (VaeWeights   *weights,
+                 const gchar  *name,
+                 guint         n_dims,
+                 const gsize  *shape,
+                 GError      **error)
+{
+  const VaeWeight *weight;
+  gboolean         same;
+  guint            i;
+
+  g_return_val_if_fail (weights != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (n_dims == 0 || shape != NULL, NULL);
+
+  weight = vae_weights_lookup (weights, name);
+  if (! weight)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: missing tensor '%s'", weights->display_name, name);
+      return NULL;
+    }
+
+  same = weight->n_dims == n_dims;
+  for (i = 0; same && i < n_dims; i++)
+    same = weight->shape[i] == shape[i];
+
+  if (! same)
+    {
+      g_autofree gchar *have = format_shape (weight->n_dims, weight->shape);
+      g_autofree gchar *want = format_shape (n_dims, shape);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "%s: tensor '%s' has shape %s, expected %s",
+                   weights->display_name, name, have, want);
+      return NULL;
+    }
+
+  return weight->data;
+}
+
+const gfloat *
+vae_weights_get_1d (VaeWeights   *weights,
+                    const gchar  *name,
+                    gsize         d0,
+                    GError      **error)
+{
+  gsize shape[1] = { d0 };
+
+  return vae_weights_get (weights, name, 1, shape, error);
+}
+
+const gfloat *
+vae_weights_get_4d (VaeWeights   *weights,
+                    const gchar  *name,
+                    gsize         d0,
+                    gsize         d1,
+                    gsize         d2,
+                    gsize         d3,
+                    GError      **error)
+{
+  gsize shape[4] = { d0, d1, d2, d3 };
+
+  return vae_weights_get (weights, name, 4, shape, error);
+}
+
+/* Element conversions.  Files are little-endian and tensors need not be
+ * aligned inside them, hence memcpy for every load. */
+
+gsize
+vae_dtype_size (VaeDtype dtype)
+{
+  switch (dtype)
+    {
+    case VAE_DTYPE_F32:  return 4;
+    case VAE_DTYPE_F16:  return 2;
+    case VAE_DTYPE_BF16: return 2;
+    case VAE_DTYPE_F64:  return 8;
+    }
+  g_return_val_if_reached (0);
+}
+
+const gchar *
+vae_dtype_name (VaeDtype dtype)
+{
+  switch (dtype)
+    {
+    case VAE_DTYPE_F32:  return "F32";
+    case VAE_DTYPE_F16:  return "F16";
+    case VAE_DTYPE_BF16: return "BF16";
+    case VAE_DTYPE_F64:  return "F64";
+    }
+  g_return_val_if_reached ("?");
+}
+
+static inline gfloat
+float_from_bits (guint32 bits)
+{
+  gfloat f;
+
+  memcpy (&f, &bits, sizeof f);
+
+  return f;
+}
+
+/* Exact: every binary16 value, subnormals included, is a binary32 value. */
+gfloat
+vae_half_to_float (guint16 h)
+{
+  guint32 sign = (guint32) (h & 0x8000) << 16;
+  guint32 exponent = (h >> 10) & 0x1f;
+  guint32 mantissa = h & 0x3ff;
+
+  if (exponent == 0x1f)
+    /* inf, or nan with its payload */
+    return float_from_bits (sign | 0x7f800000 | (mantissa << 13));
+
+  if (exponent == 0)
+    {
+      if (mantissa == 0)
+        return float_from_bits (sign);
+
+      /* subnormal: shift the leading 1 up to the implicit bit */
+      exponent = 127 - 15 + 1;
+      while (! (mantissa & 0x400))
+        {
+          mantissa <<= 1;
+          exponent--;
+        }
+      mantissa &= 0x3ff;
+
+      return float_from_bits (sign | (exponent << 23) | (mantissa << 13));
+    }
+
+  return float_from_bits (sign | ((exponent + 127 - 15) << 23)
+                          | (mantissa << 13));
+}
+
+gfloat
+vae_bfloat16_to_float (guint16 bits)
+{
+  return float_from_bits ((guint32) bits << 16);
+}
+
+gfloat
+vae_dtype_load (VaeDtype      dtype,
+                const guint8 *src)
+{
+  guint16 u16;
+  guint32 u32;
+  guint64 u64;
+  gdouble d;
+
+  switch (dtype)
+    {
+    case VAE_DTYPE_F32:
+      memcpy (&u32, src, 4);
+      return float_from_bits (GUINT32_FROM_LE (u32));
+
+    case VAE_DTYPE_F16:
+      memcpy (&u16, src, 2);
+      return vae_half_to_float (GUINT16_FROM_LE (u16));
+
+    case VAE_DTYPE_BF16:
+      memcpy (&u16, src, 2);
+      return vae_bfloat16_to_float (GUINT16_FROM_LE (u16));
+
+    case VAE_DTYPE_F64:
+      memcpy (&u64, src, 8);
+      u64 = GUINT64_FROM_LE (u64);
+      memcpy (&d, &u64, 8);
+      return (gfloat) d;
+    }
+
+  g_return_val_if_reached (0.0f);
+}
+
+void
+vae_dtype_widen (VaeDtype      dtype,
+                 const guint8 *src,
+                 gfloat       *dest,
+                 gsize         n_elements)
+{
+  gsize step = vae_dtype_size (dtype);
+  gsize i;
+
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  if (dtype == VAE_DTYPE_F32)
+    {
+      memcpy (dest, src, n_elements * sizeof (gfloat));
+      return;
+    }
+#endif
+
+  for (i = 0; i < n_elements; i++)
+    dest[i] = vae_dtype_load (dtype, src + i * step);
+}
+
+/* Reading files */
+
+static GMappedFile *
+map_file (const gchar  *path,
+          GError      **error)
+{
+  g_autofree gchar  *display = g_path_get_basename (path);
+  g_autoptr(GError)  local_error = NULL;
+  GMappedFile       *mapped;
+  struct stat        st;
+  int                fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "%s: cannot open: %s", display, g_strerror (saved_errno));
+      return NULL;
+    }
+  /* A directory or a FIFO would map as garbage or block. */
+  if (fstat (fd, &st) != 0 || ! S_ISREG (st.st_mode))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "%s: not a regular file", display);
+      close (fd);
+      return NULL;
+    }
+
+  mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
+  close (fd);
+  if (! mapped)
+    g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                 "%s: cannot read: %s", display, local_error->message);
+
+  return mapped;
+}
+
+/**
+ * vae_weights_load:
+ * @path: a safetensors file or a PyTorch zip checkpoint
+ * @error: return location for a #GError
+ *
+ * Reads every tensor of a weights file.  The format is told from the
+ * content: PyTorch checkpoints (.pth, .ckpt, .pt) are zip archives.
+ *
+ * Returns: (transfer full) (nullable): the weights, or %NULL with @error
+ *   set; every message starts with the file's base name.
+ */
+VaeWeights *
+vae_weights_load (const gchar  *path,
+                  GError      **error)
+{
+  GMappedFile  *mapped;
+  VaeWeights   *weights;
+  const guint8 *data;
+  gsize         size;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  mapped = map_file (path, error);
+  if (! mapped)
+    return NULL;
+
+  data = (const guint8 *) g_mapped_file_get_contents (mapped);
+  size = g_mapped_file_get_length (mapped);
+
+  if (size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0)
+    {
+      g_autofree gchar *display = g_path_get_basename (path);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: PyTorch zip checkpoints cannot be read yet; "
+                   "convert it to safetensors", display);
+      weights = NULL;
+    }
+  else
+    {
+      weights = vae_safetensors_parse (data, size, path, error);
+    }
+
+  g_mapped_file_unref (mapped);
+
+  return weights;
+}
+
+/**
+ * vae_safetensors_load:
+ * @path: a safetensors file
+ * @error: return location for a #GError
+ *
+ * Like vae_weights_load() but insists on safetensors.
+ *
+ * Returns: (transfer full) (nullable): the weights, or %NULL with @error
+ *   set.
+ */
+VaeWeights *
+vae_safetensors_load (const gchar  *path,
+                      GError      **error)
+{
+  GMappedFile *mapped;
+  VaeWeights  *weights;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  mapped = map_file (path, error);
+  if (! mapped)
+    return NULL;
+
+  weights = vae_safetensors_parse ((const guint8 *)
+                                   g_mapped_file_get_contents (mapped),
+                                   g_mapped_file_get_length (mapped),
+                                   path, error);
+  g_mapped_file_unref (mapped);
+
+  return weights;
+}
+
+/**
+ * vae_safetensors_load_from_data:
+ * @data: (array length=size): a whole safetensors file
+ * @size: its length in bytes
+ * @display_name: what error messages call it, e.g. "parasite gimp-vae-latent"
+ * @error: return location for a #GError
+ *
+ * Reads safetensors bytes kept elsewhere (latents stored in a GIMP
+ * parasite).  @data is copied; the caller keeps it.
+ *
+ * Returns: (transfer full) (nullable): the weights, or %NULL with @error
+ *   set.
+ */
+VaeWeights *
+vae_safetensors_load_from_data (const guint8  *data,
+                                gsize          size,
+                                const gchar   *display_name,
+                                GError       **error)
+{
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (display_name != NULL, NULL);
+
+  return vae_safetensors_parse (data, size, display_name, error);
+}

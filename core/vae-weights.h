@@ -19,15 +19,23 @@ typedef enum
 {
   VAE_DTYPE_F32,
   VAE_DTYPE_F16,
-  VAE_DTYPE_BF16
+  VAE_DTYPE_BF16,
+  VAE_DTYPE_F64           /* narrowed to f32 on load */
 } VaeDtype;
+
+/* Most dimensions a weight tensor may have; files with more are refused
+ * with VAE_ERROR_UNSUPPORTED. */
+#define VAE_WEIGHT_MAX_DIMS 4
+
+/* Largest safetensors JSON header libvae agrees to parse. */
+#define VAE_SAFETENSORS_MAX_HEADER ((guint64) 100 * 1000 * 1000)
 
 typedef struct
 {
   gchar    *name;
   VaeDtype  dtype;        /* as stored in the file */
   guint     n_dims;
-  gsize     shape[4];
+  gsize     shape[VAE_WEIGHT_MAX_DIMS];
   gsize     n_elements;
   gfloat   *data;         /* widened to f32, owned by the VaeWeights */
 } VaeWeight;
@@ -74,6 +82,45 @@ const gfloat    * vae_weights_get_4d        (VaeWeights   *weights,
                                              gsize         d1,
                                              gsize         d2,
                                              gsize         d3,
+                                             GError      **error);
+
+/* Base name of the file (or the display name given for data in memory):
+ * every error message about these weights starts with it. */
+const gchar     * vae_weights_get_display_name (VaeWeights *weights);
+
+/* For the readers (safetensors.c, pth.c).  @path is kept as the weights'
+ * path; its base name prefixes every message. */
+VaeWeights      * vae_weights_new           (const gchar  *path);
+/* Adds a tensor in file order with room for n_elements floats (not yet
+ * filled).  Refuses duplicate names (VAE_ERROR_FORMAT), too many dimensions
+ * (VAE_ERROR_UNSUPPORTED) and allocations that fail (VAE_ERROR_NO_MEMORY). */
+VaeWeight       * vae_weights_add           (VaeWeights   *weights,
+                                             const gchar  *name,
+                                             VaeDtype      dtype,
+                                             guint         n_dims,
+                                             const gsize  *shape,
+                                             GError      **error);
+void              vae_weights_set_metadata  (VaeWeights   *weights,
+                                             const gchar  *key,
+                                             const gchar  *value);
+
+/* Element conversions from little-endian file bytes. */
+gsize             vae_dtype_size            (VaeDtype      dtype);
+const gchar     * vae_dtype_name            (VaeDtype      dtype);
+gfloat            vae_half_to_float         (guint16       bits);
+gfloat            vae_bfloat16_to_float     (guint16       bits);
+gfloat            vae_dtype_load            (VaeDtype      dtype,
+                                             const guint8 *src);
+void              vae_dtype_widen           (VaeDtype      dtype,
+                                             const guint8 *src,
+                                             gfloat       *dest,
+                                             gsize         n_elements);
+
+/* Parses a whole safetensors file held in memory; @path as for
+ * vae_weights_new(). */
+VaeWeights      * vae_safetensors_parse     (const guint8 *data,
+                                             gsize         size,
+                                             const gchar  *path,
                                              GError      **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VaeWeights, vae_weights_free)
