@@ -73,6 +73,10 @@ def init_weights(model, gen):
                 p.copy_(0.05 * torch.randn(p.shape, generator=gen))
 
 
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
 def last_conv(seq):
     return seq[len(seq) - 1]
 
@@ -150,7 +154,9 @@ def generate(variant, out_dir, gen):
                        'F32',
                        {'variant': variant, 'width': cfg['width'],
                         'factor': factor, 'latent_channels': latent_channels,
-                        'weights_dtype': cfg['dtype'], 'seed': SEED})
+                        'weights_dtype': cfg['dtype'], 'seed': SEED,
+                        'encoder_params': n_params(enc),
+                        'decoder_params': n_params(dec)})
 
     # Read back with the independent reader: names, order and values must
     # survive the write (weights are exact in their stored dtype).
