@@ -1,3 +1,758 @@
 /* libvae - image autoencoders on the CPU
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+
+#include <math.h>
+#include <string.h>
+
+#include "vae-error.h"
+#include "vae-image.h"
+#include "vae-model.h"
+#include "vae-tensor-private.h"
+#include "arch/arch.h"
+
+struct _VaeModel
+{
+  gint                ref_count;
+  gchar              *path;
+  VaeWeights         *encoder_weights;
+  VaeWeights         *decoder_weights;   /* may equal encoder_weights */
+  const VaeArchClass *arch;
+  gpointer            arch_data;
+  VaeModelInfo        info;
+  gchar              *license;
+  GMutex              hash_mutex;
+  gchar              *hash;
+};
+
+static const VaeArchClass *const architectures[] = {
+  &vae_arch_taesd,
+};
+
+static const gchar *const weight_suffixes[] = {
+  ".safetensors", ".pth", ".pt", ".ckpt",
+};
+
+static gboolean
+is_weight_file (const gchar *name)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (weight_suffixes); i++)
+    if (g_str_has_suffix (name, weight_suffixes[i]))
+      return TRUE;
+
+  return FALSE;
+}
+
+/* Two-file models (TAESD) name their halves "...encoder..." and
+ * "...decoder...".  Given one, the other is the same name with the word
+ * swapped. */
+static gchar *
+sibling_half (const gchar *path)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autofree gchar *base = g_path_get_basename (path);
+  const gchar      *from, *to;
+  gchar            *hit;
+  GString          *other;
+
+  if ((hit = strstr (base, "encoder")))
+    from = "encoder", to = "decoder";
+  else if ((hit = strstr (base, "decoder")))
+    from = "decoder", to = "encoder";
+  else
+    return NULL;
+
+  other = g_string_new_len (base, hit - base);
+  g_string_append (other, to);
+  g_string_append (other, hit + strlen (from));
+
+  return g_build_filename (dir, other->str, NULL);
+}
+
+/* Resolves @path (a file or a folder) into the weight files to read:
+ * either one file for the whole model or an encoder and a decoder file. */
+static gboolean
+find_weight_files (const gchar  *path,
+                   gchar       **encoder,
+                   gchar       **decoder,
+                   gchar       **single,
+                   GError      **error)
+{
+  *encoder = *decoder = *single = NULL;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr (GDir) dir = NULL;
+      g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+      const gchar *name;
+      guint        i;
+
+      dir = g_dir_open (path, 0, error);
+      if (dir == NULL)
+        {
+          g_prefix_error (error, "cannot read model folder: ");
+          if (error && *error)
+            {
+              (*error)->domain = VAE_ERROR;
+              (*error)->code = VAE_ERROR_IO;
+            }
+          return FALSE;
+        }
+      while ((name = g_dir_read_name (dir)))
+        if (is_weight_file (name))
+          g_ptr_array_add (files, g_strdup (name));
+      g_ptr_array_sort (files, (GCompareFunc) g_strcmp0);
+
+      for (i = 0; i < files->len; i++)
+        {
+          const gchar *f = g_ptr_array_index (files, i);
+
+          if (strstr (f, "encoder") && ! *encoder)
+            *encoder = g_build_filename (path, f, NULL);
+          else if (strstr (f, "decoder") && ! *decoder)
+            *decoder = g_build_filename (path, f, NULL);
+        }
+
+      if (*encoder || *decoder)
+        return TRUE;
+
+      if (files->len == 1)
+        {
+          *single = g_build_filename (path, g_ptr_array_index (files, 0), NULL);
+          return TRUE;
+        }
+
+      g_set_error (error, VAE_ERROR, files->len ? VAE_ERROR_UNSUPPORTED
+                                                : VAE_ERROR_IO,
+                   files->len ? "%s holds %u weight files and none is named "
+                                "as an encoder or decoder"
+                              : "%s holds no model weights (.safetensors, "
+                                ".pth, .pt or .ckpt)",
+                   path, files->len);
+      return FALSE;
+    }
+
+  if (! g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "%s: no such file or folder", path);
+      return FALSE;
+    }
+
+  {
+    g_autofree gchar *base = g_path_get_basename (path);
+    g_autofree gchar *other = sibling_half (path);
+
+    if (other && ! g_file_test (other, G_FILE_TEST_IS_REGULAR))
+      g_clear_pointer (&other, g_free);
+
+    if (strstr (base, "encoder"))
+      {
+        *encoder = g_strdup (path);
+        *decoder = g_steal_pointer (&other);
+      }
+    else if (strstr (base, "decoder"))
+      {
+        *decoder = g_strdup (path);
+        *encoder = g_steal_pointer (&other);
+      }
+    else
+      {
+        *single = g_strdup (path);
+      }
+  }
+
+  return TRUE;
+}
+
+static void
+model_free (VaeModel *model)
+{
+  if (model->arch && model->arch_data)
+    model->arch->destroy (model->arch_data);
+  if (model->decoder_weights != model->encoder_weights)
+    vae_weights_free (model->decoder_weights);
+  vae_weights_free (model->encoder_weights);
+  g_free (model->info.id);
+  g_free (model->info.name);
+  g_free (model->info.architecture);
+  g_free (model->license);
+  g_free (model->hash);
+  g_free (model->path);
+  g_mutex_clear (&model->hash_mutex);
+  g_free (model);
+}
+
+/**
+ * vae_model_load:
+ * @path: a weight file, or a folder holding the model's weight files
+ * @error: return location for a #GError
+ *
+ * Loads a model.  The architecture is recognised from the tensor names and
+ * shapes, not from file names; file names only pair the encoder and decoder
+ * files of two-file models such as TAESD.
+ *
+ * Returns: (transfer full) (nullable): the model, or %NULL with @error set
+ *   (%VAE_ERROR_IO, %VAE_ERROR_FORMAT, %VAE_ERROR_SHAPE,
+ *   %VAE_ERROR_UNSUPPORTED or %VAE_ERROR_NO_MEMORY).
+ */
+VaeModel *
+vae_model_load (const gchar  *path,
+                GError      **error)
+{
+  g_autofree gchar *encoder = NULL, *decoder = NULL, *single = NULL;
+  VaeModel         *model;
+  const gchar      *license;
+  guint             i;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (! find_weight_files (path, &encoder, &decoder, &single, error))
+    return NULL;
+
+  model = g_new0 (VaeModel, 1);
+  model->ref_count = 1;
+  model->path = g_strdup (path);
+  g_mutex_init (&model->hash_mutex);
+
+  if (single)
+    {
+      model->encoder_weights = vae_weights_load (single, error);
+      if (model->encoder_weights == NULL)
+        goto fail;
+      model->decoder_weights = model->encoder_weights;
+    }
+  else
+    {
+      if (encoder && ! (model->encoder_weights = vae_weights_load (encoder, error)))
+        goto fail;
+      if (decoder && ! (model->decoder_weights = vae_weights_load (decoder, error)))
+        goto fail;
+    }
+
+  for (i = 0; i < G_N_ELEMENTS (architectures); i++)
+    if (architectures[i]->probe (model->encoder_weights, model->decoder_weights))
+      {
+        model->arch = architectures[i];
+        break;
+      }
+
+  if (model->arch == NULL)
+    {
+      VaeWeights *w = model->encoder_weights ? model->encoder_weights
+                                             : model->decoder_weights;
+      g_autoptr (GPtrArray) names = vae_weights_list (w);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: unknown model architecture (%u tensors, the first "
+                   "named '%s')", vae_weights_get_path (w), names->len,
+                   names->len ? (const gchar *) g_ptr_array_index (names, 0) : "");
+      goto fail;
+    }
+
+  model->arch_data = model->arch->create (model->encoder_weights,
+                                          model->decoder_weights,
+                                          &model->info, error);
+  if (model->arch_data == NULL)
+    goto fail;
+
+  license = NULL;
+  if (model->encoder_weights)
+    license = vae_weights_get_metadata (model->encoder_weights, "license");
+  if (license == NULL && model->decoder_weights)
+    license = vae_weights_get_metadata (model->decoder_weights, "license");
+  model->license = g_strdup (license);
+
+  return model;
+
+fail:
+  model_free (model);
+
+  return NULL;
+}
+
+/**
+ * vae_model_ref:
+ * @model: a model
+ *
+ * Returns: (transfer full): @model
+ */
+VaeModel *
+vae_model_ref (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  g_atomic_int_inc (&model->ref_count);
+
+  return model;
+}
+
+/**
+ * vae_model_unref:
+ * @model: (nullable): a model
+ *
+ * Drops a reference; the last one frees the model and its weights.
+ */
+void
+vae_model_unref (VaeModel *model)
+{
+  if (model && g_atomic_int_dec_and_test (&model->ref_count))
+    model_free (model);
+}
+
+/**
+ * vae_model_get_path:
+ * @model: a model
+ *
+ * Returns: the path the model was loaded from.
+ */
+const gchar *
+vae_model_get_path (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return model->path;
+}
+
+/**
+ * vae_model_get_id:
+ * @model: a model
+ *
+ * Returns: a short identifier of the model variant, such as "taef2".
+ */
+const gchar *
+vae_model_get_id (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return model->info.id;
+}
+
+/**
+ * vae_model_get_name:
+ * @model: a model
+ *
+ * Returns: a human-readable, untranslated name of the model variant.
+ */
+const gchar *
+vae_model_get_name (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return model->info.name;
+}
+
+/**
+ * vae_model_get_architecture:
+ * @model: a model
+ *
+ * Returns: the architecture family, such as "taesd".
+ */
+const gchar *
+vae_model_get_architecture (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return model->info.architecture;
+}
+
+/**
+ * vae_model_get_license:
+ * @model: a model
+ *
+ * Returns: (nullable): the license the weight files declare in their
+ *   metadata, if any.
+ */
+const gchar *
+vae_model_get_license (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return model->license;
+}
+
+/**
+ * vae_model_get_latent_channels:
+ * @model: a model
+ *
+ * Returns: the number of latent channels.
+ */
+guint
+vae_model_get_latent_channels (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, 0);
+
+  return model->info.latent_channels;
+}
+
+/**
+ * vae_model_get_factor:
+ * @model: a model
+ *
+ * Returns: how many image pixels one latent pixel covers, per side (8 for
+ *   SD-style models, 16 or 32 for deeper compression).
+ */
+guint
+vae_model_get_factor (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, 0);
+
+  return model->info.factor;
+}
+
+/**
+ * vae_model_get_n_params:
+ * @model: a model
+ *
+ * Returns: the number of weights (encoder and decoder together).
+ */
+guint64
+vae_model_get_n_params (VaeModel *model)
+{
+  guint64 n = 0;
+
+  g_return_val_if_fail (model != NULL, 0);
+
+  if (model->encoder_weights)
+    n += vae_weights_get_n_params (model->encoder_weights);
+  if (model->decoder_weights && model->decoder_weights != model->encoder_weights)
+    n += vae_weights_get_n_params (model->decoder_weights);
+
+  return n;
+}
+
+/**
+ * vae_model_can_encode:
+ * @model: a model
+ *
+ * Returns: whether the model has an encoder.
+ */
+gboolean
+vae_model_can_encode (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, FALSE);
+
+  return model->arch->can_encode (model->arch_data);
+}
+
+/**
+ * vae_model_can_decode:
+ * @model: a model
+ *
+ * Returns: whether the model has a decoder.
+ */
+gboolean
+vae_model_can_decode (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, FALSE);
+
+  return model->arch->can_decode (model->arch_data);
+}
+
+static void
+hash_weights (GChecksum  *sum,
+              VaeWeights *weights)
+{
+  g_autoptr (GPtrArray) names = vae_weights_list (weights);
+  guint i;
+
+  for (i = 0; i < names->len; i++)
+    {
+      const VaeWeight *w = vae_weights_lookup (weights, g_ptr_array_index (names, i));
+
+      g_checksum_update (sum, (const guchar *) w->name, strlen (w->name) + 1);
+      g_checksum_update (sum, (const guchar *) w->data,
+                         w->n_elements * sizeof (gfloat));
+    }
+}
+
+/**
+ * vae_model_get_hash:
+ * @model: a model
+ *
+ * A fingerprint of the model's weights, recorded with the latents it makes
+ * so that they are not decoded by another model by mistake.  It hashes the
+ * tensor names and values (not the files), so the same weights stored as
+ * safetensors or as a PyTorch checkpoint, in F16 or widened, hash alike.
+ * Computed on first use.
+ *
+ * Returns: the hash as "sha256:" followed by the first 32 hex digits.
+ */
+const gchar *
+vae_model_get_hash (VaeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  g_mutex_lock (&model->hash_mutex);
+  if (model->hash == NULL)
+    {
+      g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+      g_checksum_update (sum, (const guchar *) model->info.architecture,
+                         strlen (model->info.architecture) + 1);
+      if (model->encoder_weights)
+        hash_weights (sum, model->encoder_weights);
+      if (model->decoder_weights && model->decoder_weights != model->encoder_weights)
+        hash_weights (sum, model->decoder_weights);
+
+      model->hash = g_strdup_printf ("sha256:%.32s", g_checksum_get_string (sum));
+    }
+  g_mutex_unlock (&model->hash_mutex);
+
+  return model->hash;
+}
+
+/**
+ * vae_model_get_latent_scaling:
+ * @model: a model
+ * @scale: (out) (optional): the scaling factor
+ * @shift: (out) (optional): the shift
+ *
+ * How the model's raw latents map to the latent space its diffusion model
+ * works in: diffusion = (raw - shift) * scale.  1 and 0 for models whose
+ * latents are already in that space (the TAESD family).
+ */
+void
+vae_model_get_latent_scaling (VaeModel *model,
+                              gdouble  *scale,
+                              gdouble  *shift)
+{
+  g_return_if_fail (model != NULL);
+
+  if (scale)
+    *scale = model->info.scale;
+  if (shift)
+    *shift = model->info.shift;
+}
+
+/**
+ * vae_model_get_gflops:
+ * @model: a model
+ * @decoder: %TRUE for the decoder, %FALSE for the encoder
+ * @width: image width in pixels
+ * @height: image height in pixels
+ *
+ * Returns: the billions of floating-point operations (multiply and add
+ *   counted apart) that encoding or decoding an image of this size takes,
+ *   or 0 when the model lacks that half.
+ */
+gdouble
+vae_model_get_gflops (VaeModel *model,
+                      gboolean  decoder,
+                      gsize     width,
+                      gsize     height)
+{
+  guint f;
+
+  g_return_val_if_fail (model != NULL, 0.0);
+
+  f = model->info.factor;
+  width = (width + f - 1) / f * f;
+  height = (height + f - 1) / f * f;
+
+  return model->arch->flops (model->arch_data, decoder, width, height) / 1e9;
+}
+
+static gboolean
+check_image (VaeModel         *model,
+             const VaeTensor  *image,
+             GError          **error)
+{
+  if (image->n_dims != 3 || VAE_T_C (image) != 3)
+    {
+      g_autofree gchar *shape = vae_tensor_shape_to_string (image);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "an image to encode has shape [3, height, width], not %s",
+                   shape);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * vae_model_encode:
+ * @model: a model that can encode
+ * @image: a [3, height, width] image, R'G'B' in [0, 1]
+ * @latent: (out) (transfer full): the latents
+ * @options: (nullable): options, or %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @progress: (nullable) (scope call): called as the work advances
+ * @progress_data: data for @progress
+ * @error: return location for a #GError
+ *
+ * Encodes @image.  Sizes that are not multiples of the model's factor are
+ * padded as @options says; the latents record the model and the original
+ * size, so that decoding gives back an image of that size.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set, e.g.
+ *   %VAE_ERROR_CANCELLED when @cancellable was cancelled.
+ */
+gboolean
+vae_model_encode (VaeModel          *model,
+                  const VaeTensor   *image,
+                  VaeLatent        **latent,
+                  const VaeOptions  *options,
+                  GCancellable      *cancellable,
+                  VaeProgressFunc    progress,
+                  gpointer           progress_data,
+                  GError           **error)
+{
+  VaeOptions           defaults;
+  VaeRun               run;
+  g_autoptr (VaeTensor) padded = NULL;
+  g_autoptr (VaeTensor) z = NULL;
+  gboolean             ok;
+
+  g_return_val_if_fail (model != NULL, FALSE);
+  g_return_val_if_fail (image != NULL, FALSE);
+  g_return_val_if_fail (latent != NULL, FALSE);
+
+  *latent = NULL;
+
+  if (options == NULL)
+    {
+      vae_options_init (&defaults);
+      options = &defaults;
+    }
+
+  if (! vae_model_can_encode (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s has no encoder", model->path);
+      return FALSE;
+    }
+  if (! check_image (model, image, error))
+    return FALSE;
+
+  padded = vae_image_pad (image, model->info.factor, options->pad_mode, error);
+  if (padded == NULL)
+    return FALSE;
+
+  vae_run_init (&run, options, cancellable, progress, progress_data);
+  ok = vae_run_check (&run, error) &&
+       model->arch->encode (model->arch_data, padded, &z, &run, error);
+  vae_run_clear (&run);
+  if (! ok)
+    return FALSE;
+
+  *latent = vae_latent_new (z, error);
+  if (*latent == NULL)
+    return FALSE;
+  vae_latent_set_model (*latent, model->info.id, vae_model_get_hash (model));
+  vae_latent_set_image_size (*latent, VAE_T_W (image), VAE_T_H (image));
+
+  return TRUE;
+}
+
+/**
+ * vae_model_decode:
+ * @model: a model that can decode
+ * @latent: latents, made by this model unless @options->force is set
+ * @image: (out) (transfer full): the decoded [3, height, width] image,
+ *   clamped to [0, 1]
+ * @options: (nullable): options, or %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @progress: (nullable) (scope call): called as the work advances
+ * @progress_data: data for @progress
+ * @error: return location for a #GError
+ *
+ * Decodes @latent.  When the latents record the size of the image they
+ * were made from, the result is cropped to it; otherwise it is the latent
+ * size times the model's factor.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set:
+ *   %VAE_ERROR_MODEL_MISMATCH for latents of another model,
+ *   %VAE_ERROR_SHAPE for the wrong number of channels,
+ *   %VAE_ERROR_CANCELLED, ...
+ */
+gboolean
+vae_model_decode (VaeModel          *model,
+                  const VaeLatent   *latent,
+                  VaeTensor        **image,
+                  const VaeOptions  *options,
+                  GCancellable      *cancellable,
+                  VaeProgressFunc    progress,
+                  gpointer           progress_data,
+                  GError           **error)
+{
+  VaeOptions           defaults;
+  VaeRun               run;
+  const VaeTensor     *z;
+  const gchar         *hash;
+  g_autoptr (VaeTensor) out = NULL;
+  guint                width, height;
+  gboolean             ok;
+  gsize                i;
+
+  g_return_val_if_fail (model != NULL, FALSE);
+  g_return_val_if_fail (latent != NULL, FALSE);
+  g_return_val_if_fail (image != NULL, FALSE);
+
+  *image = NULL;
+
+  if (options == NULL)
+    {
+      vae_options_init (&defaults);
+      options = &defaults;
+    }
+
+  if (! vae_model_can_decode (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s has no decoder", model->path);
+      return FALSE;
+    }
+
+  z = vae_latent_get_tensor (latent);
+  if (vae_latent_get_channels (latent) != model->info.latent_channels)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "the latents have %u channels, but %s decodes %u",
+                   vae_latent_get_channels (latent), model->info.id,
+                   model->info.latent_channels);
+      return FALSE;
+    }
+
+  hash = vae_latent_get_model_hash (latent);
+  if (! options->force && hash && g_strcmp0 (hash, vae_model_get_hash (model)) != 0)
+    {
+      const gchar *id = vae_latent_get_model_id (latent);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                   "the latents were made by another model (%s) than %s; "
+                   "decoding them anyway needs force",
+                   id ? id : "unknown", model->info.id);
+      return FALSE;
+    }
+
+  vae_run_init (&run, options, cancellable, progress, progress_data);
+  ok = vae_run_check (&run, error) &&
+       model->arch->decode (model->arch_data, z, &out, &run, error);
+  vae_run_clear (&run);
+  if (! ok)
+    return FALSE;
+
+  for (i = 0; i < out->n_elements; i++)
+    {
+      gfloat v = out->data[i];
+
+      /* NaN never leaves the decoder: it would become garbage pixels. */
+      out->data[i] = v >= 0.0f ? (v <= 1.0f ? v : 1.0f) : 0.0f;
+    }
+
+  if (vae_latent_get_image_size (latent, &width, &height) &&
+      width <= VAE_T_W (out) && height <= VAE_T_H (out) &&
+      (width != VAE_T_W (out) || height != VAE_T_H (out)))
+    {
+      *image = vae_image_crop (out, 0, 0, width, height, error);
+      return *image != NULL;
+    }
+
+  *image = g_steal_pointer (&out);
+
+  return TRUE;
+}

@@ -18,6 +18,7 @@ struct _VaeTensor
   guint    n_dims;
   gsize    shape[VAE_TENSOR_MAX_DIMS];
   gsize    n_elements;
+  gsize    capacity;      /* elements allocated; >= n_elements */
   gfloat  *data;
 };
 
@@ -33,6 +34,31 @@ VaeTensor * vae_tensor_new_3d_uninit (gsize     channels,
                                       gsize     height,
                                       gsize     width,
                                       GError  **error);
+
+/* Gives @tensor a new shape that fits its allocation (scratch reuse). */
+gboolean    vae_tensor_reshape_3d (VaeTensor   *tensor,
+                                   gsize        channels,
+                                   gsize        height,
+                                   gsize        width);
+
+/* A free list of feature maps for one forward pass.  Reusing buffers
+ * matters: a fresh 256 MiB map costs tens of milliseconds of page faults
+ * each time it is allocated. */
+typedef struct
+{
+  GPtrArray *free;
+} VaeScratch;
+
+void        vae_scratch_init      (VaeScratch  *scratch);
+void        vae_scratch_clear     (VaeScratch  *scratch);
+VaeTensor * vae_scratch_get       (VaeScratch  *scratch,
+                                   gsize        channels,
+                                   gsize        height,
+                                   gsize        width,
+                                   GError     **error);
+/* Takes the reference; NULL is ignored. */
+void        vae_scratch_put       (VaeScratch  *scratch,
+                                   VaeTensor   *tensor);
 
 #define VAE_T_C(t) ((t)->shape[0])
 #define VAE_T_H(t) ((t)->shape[1])

@@ -62,6 +62,7 @@ tensor_alloc (guint         n_dims,
   for (i = 0; i < n_dims; i++)
     tensor->shape[i] = shape[i];
   tensor->n_elements = n;
+  tensor->capacity = n;
   tensor->data = data;
 
   return tensor;
@@ -295,4 +296,85 @@ vae_tensor_shape_to_string (const VaeTensor *tensor)
   g_string_append_c (s, ']');
 
   return g_string_free (s, FALSE);
+}
+
+gboolean
+vae_tensor_reshape_3d (VaeTensor *tensor,
+                       gsize      channels,
+                       gsize      height,
+                       gsize      width)
+{
+  gsize n = channels * height * width;
+
+  if (n == 0 || n > tensor->capacity ||
+      (height && width && channels > tensor->capacity / height / width))
+    return FALSE;
+
+  tensor->n_dims = 3;
+  tensor->shape[0] = channels;
+  tensor->shape[1] = height;
+  tensor->shape[2] = width;
+  tensor->n_elements = n;
+
+  return TRUE;
+}
+
+void
+vae_scratch_init (VaeScratch *scratch)
+{
+  scratch->free = g_ptr_array_new_with_free_func ((GDestroyNotify) vae_tensor_unref);
+}
+
+void
+vae_scratch_clear (VaeScratch *scratch)
+{
+  g_clear_pointer (&scratch->free, g_ptr_array_unref);
+}
+
+VaeTensor *
+vae_scratch_get (VaeScratch  *scratch,
+                 gsize        channels,
+                 gsize        height,
+                 gsize        width,
+                 GError     **error)
+{
+  gsize best = G_MAXSIZE;
+  guint i, best_i = 0;
+
+  if (channels == 0 || height == 0 || width == 0)
+    return vae_tensor_new_3d_uninit (channels, height, width, error);
+
+  /* The smallest free buffer that fits, so big ones stay for big maps. */
+  for (i = 0; i < scratch->free->len; i++)
+    {
+      VaeTensor *t = g_ptr_array_index (scratch->free, i);
+
+      if (t->capacity / width / height >= channels && t->capacity < best)
+        {
+          best = t->capacity;
+          best_i = i;
+        }
+    }
+
+  if (best != G_MAXSIZE)
+    {
+      VaeTensor *t = g_ptr_array_steal_index_fast (scratch->free, best_i);
+
+      vae_tensor_reshape_3d (t, channels, height, width);
+      return t;
+    }
+
+  /* Nothing fits: maps are growing (a decoder going up in resolution), so
+   * the smaller free ones will not be used again. */
+  g_ptr_array_set_size (scratch->free, 0);
+
+  return vae_tensor_new_3d_uninit (channels, height, width, error);
+}
+
+void
+vae_scratch_put (VaeScratch *scratch,
+                 VaeTensor  *tensor)
+{
+  if (tensor)
+    g_ptr_array_add (scratch->free, tensor);
 }

@@ -1,3 +1,985 @@
 /* libvae - image autoencoders on the CPU
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+
+/* The TAESD family of tiny autoencoders (madebyollin/taesd): TAESD and
+ * TAESDXL (4 latent channels), TAESD3 and TAEF1 (16), TAEF2 (32, with a
+ * GroupNorm "pool" branch in the blocks next to the latent) and the 32x
+ * TAESANA layout.
+ *
+ * Their checkpoints are nn.Sequential state dicts: "<index>.weight" is a
+ * plain 3x3 conv, "<index>.conv.{0,2,4}.*" a residual Block (with
+ * "<index>.skip.weight" when it changes width and "<index>.pool.*" when it
+ * has the GroupNorm branch), and an index with no tensors is a layer
+ * without parameters.  Rather than keeping a table per variant, the layer
+ * list is read from the names, and the parameterless layers are told by
+ * their neighbours:
+ *
+ *   - in a decoder, index 0 is the latent clamp tanh (x / 3) * 3;
+ *   - after a conv it is a ReLU;
+ *   - after a Block (decoder) it is a nearest 2x upsample;
+ *   - an encoder conv is stride 2 when it has no bias or a ReLU follows it
+ *     (TAESD: "conv(64, 64, stride=2, bias=False)"; TAESANA's first two
+ *     convs: "conv(3, 32, stride=2), ReLU").
+ *
+ * Widths come from the tensors too, so the small test models in
+ * tests/data/taesd run through exactly the same code as the real ones.
+ */
+
+#include <string.h>
+#include <stdlib.h>
+
+#include "../vae-error.h"
+#include "../ops/ops.h"
+#include "arch.h"
+
+#define POOL_GROUPS 4        /* nn.GroupNorm (4, n_out * 4) */
+#define POOL_EPS    1e-5f
+#define CLAMP_LIMIT 3.0f
+
+typedef enum
+{
+  LAYER_CONV,
+  LAYER_BLOCK,
+  LAYER_RELU,
+  LAYER_UPSAMPLE,
+  LAYER_CLAMP
+} LayerType;
+
+typedef struct
+{
+  LayerType      type;
+  gint           index;
+
+  /* LAYER_CONV, with a following ReLU / preceding upsample fused in */
+  VaeConv2d      conv;
+  VaeActivation  act;
+
+  /* LAYER_BLOCK */
+  VaeConv2d      c0, c2, c4;
+  gboolean       has_skip;
+  VaeConv2d      skip;
+  gboolean       has_pool;
+  VaeConv2d      pool_in, pool_out;
+  const gfloat  *pool_gamma;
+  const gfloat  *pool_beta;
+} Layer;
+
+typedef struct
+{
+  GArray  *layers;           /* Layer, after fusion */
+  gint     in_channels;
+  gint     out_channels;
+  guint    factor;
+  gboolean has_pool;
+} Half;
+
+typedef struct
+{
+  Half     encoder;
+  Half     decoder;
+  gboolean has_encoder;
+  gboolean has_decoder;
+} Taesd;
+
+static const gchar *const prefixes[] = {
+  "", "encoder.", "decoder.", "taesd_encoder.", "taesd_decoder.",
+};
+
+/* Splits "<prefix><index>.<rest>"; FALSE when the name is not of that form
+ * or <rest> is not a tensor a TAESD layer has. */
+static gboolean
+parse_name (const gchar  *name,
+            const gchar  *prefix,
+            gint         *index,
+            const gchar **rest)
+{
+  static const gchar *const known[] = {
+    "weight", "bias",
+    "conv.0.weight", "conv.0.bias", "conv.2.weight", "conv.2.bias",
+    "conv.4.weight", "conv.4.bias", "skip.weight",
+    "pool.0.weight", "pool.1.weight", "pool.1.bias", "pool.3.weight",
+  };
+  gchar  *end;
+  gint64  i;
+  guint   k;
+
+  if (! g_str_has_prefix (name, prefix))
+    return FALSE;
+  name += strlen (prefix);
+  if (! g_ascii_isdigit (name[0]))
+    return FALSE;
+
+  i = g_ascii_strtoll (name, &end, 10);
+  if (*end != '.' || i < 0 || i > 255)
+    return FALSE;
+
+  for (k = 0; k < G_N_ELEMENTS (known); k++)
+    if (strcmp (end + 1, known[k]) == 0)
+      {
+        *index = (gint) i;
+        *rest = end + 1;
+        return TRUE;
+      }
+
+  return FALSE;
+}
+
+/* The prefix under which @weights hold one TAESD half: every tensor must
+ * parse under it.  NULL when they do not look like TAESD at all. */
+static const gchar *
+find_prefix (VaeWeights  *weights,
+             const gchar *want)
+{
+  g_autoptr (GPtrArray) names = vae_weights_list (weights);
+  guint p, i;
+
+  for (p = 0; p < G_N_ELEMENTS (prefixes); p++)
+    {
+      gboolean all = names->len > 0;
+
+      if (want && prefixes[p][0] && ! strstr (prefixes[p], want))
+        continue;
+
+      for (i = 0; i < names->len && all; i++)
+        {
+          const gchar *rest;
+          gint         index;
+
+          all = parse_name (g_ptr_array_index (names, i), prefixes[p],
+                            &index, &rest);
+        }
+      if (all)
+        return prefixes[p];
+    }
+
+  return NULL;
+}
+
+static gboolean
+has (VaeWeights  *w,
+     const gchar *prefix,
+     gint         index,
+     const gchar *rest)
+{
+  g_autofree gchar *name = g_strdup_printf ("%s%d.%s", prefix, index, rest);
+
+  return vae_weights_has (w, name);
+}
+
+static const gfloat *
+get4 (VaeWeights   *w,
+      const gchar  *prefix,
+      gint          index,
+      const gchar  *rest,
+      gsize         d0,
+      gsize         d1,
+      gsize         d2,
+      gsize         d3,
+      GError      **error)
+{
+  g_autofree gchar *name = g_strdup_printf ("%s%d.%s", prefix, index, rest);
+
+  return vae_weights_get_4d (w, name, d0, d1, d2, d3, error);
+}
+
+static const gfloat *
+get1 (VaeWeights   *w,
+      const gchar  *prefix,
+      gint          index,
+      const gchar  *rest,
+      gsize         d0,
+      GError      **error)
+{
+  g_autofree gchar *name = g_strdup_printf ("%s%d.%s", prefix, index, rest);
+
+  return vae_weights_get_1d (w, name, d0, error);
+}
+
+/* Output channels of a conv weight, from its shape, before it is checked. */
+static gint
+peek_out_channels (VaeWeights  *w,
+                   const gchar *prefix,
+                   gint         index,
+                   const gchar *rest)
+{
+  g_autofree gchar *name = g_strdup_printf ("%s%d.%s", prefix, index, rest);
+  const VaeWeight  *t = vae_weights_lookup (w, name);
+
+  return (t && t->n_dims == 4 && t->shape[0] <= 65536) ? (gint) t->shape[0] : -1;
+}
+
+static gboolean
+load_conv (VaeWeights   *w,
+           const gchar  *prefix,
+           gint          index,
+           const gchar  *stem,       /* "", "conv.0.", "skip.", ... */
+           gint          c_in,
+           gint          kernel,
+           gboolean      allow_bias,
+           VaeConv2d    *conv,
+           GError      **error)
+{
+  g_autofree gchar *wname = g_strconcat (stem, "weight", NULL);
+  g_autofree gchar *bname = g_strconcat (stem, "bias", NULL);
+  const gfloat     *weight, *bias = NULL;
+  gint              c_out;
+
+  c_out = peek_out_channels (w, prefix, index, wname);
+  if (c_out <= 0)
+    c_out = 1;  /* get4 below reports the real problem */
+
+  weight = get4 (w, prefix, index, wname, c_out, c_in, kernel, kernel, error);
+  if (weight == NULL)
+    return FALSE;
+  if (allow_bias && has (w, prefix, index, bname))
+    {
+      bias = get1 (w, prefix, index, bname, c_out, error);
+      if (bias == NULL)
+        return FALSE;
+    }
+
+  vae_conv2d_init (conv, c_in, c_out, kernel, 1, kernel / 2, weight, bias);
+
+  return TRUE;
+}
+
+static gboolean
+load_block (VaeWeights   *w,
+            const gchar  *prefix,
+            gint          index,
+            gint          c_in,
+            Layer        *layer,
+            GError      **error)
+{
+  gint width;
+
+  if (! load_conv (w, prefix, index, "conv.0.", c_in, 3, TRUE, &layer->c0, error))
+    return FALSE;
+  width = layer->c0.c_out;
+  if (! load_conv (w, prefix, index, "conv.2.", width, 3, TRUE, &layer->c2, error) ||
+      ! load_conv (w, prefix, index, "conv.4.", width, 3, TRUE, &layer->c4, error))
+    return FALSE;
+  if (layer->c2.c_out != width || layer->c4.c_out != width)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "block %s%d: its three convs differ in width",
+                   prefix, index);
+      return FALSE;
+    }
+
+  layer->has_skip = has (w, prefix, index, "skip.weight");
+  if (layer->has_skip)
+    {
+      if (! load_conv (w, prefix, index, "skip.", c_in, 1, FALSE, &layer->skip, error))
+        return FALSE;
+      if (layer->skip.c_out != width)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                       "block %s%d: skip conv has %d outputs, expected %d",
+                       prefix, index, layer->skip.c_out, width);
+          return FALSE;
+        }
+    }
+  else if (c_in != width)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "missing tensor '%s%d.skip.weight' (block changes width "
+                   "from %d to %d)", prefix, index, c_in, width);
+      return FALSE;
+    }
+
+  layer->has_pool = has (w, prefix, index, "pool.0.weight");
+  if (layer->has_pool)
+    {
+      gint pool_width;
+
+      /* The pool branch sits at the block's input, before the convs. */
+      if (c_in != width)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "block %s%d has a GroupNorm pool but changes width",
+                       prefix, index);
+          return FALSE;
+        }
+      if (! load_conv (w, prefix, index, "pool.0.", width, 1, FALSE,
+                       &layer->pool_in, error))
+        return FALSE;
+      pool_width = layer->pool_in.c_out;
+      if (pool_width % POOL_GROUPS != 0)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                       "block %s%d: pool width %d does not split into %d groups",
+                       prefix, index, pool_width, POOL_GROUPS);
+          return FALSE;
+        }
+      layer->pool_gamma = get1 (w, prefix, index, "pool.1.weight", pool_width, error);
+      if (layer->pool_gamma == NULL)
+        return FALSE;
+      layer->pool_beta = get1 (w, prefix, index, "pool.1.bias", pool_width, error);
+      if (layer->pool_beta == NULL)
+        return FALSE;
+      if (! load_conv (w, prefix, index, "pool.3.", pool_width, 1, FALSE,
+                       &layer->pool_out, error))
+        return FALSE;
+      if (layer->pool_out.c_out != width)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                       "block %s%d: pool output has %d channels, expected %d",
+                       prefix, index, layer->pool_out.c_out, width);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+static void
+half_clear (Half *half)
+{
+  g_clear_pointer (&half->layers, g_array_unref);
+}
+
+/* Reads the layer list of one half, checks the channel chain, then fuses
+ * ReLUs into the conv before them and upsamples into the conv after. */
+static gboolean
+half_build (Half        *half,
+            VaeWeights  *w,
+            const gchar *prefix,
+            gboolean     decoder,
+            GError     **error)
+{
+  g_autoptr (GPtrArray) names = vae_weights_list (w);
+  g_autoptr (GArray)    raw = g_array_new (FALSE, TRUE, sizeof (Layer));
+  gint                  max_index = -1;
+  gint                  channels;
+  guint                 i;
+
+  for (i = 0; i < names->len; i++)
+    {
+      const gchar *rest;
+      gint         index;
+
+      if (parse_name (g_ptr_array_index (names, i), prefix, &index, &rest))
+        max_index = MAX (max_index, index);
+    }
+  if (max_index < 0)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: no TAESD layers found", vae_weights_get_path (w));
+      return FALSE;
+    }
+
+  /* Input channels: the first conv's weight says it. */
+  channels = -1;
+  for (i = 0; i <= (guint) max_index && channels < 0; i++)
+    {
+      const gchar *stem = has (w, prefix, i, "weight") ? "weight" : "conv.0.weight";
+      g_autofree gchar *name = g_strdup_printf ("%s%u.%s", prefix, i, stem);
+      const VaeWeight  *t = vae_weights_lookup (w, name);
+
+      if (t && t->n_dims == 4 && t->shape[1] > 0 && t->shape[1] <= 65536)
+        channels = (gint) t->shape[1];
+    }
+  if (channels <= 0)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: cannot tell the input channels of the first layer",
+                   vae_weights_get_path (w));
+      return FALSE;
+    }
+  half->in_channels = channels;
+  half->factor = 1;
+
+  for (i = 0; i <= (guint) max_index; i++)
+    {
+      Layer layer = { 0, };
+
+      layer.index = i;
+      if (has (w, prefix, i, "weight"))
+        {
+          layer.type = LAYER_CONV;
+          if (! load_conv (w, prefix, i, "", channels, 3, TRUE, &layer.conv, error))
+            return FALSE;
+          channels = layer.conv.c_out;
+        }
+      else if (has (w, prefix, i, "conv.0.weight"))
+        {
+          layer.type = LAYER_BLOCK;
+          if (! load_block (w, prefix, i, channels, &layer, error))
+            return FALSE;
+          channels = layer.c0.c_out;
+          half->has_pool |= layer.has_pool;
+        }
+      else if (decoder && i == 0)
+        {
+          layer.type = LAYER_CLAMP;
+        }
+      else if (i > 0 && g_array_index (raw, Layer, i - 1).type == LAYER_CONV)
+        {
+          layer.type = LAYER_RELU;
+        }
+      else if (decoder && i > 0 &&
+               g_array_index (raw, Layer, i - 1).type == LAYER_BLOCK)
+        {
+          layer.type = LAYER_UPSAMPLE;
+          half->factor *= 2;
+        }
+      else
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: layer %s%u has no tensors and is not where a "
+                       "TAESD layer without parameters can be",
+                       vae_weights_get_path (w), prefix, i);
+          return FALSE;
+        }
+
+      g_array_append_val (raw, layer);
+    }
+  half->out_channels = channels;
+
+  /* Strides (encoder) and fusion. */
+  half->layers = g_array_new (FALSE, TRUE, sizeof (Layer));
+  for (i = 0; i < raw->len; i++)
+    {
+      Layer    *layer = &g_array_index (raw, Layer, i);
+      gboolean  next_is_relu = i + 1 < raw->len &&
+                               g_array_index (raw, Layer, i + 1).type == LAYER_RELU;
+
+      if (layer->type == LAYER_CONV && ! decoder && i + 1 < raw->len &&
+          (layer->conv.bias == NULL || next_is_relu))
+        {
+          layer->conv.stride = 2;
+          half->factor *= 2;
+        }
+
+      if (layer->type == LAYER_RELU && half->layers->len > 0 &&
+          g_array_index (half->layers, Layer, half->layers->len - 1).type == LAYER_CONV)
+        {
+          g_array_index (half->layers, Layer, half->layers->len - 1).act = VAE_ACT_RELU;
+          continue;
+        }
+      if (layer->type == LAYER_CONV && half->layers->len > 0 &&
+          g_array_index (half->layers, Layer, half->layers->len - 1).type == LAYER_UPSAMPLE)
+        {
+          g_array_index (half->layers, Layer, half->layers->len - 1) = *layer;
+          g_array_index (half->layers, Layer, half->layers->len - 1).conv.upsample = 2;
+          continue;
+        }
+
+      g_array_append_val (half->layers, *layer);
+    }
+
+  return TRUE;
+}
+
+/* --- forward ------------------------------------------------------------ */
+
+static gboolean
+block_forward (VaeRun      *run,
+               VaeScratch  *scratch,
+               const Layer *layer,
+               VaeTensor  **x,
+               GError     **error)
+{
+  const gsize  h = VAE_T_H (*x), w = VAE_T_W (*x);
+  VaeTensor   *t1 = NULL, *t2 = NULL, *out;
+  gboolean     ok = FALSE;
+
+  if (layer->has_pool)
+    {
+      VaeTensor *p = vae_scratch_get (scratch, layer->pool_in.c_out, h, w, error);
+
+      /* x = x + pool_out (relu (gn (pool_in (x)))) */
+      ok = p &&
+           vae_op_conv2d (run, &layer->pool_in, *x, NULL, VAE_ACT_NONE, &p, error) &&
+           vae_op_group_norm (run, p, POOL_GROUPS, layer->pool_gamma,
+                              layer->pool_beta, POOL_EPS, VAE_ACT_RELU, p, error) &&
+           vae_op_conv2d (run, &layer->pool_out, p, *x, VAE_ACT_NONE, x, error);
+      vae_scratch_put (scratch, p);
+      if (! ok)
+        return FALSE;
+    }
+
+  t1 = vae_scratch_get (scratch, layer->c0.c_out, h, w, error);
+  t2 = t1 ? vae_scratch_get (scratch, layer->c0.c_out, h, w, error) : NULL;
+  if (t2 == NULL)
+    goto out;
+
+  if (! vae_op_conv2d (run, &layer->c0, *x, NULL, VAE_ACT_RELU, &t1, error) ||
+      ! vae_op_conv2d (run, &layer->c2, t1, NULL, VAE_ACT_RELU, &t2, error))
+    goto out;
+
+  /* out = relu (c4 (t2) + skip (x)); with an identity skip the sum lands
+   * in x itself. */
+  if (layer->has_skip)
+    {
+      out = t1;
+      t1 = NULL;
+      if (! vae_op_conv2d (run, &layer->skip, *x, NULL, VAE_ACT_NONE, &out, error) ||
+          ! vae_op_conv2d (run, &layer->c4, t2, out, VAE_ACT_RELU, &out, error))
+        {
+          vae_scratch_put (scratch, out);
+          goto out;
+        }
+      vae_scratch_put (scratch, *x);
+      *x = out;
+    }
+  else if (! vae_op_conv2d (run, &layer->c4, t2, *x, VAE_ACT_RELU, x, error))
+    {
+      goto out;
+    }
+
+  ok = TRUE;
+
+out:
+  vae_scratch_put (scratch, t1);
+  vae_scratch_put (scratch, t2);
+
+  return ok;
+}
+
+/* Runs @half on @input; consumes nothing, returns a new tensor. */
+static VaeTensor *
+half_forward (const Half       *half,
+              const VaeTensor  *input,
+              VaeRun           *run,
+              GError          **error)
+{
+  VaeScratch  scratch;
+  VaeTensor  *x;
+  guint       i;
+
+  vae_scratch_init (&scratch);
+
+  x = vae_scratch_get (&scratch, VAE_T_C (input), VAE_T_H (input),
+                       VAE_T_W (input), error);
+  if (x == NULL)
+    goto fail;
+  memcpy (x->data, input->data, input->n_elements * sizeof (gfloat));
+
+  for (i = 0; i < half->layers->len; i++)
+    {
+      const Layer *layer = &g_array_index (half->layers, Layer, i);
+
+      switch (layer->type)
+        {
+        case LAYER_CONV:
+          {
+            VaeTensor *y;
+            gsize      ho, wo;
+
+            vae_conv2d_out_size (&layer->conv, VAE_T_H (x), VAE_T_W (x), &ho, &wo);
+            y = vae_scratch_get (&scratch, layer->conv.c_out, MAX (ho, 1),
+                                 MAX (wo, 1), error);
+            if (y == NULL ||
+                ! vae_op_conv2d (run, &layer->conv, x, NULL, layer->act, &y, error))
+              {
+                vae_scratch_put (&scratch, y);
+                goto fail;
+              }
+            vae_scratch_put (&scratch, x);
+            x = y;
+          }
+          break;
+
+        case LAYER_BLOCK:
+          if (! block_forward (run, &scratch, layer, &x, error))
+            goto fail;
+          break;
+
+        case LAYER_RELU:
+          vae_op_activate (run, x, VAE_ACT_RELU);
+          break;
+
+        case LAYER_CLAMP:
+          vae_op_tanh_clamp (run, x, CLAMP_LIMIT);
+          break;
+
+        case LAYER_UPSAMPLE:
+          {
+            VaeTensor *y = vae_op_upsample_nearest (run, x, 2, error);
+
+            if (y == NULL)
+              goto fail;
+            vae_scratch_put (&scratch, x);
+            x = y;
+          }
+          break;
+        }
+    }
+
+  vae_scratch_clear (&scratch);
+
+  return x;
+
+fail:
+  vae_tensor_unref (x);
+  vae_scratch_clear (&scratch);
+
+  return NULL;
+}
+
+static gdouble
+half_flops (const Half *half,
+            gsize       height,
+            gsize       width)
+{
+  gdouble flops = 0.0;
+  guint   i;
+
+  for (i = 0; i < half->layers->len; i++)
+    {
+      const Layer *layer = &g_array_index (half->layers, Layer, i);
+      gsize        ho, wo;
+
+      switch (layer->type)
+        {
+        case LAYER_CONV:
+          flops += vae_conv2d_flops (&layer->conv, height, width);
+          vae_conv2d_out_size (&layer->conv, height, width, &ho, &wo);
+          height = ho;
+          width = wo;
+          break;
+        case LAYER_BLOCK:
+          flops += vae_conv2d_flops (&layer->c0, height, width) +
+                   vae_conv2d_flops (&layer->c2, height, width) +
+                   vae_conv2d_flops (&layer->c4, height, width);
+          if (layer->has_skip)
+            flops += vae_conv2d_flops (&layer->skip, height, width);
+          if (layer->has_pool)
+            flops += vae_conv2d_flops (&layer->pool_in, height, width) +
+                     vae_conv2d_flops (&layer->pool_out, height, width);
+          break;
+        case LAYER_UPSAMPLE:
+          height *= 2;
+          width *= 2;
+          break;
+        default:
+          break;
+        }
+    }
+
+  return flops;
+}
+
+/* --- VaeArchClass ------------------------------------------------------- */
+
+/* A single file holding both halves under "encoder." and "decoder." (or
+ * ComfyUI's "taesd_encoder." / "taesd_decoder."): the two prefixes, or
+ * FALSE. */
+static gboolean
+find_combined (VaeWeights   *w,
+               const gchar **enc_prefix,
+               const gchar **dec_prefix)
+{
+  static const gchar *const pairs[][2] = {
+    { "encoder.", "decoder." },
+    { "taesd_encoder.", "taesd_decoder." },
+  };
+  g_autoptr (GPtrArray) names = vae_weights_list (w);
+  guint p, i;
+
+  for (p = 0; p < G_N_ELEMENTS (pairs); p++)
+    {
+      gboolean all = names->len > 0;
+
+      for (i = 0; i < names->len && all; i++)
+        {
+          const gchar *name = g_ptr_array_index (names, i);
+          const gchar *rest;
+          gint         index;
+
+          all = parse_name (name, pairs[p][0], &index, &rest) ||
+                parse_name (name, pairs[p][1], &index, &rest);
+        }
+      if (all)
+        {
+          *enc_prefix = pairs[p][0];
+          *dec_prefix = pairs[p][1];
+          return TRUE;
+        }
+    }
+
+  return FALSE;
+}
+
+static gboolean
+taesd_probe (VaeWeights *encoder,
+             VaeWeights *decoder)
+{
+  const gchar *e, *d;
+
+  if (encoder && encoder == decoder)
+    return find_prefix (encoder, NULL) || find_combined (encoder, &e, &d);
+
+  return (encoder && find_prefix (encoder, "encoder")) ||
+         (decoder && find_prefix (decoder, "decoder"));
+}
+
+static void
+taesd_destroy (gpointer self)
+{
+  Taesd *taesd = self;
+
+  half_clear (&taesd->encoder);
+  half_clear (&taesd->decoder);
+  g_free (taesd);
+}
+
+/* One unprefixed half: tell which from the first layer.  Decoders start
+ * with the parameterless clamp, encoders with a conv on RGB. */
+static gboolean
+is_decoder_half (VaeWeights  *w,
+                 const gchar *prefix)
+{
+  g_autofree gchar *first = NULL;
+  const VaeWeight  *t;
+
+  if (strstr (prefix, "decoder"))
+    return TRUE;
+  if (strstr (prefix, "encoder"))
+    return FALSE;
+
+  first = g_strdup_printf ("%s0.weight", prefix);
+  t = vae_weights_lookup (w, first);
+
+  return t == NULL || t->n_dims != 4 || t->shape[1] != 3;
+}
+
+/* Builds the half that @w under @prefix holds; @role ("encoder",
+ * "decoder" or NULL for either) is what the caller gave it as. */
+static gboolean
+taesd_add_half (Taesd        *taesd,
+                VaeWeights   *w,
+                const gchar  *prefix,
+                const gchar  *role,
+                GError      **error)
+{
+  gboolean dec = is_decoder_half (w, prefix);
+
+  if (role && dec != (strcmp (role, "decoder") == 0))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s looks like a TAESD %s, but was given as the %s",
+                   vae_weights_get_path (w), dec ? "decoder" : "encoder", role);
+      return FALSE;
+    }
+  if (dec ? taesd->has_decoder : taesd->has_encoder)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: two TAESD %ss given", vae_weights_get_path (w),
+                   dec ? "decoder" : "encoder");
+      return FALSE;
+    }
+  if (! half_build (dec ? &taesd->decoder : &taesd->encoder, w, prefix, dec,
+                    error))
+    return FALSE;
+
+  if (dec)
+    taesd->has_decoder = TRUE;
+  else
+    taesd->has_encoder = TRUE;
+
+  return TRUE;
+}
+
+static gboolean
+taesd_load_halves (Taesd       *taesd,
+                   VaeWeights  *encoder,
+                   VaeWeights  *decoder,
+                   GError     **error)
+{
+  const gchar *prefix, *enc_prefix, *dec_prefix;
+
+  if (encoder && encoder == decoder)
+    {
+      if ((prefix = find_prefix (encoder, NULL)))
+        return taesd_add_half (taesd, encoder, prefix, NULL, error);
+      if (find_combined (encoder, &enc_prefix, &dec_prefix))
+        return taesd_add_half (taesd, encoder, enc_prefix, "encoder", error) &&
+               taesd_add_half (taesd, encoder, dec_prefix, "decoder", error);
+    }
+  else
+    {
+      if (encoder && (prefix = find_prefix (encoder, "encoder")) &&
+          ! taesd_add_half (taesd, encoder, prefix, "encoder", error))
+        return FALSE;
+      if (decoder && (prefix = find_prefix (decoder, "decoder")) &&
+          ! taesd_add_half (taesd, decoder, prefix, "decoder", error))
+        return FALSE;
+      if ((encoder == NULL || taesd->has_encoder) &&
+          (decoder == NULL || taesd->has_decoder))
+        return TRUE;
+    }
+
+  g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+               "%s does not hold a TAESD encoder or decoder",
+               vae_weights_get_path (encoder ? encoder : decoder));
+
+  return FALSE;
+}
+
+static gpointer
+taesd_create (VaeWeights    *encoder,
+              VaeWeights    *decoder,
+              VaeModelInfo  *info,
+              GError       **error)
+{
+  Taesd    *taesd = g_new0 (Taesd, 1);
+  guint     latent_channels = 0, factor = 0;
+  gboolean  pool;
+
+  if (! taesd_load_halves (taesd, encoder, decoder, error))
+    goto fail;
+
+  if (taesd->has_encoder)
+    {
+      if (taesd->encoder.in_channels != 3)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                       "TAESD encoder takes %d channels, expected 3",
+                       taesd->encoder.in_channels);
+          goto fail;
+        }
+      latent_channels = taesd->encoder.out_channels;
+      factor = taesd->encoder.factor;
+    }
+  if (taesd->has_decoder)
+    {
+      if (taesd->decoder.out_channels != 3)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                       "TAESD decoder gives %d channels, expected 3",
+                       taesd->decoder.out_channels);
+          goto fail;
+        }
+      if (taesd->has_encoder &&
+          ((guint) taesd->decoder.in_channels != latent_channels ||
+           taesd->decoder.factor != factor))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                       "TAESD encoder (%u channels, %ux) and decoder (%d "
+                       "channels, %ux) do not belong together",
+                       latent_channels, factor, taesd->decoder.in_channels,
+                       taesd->decoder.factor);
+          goto fail;
+        }
+      latent_channels = taesd->decoder.in_channels;
+      factor = taesd->decoder.factor;
+    }
+
+  pool = taesd->encoder.has_pool || taesd->decoder.has_pool;
+  info->architecture = g_strdup ("taesd");
+  info->latent_channels = latent_channels;
+  info->factor = factor;
+  /* TAESD latents already live in the diffusion model's space. */
+  info->scale = 1.0;
+  info->shift = 0.0;
+  if (factor == 32)
+    {
+      info->id = g_strdup ("taesana");
+      info->name = g_strdup ("TAESANA (tiny autoencoder for DC-AE f32c32)");
+    }
+  else if (latent_channels == 32 && pool)
+    {
+      info->id = g_strdup ("taef2");
+      info->name = g_strdup ("TAEF2 (tiny autoencoder for FLUX.2)");
+    }
+  else if (latent_channels == 16)
+    {
+      info->id = g_strdup ("taef1");
+      info->name = g_strdup ("TAEF1 / TAESD3 (tiny autoencoder, 16 channels)");
+    }
+  else if (latent_channels == 4)
+    {
+      info->id = g_strdup ("taesd");
+      info->name = g_strdup ("TAESD / TAESDXL (tiny autoencoder, 4 channels)");
+    }
+  else
+    {
+      info->id = g_strdup_printf ("taesd-%uch", latent_channels);
+      info->name = g_strdup_printf ("TAESD-style autoencoder (%u channels)",
+                                    latent_channels);
+    }
+
+  return taesd;
+
+fail:
+  taesd_destroy (taesd);
+
+  return NULL;
+}
+
+static gboolean
+taesd_can_encode (gpointer self)
+{
+  return ((Taesd *) self)->has_encoder;
+}
+
+static gboolean
+taesd_can_decode (gpointer self)
+{
+  return ((Taesd *) self)->has_decoder;
+}
+
+static gboolean
+taesd_encode (gpointer          self,
+              const VaeTensor  *image,
+              VaeTensor       **latent,
+              VaeRun           *run,
+              GError          **error)
+{
+  Taesd *taesd = self;
+
+  vae_run_begin (run, "encode", half_flops (&taesd->encoder, VAE_T_H (image),
+                                            VAE_T_W (image)));
+  *latent = half_forward (&taesd->encoder, image, run, error);
+
+  return *latent != NULL;
+}
+
+static gboolean
+taesd_decode (gpointer          self,
+              const VaeTensor  *latent,
+              VaeTensor       **image,
+              VaeRun           *run,
+              GError          **error)
+{
+  Taesd *taesd = self;
+
+  vae_run_begin (run, "decode", half_flops (&taesd->decoder, VAE_T_H (latent),
+                                            VAE_T_W (latent)));
+  *image = half_forward (&taesd->decoder, latent, run, error);
+
+  return *image != NULL;
+}
+
+static gdouble
+taesd_flops (gpointer self,
+             gboolean decoder,
+             gsize    width,
+             gsize    height)
+{
+  Taesd *taesd = self;
+
+  if (decoder)
+    return taesd->has_decoder
+           ? half_flops (&taesd->decoder, height / taesd->decoder.factor,
+                         width / taesd->decoder.factor)
+           : 0.0;
+
+  return taesd->has_encoder ? half_flops (&taesd->encoder, height, width) : 0.0;
+}
+
+const VaeArchClass vae_arch_taesd = {
+  .name = "taesd",
+  .probe = taesd_probe,
+  .create = taesd_create,
+  .destroy = taesd_destroy,
+  .can_encode = taesd_can_encode,
+  .can_decode = taesd_can_decode,
+  .encode = taesd_encode,
+  .decode = taesd_decode,
+  .flops = taesd_flops,
+};

@@ -1,3 +1,115 @@
 /* libvae - image autoencoders on the CPU
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+
+/* Elementwise ops.  They are memory bound, so they split the tensor into
+ * large chunks across threads and otherwise stay plain loops the compiler
+ * vectorises. */
+
+#include <math.h>
+
+#include "../vae-error.h"
+#include "ops.h"
+
+#define CHUNK (64 * 1024)
+
+typedef struct
+{
+  gfloat        *a;
+  const gfloat  *b;
+  gsize          n;
+  VaeActivation  act;
+  gfloat         limit;
+} EltJob;
+
+static void
+activate_chunk (gsize    index,
+                gint     thread,
+                gpointer data)
+{
+  EltJob *job = data;
+  gsize   start = index * CHUNK;
+  gsize   end = MIN (start + CHUNK, job->n);
+  gsize   i;
+
+  if (job->act == VAE_ACT_RELU)
+    {
+      for (i = start; i < end; i++)
+        job->a[i] = job->a[i] > 0.0f ? job->a[i] : 0.0f;
+    }
+  else
+    {
+      for (i = start; i < end; i++)
+        job->a[i] = vae_activate_scalar (job->a[i], job->act);
+    }
+}
+
+void
+vae_op_activate (VaeRun        *run,
+                 VaeTensor     *t,
+                 VaeActivation  act)
+{
+  EltJob job = { t->data, NULL, t->n_elements, act, 0.0f };
+
+  if (act == VAE_ACT_NONE)
+    return;
+  vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, activate_chunk, &job);
+}
+
+static void
+tanh_chunk (gsize    index,
+            gint     thread,
+            gpointer data)
+{
+  EltJob *job = data;
+  gsize   start = index * CHUNK;
+  gsize   end = MIN (start + CHUNK, job->n);
+  gfloat  inv = 1.0f / job->limit;
+  gsize   i;
+
+  for (i = start; i < end; i++)
+    job->a[i] = tanhf (job->a[i] * inv) * job->limit;
+}
+
+void
+vae_op_tanh_clamp (VaeRun    *run,
+                   VaeTensor *t,
+                   gfloat     limit)
+{
+  EltJob job = { t->data, NULL, t->n_elements, VAE_ACT_NONE, limit };
+
+  vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, tanh_chunk, &job);
+}
+
+static void
+add_chunk (gsize    index,
+           gint     thread,
+           gpointer data)
+{
+  EltJob *job = data;
+  gsize   start = index * CHUNK;
+  gsize   end = MIN (start + CHUNK, job->n);
+  gsize   i;
+
+  for (i = start; i < end; i++)
+    job->a[i] += job->b[i];
+}
+
+gboolean
+vae_op_add (VaeRun           *run,
+            VaeTensor        *a,
+            const VaeTensor  *b,
+            GError          **error)
+{
+  EltJob job = { a->data, b->data, a->n_elements, VAE_ACT_NONE, 0.0f };
+
+  if (! vae_tensor_same_shape (a, b))
+    {
+      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                           "add: tensors differ in shape");
+      return FALSE;
+    }
+  vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, add_chunk, &job);
+
+  return TRUE;
+}

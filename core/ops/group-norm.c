@@ -1,3 +1,216 @@
 /* libvae - image autoencoders on the CPU
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+
+/* GroupNorm (Wu & He): for each group of channels/groups consecutive
+ * channels, y = (x - mean) / sqrt (var + eps) * gamma[c] + beta[c], mean
+ * and (biased) variance over the group's channels and all pixels; then an
+ * optional activation.
+ *
+ * Two passes: per-channel mean and sum of squared deviations (one parallel
+ * task per channel), combined per group with Chan's formula, then one fused
+ * normalise + affine + activation pass.  Each channel's sums are taken
+ * around its first value, so a large mean next to a small spread does not
+ * cancel away the variance. */
+
+#include <math.h>
+
+#include "../vae-error.h"
+#include "ops.h"
+
+typedef struct
+{
+  const VaeTensor *in;
+  VaeTensor       *out;
+  gdouble         *mean;    /* per channel */
+  gdouble         *m2;      /* per channel: sum of squared deviations */
+  gfloat          *center;  /* per channel: its first value, a shift */
+  gfloat          *scale;   /* per channel: gamma / std */
+  gfloat          *offset;  /* per channel: beta - (mean - center) * scale */
+  VaeActivation    act;
+} NormJob;
+
+static void
+channel_sums (gsize    c,
+              gint     thread,
+              gpointer data)
+{
+  NormJob      *job = data;
+  const gsize   n = VAE_T_H (job->in) * VAE_T_W (job->in);
+  const gfloat *x = job->in->data + c * n;
+  const gfloat  k = x[0];
+  gdouble       s = 0.0, s2 = 0.0;
+  gsize         i;
+
+  /* Short float partial sums folded into double: accurate and
+   * vectorisable. */
+  for (i = 0; i < n; )
+    {
+      gsize  end = MIN (i + 256, n);
+      gfloat fs = 0.0f, fs2 = 0.0f;
+
+      for (; i < end; i++)
+        {
+          gfloat d = x[i] - k;
+
+          fs += d;
+          fs2 += d * d;
+        }
+      s += fs;
+      s2 += fs2;
+    }
+
+  job->mean[c] = k + s / n;
+  job->m2[c] = MAX (s2 - s * s / n, 0.0);
+}
+
+static void
+channel_apply (gsize    c,
+               gint     thread,
+               gpointer data)
+{
+  NormJob      *job = data;
+  const gsize   n = VAE_T_H (job->in) * VAE_T_W (job->in);
+  const gfloat *x = job->in->data + c * n;
+  gfloat       *y = job->out->data + c * n;
+  const gfloat  m = job->center[c], a = job->scale[c], b = job->offset[c];
+  gsize         i;
+
+  /* (x - m) * a + b with m a value of the channel itself: x - m is exact
+   * when x is near m, so a mean that is large against the spread does not
+   * cancel away the precision, as x * a + (b - mean * a) would. */
+  switch (job->act)
+    {
+    case VAE_ACT_NONE:
+      for (i = 0; i < n; i++)
+        y[i] = (x[i] - m) * a + b;
+      break;
+    case VAE_ACT_RELU:
+      for (i = 0; i < n; i++)
+        {
+          gfloat v = (x[i] - m) * a + b;
+          y[i] = v > 0.0f ? v : 0.0f;
+        }
+      break;
+    default:
+      for (i = 0; i < n; i++)
+        y[i] = vae_activate_scalar ((x[i] - m) * a + b, job->act);
+      break;
+    }
+}
+
+/* The textbook two-pass version, in double: the reference the parallel
+ * kernel is tested against (and what run->reference selects). */
+void
+vae_group_norm_reference (const VaeTensor *in,
+                          gint             groups,
+                          const gfloat    *gamma,
+                          const gfloat    *beta,
+                          gfloat           eps,
+                          VaeActivation    act,
+                          VaeTensor       *out)
+{
+  const gsize channels = VAE_T_C (in);
+  const gsize n = VAE_T_H (in) * VAE_T_W (in);
+  const gsize per_group = channels / groups;
+  gsize       g, c, i;
+
+  for (g = 0; g < (gsize) groups; g++)
+    {
+      const gfloat *x = in->data + g * per_group * n;
+      gdouble       mean = 0.0, var = 0.0;
+
+      for (i = 0; i < per_group * n; i++)
+        mean += x[i];
+      mean /= per_group * n;
+      for (i = 0; i < per_group * n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+      var /= per_group * n;
+
+      for (c = g * per_group; c < (g + 1) * per_group; c++)
+        for (i = 0; i < n; i++)
+          {
+            gdouble v = (in->data[c * n + i] - mean) / sqrt (var + eps);
+
+            v = v * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+            out->data[c * n + i] = vae_activate_scalar ((gfloat) v, act);
+          }
+    }
+}
+
+gboolean
+vae_op_group_norm (VaeRun           *run,
+                   const VaeTensor  *in,
+                   gint              groups,
+                   const gfloat     *gamma,
+                   const gfloat     *beta,
+                   gfloat            eps,
+                   VaeActivation     act,
+                   VaeTensor        *out,
+                   GError          **error)
+{
+  NormJob     job;
+  const gsize channels = VAE_T_C (in);
+  const gsize n = VAE_T_H (in) * VAE_T_W (in);
+  gsize       per_group, g, c;
+
+  if (in->n_dims != 3 || groups <= 0 || channels % groups != 0 ||
+      ! vae_tensor_same_shape (in, out))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "group norm: %" G_GSIZE_FORMAT " channels do not split "
+                   "into %d groups, or output shape differs",
+                   channels, groups);
+      return FALSE;
+    }
+  per_group = channels / groups;
+
+  if (run->reference)
+    {
+      vae_group_norm_reference (in, groups, gamma, beta, eps, act, out);
+      return vae_run_check (run, error);
+    }
+
+  job.in = in;
+  job.out = out;
+  job.act = act;
+  job.mean = g_new (gdouble, channels);
+  job.m2 = g_new (gdouble, channels);
+  job.center = g_new (gfloat, channels);
+  job.scale = g_new (gfloat, channels);
+  job.offset = g_new (gfloat, channels);
+
+  vae_parallel_for (run, channels, channel_sums, &job);
+
+  for (g = 0; g < (gsize) groups; g++)
+    {
+      gdouble mean = 0.0, m2 = 0.0, inv_std;
+
+      for (c = g * per_group; c < (g + 1) * per_group; c++)
+        mean += job.mean[c];
+      mean /= per_group;
+      for (c = g * per_group; c < (g + 1) * per_group; c++)
+        m2 += job.m2[c] + n * (job.mean[c] - mean) * (job.mean[c] - mean);
+      inv_std = 1.0 / sqrt (m2 / ((gdouble) per_group * n) + eps);
+
+      for (c = g * per_group; c < (g + 1) * per_group; c++)
+        {
+          gdouble gm = gamma ? gamma[c] : 1.0;
+          gdouble bt = beta ? beta[c] : 0.0;
+
+          job.center[c] = in->data[c * n];
+          job.scale[c] = (gfloat) (gm * inv_std);
+          job.offset[c] = (gfloat) (bt - (mean - job.center[c]) * gm * inv_std);
+        }
+    }
+
+  vae_parallel_for (run, channels, channel_apply, &job);
+
+  g_free (job.mean);
+  g_free (job.m2);
+  g_free (job.center);
+  g_free (job.scale);
+  g_free (job.offset);
+
+  return vae_run_check (run, error);
+}

@@ -87,6 +87,13 @@ gboolean   vae_op_group_norm      (VaeRun            *run,
                                    VaeActivation      act,
                                    VaeTensor         *out,
                                    GError           **error);
+void       vae_group_norm_reference (const VaeTensor *in,
+                                     gint             groups,
+                                     const gfloat    *gamma,
+                                     const gfloat    *beta,
+                                     gfloat           eps,
+                                     VaeActivation    act,
+                                     VaeTensor       *out);
 
 /* Elementwise, in place. */
 void       vae_op_activate        (VaeRun            *run,
