@@ -216,24 +216,31 @@ gather (const ConvJob *job,
     }
 }
 
-static void
-epilogue (const ConvJob *job,
-          const gfloat  *acc,
-          gsize          p0,
-          gsize          n)
+/* out[co][p0 + j] = act (acc[co * acc_stride + j] + bias[co] +
+ * residual[co][p0 + j]) for j < n: the end of every conv path, applied
+ * while acc is still in cache.  residual may be out itself. */
+void
+vae_conv2d_epilogue (const VaeConv2d *conv,
+                     VaeActivation    act,
+                     const gfloat    *residual,
+                     gfloat          *out,
+                     gsize            plane,
+                     gsize            p0,
+                     const gfloat    *acc,
+                     gsize            acc_stride,
+                     gsize            n)
 {
-  const gsize plane = job->h_out * job->w_out;
-  gint        co;
+  gint co;
 
-  for (co = 0; co < job->conv->c_out; co++)
+  for (co = 0; co < conv->c_out; co++)
     {
-      const gfloat *a = acc + co * n;
-      gfloat       *o = job->out + co * plane + p0;
-      const gfloat  b = job->conv->bias ? job->conv->bias[co] : 0.0f;
-      const gfloat *r = job->residual ? job->residual + co * plane + p0 : NULL;
+      const gfloat *a = acc + co * acc_stride;
+      gfloat       *o = out + co * plane + p0;
+      const gfloat  b = conv->bias ? conv->bias[co] : 0.0f;
+      const gfloat *r = residual ? residual + co * plane + p0 : NULL;
       gsize         j;
 
-      switch (job->act)
+      switch (act)
         {
         case VAE_ACT_NONE:
           if (r)
@@ -261,7 +268,7 @@ epilogue (const ConvJob *job,
 
         default:
           for (j = 0; j < n; j++)
-            o[j] = vae_activate_scalar (a[j] + b + (r ? r[j] : 0.0f), job->act);
+            o[j] = vae_activate_scalar (a[j] + b + (r ? r[j] : 0.0f), act);
           break;
         }
     }
@@ -296,7 +303,8 @@ conv_tile (gsize    index,
              1.0f, conv->weight, (gint) job->k_rows, b, ldb,
              0.0f, job->acc[thread], (gint) n);
 
-  epilogue (job, job->acc[thread], p0, n);
+  vae_conv2d_epilogue (conv, job->act, job->residual, job->out, plane, p0,
+                       job->acc[thread], n, n);
 }
 
 static gboolean
@@ -381,6 +389,18 @@ vae_op_conv2d (VaeRun           *run,
   if (run->reference)
     {
       vae_conv2d_reference (conv, in, residual, act, *out);
+      return vae_run_advance (run, vae_conv2d_flops (conv, VAE_T_H (in),
+                                                     VAE_T_W (in)), error);
+    }
+
+  if (vae_conv2d_winograd_applies (conv))
+    {
+      if (! vae_conv2d_winograd (run, conv, in, residual, act, *out, error))
+        {
+          if (allocated)
+            g_clear_pointer (out, vae_tensor_unref);
+          return FALSE;
+        }
       return vae_run_advance (run, vae_conv2d_flops (conv, VAE_T_H (in),
                                                      VAE_T_W (in)), error);
     }

@@ -76,6 +76,25 @@ void       vae_conv2d_reference   (const VaeConv2d   *conv,
                                    VaeActivation      act,
                                    VaeTensor         *out);
 
+/* Internal to the conv paths. */
+void       vae_conv2d_epilogue    (const VaeConv2d   *conv,
+                                   VaeActivation      act,
+                                   const gfloat      *residual,
+                                   gfloat            *out,
+                                   gsize              plane,
+                                   gsize              p0,
+                                   const gfloat      *acc,
+                                   gsize              acc_stride,
+                                   gsize              n);
+gboolean   vae_conv2d_winograd_applies (const VaeConv2d *conv);
+gboolean   vae_conv2d_winograd    (VaeRun            *run,
+                                   const VaeConv2d   *conv,
+                                   const VaeTensor   *in,
+                                   const VaeTensor   *residual,
+                                   VaeActivation      act,
+                                   VaeTensor         *out,
+                                   GError           **error);
+
 /* GroupNorm over (channels/groups) x H x W, affine, then act; in place is
  * allowed (out == in). */
 gboolean   vae_op_group_norm      (VaeRun            *run,
