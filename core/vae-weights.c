@@ -12,6 +12,7 @@
 
 #include "vae-error.h"
 #include "vae-weights.h"
+#include "pth-private.h"
 
 struct _VaeWeights
 {
@@ -478,6 +479,13 @@ map_file (const gchar  *path,
   return mapped;
 }
 
+/* torch.save's legacy format starts with a pickled magic number
+ * (0x1950a86a20f9469cfc6c, protocol 2, LONG1).  As a safetensors header
+ * length these bytes would be far over the limit, so the test is safe. */
+static const guint8 legacy_torch_magic[] =
+  { 0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8,
+    0x50, 0x19 };
+
 /**
  * vae_weights_load:
  * @path: a safetensors file or a PyTorch zip checkpoint
@@ -509,11 +517,17 @@ vae_weights_load (const gchar  *path,
 
   if (size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0)
     {
+      weights = vae_pth_parse (data, size, path, error);
+    }
+  else if (size >= sizeof legacy_torch_magic &&
+           memcmp (data, legacy_torch_magic, sizeof legacy_torch_magic) == 0)
+    {
       g_autofree gchar *display = g_path_get_basename (path);
 
       g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: PyTorch zip checkpoints cannot be read yet; "
-                   "convert it to safetensors", display);
+                   "%s: a PyTorch checkpoint in the legacy format (before "
+                   "torch 1.6) cannot be read; save it again with a newer "
+                   "torch or convert it to safetensors", display);
       weights = NULL;
     }
   else

@@ -40,8 +40,10 @@ typedef struct
   gfloat   *data;         /* widened to f32, owned by the VaeWeights */
 } VaeWeight;
 
-/* Reads safetensors (and, where supported, PyTorch zip checkpoints); the
- * format is told by the content, not the file name. */
+/* Reads safetensors and PyTorch zip checkpoints (.pth, .ckpt, .pt: the
+ * tensors of the pickled dict, nested dicts named with dots, e.g.
+ * "state_dict.first_stage_model.encoder.conv_in.weight"); the format is
+ * told by the content, not the file name. */
 VaeWeights      * vae_weights_load          (const gchar  *path,
                                              GError      **error);
 VaeWeights      * vae_safetensors_load      (const gchar  *path,

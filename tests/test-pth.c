@@ -1,0 +1,402 @@
+/* gimp-vae - tests of the PyTorch checkpoint reader (zip + pickle)
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The fixtures in data/pth/ come from tests/gen-pth-fixtures.py: checkpoints
+ * written by torch.save (torch 2.6 in the Debian 13 chroot) and, beside
+ * each, the tensors torch itself read back, stored as F32 safetensors by
+ * the generator's own writer.  Values must match bit for bit: widening
+ * f16/bf16 to f32 is exact, and so is torch's .float().
+ */
+
+#include <math.h>
+#include <string.h>
+
+#include "vae-error.h"
+#include "vae-weights.h"
+#include "pth-private.h"
+
+static gchar *
+fixture (const gchar *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", "pth", name, NULL);
+}
+
+static void
+compare_with_expected (const gchar *file,
+                       const gchar *expected_file)
+{
+  g_autofree gchar     *path = fixture (file);
+  g_autofree gchar     *expected_path = fixture (expected_file);
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeWeights) weights = NULL;
+  g_autoptr(VaeWeights) expected = NULL;
+  g_autoptr(GPtrArray)  names = NULL;
+  g_autoptr(GPtrArray)  expected_names = NULL;
+  guint                 i;
+
+  g_test_message ("%s against %s", file, expected_file);
+
+  weights = vae_weights_load (path, &error);
+  g_assert_no_error (error);
+  expected = vae_safetensors_load (expected_path, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpstr (vae_weights_get_display_name (weights), ==, file);
+
+  names = vae_weights_list (weights);
+  expected_names = vae_weights_list (expected);
+  g_assert_cmpuint (names->len, ==, expected_names->len);
+  g_assert_cmpuint (vae_weights_get_n_params (weights), ==,
+                    vae_weights_get_n_params (expected));
+
+  for (i = 0; i < names->len; i++)
+    {
+      const gchar      *name = g_ptr_array_index (expected_names, i);
+      const VaeWeight  *got;
+      const VaeWeight  *want;
+      g_autofree gchar *key = g_strconcat ("dtype:", name, NULL);
+      guint             d;
+
+      g_assert_cmpstr (g_ptr_array_index (names, i), ==, name);
+      got = vae_weights_lookup (weights, name);
+      want = vae_weights_lookup (expected, name);
+      g_assert_nonnull (got);
+      g_assert_cmpstr (vae_dtype_name (got->dtype), ==,
+                       vae_weights_get_metadata (expected, key));
+      g_assert_cmpuint (got->n_dims, ==, want->n_dims);
+      for (d = 0; d < got->n_dims; d++)
+        g_assert_cmpuint (got->shape[d], ==, want->shape[d]);
+      g_assert_cmpuint (got->n_elements, ==, want->n_elements);
+      if (memcmp (got->data, want->data,
+                  got->n_elements * sizeof (gfloat)) != 0)
+        g_error ("%s: tensor '%s' differs from torch's", file, name);
+    }
+}
+
+static void
+test_good (void)
+{
+  compare_with_expected ("simple.pth", "simple.expected.safetensors");
+  compare_with_expected ("simple-deflate.pth", "simple.expected.safetensors");
+  compare_with_expected ("simple-zip64.pth", "simple.expected.safetensors");
+  compare_with_expected ("lightning.ckpt", "lightning.expected.safetensors");
+  compare_with_expected ("module.pth", "module.expected.safetensors");
+  compare_with_expected ("proto4.pth", "proto4.expected.safetensors");
+}
+
+/* Independent of torch: the special values the generator stored by bit
+ * pattern, worked out by hand from the binary16 / bfloat16 definitions. */
+static void
+test_special_values (void)
+{
+  static const gfloat half[9] =
+    { 5.9604644775390625e-08f, 6.0975551605224609e-05f, 6.103515625e-05f,
+      INFINITY, -INFINITY, -0.0f, 1.0f, 65504.0f,
+      0.333251953125f /* 0x3555 = 2^-2 * (1 + 341/1024) */ };
+  static const gfloat bf16[4] =
+    { 9.183549615799121e-41f, -0.0f, -INFINITY, 3.140625f };
+  g_autofree gchar     *path = fixture ("simple.pth");
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeWeights) weights = NULL;
+  const gfloat         *data;
+  const VaeWeight      *w;
+
+  weights = vae_weights_load (path, &error);
+  g_assert_no_error (error);
+
+  data = vae_weights_get_1d (weights, "half.special", 9, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (data, sizeof half, half, sizeof half);
+
+  data = vae_weights_get_1d (weights, "bf16.special", 4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (data, sizeof bf16, bf16, sizeof bf16);
+
+  /* tied.row is row 1 of tied.a */
+  g_assert_cmpmem (vae_weights_lookup (weights, "tied.row")->data,
+                   3 * sizeof (gfloat),
+                   vae_weights_lookup (weights, "tied.a")->data + 3,
+                   3 * sizeof (gfloat));
+
+  /* 'expanded' repeats each row's single element (stride 0) */
+  w = vae_weights_lookup (weights, "expanded");
+  g_assert_nonnull (w);
+  g_assert_cmpfloat (w->data[4], ==, w->data[7]);
+
+  w = vae_weights_lookup (weights, "scalar");
+  g_assert_nonnull (w);
+  g_assert_cmpuint (w->n_dims, ==, 0);
+  g_assert_cmpfloat (w->data[0], ==, 2.5f);
+
+  w = vae_weights_lookup (weights, "double");
+  g_assert_cmpint (w->dtype, ==, VAE_DTYPE_F64);
+  g_assert_cmpfloat (w->data[0], ==, (gfloat) 0.1);
+  g_assert_cmpfloat (w->data[1], ==, -INFINITY);
+}
+
+static gint
+parse_code (const gchar *name)
+{
+  static const gchar *codes[] =
+    { "IO", "FORMAT", "SHAPE", "UNSUPPORTED", "NO_MEMORY" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (codes); i++)
+    if (strcmp (codes[i], name) == 0)
+      return i;
+
+  g_error ("unknown error code '%s' in hostile.tsv", name);
+  return -1;
+}
+
+static void
+test_hostile (void)
+{
+  g_autofree gchar  *list_path = fixture ("hostile.tsv");
+  g_autofree gchar  *list = NULL;
+  g_auto(GStrv)      lines = NULL;
+  g_autoptr(GError)  error = NULL;
+  guint              n_cases = 0;
+  guint              i;
+
+  g_file_get_contents (list_path, &list, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (list, "\n", -1);
+
+  for (i = 0; lines[i]; i++)
+    {
+      g_auto(GStrv)         fields = NULL;
+      g_autofree gchar     *path = NULL;
+      g_autofree gchar     *prefix = NULL;
+      g_autoptr(VaeWeights) weights = NULL;
+
+      if (lines[i][0] == '#' || lines[i][0] == '\0')
+        continue;
+      fields = g_strsplit (lines[i], "\t", 3);
+      g_assert_cmpuint (g_strv_length (fields), ==, 3);
+
+      path = fixture (fields[0]);
+      weights = vae_weights_load (path, &error);
+      g_test_message ("%s: %s", fields[0],
+                      error ? error->message : "(loaded)");
+      g_assert_null (weights);
+      g_assert_error (error, VAE_ERROR, parse_code (fields[1]));
+      prefix = g_strconcat (fields[0], ": ", NULL);
+      g_assert_true (g_str_has_prefix (error->message, prefix));
+      if (! strstr (error->message, fields[2]))
+        g_error ("%s: message \"%s\" does not mention \"%s\"",
+                 fields[0], error->message, fields[2]);
+      g_clear_error (&error);
+      n_cases++;
+    }
+
+  g_assert_cmpuint (n_cases, >=, 30);
+}
+
+static GBytes *
+read_fixture (const gchar *name)
+{
+  g_autofree gchar  *path = fixture (name);
+  g_autoptr(GError)  error = NULL;
+  gchar             *contents;
+  gsize              length;
+
+  g_file_get_contents (path, &contents, &length, &error);
+  g_assert_no_error (error);
+
+  return g_bytes_new_take (contents, length);
+}
+
+static void
+check_outcome (VaeWeights  *weights,
+               GError      *error,
+               const gchar *prefix,
+               guint       *n_loaded,
+               guint       *n_refused)
+{
+  if (weights)
+    {
+      g_autoptr(GPtrArray) names = vae_weights_list (weights);
+      guint                i;
+
+      g_assert_null (error);
+      /* touch every value: valgrind flags a view gone astray */
+      for (i = 0; i < names->len; i++)
+        {
+          const VaeWeight *w = vae_weights_lookup (weights,
+                                                   g_ptr_array_index (names,
+                                                                      i));
+          volatile gfloat  sum = 0.0f;
+          gsize            j;
+
+          for (j = 0; j < w->n_elements; j++)
+            sum += w->data[j];
+        }
+      (*n_loaded)++;
+    }
+  else
+    {
+      g_assert_nonnull (error);
+      g_assert_true (error->domain == VAE_ERROR);
+      g_assert_true (g_str_has_prefix (error->message, prefix));
+      (*n_refused)++;
+    }
+}
+
+/* Damage to the zip structure of a good checkpoint: most of it is caught
+ * by the directory checks or the CRCs, the rest must still load. */
+static void
+test_zip_mutations (void)
+{
+  g_autoptr(GBytes)  bytes = read_fixture ("simple.pth");
+  gsize              size;
+  const guint8      *original = g_bytes_get_data (bytes, &size);
+  g_autofree guint8 *copy = g_malloc (size);
+  guint              n_loaded = 0;
+  guint              n_refused = 0;
+  guint              round;
+
+  for (round = 0; round < 3000; round++)
+    {
+      g_autoptr(GError)     error = NULL;
+      g_autoptr(VaeWeights) weights = NULL;
+      gsize                 length = size;
+      guint                 kind = g_test_rand_int_range (0, 4);
+      guint                 k;
+
+      memcpy (copy, original, size);
+      if (kind == 0)
+        {
+          length = g_test_rand_int_range (0, size);
+        }
+      else
+        {
+          for (k = g_test_rand_int_range (1, 4); k > 0; k--)
+            {
+              /* kind 1: the central directory and end records at the
+               * tail; otherwise anywhere */
+              gsize at = kind == 1
+                ? size - 1 - g_test_rand_int_range (0, MIN (size, 1400))
+                : (gsize) g_test_rand_int_range (0, size);
+
+              copy[at] = kind == 3 ? copy[at] ^ (1 << g_test_rand_int_range (0, 8))
+                                   : g_test_rand_int_range (0, 256);
+            }
+        }
+
+      weights = vae_pth_parse (copy, length, "mutant.pth", &error);
+      check_outcome (weights, error, "mutant.pth: ", &n_loaded, &n_refused);
+    }
+
+  g_test_message ("zip mutants: %u loaded, %u refused", n_loaded, n_refused);
+  g_assert_cmpuint (n_loaded, >, 0);
+  g_assert_cmpuint (n_refused, >, 0);
+}
+
+/* Damage to the pickle itself, past the CRC: the VM must refuse or return
+ * views that stay inside their storages. */
+static void
+test_pickle_mutations (void)
+{
+  static const gchar *files[] = { "simple.pth", "lightning.ckpt",
+                                  "module.pth", "proto4.pth" };
+  guint               n_loaded = 0;
+  guint               n_refused = 0;
+  guint               f;
+
+  for (f = 0; f < G_N_ELEMENTS (files); f++)
+    {
+      g_autoptr(GBytes)  bytes = read_fixture (files[f]);
+      g_autoptr(GError)  error = NULL;
+      g_autoptr(VaeZip)  zip = NULL;
+      g_autoptr(GBytes)  pickle = NULL;
+      g_autofree guint8 *copy = NULL;
+      const VaeZipEntry *entry = NULL;
+      const guint8      *original;
+      gsize              size;
+      guint              round;
+      guint              i;
+
+      zip = vae_zip_open (g_bytes_get_data (bytes, NULL),
+                          g_bytes_get_size (bytes), files[f], &error);
+      g_assert_no_error (error);
+      for (i = 0; i < vae_zip_get_n_entries (zip) && ! entry; i++)
+        if (g_str_has_suffix (vae_zip_get_entry (zip, i)->name, "/data.pkl"))
+          entry = vae_zip_get_entry (zip, i);
+      g_assert_nonnull (entry);
+      pickle = vae_zip_read (zip, entry, &error);
+      g_assert_no_error (error);
+
+      original = g_bytes_get_data (pickle, &size);
+      copy = g_malloc (size);
+
+      for (round = 0; round < 1000; round++)
+        {
+          g_autoptr(GPtrArray) tensors = NULL;
+          gsize                length = size;
+          guint                kind = g_test_rand_int_range (0, 3);
+          guint                k;
+
+          memcpy (copy, original, size);
+          if (kind == 0)
+            length = g_test_rand_int_range (0, size);
+          else
+            for (k = g_test_rand_int_range (1, 4); k > 0; k--)
+              {
+                gsize at = g_test_rand_int_range (0, size);
+
+                copy[at] = kind == 2 ? copy[at] ^ (1 << g_test_rand_int_range (0, 8))
+                                     : g_test_rand_int_range (0, 256);
+              }
+
+          tensors = vae_pickle_load_tensors (copy, length, "mutant.pkl",
+                                             &error);
+          if (tensors)
+            {
+              g_assert_no_error (error);
+              for (i = 0; i < tensors->len; i++)
+                {
+                  const VaePickleTensor *t = g_ptr_array_index (tensors, i);
+                  guint64                last = t->offset;
+                  guint                  d;
+
+                  if (t->n_elements == 0)
+                    continue;
+                  for (d = 0; d < t->n_dims; d++)
+                    last += (t->shape[d] - 1) * t->stride[d];
+                  g_assert_cmpuint (last, <, t->storage_numel);
+                }
+              n_loaded++;
+            }
+          else
+            {
+              g_assert_nonnull (error);
+              g_assert_true (error->domain == VAE_ERROR);
+              g_assert_true (g_str_has_prefix (error->message,
+                                               "mutant.pkl: "));
+              g_clear_error (&error);
+              n_refused++;
+            }
+        }
+    }
+
+  g_test_message ("pickle mutants: %u loaded, %u refused",
+                  n_loaded, n_refused);
+  g_assert_cmpuint (n_loaded, >, 0);
+  g_assert_cmpuint (n_refused, >, 0);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/pth/good", test_good);
+  g_test_add_func ("/pth/special-values", test_special_values);
+  g_test_add_func ("/pth/hostile", test_hostile);
+  g_test_add_func ("/pth/zip-mutations", test_zip_mutations);
+  g_test_add_func ("/pth/pickle-mutations", test_pickle_mutations);
+
+  return g_test_run ();
+}
