@@ -170,6 +170,8 @@ assert_info (VaeModel      *model,
              const Variant *v)
 {
   g_assert_cmpstr (vae_model_get_architecture (model), ==, "taesd");
+  /* The folders are named after the variant id the engine must report. */
+  g_assert_cmpstr (vae_model_get_id (model), ==, v->variant);
   g_assert_cmpuint (vae_model_get_latent_channels (model), ==,
                     v->latent_channels);
   g_assert_cmpuint (vae_model_get_factor (model), ==, v->factor);
@@ -423,7 +425,8 @@ test_wrong_channels (gconstpointer data)
       g_autoptr(VaeTensor) image = NULL;
       GError              *error = NULL;
 
-      if (channels[i] == v->latent_channels)
+      /* taesd: 4 - 1 is already the RGB case */
+      if (i == 2 && channels[1] == 3)
         continue;
       tensor = vae_tensor_new_3d (channels[i], 6, 8, &error);
       g_assert_no_error (error);
