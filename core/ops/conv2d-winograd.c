@@ -118,6 +118,7 @@ edge_pair (const gfloat *src,
  * vectorises: even[r][j] = input at (y0 + r, x0 + 2j), odd[r][j] = at
  * (y0 + r, x0 + 2j + 1), in padded, upsampled coordinates, zero outside
  * the image; j in [0, half). */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 load_rows (const Winograd *job,
            const gfloat   *plane,

@@ -164,6 +164,7 @@ gather_run (gfloat       *d,
 }
 
 /* Fills cols[k_rows, n] for output pixels p0 .. p0 + n - 1. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 gather (const ConvJob *job,
         gsize          p0,
@@ -219,6 +220,7 @@ gather (const ConvJob *job,
 /* out[co][p0 + j] = act (acc[co * acc_stride + j] + bias[co] +
  * residual[co][p0 + j]) for j < n: the end of every conv path, applied
  * while acc is still in cache.  residual may be out itself. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 void
 vae_conv2d_epilogue (const VaeConv2d *conv,
                      VaeActivation    act,
