@@ -135,4 +135,33 @@ VaeTensor *vae_op_upsample_nearest (VaeRun           *run,
 gfloat     vae_activate_scalar    (gfloat             x,
                                    VaeActivation      act);
 
+/* Multi-head attention: q, k, v and out are token-major [n_tokens,
+ * n_heads * head_dim] (row-major; head h is columns h * head_dim ..), and
+ * out = softmax (q k^T * scale) v for each head.  Streams over blocks of
+ * keys with an online softmax: memory is O(threads x block^2 + tokens x
+ * head_dim), never [tokens x tokens].  out must not alias q, k or v. */
+gboolean   vae_op_attention       (VaeRun            *run,
+                                   const gfloat      *q,
+                                   const gfloat      *k,
+                                   const gfloat      *v,
+                                   gsize              n_tokens,
+                                   gint               n_heads,
+                                   gint               head_dim,
+                                   gfloat             scale,
+                                   gfloat            *out,
+                                   GError           **error);
+/* Materialises each head's score matrix in double: small sizes only. */
+gboolean   vae_attention_reference (const gfloat     *q,
+                                    const gfloat     *k,
+                                    const gfloat     *v,
+                                    gsize             n_tokens,
+                                    gint              n_heads,
+                                    gint              head_dim,
+                                    gfloat            scale,
+                                    gfloat           *out,
+                                    GError          **error);
+gdouble    vae_attention_flops    (gsize              n_tokens,
+                                   gint               n_heads,
+                                   gint               head_dim);
+
 G_END_DECLS

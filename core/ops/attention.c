@@ -1,0 +1,344 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+/* Multi-head scaled dot-product attention, softmax (q k^T * scale) v per
+ * head, without ever holding the [tokens x tokens] score matrix: at 1024^2
+ * the KL VAE's mid-block attends over 16384 tokens, whose score matrix
+ * alone would be 1 GiB.
+ *
+ * One task is a block of queries of one head.  It walks the keys in blocks:
+ * one sgemm gives the block's scores S = q k^T * scale, each row of S is
+ * turned into exp (S - running max) while the running max and sum of the
+ * row are updated (the accumulator is rescaled by exp (old max - new max)
+ * whenever the max grows), and a second sgemm adds P v to the accumulator.
+ * At the end each row is divided by its sum.  Memory is one S block and one
+ * accumulator per thread; the result equals the plain softmax up to float
+ * rounding, and no exp ever sees a positive argument, so large scores
+ * cannot overflow.
+ */
+
+#include <math.h>
+#include <string.h>
+
+#include "../vae-blas.h"
+#include "../vae-error.h"
+#include "ops.h"
+
+/* Query and key block sizes.  The S block (BLOCK_Q x BLOCK_K) and the
+ * accumulator (BLOCK_Q x head_dim) stay in L2 next to the key and value
+ * rows the sgemms stream through. */
+#define BLOCK_Q     64
+#define BLOCK_K     256
+#define BLOCK_Q_MIN 16
+
+/* e^x for x <= 0 (and NaN, which it keeps), ~2 ulp: Cody-Waite reduction
+ * to x = n ln 2 + r, |r| <= ln 2 / 2, a degree-6 polynomial for e^r and 2^n
+ * put straight into the exponent bits.  Branch free so that the row loops
+ * vectorise; libm's expf does not. */
+static inline gfloat
+exp_nonpositive (gfloat x)
+{
+  const gfloat magic = 12582912.0f;     /* 1.5 * 2^23: rounds to integer */
+  union { gfloat f; gint32 i; } t, scale;
+  gfloat n, r, p;
+
+  /* Below -87 the result is under FLT_MIN; e^-87 ~ 1.6e-38 stands in for
+   * it (NaN compares false and passes through). */
+  x = x < -87.0f ? -87.0f : x;
+  t.f = x * 1.44269504088896341f + magic;
+  n = t.f - magic;
+  r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+
+  p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+
+  /* t's low mantissa bits hold n (as n + 0x400000); n in [-126, 0]. */
+  scale.i = (t.i - 0x4B400000 + 127) << 23;
+
+  return p * scale.f;
+}
+
+/* row[j] = e^(row[j] - max) for j < n; returns their sum. */
+static gfloat
+exp_row (gfloat *row,
+         gsize   n,
+         gfloat  max)
+{
+  gfloat sum = 0.0f;
+  gsize  j;
+
+  for (j = 0; j < n; j++)
+    {
+      gfloat e = exp_nonpositive (row[j] - max);
+
+      row[j] = e;
+      sum += e;
+    }
+
+  return sum;
+}
+
+typedef struct
+{
+  const gfloat *q;
+  const gfloat *k;
+  const gfloat *v;
+  gfloat       *out;
+  gsize         n_tokens;
+  gint          n_heads;
+  gint          head_dim;
+  gfloat        scale;
+  gsize         block_q;
+  gsize         n_q_blocks;
+  gfloat      **scores;     /* per thread: [block_q, BLOCK_K] */
+  gfloat      **acc;        /* per thread: [block_q, head_dim] */
+  gfloat      **stats;      /* per thread: running max, then sum, [block_q] each */
+} AttnJob;
+
+static void
+attention_block (gsize    index,
+                 gint     thread,
+                 gpointer data)
+{
+  const AttnJob *job = data;
+  const gsize    d = job->head_dim;
+  const gsize    ld = (gsize) job->n_heads * d;
+  const gsize    head = index / job->n_q_blocks;
+  const gsize    q0 = (index % job->n_q_blocks) * job->block_q;
+  const gsize    mq = MIN (job->block_q, job->n_tokens - q0);
+  const gfloat  *q = job->q + q0 * ld + head * d;
+  gfloat        *s = job->scores[thread];
+  gfloat        *acc = job->acc[thread];
+  gfloat        *max = job->stats[thread];
+  gfloat        *sum = max + job->block_q;
+  gsize          k0, i, j;
+
+  for (i = 0; i < mq; i++)
+    {
+      max[i] = -INFINITY;
+      sum[i] = 0.0f;
+    }
+  memset (acc, 0, mq * d * sizeof (gfloat));
+
+  for (k0 = 0; k0 < job->n_tokens; k0 += BLOCK_K)
+    {
+      const gsize nk = MIN (BLOCK_K, job->n_tokens - k0);
+
+      vae_sgemm (FALSE, TRUE, (gint) mq, (gint) nk, (gint) d, job->scale,
+                 q, (gint) ld, job->k + k0 * ld + head * d, (gint) ld,
+                 0.0f, s, BLOCK_K);
+
+      for (i = 0; i < mq; i++)
+        {
+          gfloat *row = s + i * BLOCK_K;
+          gfloat  m = max[i], correction;
+
+          for (j = 0; j < nk; j++)
+            m = row[j] > m ? row[j] : m;
+
+          /* A NaN score never wins the comparison above; it still makes
+           * its row's sum, and so its output, NaN through exp_row. */
+          correction = max[i] == -INFINITY ? 0.0f : exp_nonpositive (max[i] - m);
+          sum[i] = sum[i] * correction + exp_row (row, nk, m);
+          max[i] = m;
+
+          if (correction != 1.0f)
+            {
+              gfloat *a = acc + i * d;
+
+              for (j = 0; j < d; j++)
+                a[j] *= correction;
+            }
+        }
+
+      vae_sgemm (FALSE, FALSE, (gint) mq, (gint) d, (gint) nk, 1.0f,
+                 s, BLOCK_K, job->v + k0 * ld + head * d, (gint) ld,
+                 1.0f, acc, (gint) d);
+    }
+
+  for (i = 0; i < mq; i++)
+    {
+      const gfloat  inv = 1.0f / sum[i];
+      const gfloat *a = acc + i * d;
+      gfloat       *o = job->out + (q0 + i) * ld + head * d;
+
+      for (j = 0; j < d; j++)
+        o[j] = a[j] * inv;
+    }
+}
+
+/* The textbook version: the whole score matrix of a head in double, its
+ * row-wise softmax, then the weighted sum of v.  For tests, on small
+ * sizes. */
+gboolean
+vae_attention_reference (const gfloat  *q,
+                         const gfloat  *k,
+                         const gfloat  *v,
+                         gsize          n_tokens,
+                         gint           n_heads,
+                         gint           head_dim,
+                         gfloat         scale,
+                         gfloat        *out,
+                         GError       **error)
+{
+  const gsize  ld = (gsize) n_heads * head_dim;
+  gdouble     *scores;
+  gsize        h, i, j, c;
+
+  if (n_tokens > G_MAXSIZE / sizeof (gdouble) / MAX (n_tokens, 1) ||
+      (scores = g_try_malloc (n_tokens * n_tokens * sizeof (gdouble))) == NULL)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                   "reference attention: no memory for a %" G_GSIZE_FORMAT
+                   " x %" G_GSIZE_FORMAT " score matrix", n_tokens, n_tokens);
+      return FALSE;
+    }
+
+  for (h = 0; h < (gsize) n_heads; h++)
+    {
+      for (i = 0; i < n_tokens; i++)
+        for (j = 0; j < n_tokens; j++)
+          {
+            gdouble dot = 0.0;
+
+            for (c = 0; c < (gsize) head_dim; c++)
+              dot += (gdouble) q[i * ld + h * head_dim + c] *
+                     (gdouble) k[j * ld + h * head_dim + c];
+            scores[i * n_tokens + j] = dot * scale;
+          }
+
+      for (i = 0; i < n_tokens; i++)
+        {
+          gdouble *row = scores + i * n_tokens;
+          gdouble  max = -INFINITY, sum = 0.0;
+
+          for (j = 0; j < n_tokens; j++)
+            max = MAX (max, row[j]);
+          for (j = 0; j < n_tokens; j++)
+            {
+              row[j] = exp (row[j] - max);
+              sum += row[j];
+            }
+          for (c = 0; c < (gsize) head_dim; c++)
+            {
+              gdouble acc = 0.0;
+
+              for (j = 0; j < n_tokens; j++)
+                acc += row[j] * v[j * ld + h * head_dim + c];
+              out[i * ld + h * head_dim + c] = (gfloat) (acc / sum);
+            }
+        }
+    }
+
+  g_free (scores);
+
+  return TRUE;
+}
+
+gdouble
+vae_attention_flops (gsize n_tokens,
+                     gint  n_heads,
+                     gint  head_dim)
+{
+  /* q k^T and P v, 2 flops per multiply-add each. */
+  return 4.0 * (gdouble) n_tokens * (gdouble) n_tokens * n_heads * head_dim;
+}
+
+gboolean
+vae_op_attention (VaeRun        *run,
+                  const gfloat  *q,
+                  const gfloat  *k,
+                  const gfloat  *v,
+                  gsize          n_tokens,
+                  gint           n_heads,
+                  gint           head_dim,
+                  gfloat         scale,
+                  gfloat        *out,
+                  GError       **error)
+{
+  AttnJob  job = { 0, };
+  gboolean ok = TRUE;
+  gint     i;
+
+  if (n_heads <= 0 || head_dim <= 0 ||
+      n_tokens > (gsize) G_MAXINT / ((gsize) n_heads * head_dim) ||
+      (gsize) n_heads * head_dim > G_MAXINT)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
+                   "attention: %" G_GSIZE_FORMAT " tokens of %d heads x %d "
+                   "is out of range", n_tokens, n_heads, head_dim);
+      return FALSE;
+    }
+  if (n_tokens == 0)
+    return vae_run_check (run, error);
+
+  if (run->reference)
+    {
+      if (! vae_attention_reference (q, k, v, n_tokens, n_heads, head_dim,
+                                     scale, out, error))
+        return FALSE;
+      return vae_run_advance (run, vae_attention_flops (n_tokens, n_heads,
+                                                        head_dim), error);
+    }
+
+  job.q = q;
+  job.k = k;
+  job.v = v;
+  job.out = out;
+  job.n_tokens = n_tokens;
+  job.n_heads = n_heads;
+  job.head_dim = head_dim;
+  job.scale = scale;
+
+  /* Smaller query blocks when there are few tokens, so that every thread
+   * gets some. */
+  job.block_q = BLOCK_Q;
+  while (job.block_q > BLOCK_Q_MIN &&
+         (gsize) n_heads * ((n_tokens + job.block_q - 1) / job.block_q) <
+         (gsize) run->n_threads * 4)
+    job.block_q /= 2;
+  job.block_q = MIN (job.block_q, n_tokens);
+  job.n_q_blocks = (n_tokens + job.block_q - 1) / job.block_q;
+
+  job.scores = g_new0 (gfloat *, run->n_threads);
+  job.acc = g_new0 (gfloat *, run->n_threads);
+  job.stats = g_new0 (gfloat *, run->n_threads);
+  for (i = 0; i < run->n_threads && ok; i++)
+    {
+      job.scores[i] = g_try_malloc (job.block_q * BLOCK_K * sizeof (gfloat));
+      job.acc[i] = g_try_malloc (job.block_q * head_dim * sizeof (gfloat));
+      job.stats[i] = g_try_malloc (2 * job.block_q * sizeof (gfloat));
+      ok = job.scores[i] && job.acc[i] && job.stats[i];
+    }
+
+  if (ok)
+    vae_parallel_for (run, (gsize) n_heads * job.n_q_blocks, attention_block,
+                      &job);
+
+  for (i = 0; i < run->n_threads; i++)
+    {
+      g_free (job.scores[i]);
+      g_free (job.acc[i]);
+      g_free (job.stats[i]);
+    }
+  g_free (job.scores);
+  g_free (job.acc);
+  g_free (job.stats);
+
+  if (! ok)
+    {
+      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                           "out of memory for attention buffers");
+      return FALSE;
+    }
+
+  return vae_run_advance (run, vae_attention_flops (n_tokens, n_heads,
+                                                    head_dim), error);
+}
