@@ -1,0 +1,99 @@
+/* vae - command-line front end of libvae
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Encode and decode the way every subcommand does it.
+ */
+
+#include "vae-cli.h"
+
+VaeLatent *
+cli_run_encode (CliContext       *ctx,
+                VaeModel         *model,
+                const VaeTensor  *image,
+                gdouble          *seconds,
+                GError          **error)
+{
+  VaeLatent *latent = NULL;
+  gdouble    start;
+  gboolean   ok;
+
+  if (!vae_model_can_encode (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "model '%s' has no encoder", vae_model_get_path (model));
+      return NULL;
+    }
+  if (!cli_check_cancelled (ctx, error))
+    return NULL;
+
+  start = cli_seconds ();
+  ok = vae_model_encode (model, image, &latent, &ctx->options,
+                         ctx->cancellable, cli_progress, ctx, error);
+  if (seconds != NULL)
+    *seconds = cli_seconds () - start;
+  cli_progress_clear (ctx);
+
+  if (!ok)
+    {
+      g_clear_pointer (&latent, vae_latent_unref);
+      return NULL;
+    }
+
+  /* decode crops and checks the model from these; make sure they are
+   * there even should the library leave them out
+   */
+  if (vae_latent_get_model_hash (latent) == NULL)
+    vae_latent_set_model (latent, vae_model_get_id (model),
+                          vae_model_get_hash (model));
+  if (!vae_latent_get_image_size (latent, NULL, NULL))
+    vae_latent_set_image_size (latent, vae_tensor_get_dim (image, 2),
+                               vae_tensor_get_dim (image, 1));
+
+  return latent;
+}
+
+VaeTensor *
+cli_run_decode (CliContext       *ctx,
+                VaeModel         *model,
+                const VaeLatent  *latent,
+                gdouble          *seconds,
+                GError          **error)
+{
+  VaeTensor *image = NULL;
+  GError    *local_error = NULL;
+  gdouble    start;
+  gboolean   ok;
+
+  if (!vae_model_can_decode (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "model '%s' has no decoder", vae_model_get_path (model));
+      return NULL;
+    }
+  if (!cli_check_cancelled (ctx, error))
+    return NULL;
+
+  start = cli_seconds ();
+  ok = vae_model_decode (model, latent, &image, &ctx->options,
+                         ctx->cancellable, cli_progress, ctx, &local_error);
+  if (seconds != NULL)
+    *seconds = cli_seconds () - start;
+  cli_progress_clear (ctx);
+
+  if (!ok)
+    {
+      g_clear_pointer (&image, vae_tensor_unref);
+      if (g_error_matches (local_error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH))
+        {
+          gchar *message = g_strdup_printf ("%s (--force decodes anyway)",
+                                            local_error->message);
+
+          g_free (local_error->message);
+          local_error->message = message;
+        }
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+
+  return image;
+}

@@ -1,0 +1,602 @@
+/* vae - command-line front end of libvae
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Image files <-> libvae tensors, through GEGL.
+ *
+ * Pixel mapping (the plug-in should do the same so that both give the same
+ * latents for the same file):
+ *
+ *   - every file is read as babl "R'G'B'A float": non-linear sRGB, alpha
+ *     not premultiplied.  babl converts from the file's own format and
+ *     colour space (an embedded ICC profile is honoured), so an 8-bit value
+ *     k becomes exactly k / 255 and a 16-bit value k becomes k / 65535;
+ *   - values are clamped to [0, 1] (float formats such as EXR may exceed
+ *     it) and NaN becomes 0;
+ *   - R', G', B' go planar into a [3, H, W] tensor; gray files arrive as
+ *     R' = G' = B' = Y' (babl's conversion) and are encoded as colour;
+ *   - alpha, when the file has it, goes into a separate [1, H, W] tensor.
+ *     Colour under transparent pixels is encoded as stored.
+ *
+ * Writing is the reverse: 8 bits by default, rounding to the nearest level
+ * (v * 255 + 0.5), or 16 bits; RGBA when an alpha tensor of the same size
+ * is given, RGB otherwise.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gegl.h>
+
+#include "cli-image.h"
+#include "vae-cli.h"
+
+/* Rows converted per gegl_buffer_get() call, which bounds the float
+ * scratch buffer to a few MiB however large the image.
+ */
+#define CHUNK_ROWS 64
+
+static gboolean gegl_ready = FALSE;
+
+static void
+ensure_gegl (void)
+{
+  if (gegl_ready)
+    return;
+
+  gegl_init (NULL, NULL);
+  /* A command-line run needs no swap file in the user's cache folder. */
+  g_object_set (gegl_config (), "swap", "RAM", NULL);
+  gegl_ready = TRUE;
+}
+
+void
+cli_image_shutdown (void)
+{
+  if (gegl_ready)
+    gegl_exit ();
+  gegl_ready = FALSE;
+}
+
+/* Some loaders (libpng's error handler in gegl:png-load, libjpeg, libtiff)
+ * print straight to stderr, bypassing g_log.  While GEGL runs, fd 2 points
+ * at a temporary file; what landed there is used as the error detail.
+ */
+typedef struct
+{
+  gint  saved_fd;
+  FILE *file;
+} StderrTrap;
+
+static void
+stderr_trap_begin (StderrTrap *trap)
+{
+  trap->saved_fd = -1;
+  trap->file = tmpfile ();
+  if (trap->file == NULL)
+    return;
+
+  fflush (stderr);
+  trap->saved_fd = dup (STDERR_FILENO);
+  if (trap->saved_fd < 0 || dup2 (fileno (trap->file), STDERR_FILENO) < 0)
+    {
+      if (trap->saved_fd >= 0)
+        close (trap->saved_fd);
+      trap->saved_fd = -1;
+      fclose (trap->file);
+      trap->file = NULL;
+    }
+}
+
+static gchar *
+stderr_trap_end (StderrTrap *trap)
+{
+  gchar   text[512];
+  gsize   n;
+  gchar  *newline;
+
+  if (trap->file == NULL)
+    return NULL;
+
+  fflush (stderr);
+  dup2 (trap->saved_fd, STDERR_FILENO);
+  close (trap->saved_fd);
+
+  rewind (trap->file);
+  n = fread (text, 1, sizeof (text) - 1, trap->file);
+  fclose (trap->file);
+  trap->file = NULL;
+  text[n] = '\0';
+
+  newline = strchr (text, '\n');
+  if (newline != NULL)
+    *newline = '\0';
+  g_strstrip (text);
+
+  return text[0] != '\0' ? g_strdup (text) : NULL;
+}
+
+/* Opens the file ourselves first: gegl:load turns a missing file into a
+ * placeholder image instead of failing, and errno gives the better message.
+ */
+static gboolean
+check_readable (const gchar  *path,
+                GError      **error)
+{
+  GStatBuf st;
+  gint     fd;
+
+  fd = g_open (path, O_RDONLY, 0);
+  if (fd < 0)
+    {
+      gint saved = errno;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot open '%s': %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot open '%s': not a regular file", path);
+      return FALSE;
+    }
+  close (fd);
+
+  if (st.st_size == 0)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "cannot load '%s': the file is empty", path);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static inline gfloat
+clamp_unit (gfloat v)
+{
+  /* written so that NaN fails both tests and ends up 0 */
+  if (!(v > 0.0f))
+    return 0.0f;
+  if (!(v < 1.0f))
+    return 1.0f;
+  return v;
+}
+
+/**
+ * cli_image_load:
+ * @path: an image file in any format GEGL loads
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the image, or %NULL with a
+ *   %VAE_ERROR_IO (cannot open) or %VAE_ERROR_FORMAT (not an image, damaged)
+ *   error.
+ */
+CliImage *
+cli_image_load (const gchar  *path,
+                GError      **error)
+{
+  g_autoptr (CliImage) image = NULL;
+  GeglNode            *graph;
+  GeglNode            *load;
+  GeglNode            *sink;
+  GeglBuffer          *buffer = NULL;
+  const GeglRectangle *extent;
+  const Babl          *file_format;
+  const Babl          *model;
+  const gchar         *model_name;
+  StderrTrap           trap;
+  g_autofree gchar    *log_detail = NULL;
+  g_autofree gchar    *raw_detail = NULL;
+  gfloat              *rgb;
+  gfloat              *alpha = NULL;
+  gfloat              *chunk;
+  gsize                n_pixels;
+  gint                 n_components;
+  gint                 y0;
+
+  if (!check_readable (path, error))
+    return NULL;
+
+  ensure_gegl ();
+
+  /* gegl:load may already read the file's header when the graph is
+   * built, so the capture starts here
+   */
+  cli_log_capture_begin ();
+  stderr_trap_begin (&trap);
+
+  graph = gegl_node_new ();
+  load = gegl_node_new_child (graph,
+                              "operation", "gegl:load",
+                              "path",      path,
+                              NULL);
+  sink = gegl_node_new_child (graph,
+                              "operation", "gegl:buffer-sink",
+                              "buffer",    &buffer,
+                              NULL);
+  gegl_node_link (load, sink);
+  gegl_node_process (sink);
+  raw_detail = stderr_trap_end (&trap);
+  log_detail = cli_log_capture_end ();
+  g_object_unref (graph);
+
+  /* A damaged file can still give a buffer of the right size (a truncated
+   * PNG is padded out), so a warning during the load counts as failure.
+   */
+  if (buffer == NULL || log_detail != NULL ||
+      gegl_buffer_get_extent (buffer)->width <= 0 ||
+      gegl_buffer_get_extent (buffer)->height <= 0)
+    {
+      const gchar *detail = log_detail ? log_detail : raw_detail;
+
+      g_clear_object (&buffer);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "cannot load '%s': not an image GEGL can read, or damaged%s%s%s",
+                   path,
+                   detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+      return NULL;
+    }
+
+  extent = gegl_buffer_get_extent (buffer);
+  file_format = gegl_buffer_get_format (buffer);
+  model = babl_format_get_model (file_format);
+  model_name = babl_get_name (model);
+  n_components = babl_format_get_n_components (file_format);
+
+  image = g_new0 (CliImage, 1);
+  image->width = extent->width;
+  image->height = extent->height;
+  image->format = g_strdup (babl_get_name (file_format));
+  image->bits = 8 * babl_format_get_bytes_per_pixel (file_format) /
+                MAX (n_components, 1);
+  /* Y, Y', Y~ with or without alpha; palette formats are expanded to RGB
+   * by the loaders.
+   */
+  image->gray = model_name[0] == 'Y';
+
+  image->rgb = vae_tensor_new_3d (3, image->height, image->width, error);
+  if (image->rgb == NULL)
+    {
+      g_object_unref (buffer);
+      g_prefix_error (error, "cannot load '%s': ", path);
+      return NULL;
+    }
+  if (babl_format_has_alpha (file_format))
+    {
+      image->alpha = vae_tensor_new_3d (1, image->height, image->width, error);
+      if (image->alpha == NULL)
+        {
+          g_object_unref (buffer);
+          g_prefix_error (error, "cannot load '%s': ", path);
+          return NULL;
+        }
+      alpha = vae_tensor_get_data (image->alpha);
+    }
+
+  rgb = vae_tensor_get_data (image->rgb);
+  n_pixels = (gsize) image->width * image->height;
+  chunk = g_try_malloc_n ((gsize) image->width * CHUNK_ROWS, 4 * sizeof (gfloat));
+  if (chunk == NULL)
+    {
+      g_object_unref (buffer);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                   "cannot load '%s': out of memory", path);
+      return NULL;
+    }
+
+  for (y0 = 0; y0 < (gint) image->height; y0 += CHUNK_ROWS)
+    {
+      GeglRectangle rect;
+      gsize         i;
+      gsize         base;
+
+      rect.x = extent->x;
+      rect.y = extent->y + y0;
+      rect.width = image->width;
+      rect.height = MIN (CHUNK_ROWS, (gint) image->height - y0);
+
+      gegl_buffer_get (buffer, &rect, 1.0, babl_format ("R'G'B'A float"),
+                       chunk, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+
+      base = (gsize) y0 * image->width;
+      for (i = 0; i < (gsize) rect.width * rect.height; i++)
+        {
+          rgb[base + i]                = clamp_unit (chunk[4 * i + 0]);
+          rgb[n_pixels + base + i]     = clamp_unit (chunk[4 * i + 1]);
+          rgb[2 * n_pixels + base + i] = clamp_unit (chunk[4 * i + 2]);
+          if (alpha != NULL)
+            alpha[base + i] = clamp_unit (chunk[4 * i + 3]);
+        }
+    }
+
+  g_free (chunk);
+  g_object_unref (buffer);
+
+  return g_steal_pointer (&image);
+}
+
+void
+cli_image_free (CliImage *image)
+{
+  if (image == NULL)
+    return;
+
+  g_clear_pointer (&image->rgb, vae_tensor_unref);
+  g_clear_pointer (&image->alpha, vae_tensor_unref);
+  g_free (image->format);
+  g_free (image);
+}
+
+static gchar *
+lower_extension (const gchar *path)
+{
+  g_autofree gchar *base = g_path_get_basename (path);
+  const gchar      *dot = strrchr (base, '.');
+
+  if (dot == NULL || dot == base)
+    return g_strdup ("");
+
+  return g_ascii_strdown (dot + 1, -1);
+}
+
+/**
+ * cli_image_check_output:
+ * @path: where an image is going to be written
+ * @depth: 8 or 16 bits per channel
+ * @error: return location for a #GError
+ *
+ * Checks before any work is done that @path names a format we write, with
+ * that depth.
+ *
+ * Returns: %TRUE when fine, else %FALSE with a %CLI_ERROR_USAGE error.
+ */
+gboolean
+cli_image_check_output (const gchar  *path,
+                        guint         depth,
+                        GError      **error)
+{
+  static const gchar *const any_depth[] = { "png", "tif", "tiff", NULL };
+  static const gchar *const only_8[] = { "jpg", "jpeg", "webp", NULL };
+  g_autofree gchar *ext = lower_extension (path);
+
+  if (g_strv_contains (any_depth, ext))
+    return TRUE;
+
+  if (g_strv_contains (only_8, ext))
+    {
+      if (depth == 8)
+        return TRUE;
+
+      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                   "'%s': .%s holds only 8 bits per channel; use .png or "
+                   ".tif for --depth %u", path, ext, depth);
+      return FALSE;
+    }
+
+  g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+               "'%s': cannot tell the image format from the name; use .png, "
+               ".tif, .jpg or .webp", path);
+  return FALSE;
+}
+
+/* Interleaves, quantizes and wraps the tensors in a GeglBuffer whose babl
+ * format makes the savers write that depth.
+ */
+static GeglBuffer *
+tensors_to_buffer (const VaeTensor  *rgb,
+                   const VaeTensor  *alpha,
+                   guint             depth,
+                   GError          **error)
+{
+  const gfloat  *src = vae_tensor_peek_data (rgb);
+  const gfloat  *a = alpha ? vae_tensor_peek_data (alpha) : NULL;
+  gsize          height = vae_tensor_get_dim (rgb, 1);
+  gsize          width = vae_tensor_get_dim (rgb, 2);
+  gsize          n_pixels = width * height;
+  gint           n_channels = a ? 4 : 3;
+  const Babl    *format;
+  GeglRectangle  extent = { 0, 0, (gint) width, (gint) height };
+  gpointer       data;
+  gsize          i;
+  gint           c;
+
+  if (depth == 16)
+    format = babl_format (a ? "R'G'B'A u16" : "R'G'B' u16");
+  else
+    format = babl_format (a ? "R'G'B'A u8" : "R'G'B' u8");
+
+  data = g_try_malloc_n (n_pixels, n_channels * (depth / 8));
+  if (data == NULL)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY, "out of memory");
+      return NULL;
+    }
+
+  for (i = 0; i < n_pixels; i++)
+    for (c = 0; c < n_channels; c++)
+      {
+        gfloat v = c < 3 ? src[c * n_pixels + i] : a[i];
+
+        if (depth == 16)
+          ((guint16 *) data)[i * n_channels + c] =
+            (guint16) (clamp_unit (v) * 65535.0f + 0.5f);
+        else
+          ((guint8 *) data)[i * n_channels + c] =
+            (guint8) (clamp_unit (v) * 255.0f + 0.5f);
+      }
+
+  return gegl_buffer_linear_new_from_data (data, format, &extent,
+                                           GEGL_AUTO_ROWSTRIDE,
+                                           (GDestroyNotify) g_free, data);
+}
+
+/**
+ * cli_image_save:
+ * @path: the file to write; the format follows the extension
+ * @rgb: a [3, H, W] image
+ * @alpha: (nullable): a [1, H, W] alpha channel, written when its size
+ *   matches @rgb's
+ * @depth: 8 or 16 bits per channel
+ * @error: return location for a #GError
+ *
+ * Writes through a temporary file in the same folder and renames it, so
+ * that a failed or interrupted write never leaves a half file at @path.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+cli_image_save (const gchar      *path,
+                const VaeTensor  *rgb,
+                const VaeTensor  *alpha,
+                guint             depth,
+                GError          **error)
+{
+  g_autofree gchar *ext = lower_extension (path);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autofree gchar *base = g_path_get_basename (path);
+  g_autofree gchar *tmp_name = NULL;
+  g_autofree gchar *log_detail = NULL;
+  g_autofree gchar *raw_detail = NULL;
+  GeglBuffer       *buffer;
+  GeglNode         *graph;
+  GeglNode         *source;
+  GeglNode         *save;
+  StderrTrap        trap;
+  GStatBuf          st;
+  mode_t            mask;
+  gint              fd;
+
+  g_return_val_if_fail (rgb != NULL, FALSE);
+
+  if (!cli_image_check_output (path, depth, error))
+    return FALSE;
+
+  if (alpha != NULL &&
+      (vae_tensor_get_dim (alpha, 1) != vae_tensor_get_dim (rgb, 1) ||
+       vae_tensor_get_dim (alpha, 2) != vae_tensor_get_dim (rgb, 2)))
+    alpha = NULL;
+
+  ensure_gegl ();
+
+  /* The savers pick the format by extension, so the temporary name keeps
+   * it.
+   */
+  tmp_name = g_strdup_printf ("%s%c.%s.XXXXXX.%s", dir, G_DIR_SEPARATOR,
+                              base, ext);
+  fd = g_mkstemp (tmp_name);
+  if (fd < 0)
+    {
+      gint saved = errno;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  close (fd);
+
+  buffer = tensors_to_buffer (rgb, alpha, depth, error);
+  if (buffer == NULL)
+    {
+      g_unlink (tmp_name);
+      g_prefix_error (error, "cannot write '%s': ", path);
+      return FALSE;
+    }
+
+  graph = gegl_node_new ();
+  source = gegl_node_new_child (graph,
+                                "operation", "gegl:buffer-source",
+                                "buffer",    buffer,
+                                NULL);
+  if (g_str_equal (ext, "png"))
+    save = gegl_node_new_child (graph,
+                                "operation", "gegl:png-save",
+                                "path",      tmp_name,
+                                "bitdepth",  (gint) depth,
+                                NULL);
+  else
+    save = gegl_node_new_child (graph,
+                                "operation", "gegl:save",
+                                "path",      tmp_name,
+                                NULL);
+  gegl_node_link (source, save);
+
+  cli_log_capture_begin ();
+  stderr_trap_begin (&trap);
+  gegl_node_process (save);
+  raw_detail = stderr_trap_end (&trap);
+  log_detail = cli_log_capture_end ();
+  g_object_unref (graph);
+  g_object_unref (buffer);
+
+  if (log_detail != NULL || g_stat (tmp_name, &st) != 0 || st.st_size == 0)
+    {
+      const gchar *detail = log_detail ? log_detail : raw_detail;
+
+      g_unlink (tmp_name);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s'%s%s",
+                   path, detail ? ": " : "", detail ? detail : "");
+      return FALSE;
+    }
+
+  /* mkstemp made it private; give it the mode a new file would have */
+  mask = umask (0);
+  umask (mask);
+  g_chmod (tmp_name, 0666 & ~mask);
+
+  if (g_rename (tmp_name, path) != 0)
+    {
+      gint saved = errno;
+
+      g_unlink (tmp_name);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * cli_is_latent_file:
+ * @path: a file named on the command line
+ *
+ * Tells latents from images: a `.latent` name, or content that starts like
+ * a safetensors file (a little-endian 64-bit header length followed by a
+ * JSON object), which no image format does.
+ *
+ * Returns: %TRUE for latents.
+ */
+gboolean
+cli_is_latent_file (const gchar *path)
+{
+  g_autofree gchar *ext = lower_extension (path);
+  guint8            head[9];
+  guint64           header_len = 0;
+  FILE             *file;
+  gsize             n;
+  gint              i;
+
+  if (g_str_equal (ext, "latent"))
+    return TRUE;
+
+  file = g_fopen (path, "rb");
+  if (file == NULL)
+    return FALSE;
+  n = fread (head, 1, sizeof (head), file);
+  fclose (file);
+  if (n != sizeof (head))
+    return FALSE;
+
+  for (i = 7; i >= 0; i--)
+    header_len = (header_len << 8) | head[i];
+
+  return head[8] == '{' && header_len >= 2 && header_len < (100 << 20);
+}

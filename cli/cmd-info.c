@@ -1,0 +1,103 @@
+/* vae - command-line front end of libvae
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * vae info MODEL
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "vae-cli.h"
+
+/* The reference size for the cost figures, the one most models are
+ * quoted at.
+ */
+#define INFO_SIDE 1024
+
+static const gchar *
+or_unknown (const gchar *text)
+{
+  return text != NULL && *text != '\0' ? text : "(unknown)";
+}
+
+static gchar *
+group_digits (guint64 n)
+{
+  g_autofree gchar *plain = g_strdup_printf ("%" G_GUINT64_FORMAT, n);
+  GString          *out = g_string_new (NULL);
+  gsize             len = strlen (plain);
+  gsize             i;
+
+  for (i = 0; i < len; i++)
+    {
+      if (i > 0 && (len - i) % 3 == 0)
+        g_string_append_c (out, ',');
+      g_string_append_c (out, plain[i]);
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+gboolean
+cli_info (CliContext  *ctx,
+          gint         argc,
+          gchar      **argv,
+          GError     **error)
+{
+  g_auto (GStrv)        positional = NULL;
+  g_autoptr (VaeModel)  model = NULL;
+  g_autofree gchar     *params = NULL;
+  const gchar          *model_spec;
+  gchar               **rest;
+  guint                 factor;
+  guint                 latent_w;
+  guint                 latent_h;
+  gdouble               scale;
+  gdouble               shift;
+
+  if (!cli_parse_options (ctx, "MODEL",
+                          "Shows what a model is: its architecture, latent "
+                          "space, size, license, and what encoding and "
+                          "decoding a 1024x1024 image costs.",
+                          NULL, NULL, argc, argv, &positional, error))
+    return FALSE;
+
+  if (!cli_split_model_arg (ctx, positional, 0, NULL, &model_spec, &rest,
+                            error))
+    return FALSE;
+
+  model = cli_model_open (ctx, model_spec, error);
+  if (model == NULL)
+    return FALSE;
+
+  factor = vae_model_get_factor (model);
+  latent_w = (INFO_SIDE + factor - 1) / factor;
+  latent_h = latent_w;
+  params = group_digits (vae_model_get_n_params (model));
+  vae_model_get_latent_scaling (model, &scale, &shift);
+
+  printf ("path             %s\n", or_unknown (vae_model_get_path (model)));
+  printf ("name             %s\n", or_unknown (vae_model_get_name (model)));
+  printf ("architecture     %s\n", or_unknown (vae_model_get_architecture (model)));
+  printf ("variant          %s\n", or_unknown (vae_model_get_id (model)));
+  printf ("latent channels  %u\n", vae_model_get_latent_channels (model));
+  printf ("factor           %u\n", factor);
+  printf ("latent scaling   scale %g, shift %g\n", scale, shift);
+  printf ("parameters       %s\n", params);
+  printf ("can encode       %s\n", vae_model_can_encode (model) ? "yes" : "no");
+  printf ("can decode       %s\n", vae_model_can_decode (model) ? "yes" : "no");
+  printf ("content hash     %s\n", or_unknown (vae_model_get_hash (model)));
+  printf ("license          %s\n", or_unknown (vae_model_get_license (model)));
+  printf ("at %dx%d:\n", INFO_SIDE, INFO_SIDE);
+  printf ("  latent         %u x %u x %u (%u tokens)\n",
+          vae_model_get_latent_channels (model), latent_h, latent_w,
+          latent_w * latent_h);
+  if (vae_model_can_encode (model))
+    printf ("  encode         %.2f GFLOP\n",
+            vae_model_get_gflops (model, FALSE, INFO_SIDE, INFO_SIDE));
+  if (vae_model_can_decode (model))
+    printf ("  decode         %.2f GFLOP\n",
+            vae_model_get_gflops (model, TRUE, INFO_SIDE, INFO_SIDE));
+
+  return TRUE;
+}

@@ -1,0 +1,584 @@
+/* vae - command-line front end of libvae
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The command dispatcher and what the subcommands share: option parsing,
+ * model resolution, error reporting, progress and Ctrl-C.
+ */
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli-image.h"
+#include "vae-cli.h"
+
+#define BAR_WIDTH 30
+
+/* exit codes */
+#define EXIT_USAGE     2
+#define EXIT_CANCELLED 130
+
+G_DEFINE_QUARK (cli-error-quark, cli_error)
+
+typedef struct
+{
+  const gchar    *name;
+  CliCommandFunc  func;
+  const gchar    *summary;
+} CliCommand;
+
+static const CliCommand commands[] =
+{
+  { "info",        cli_info,        "show what a model is and what it costs" },
+  { "encode",      cli_encode,      "encode an image into a .latent file" },
+  { "decode",      cli_decode,      "decode a .latent file into an image" },
+  { "roundtrip",   cli_roundtrip,   "encode and decode an image, measure the loss" },
+  { "interpolate", cli_interpolate, "decode frames between two images or latents" },
+  { "bench",       cli_bench,       "time encoding and decoding of a random image" },
+};
+
+
+/* --- Ctrl-C ------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void
+on_sigint (int signum)
+{
+  interrupted = 1;
+}
+
+/* The handler only raises a flag; the progress callback, which libvae
+ * calls often from the working thread, turns it into
+ * g_cancellable_cancel().  SA_RESETHAND makes a second Ctrl-C kill the
+ * process the usual way should the work not reach a check point.
+ */
+void
+cli_install_signal_handler (void)
+{
+  struct sigaction action;
+
+  memset (&action, 0, sizeof (action));
+  action.sa_handler = on_sigint;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGINT, &action, NULL);
+}
+
+gboolean
+cli_interrupted (void)
+{
+  return interrupted != 0;
+}
+
+gboolean
+cli_check_cancelled (CliContext  *ctx,
+                     GError     **error)
+{
+  if (interrupted)
+    g_cancellable_cancel (ctx->cancellable);
+
+  return !g_cancellable_set_error_if_cancelled (ctx->cancellable, error);
+}
+
+
+/* --- progress ---------------------------------------------------------- */
+
+void
+cli_progress (gdouble      fraction,
+              const gchar *stage,
+              gpointer     user_data)
+{
+  CliContext       *ctx = user_data;
+  g_autofree gchar *label = NULL;
+  gchar             bar[BAR_WIDTH + 1];
+  gint              percent;
+  gint              filled;
+
+  if (interrupted)
+    g_cancellable_cancel (ctx->cancellable);
+
+  if (!ctx->show_progress)
+    return;
+
+  percent = (gint) CLAMP (floor (fraction * 100.0), 0, 100);
+  if (stage == NULL)
+    stage = "";
+  if (ctx->stage_prefix != NULL)
+    label = g_strdup_printf ("%s %s", ctx->stage_prefix, stage);
+  else
+    label = g_strdup (stage);
+
+  /* redraw only when something visible changed */
+  if (ctx->bar_drawn && percent == ctx->last_percent &&
+      g_strcmp0 (label, ctx->last_stage) == 0)
+    return;
+
+  filled = percent * BAR_WIDTH / 100;
+  memset (bar, '#', filled);
+  memset (bar + filled, '.', BAR_WIDTH - filled);
+  bar[BAR_WIDTH] = '\0';
+
+  fprintf (stderr, "\r\033[K%-16s %3d%% [%s]", label, percent, bar);
+  fflush (stderr);
+
+  ctx->bar_drawn = TRUE;
+  ctx->last_percent = percent;
+  g_free (ctx->last_stage);
+  ctx->last_stage = g_steal_pointer (&label);
+}
+
+void
+cli_progress_clear (CliContext *ctx)
+{
+  if (!ctx->bar_drawn)
+    return;
+
+  fputs ("\r\033[K", stderr);
+  fflush (stderr);
+  ctx->bar_drawn = FALSE;
+  ctx->last_percent = -1;
+  g_clear_pointer (&ctx->last_stage, g_free);
+}
+
+void
+cli_note (CliContext  *ctx,
+          const gchar *format,
+          ...)
+{
+  va_list args;
+
+  if (ctx->quiet)
+    return;
+
+  cli_progress_clear (ctx);
+  va_start (args, format);
+  vprintf (format, args);
+  va_end (args);
+  putchar ('\n');
+  fflush (stdout);
+}
+
+gdouble
+cli_seconds (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+
+/* --- log capture ------------------------------------------------------- */
+
+static gboolean  log_capturing = FALSE;
+static gchar    *log_captured = NULL;
+
+static GLogWriterOutput
+cli_log_writer (GLogLevelFlags   level,
+                const GLogField *fields,
+                gsize            n_fields,
+                gpointer         user_data)
+{
+  if (log_capturing &&
+      (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)))
+    {
+      gsize i;
+
+      for (i = 0; i < n_fields && log_captured == NULL; i++)
+        if (g_str_equal (fields[i].key, "MESSAGE"))
+          {
+            if (fields[i].length < 0)
+              log_captured = g_strdup (fields[i].value);
+            else
+              log_captured = g_strndup (fields[i].value, fields[i].length);
+          }
+      if (log_captured == NULL)
+        log_captured = g_strdup ("unknown error");
+
+      return G_LOG_WRITER_HANDLED;
+    }
+
+  /* chatter from the loaders is not an error and not for the user */
+  if (log_capturing && (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)))
+    return G_LOG_WRITER_HANDLED;
+
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+void
+cli_log_init (void)
+{
+  g_log_set_writer_func (cli_log_writer, NULL, NULL);
+}
+
+void
+cli_log_capture_begin (void)
+{
+  g_clear_pointer (&log_captured, g_free);
+  log_capturing = TRUE;
+}
+
+gchar *
+cli_log_capture_end (void)
+{
+  gchar *message = g_steal_pointer (&log_captured);
+
+  log_capturing = FALSE;
+  if (message != NULL)
+    g_strstrip (g_strdelimit (message, "\r\n", ' '));
+
+  return message;
+}
+
+
+/* --- options and arguments --------------------------------------------- */
+
+gboolean
+cli_parse_options (CliContext    *ctx,
+                   const gchar   *parameters,
+                   const gchar   *summary,
+                   const gchar   *description,
+                   GOptionEntry  *entries,
+                   gint           argc,
+                   gchar        **argv,
+                   gchar       ***positional,
+                   GError       **error)
+{
+  GOptionEntry common[] =
+  {
+    { "threads", 't', 0, G_OPTION_ARG_INT, &ctx->n_threads,
+      "Worker threads (default 0: every CPU)", "N" },
+    { "pad", 0, 0, G_OPTION_ARG_STRING, &ctx->pad,
+      "Pad images to the model's factor by repeating the edge (edge, the "
+      "default) or mirroring (reflect); the padding is cropped on decode",
+      "edge|reflect" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &ctx->quiet,
+      "No progress bar and no notes; results are still printed", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autofree gchar *prgname = g_strdup_printf ("vae %s", ctx->command);
+  g_auto (GStrv)    args = NULL;
+  gint              i;
+
+  context = g_option_context_new (parameters);
+  g_option_context_set_summary (context, summary);
+  if (description != NULL)
+    g_option_context_set_description (context, description);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_main_entries (context, common, NULL);
+
+  args = g_new0 (gchar *, argc + 1);
+  args[0] = g_strdup (prgname);
+  for (i = 1; i < argc; i++)
+    args[i] = g_strdup (argv[i]);
+
+  g_set_prgname (prgname);
+  if (!g_option_context_parse_strv (context, &args, error))
+    return FALSE;
+
+  vae_options_init (&ctx->options);
+
+  if (ctx->n_threads < 0 || ctx->n_threads > 1024)
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                   "--threads must be between 0 and 1024, not %d",
+                   ctx->n_threads);
+      return FALSE;
+    }
+  ctx->options.n_threads = ctx->n_threads;
+
+  if (ctx->pad == NULL || g_str_equal (ctx->pad, "edge"))
+    ctx->options.pad_mode = VAE_PAD_EDGE;
+  else if (g_str_equal (ctx->pad, "reflect"))
+    ctx->options.pad_mode = VAE_PAD_REFLECT;
+  else
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                   "--pad must be edge or reflect, not '%s'", ctx->pad);
+      return FALSE;
+    }
+
+  ctx->show_progress = !ctx->quiet && isatty (STDERR_FILENO);
+
+  *positional = g_strdupv (args + 1);
+  return TRUE;
+}
+
+gboolean
+cli_split_model_arg (CliContext    *ctx,
+                     gchar        **positional,
+                     guint          n_rest,
+                     const gchar   *rest_names,
+                     const gchar  **model_spec,
+                     gchar       ***rest,
+                     GError       **error)
+{
+  guint n = g_strv_length (positional);
+
+  if (n == n_rest + 1)
+    {
+      *model_spec = positional[0];
+      *rest = positional + 1;
+      return TRUE;
+    }
+  if (n == n_rest)
+    {
+      /* left for cli_model_open() to resolve to a default */
+      *model_spec = NULL;
+      *rest = positional;
+      return TRUE;
+    }
+
+  g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+               "%s: expected MODEL%s%s, got %u argument%s (see 'vae %s --help')",
+               ctx->command, rest_names ? " " : "", rest_names ? rest_names : "",
+               n, n == 1 ? "" : "s", ctx->command);
+  return FALSE;
+}
+
+/**
+ * cli_model_open:
+ * @ctx: the command's context
+ * @model_spec: (nullable): what the user named as the model, or %NULL
+ *   when the argument was left out
+ * @error: return location for a #GError
+ *
+ * The one place where the command line turns into a model, so that an
+ * embedded default model (no argument) and registry names can be added
+ * here.  Today @model_spec is a folder holding encoder/decoder
+ * .safetensors files or a single .safetensors file.
+ *
+ * Returns: (transfer full) (nullable): the loaded model.
+ */
+VaeModel *
+cli_model_open (CliContext   *ctx,
+                const gchar  *model_spec,
+                GError      **error)
+{
+  VaeModel *model;
+
+  if (model_spec == NULL)
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                   "%s: no MODEL given, and this build has no built-in "
+                   "default model (see 'vae %s --help')",
+                   ctx->command, ctx->command);
+      return NULL;
+    }
+
+  if (!g_file_test (model_spec, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot open model '%s': %s", model_spec,
+                   g_strerror (ENOENT));
+      return NULL;
+    }
+
+  model = vae_model_load (model_spec, error);
+  if (model == NULL)
+    {
+      if (error != NULL && *error != NULL &&
+          strstr ((*error)->message, model_spec) == NULL)
+        g_prefix_error (error, "cannot load model '%s': ", model_spec);
+      return NULL;
+    }
+
+  return model;
+}
+
+gboolean
+cli_parse_size (const gchar  *text,
+                guint        *width,
+                guint        *height,
+                GError      **error)
+{
+  guint64  w;
+  guint64  h;
+  gchar   *end;
+
+  w = g_ascii_strtoull (text, &end, 10);
+  if (end != text && *end == '\0')
+    {
+      h = w;
+    }
+  else if (end != text && (*end == 'x' || *end == 'X'))
+    {
+      const gchar *rest = end + 1;
+
+      h = g_ascii_strtoull (rest, &end, 10);
+      if (end == rest || *end != '\0')
+        goto invalid;
+    }
+  else
+    {
+      goto invalid;
+    }
+
+  if (w < 1 || h < 1 || w > 65536 || h > 65536)
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                   "size '%s' is out of range (1 to 65536 pixels a side)",
+                   text);
+      return FALSE;
+    }
+
+  *width = (guint) w;
+  *height = (guint) h;
+  return TRUE;
+
+invalid:
+  g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+               "invalid size '%s': expected N or WIDTHxHEIGHT", text);
+  return FALSE;
+}
+
+
+/* --- main -------------------------------------------------------------- */
+
+static void
+print_help (FILE *out)
+{
+  gsize i;
+
+  fprintf (out,
+           "Usage: vae COMMAND [OPTION…] ARGUMENTS…\n"
+           "\n"
+           "Image autoencoders (VAEs) on the CPU.\n"
+           "\n"
+           "Commands:\n");
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out,
+           "  %-12s %s\n"
+           "\n"
+           "MODEL is a folder with encoder and decoder .safetensors files, or\n"
+           "one such file.  Run 'vae COMMAND --help' for a command's options.\n",
+           "help", "show this help, or 'vae help COMMAND'");
+}
+
+static const CliCommand *
+find_command (const gchar *name)
+{
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+
+  return NULL;
+}
+
+static gint
+report_error (CliContext *ctx,
+              GError     *error)
+{
+  g_autofree gchar *message = NULL;
+
+  cli_progress_clear (ctx);
+
+  if (interrupted ||
+      g_error_matches (error, VAE_ERROR, VAE_ERROR_CANCELLED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      fprintf (stderr, "vae: cancelled\n");
+      return EXIT_CANCELLED;
+    }
+
+  /* one line, whatever the library put in the message */
+  message = g_strdelimit (g_strdup (error->message), "\r\n", ' ');
+  fprintf (stderr, "vae: %s\n", message);
+
+  if (error->domain == G_OPTION_ERROR ||
+      g_error_matches (error, CLI_ERROR, CLI_ERROR_USAGE))
+    return EXIT_USAGE;
+
+  return EXIT_FAILURE;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  const CliCommand  *command;
+  CliContext         ctx = { 0 };
+  gchar             *help_argv[3];
+  g_autoptr (GError) error = NULL;
+  gint               status = EXIT_SUCCESS;
+
+  setlocale (LC_ALL, "");
+  /* numbers on stdout are read by scripts (tools/bench) */
+  setlocale (LC_NUMERIC, "C");
+
+  cli_log_init ();
+
+  if (argc < 2)
+    {
+      fprintf (stderr, "vae: no command given (see 'vae help')\n");
+      return EXIT_USAGE;
+    }
+
+  if (g_str_equal (argv[1], "help") || g_str_equal (argv[1], "--help") ||
+      g_str_equal (argv[1], "-h"))
+    {
+      if (argc < 3 || !g_str_equal (argv[1], "help"))
+        {
+          print_help (stdout);
+          return EXIT_SUCCESS;
+        }
+
+      command = find_command (argv[2]);
+      if (command == NULL)
+        {
+          fprintf (stderr, "vae: unknown command '%s' (see 'vae help')\n",
+                   argv[2]);
+          return EXIT_USAGE;
+        }
+
+      /* GOption prints the command's help and exits */
+      help_argv[0] = argv[0];
+      help_argv[1] = (gchar *) "--help";
+      help_argv[2] = NULL;
+      argc = 2;
+      argv = help_argv;
+    }
+  else if (g_str_equal (argv[1], "--version"))
+    {
+      printf ("vae %s\n", VAE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  else
+    {
+      command = find_command (argv[1]);
+      if (command == NULL)
+        {
+          fprintf (stderr, "vae: unknown command '%s' (see 'vae help')\n",
+                   argv[1]);
+          return EXIT_USAGE;
+        }
+      argc--;
+      argv++;
+    }
+
+  ctx.command = command->name;
+  ctx.last_percent = -1;
+  ctx.cancellable = g_cancellable_new ();
+  cli_install_signal_handler ();
+
+  if (!command->func (&ctx, argc, argv, &error))
+    status = report_error (&ctx, error);
+
+  cli_progress_clear (&ctx);
+  cli_image_shutdown ();
+
+  g_clear_object (&ctx.cancellable);
+  g_free (ctx.pad);
+  g_free (ctx.stage_prefix);
+  g_free (ctx.last_stage);
+
+  return status;
+}
