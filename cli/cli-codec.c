@@ -60,7 +60,6 @@ cli_run_decode (CliContext       *ctx,
                 GError          **error)
 {
   VaeTensor *image = NULL;
-  GError    *local_error = NULL;
   gdouble    start;
   gboolean   ok;
 
@@ -75,7 +74,7 @@ cli_run_decode (CliContext       *ctx,
 
   start = cli_seconds ();
   ok = vae_model_decode (model, latent, &image, &ctx->options,
-                         ctx->cancellable, cli_progress, ctx, &local_error);
+                         ctx->cancellable, cli_progress, ctx, error);
   if (seconds != NULL)
     *seconds = cli_seconds () - start;
   cli_progress_clear (ctx);
@@ -83,15 +82,6 @@ cli_run_decode (CliContext       *ctx,
   if (!ok)
     {
       g_clear_pointer (&image, vae_tensor_unref);
-      if (g_error_matches (local_error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH))
-        {
-          gchar *message = g_strdup_printf ("%s (--force decodes anyway)",
-                                            local_error->message);
-
-          g_free (local_error->message);
-          local_error->message = message;
-        }
-      g_propagate_error (error, local_error);
       return NULL;
     }
 

@@ -25,22 +25,22 @@ typedef struct
   gchar     *format;    /* babl name of the file's pixel format */
 } CliImage;
 
-CliImage * cli_image_load      (const gchar      *path,
-                                GError          **error);
-void       cli_image_free      (CliImage         *image);
+CliImage * cli_image_load         (const gchar      *path,
+                                   GError          **error);
+void       cli_image_free         (CliImage         *image);
 
-gboolean   cli_image_check_output (const gchar  *path,
-                                guint         depth,
-                                GError      **error);
-gboolean   cli_image_save      (const gchar      *path,
-                                const VaeTensor  *rgb,
-                                const VaeTensor  *alpha,
-                                guint             depth,
-                                GError          **error);
+gboolean   cli_image_check_output (const gchar      *path,
+                                   guint             depth,
+                                   GError          **error);
+gboolean   cli_image_save         (const gchar      *path,
+                                   const VaeTensor  *rgb,
+                                   const VaeTensor  *alpha,
+                                   guint             depth,
+                                   GError          **error);
 
-gboolean   cli_is_latent_file  (const gchar      *path);
+gboolean   cli_is_latent_file     (const gchar      *path);
 
-void       cli_image_shutdown  (void);
+void       cli_image_shutdown     (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliImage, cli_image_free)
 

@@ -67,7 +67,8 @@ cli_decode (CliContext  *ctx,
                    "--depth must be 8 or 16, not %d", depth);
       return FALSE;
     }
-  if (!cli_image_check_output (output, depth, error))
+  if (!cli_image_check_output (output, depth, error) ||
+      !cli_check_output_dir (output, error))
     return FALSE;
   if (size != NULL && !cli_parse_size (size, &width, &height, error))
     return FALSE;
@@ -77,8 +78,19 @@ cli_decode (CliContext  *ctx,
   if (model == NULL)
     return FALSE;
 
+  if (g_file_test (rest[0], G_FILE_TEST_IS_REGULAR) &&
+      !cli_is_latent_file (rest[0]))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "'%s' is not a .latent file (to decode an image, encode "
+                   "it first, or use 'vae roundtrip')", rest[0]);
+      return FALSE;
+    }
+
   latent = vae_latent_load (rest[0], error);
   if (latent == NULL)
+    return FALSE;
+  if (!cli_check_latent_model (ctx, model, latent, rest[0], error))
     return FALSE;
 
   decoded = cli_run_decode (ctx, model, latent, &seconds, error);

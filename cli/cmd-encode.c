@@ -52,6 +52,9 @@ cli_encode (CliContext  *ctx,
       return FALSE;
     }
 
+  if (!cli_check_output_dir (output, error))
+    return FALSE;
+
   model = cli_model_open (ctx, model_spec, error);
   if (model == NULL)
     return FALSE;

@@ -113,26 +113,14 @@ end_load (CliContext  *ctx,
 {
   if (cli_is_latent_file (end->path))
     {
-      const gchar *hash;
-
       end->from_file = TRUE;
       end->latent = vae_latent_load (end->path, error);
       if (end->latent == NULL)
         return FALSE;
 
       /* decode would only see the first end's model, so check both */
-      hash = vae_latent_get_model_hash (end->latent);
-      if (!ctx->options.force && hash != NULL &&
-          g_strcmp0 (hash, vae_model_get_hash (model)) != 0)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-                       "'%s' was made by another model (%s) than '%s' "
-                       "(--force decodes anyway)", end->path,
-                       vae_latent_get_model_id (end->latent)
-                         ? vae_latent_get_model_id (end->latent) : hash,
-                       vae_model_get_path (model));
-          return FALSE;
-        }
+      if (!cli_check_latent_model (ctx, model, end->latent, end->path, error))
+        return FALSE;
 
       if (!vae_latent_get_image_size (end->latent, &end->width, &end->height))
         {
@@ -268,7 +256,8 @@ cli_interpolate (CliContext  *ctx,
   if (!check_pattern (pattern, error))
     return FALSE;
   first_name = frame_name (pattern, 0);
-  if (!cli_image_check_output (first_name, depth, error))
+  if (!cli_image_check_output (first_name, depth, error) ||
+      !cli_check_output_dir (first_name, error))
     return FALSE;
   ctx->options.force = force;
 

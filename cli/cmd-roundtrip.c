@@ -94,9 +94,13 @@ cli_roundtrip (CliContext  *ctx,
                    "--depth must be 8 or 16, not %d", depth);
       return FALSE;
     }
-  if (output != NULL && !cli_image_check_output (output, depth, error))
+  if (output != NULL &&
+      (!cli_image_check_output (output, depth, error) ||
+       !cli_check_output_dir (output, error)))
     return FALSE;
-  if (diff != NULL && !cli_image_check_output (diff, 8, error))
+  if (diff != NULL &&
+      (!cli_image_check_output (diff, 8, error) ||
+       !cli_check_output_dir (diff, error)))
     return FALSE;
 
   model = cli_model_open (ctx, model_spec, error);

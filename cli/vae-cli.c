@@ -382,13 +382,72 @@ cli_model_open (CliContext   *ctx,
   model = vae_model_load (model_spec, error);
   if (model == NULL)
     {
-      if (error != NULL && *error != NULL &&
-          strstr ((*error)->message, model_spec) == NULL)
-        g_prefix_error (error, "cannot load model '%s': ", model_spec);
+      g_prefix_error (error, "cannot load model '%s': ", model_spec);
       return NULL;
     }
 
   return model;
+}
+
+/**
+ * cli_check_latent_model:
+ * @ctx: the command's context (its options.force allows a mismatch)
+ * @model: the model about to decode
+ * @latent: latents read from @path
+ * @path: where they came from, for the message
+ * @error: return location for a #GError
+ *
+ * Refuses latents that another model made, with a message that names both
+ * models and the option to override.  libvae checks this too, but cannot
+ * name the file or the command-line option.
+ *
+ * Returns: %TRUE when @latent may be decoded.
+ */
+gboolean
+cli_check_latent_model (CliContext       *ctx,
+                        VaeModel         *model,
+                        const VaeLatent  *latent,
+                        const gchar      *path,
+                        GError          **error)
+{
+  const gchar *hash = vae_latent_get_model_hash (latent);
+  const gchar *id = vae_latent_get_model_id (latent);
+
+  /* latents from elsewhere (ComfyUI) record no model: nothing to check */
+  if (ctx->options.force || hash == NULL ||
+      g_strcmp0 (hash, vae_model_get_hash (model)) == 0)
+    return TRUE;
+
+  g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+               "'%s' was made by another model (%s, %s) than '%s' (%s, %s); "
+               "--force decodes it anyway",
+               path, id ? id : "unknown", hash, vae_model_get_path (model),
+               vae_model_get_id (model), vae_model_get_hash (model));
+  return FALSE;
+}
+
+/**
+ * cli_check_output_dir:
+ * @path: a file the command will write
+ * @error: return location for a #GError
+ *
+ * Fails early, before minutes of work, when @path's folder is missing.
+ *
+ * Returns: %TRUE when the folder exists.
+ */
+gboolean
+cli_check_output_dir (const gchar  *path,
+                      GError      **error)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return TRUE;
+
+  g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
+               path, g_file_test (dir, G_FILE_TEST_EXISTS)
+                       ? g_strerror (ENOTDIR) : g_strerror (ENOENT));
+  return FALSE;
 }
 
 gboolean

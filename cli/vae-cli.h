@@ -107,6 +107,14 @@ VaeModel * cli_model_open          (CliContext    *ctx,
                                     const gchar   *model_spec,
                                     GError       **error);
 
+gboolean   cli_check_latent_model  (CliContext       *ctx,
+                                    VaeModel         *model,
+                                    const VaeLatent  *latent,
+                                    const gchar      *path,
+                                    GError          **error);
+gboolean   cli_check_output_dir    (const gchar      *path,
+                                    GError          **error);
+
 gboolean   cli_parse_size          (const gchar   *text,
                                     guint         *width,
                                     guint         *height,
