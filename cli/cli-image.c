@@ -159,6 +159,8 @@ check_readable (const gchar  *path,
   return TRUE;
 }
 
+static gboolean looks_like_safetensors (const gchar *path);
+
 static inline gfloat
 clamp_unit (gfloat v)
 {
@@ -204,6 +206,13 @@ cli_image_load (const gchar  *path,
 
   if (!check_readable (path, error))
     return NULL;
+
+  if (looks_like_safetensors (path))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "'%s' holds latents or weights, not an image", path);
+      return NULL;
+    }
 
   ensure_gegl ();
 
@@ -564,28 +573,17 @@ cli_image_save (const gchar      *path,
   return TRUE;
 }
 
-/**
- * cli_is_latent_file:
- * @path: a file named on the command line
- *
- * Tells latents from images: a `.latent` name, or content that starts like
- * a safetensors file (a little-endian 64-bit header length followed by a
- * JSON object), which no image format does.
- *
- * Returns: %TRUE for latents.
+/* No image format starts like a safetensors file: a little-endian 64-bit
+ * header length followed by a JSON object.
  */
-gboolean
-cli_is_latent_file (const gchar *path)
+static gboolean
+looks_like_safetensors (const gchar *path)
 {
-  g_autofree gchar *ext = lower_extension (path);
-  guint8            head[9];
-  guint64           header_len = 0;
-  FILE             *file;
-  gsize             n;
-  gint              i;
-
-  if (g_str_equal (ext, "latent"))
-    return TRUE;
+  guint8   head[9];
+  guint64  header_len = 0;
+  FILE    *file;
+  gsize    n;
+  gint     i;
 
   file = g_fopen (path, "rb");
   if (file == NULL)
@@ -599,4 +597,20 @@ cli_is_latent_file (const gchar *path)
     header_len = (header_len << 8) | head[i];
 
   return head[8] == '{' && header_len >= 2 && header_len < (100 << 20);
+}
+
+/**
+ * cli_is_latent_file:
+ * @path: a file named on the command line
+ *
+ * Tells latents from images: a `.latent` name, or safetensors content.
+ *
+ * Returns: %TRUE for latents.
+ */
+gboolean
+cli_is_latent_file (const gchar *path)
+{
+  g_autofree gchar *ext = lower_extension (path);
+
+  return g_str_equal (ext, "latent") || looks_like_safetensors (path);
 }

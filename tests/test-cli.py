@@ -556,6 +556,10 @@ class ModelTest(CliTestCase):
                 self.assert_error(run('decode', MODEL, self.path(name), '-o',
                                       self.path('x.png')))
 
+    def test_latent_as_image(self):
+        latent = self.encode('a.png', 'not-an-image.latent')
+        self.assert_error(run('roundtrip', MODEL, latent), pattern='not an image')
+
     def test_truncated_latent(self):
         latent = self.encode('a.png', 'trunc-src.latent')
         with open(latent, 'rb') as f:
