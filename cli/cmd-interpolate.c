@@ -122,6 +122,15 @@ end_load (CliContext  *ctx,
       if (!cli_check_latent_model (ctx, model, end->latent, end->path, error))
         return FALSE;
 
+      /* with --force, take them as this model's (lerp refuses to mix
+       * latents of two models); the latent was just loaded and is ours
+       */
+      if (vae_latent_get_model_hash (end->latent) != NULL &&
+          g_strcmp0 (vae_latent_get_model_hash (end->latent),
+                     vae_model_get_hash (model)) != 0)
+        vae_latent_set_model (end->latent, vae_model_get_id (model),
+                              vae_model_get_hash (model));
+
       if (!vae_latent_get_image_size (end->latent, &end->width, &end->height))
         {
           end->width = vae_latent_get_width (end->latent) *

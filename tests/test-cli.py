@@ -591,6 +591,10 @@ class ModelTest(CliTestCase):
         self.assert_error(run('interpolate', MODEL, self.path('a.png'),
                               self.path('other.latent'), '--steps', '2', '-o',
                               self.path('other-%d.png')))
+        r = run('interpolate', MODEL, self.path('a.png'),
+                self.path('other.latent'), '--steps', '2', '-o',
+                self.path('other-%d.png'), '--force')
+        self.assert_ok(r)
         r = run('decode', MODEL, self.path('other.latent'), '-o',
                 self.path('other.png'), '--force')
         self.assert_ok(r)
