@@ -4,12 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "vae-error.h"
 #include "vae-tensor-private.h"
-
-#define HUGE_PAGE ((gsize) 2 << 20)
 
 static VaeTensor *
 tensor_alloc (guint         n_dims,
@@ -49,21 +46,13 @@ tensor_alloc (guint         n_dims,
       n *= shape[i];
     }
 
+  /* Transparent huge pages were tried for the big feature maps: a few
+   * percent faster once memory is warm, but the first encode or decode
+   * of a process got ~50% slower from zeroing and compacting 2 MiB pages,
+   * and one-shot runs are the common case. */
   bytes = n * sizeof (gfloat);
-  if (bytes >= HUGE_PAGE)
-    {
-      /* Feature maps of a few hundred MiB are walked channel by channel,
-       * rows megabytes apart: with 4 KiB pages nearly every row is a TLB
-       * miss, and first touch costs a page fault per 4 KiB.  Ask for
-       * transparent huge pages (a hint; without them nothing changes). */
-      bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-      if (posix_memalign (&data, HUGE_PAGE, bytes) == 0 && data)
-        madvise (data, bytes, MADV_HUGEPAGE);
-    }
-  else if (posix_memalign (&data, 64, bytes) != 0)
-    {
-      data = NULL;
-    }
+  if (posix_memalign (&data, 64, bytes) != 0)
+    data = NULL;
   if (data == NULL)
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
