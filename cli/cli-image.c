@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,28 +41,6 @@
  * scratch buffer to a few MiB however large the image.
  */
 #define CHUNK_ROWS 64
-
-static gboolean gegl_ready = FALSE;
-
-static void
-ensure_gegl (void)
-{
-  if (gegl_ready)
-    return;
-
-  gegl_init (NULL, NULL);
-  /* A command-line run needs no swap file in the user's cache folder. */
-  g_object_set (gegl_config (), "swap", "RAM", NULL);
-  gegl_ready = TRUE;
-}
-
-void
-cli_image_shutdown (void)
-{
-  if (gegl_ready)
-    gegl_exit ();
-  gegl_ready = FALSE;
-}
 
 /* Some loaders (libpng's error handler in gegl:png-load, libjpeg, libtiff)
  * print straight to stderr, bypassing g_log.  While GEGL runs, fd 2 points
@@ -93,12 +72,18 @@ stderr_trap_begin (StderrTrap *trap)
     }
 }
 
+/* Returns the first line written while trapped, or the last one when
+ * @last is set (a loader that gives up prints its fatal error last).
+ */
 static gchar *
-stderr_trap_end (StderrTrap *trap)
+stderr_trap_end (StderrTrap *trap,
+                 gboolean    last)
 {
-  gchar   text[512];
-  gsize   n;
-  gchar  *newline;
+  gchar    text[2048];
+  gsize    n;
+  gchar  **lines;
+  gchar   *found = NULL;
+  gint     i;
 
   if (trap->file == NULL)
     return NULL;
@@ -113,12 +98,100 @@ stderr_trap_end (StderrTrap *trap)
   trap->file = NULL;
   text[n] = '\0';
 
-  newline = strchr (text, '\n');
-  if (newline != NULL)
-    *newline = '\0';
-  g_strstrip (text);
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++)
+    {
+      g_strstrip (lines[i]);
+      if (lines[i][0] != '\0' && (found == NULL || last))
+        found = lines[i];
+    }
+  found = g_strdup (found);
+  g_strfreev (lines);
 
-  return text[0] != '\0' ? g_strdup (text) : NULL;
+  return found;
+}
+
+/* Some loaders do worse than print: GEGL's jpg-load keeps libjpeg's
+ * default error handler, which calls exit(1) on a damaged file.  While
+ * GEGL works, this state lets an atexit() hook still give the user the
+ * one error line (and remove a half-written temporary file).
+ */
+static struct
+{
+  StderrTrap  *trap;
+  const gchar *what;       /* "cannot load 'x.jpg'" */
+  const gchar *tmp_file;   /* nullable */
+} in_gegl;
+
+static void
+exit_inside_gegl (void)
+{
+  g_autofree gchar *detail = NULL;
+  g_autofree gchar *logged = NULL;
+
+  if (in_gegl.what == NULL)
+    return;
+
+  detail = stderr_trap_end (in_gegl.trap, TRUE);
+  logged = cli_log_capture_end ();
+  if (in_gegl.tmp_file != NULL)
+    g_unlink (in_gegl.tmp_file);
+
+  fprintf (stderr, "vae: %s: the image library gave up (%s)\n",
+           in_gegl.what,
+           detail ? detail : logged ? logged : "no reason given");
+  fflush (stderr);
+}
+
+static void
+gegl_section_begin (StderrTrap  *trap,
+                    const gchar *what,
+                    const gchar *tmp_file)
+{
+  cli_log_capture_begin ();
+  stderr_trap_begin (trap);
+  in_gegl.trap = trap;
+  in_gegl.what = what;
+  in_gegl.tmp_file = tmp_file;
+}
+
+/* Returns the first line of the loader's raw output; *logged gets the
+ * first warning logged through GLib.
+ */
+static gchar *
+gegl_section_end (StderrTrap  *trap,
+                  gchar      **logged)
+{
+  gchar *raw;
+
+  in_gegl.what = NULL;
+  raw = stderr_trap_end (trap, FALSE);
+  *logged = cli_log_capture_end ();
+
+  return raw;
+}
+
+static gboolean gegl_ready = FALSE;
+
+static void
+ensure_gegl (void)
+{
+  if (gegl_ready)
+    return;
+
+  atexit (exit_inside_gegl);
+  gegl_init (NULL, NULL);
+  /* A command-line run needs no swap file in the user's cache folder. */
+  g_object_set (gegl_config (), "swap", "RAM", NULL);
+  gegl_ready = TRUE;
+}
+
+void
+cli_image_shutdown (void)
+{
+  if (gegl_ready)
+    gegl_exit ();
+  gegl_ready = FALSE;
 }
 
 /* Opens the file ourselves first: gegl:load turns a missing file into a
@@ -174,6 +247,7 @@ clamp_unit (gfloat v)
 
 /**
  * cli_image_load:
+ * @ctx: the command's context, for notes
  * @path: an image file in any format GEGL loads
  * @error: return location for a #GError
  *
@@ -182,7 +256,8 @@ clamp_unit (gfloat v)
  *   error.
  */
 CliImage *
-cli_image_load (const gchar  *path,
+cli_image_load (CliContext   *ctx,
+                const gchar  *path,
                 GError      **error)
 {
   g_autoptr (CliImage) image = NULL;
@@ -197,6 +272,7 @@ cli_image_load (const gchar  *path,
   StderrTrap           trap;
   g_autofree gchar    *log_detail = NULL;
   g_autofree gchar    *raw_detail = NULL;
+  g_autofree gchar    *what = NULL;
   gfloat              *rgb;
   gfloat              *alpha = NULL;
   gfloat              *chunk;
@@ -219,8 +295,8 @@ cli_image_load (const gchar  *path,
   /* gegl:load may already read the file's header when the graph is
    * built, so the capture starts here
    */
-  cli_log_capture_begin ();
-  stderr_trap_begin (&trap);
+  what = g_strdup_printf ("cannot load '%s'", path);
+  gegl_section_begin (&trap, what, NULL);
 
   graph = gegl_node_new ();
   load = gegl_node_new_child (graph,
@@ -233,8 +309,7 @@ cli_image_load (const gchar  *path,
                               NULL);
   gegl_node_link (load, sink);
   gegl_node_process (sink);
-  raw_detail = stderr_trap_end (&trap);
-  log_detail = cli_log_capture_end ();
+  raw_detail = gegl_section_end (&trap, &log_detail);
   g_object_unref (graph);
 
   /* A damaged file can still give a buffer of the right size (a truncated
@@ -261,6 +336,8 @@ cli_image_load (const gchar  *path,
   n_components = babl_format_get_n_components (file_format);
 
   image = g_new0 (CliImage, 1);
+  /* e.g. libjpeg's "Premature end of JPEG file": loaded, but say so */
+  image->warning = g_steal_pointer (&raw_detail);
   image->width = extent->width;
   image->height = extent->height;
   image->format = g_strdup (babl_get_name (file_format));
@@ -329,6 +406,9 @@ cli_image_load (const gchar  *path,
   g_free (chunk);
   g_object_unref (buffer);
 
+  if (image->warning != NULL)
+    cli_note (ctx, "note: '%s' may be damaged: %s", path, image->warning);
+
   return g_steal_pointer (&image);
 }
 
@@ -341,6 +421,7 @@ cli_image_free (CliImage *image)
   g_clear_pointer (&image->rgb, vae_tensor_unref);
   g_clear_pointer (&image->alpha, vae_tensor_unref);
   g_free (image->format);
+  g_free (image->warning);
   g_free (image);
 }
 
@@ -474,6 +555,7 @@ cli_image_save (const gchar      *path,
   g_autofree gchar *tmp_name = NULL;
   g_autofree gchar *log_detail = NULL;
   g_autofree gchar *raw_detail = NULL;
+  g_autofree gchar *what = NULL;
   GeglBuffer       *buffer;
   GeglNode         *graph;
   GeglNode         *source;
@@ -537,11 +619,10 @@ cli_image_save (const gchar      *path,
                                 NULL);
   gegl_node_link (source, save);
 
-  cli_log_capture_begin ();
-  stderr_trap_begin (&trap);
+  what = g_strdup_printf ("cannot write '%s'", path);
+  gegl_section_begin (&trap, what, tmp_name);
   gegl_node_process (save);
-  raw_detail = stderr_trap_end (&trap);
-  log_detail = cli_log_capture_end ();
+  raw_detail = gegl_section_end (&trap, &log_detail);
   g_object_unref (graph);
   g_object_unref (buffer);
 

@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "vae.h"
+#include "vae-cli.h"
 
 G_BEGIN_DECLS
 
@@ -23,9 +24,11 @@ typedef struct
   guint      bits;      /* bits per channel in the file: 8, 16, 32, ... */
   gboolean   gray;      /* the file had a single colour channel */
   gchar     *format;    /* babl name of the file's pixel format */
+  gchar     *warning;   /* what the loader complained about, or NULL */
 } CliImage;
 
-CliImage * cli_image_load         (const gchar      *path,
+CliImage * cli_image_load         (CliContext       *ctx,
+                                   const gchar      *path,
                                    GError          **error);
 void       cli_image_free         (CliImage         *image);
 

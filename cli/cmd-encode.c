@@ -59,7 +59,7 @@ cli_encode (CliContext  *ctx,
   if (model == NULL)
     return FALSE;
 
-  image = cli_image_load (rest[0], error);
+  image = cli_image_load (ctx, rest[0], error);
   if (image == NULL)
     return FALSE;
 

@@ -141,7 +141,7 @@ end_load (CliContext  *ctx,
       return TRUE;
     }
 
-  end->image = cli_image_load (end->path, error);
+  end->image = cli_image_load (ctx, end->path, error);
   if (end->image == NULL)
     return FALSE;
   end->width = end->image->width;

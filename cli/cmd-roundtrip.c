@@ -107,7 +107,7 @@ cli_roundtrip (CliContext  *ctx,
   if (model == NULL)
     return FALSE;
 
-  image = cli_image_load (rest[0], error);
+  image = cli_image_load (ctx, rest[0], error);
   if (image == NULL)
     return FALSE;
 

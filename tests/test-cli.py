@@ -305,6 +305,15 @@ class ModelTest(CliTestCase):
             data = f.read()
         with open(os.path.join(cls.tmp, 'truncated.png'), 'wb') as f:
             f.write(data[:len(data) // 3])
+        # libjpeg's default error handler exits the process on this one
+        with open(os.path.join(cls.tmp, 'photo.jpg'), 'rb') as f:
+            data = f.read()
+        with open(os.path.join(cls.tmp, 'truncated.jpg'), 'wb') as f:
+            f.write(data[:200])
+        with open(os.path.join(cls.tmp, 'photo.tif'), 'rb') as f:
+            data = f.read()
+        with open(os.path.join(cls.tmp, 'truncated.tif'), 'wb') as f:
+            f.write(data[:len(data) // 4])
 
     def encode(self, image, latent):
         r = run('encode', MODEL, self.path(image), '-o', self.path(latent))
@@ -542,7 +551,8 @@ class ModelTest(CliTestCase):
                               '-o', self.path('x.latent')), pattern='nothing.png')
 
     def test_garbage_image(self):
-        for name in ['garbage.png', 'truncated.png']:
+        for name in ['garbage.png', 'truncated.png', 'truncated.jpg',
+                     'truncated.tif']:
             with self.subTest(name=name):
                 for command in (['encode', MODEL, self.path(name), '-o',
                                  self.path('x.latent')],
