@@ -555,6 +555,47 @@ vae_model_get_gflops (VaeModel *model,
   return model->arch->flops (model->arch_data, decoder, width, height) / 1e9;
 }
 
+/* Working memory beyond which encode and decode go tiled when the caller
+ * sets no budget: a 1024x1024 TAEF2 decode (about 1 GiB) stays whole, a
+ * 4096x4096 one (about 13 GiB whole) is tiled. */
+#define DEFAULT_MEMORY_BUDGET ((gsize) 1536 << 20)
+
+/* The tile side in image pixels, or 0 to run untiled. */
+static gsize
+choose_tile (VaeModel         *model,
+             gboolean          decoder,
+             gsize             width,
+             gsize             height,
+             const VaeOptions *options)
+{
+  const VaeArchClass *arch = model->arch;
+  gsize               budget, fixed, tile;
+
+  if ((decoder ? arch->decode_tiled : arch->encode_tiled) == NULL ||
+      arch->memory == NULL)
+    return 0;
+
+  if (options->tile_size > 0)
+    return (gsize) options->tile_size < MAX (width, height) ? (gsize) options->tile_size : 0;
+
+  budget = options->memory_budget ? options->memory_budget : DEFAULT_MEMORY_BUDGET;
+  /* The whole image, its padded or cropped copy, and the latent-resolution
+   * maps that stay untiled. */
+  fixed = (2 * 3 * width * height +
+           2 * 64 * (width / model->info.factor) * (height / model->info.factor)) *
+          sizeof (gfloat);
+  if (arch->memory (model->arch_data, decoder, width, height) + fixed <= budget)
+    return 0;
+
+  /* Tiles carry a margin of context on each side: count a quarter more. */
+  for (tile = 2048; tile > 128; tile -= 128)
+    if (arch->memory (model->arch_data, decoder, tile + tile / 4, tile + tile / 4) +
+        fixed <= budget)
+      break;
+
+  return tile;
+}
+
 static gboolean
 check_image (VaeModel         *model,
              const VaeTensor  *image,
@@ -605,6 +646,7 @@ vae_model_encode (VaeModel          *model,
   VaeRun               run;
   g_autoptr (VaeTensor) padded = NULL;
   g_autoptr (VaeTensor) z = NULL;
+  gsize                tile;
   gboolean             ok;
 
   g_return_val_if_fail (model != NULL, FALSE);
@@ -632,9 +674,12 @@ vae_model_encode (VaeModel          *model,
   if (padded == NULL)
     return FALSE;
 
+  tile = choose_tile (model, FALSE, VAE_T_W (padded), VAE_T_H (padded), options);
+
   vae_run_init (&run, options, cancellable, progress, progress_data);
   ok = vae_run_check (&run, error) &&
-       model->arch->encode (model->arch_data, padded, &z, &run, error);
+       (tile ? model->arch->encode_tiled (model->arch_data, padded, &z, tile, &run, error)
+             : model->arch->encode (model->arch_data, padded, &z, &run, error));
   vae_run_clear (&run);
   if (! ok)
     return FALSE;
@@ -686,7 +731,7 @@ vae_model_decode (VaeModel          *model,
   g_autoptr (VaeTensor) out = NULL;
   guint                width, height;
   gboolean             ok;
-  gsize                i;
+  gsize                i, tile;
 
   g_return_val_if_fail (model != NULL, FALSE);
   g_return_val_if_fail (latent != NULL, FALSE);
@@ -729,9 +774,13 @@ vae_model_decode (VaeModel          *model,
       return FALSE;
     }
 
+  tile = choose_tile (model, TRUE, VAE_T_W (z) * model->info.factor,
+                      VAE_T_H (z) * model->info.factor, options);
+
   vae_run_init (&run, options, cancellable, progress, progress_data);
   ok = vae_run_check (&run, error) &&
-       model->arch->decode (model->arch_data, z, &out, &run, error);
+       (tile ? model->arch->decode_tiled (model->arch_data, z, &out, tile, &run, error)
+             : model->arch->decode (model->arch_data, z, &out, &run, error));
   vae_run_clear (&run);
   if (! ok)
     return FALSE;

@@ -42,9 +42,12 @@ typedef enum
  * @n_threads: worker threads; 0 uses every online CPU.
  * @pad_mode: how to pad images to a multiple of the model's factor.
  * @memory_budget: bytes of working memory the operation may use; above it
- *   the work is split into tiles.  0 means no limit.
+ *   the work is split into tiles.  0 means the default, 1.5 GiB.
  * @tile_size: the tile side in image pixels; 0 derives it from
- *   @memory_budget.
+ *   @memory_budget.  Architectures whose tiles are exact (the TAESD
+ *   family: each tile carries a margin as wide as its receptive field, and
+ *   the GroupNorm layers run on the whole latent-resolution map) give the
+ *   same result tiled or not, to float rounding.
  * @force: decode latents even when they were made by another model.
  * @reference: run the plain reference kernels instead of the optimized ones
  *   (slow; for tests).

@@ -13,9 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include <png.h>
-
-#include "vae.h"
+#include "png-io.h"
 
 #define PSNR_TOLERANCE_DB 0.02
 
@@ -33,40 +31,6 @@ shared_dir (void)
 }
 
 /* An 8-bit RGB PNG as a [3, H, W] tensor of k / 255. */
-static VaeTensor *
-read_png (const gchar *path)
-{
-  png_image  png;
-  guint8    *pixels;
-  VaeTensor *tensor;
-  gfloat    *d;
-  gsize      plane, i;
-  GError    *error = NULL;
-
-  memset (&png, 0, sizeof png);
-  png.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file (&png, path))
-    g_error ("%s: %s", path, png.message);
-  png.format = PNG_FORMAT_RGB;
-  pixels = g_malloc (PNG_IMAGE_SIZE (png));
-  if (!png_image_finish_read (&png, NULL, pixels, 0, NULL))
-    g_error ("%s: %s", path, png.message);
-
-  tensor = vae_tensor_new_3d (3, png.height, png.width, &error);
-  g_assert_no_error (error);
-  d = vae_tensor_get_data (tensor);
-  plane = (gsize) png.width * png.height;
-  for (i = 0; i < plane; i++)
-    {
-      d[i] = pixels[3 * i] / 255.0f;
-      d[plane + i] = pixels[3 * i + 1] / 255.0f;
-      d[2 * plane + i] = pixels[3 * i + 2] / 255.0f;
-    }
-  g_free (pixels);
-
-  return tensor;
-}
-
 /* image name -> PSNR (dB), from the two-column TSV with a header line. */
 static GHashTable *
 read_reference (const gchar *path)
@@ -140,7 +104,7 @@ test_kodak (void)
       g_autofree gchar     *file = g_strconcat (images[i], ".png", NULL);
       g_autofree gchar     *png = g_build_filename (shared, "data", "kodak",
                                                     file, NULL);
-      g_autoptr(VaeTensor)  original = read_png (png);
+      g_autoptr(VaeTensor)  original = test_read_png (png);
       g_autoptr(VaeLatent)  latent = NULL;
       g_autoptr(VaeTensor)  decoded = NULL;
       const gdouble        *expected;

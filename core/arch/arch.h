@@ -58,6 +58,26 @@ typedef struct
                          gboolean         decoder,
                          gsize            width,
                          gsize            height);
+  /* Peak bytes of feature maps for an untiled run on width x height image
+   * pixels. */
+  gsize     (* memory)  (gpointer         self,
+                         gboolean         decoder,
+                         gsize            width,
+                         gsize            height);
+  /* The same as encode/decode, in tiles of about @tile image pixels a
+   * side; NULL when the architecture cannot tile. */
+  gboolean  (* encode_tiled) (gpointer          self,
+                              const VaeTensor  *image,
+                              VaeTensor       **latent,
+                              gsize             tile,
+                              VaeRun           *run,
+                              GError          **error);
+  gboolean  (* decode_tiled) (gpointer          self,
+                              const VaeTensor  *latent,
+                              VaeTensor       **image,
+                              gsize             tile,
+                              VaeRun           *run,
+                              GError          **error);
 } VaeArchClass;
 
 extern const VaeArchClass vae_arch_taesd;

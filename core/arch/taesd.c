@@ -26,10 +26,12 @@
  * tests/data/taesd run through exactly the same code as the real ones.
  */
 
+#include <math.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "../vae-error.h"
+#include "../vae-image.h"
+#include "../vae-tiling.h"
 #include "../ops/ops.h"
 #include "arch.h"
 
@@ -539,10 +541,13 @@ out:
   return ok;
 }
 
-/* Runs @half on @input; consumes nothing, returns a new tensor. */
+/* Runs layers [first, last) of @half on @input; consumes nothing, returns
+ * a new tensor. */
 static VaeTensor *
 half_forward (const Half       *half,
               const VaeTensor  *input,
+              guint             first,
+              guint             last,
               VaeRun           *run,
               GError          **error)
 {
@@ -558,7 +563,7 @@ half_forward (const Half       *half,
     goto fail;
   memcpy (x->data, input->data, input->n_elements * sizeof (gfloat));
 
-  for (i = 0; i < half->layers->len; i++)
+  for (i = first; i < last; i++)
     {
       const Layer *layer = &g_array_index (half->layers, Layer, i);
 
@@ -622,13 +627,15 @@ fail:
 
 static gdouble
 half_flops (const Half *half,
+            guint       first,
+            guint       last,
             gsize       height,
             gsize       width)
 {
   gdouble flops = 0.0;
   guint   i;
 
-  for (i = 0; i < half->layers->len; i++)
+  for (i = first; i < last; i++)
     {
       const Layer *layer = &g_array_index (half->layers, Layer, i);
       gsize        ho, wo;
@@ -661,6 +668,344 @@ half_flops (const Half *half,
     }
 
   return flops;
+}
+
+/* --- tiles ---------------------------------------------------------------- */
+
+/* Layers that see the whole image (the GroupNorm pools) stay untiled; the
+ * rest only mixes neighbours, so a tile computed with a margin as wide as
+ * that part's receptive field gives exactly the untiled values inside the
+ * margin.  The decoder runs its latent-resolution head (clamp, first conv,
+ * the pooled blocks) on the whole latent and tiles from the first
+ * upsample on; the encoder tiles up to its first pooled block and runs the
+ * pooled blocks and the last conv on the assembled latent-resolution map.
+ */
+
+/* Receptive-field radius of layers [first, last), in units of the grid
+ * whose pixels are @res pixels of the layers' input. */
+static gdouble
+half_radius (const Half *half,
+             guint       first,
+             guint       last,
+             gdouble     res)
+{
+  gdouble radius = 0.0;
+  guint   i;
+
+  for (i = first; i < last; i++)
+    {
+      const Layer *layer = &g_array_index (half->layers, Layer, i);
+
+      switch (layer->type)
+        {
+        case LAYER_CONV:
+          if (layer->conv.upsample > 1)
+            res *= layer->conv.upsample;
+          radius += (layer->conv.kernel / 2) / res;
+          if (layer->conv.stride > 1)
+            res /= layer->conv.stride;
+          break;
+        case LAYER_BLOCK:
+          radius += 3 * (layer->c0.kernel / 2) / res;
+          break;
+        case LAYER_UPSAMPLE:
+          res *= 2;
+          break;
+        default:
+          break;
+        }
+    }
+
+  return radius;
+}
+
+static guint
+first_pool_block (const Half *half)
+{
+  guint i;
+
+  for (i = 0; i < half->layers->len; i++)
+    if (g_array_index (half->layers, Layer, i).type == LAYER_BLOCK &&
+        g_array_index (half->layers, Layer, i).has_pool)
+      return i;
+
+  return half->layers->len;
+}
+
+/* The decoder's tiled part starts at its first upsample; nothing global may
+ * follow. */
+static gboolean
+decoder_split (const Half *half,
+               guint      *split)
+{
+  guint i;
+
+  for (i = 0; i < half->layers->len; i++)
+    {
+      const Layer *layer = &g_array_index (half->layers, Layer, i);
+
+      if (layer->type == LAYER_UPSAMPLE ||
+          (layer->type == LAYER_CONV && layer->conv.upsample > 1))
+        break;
+    }
+  *split = i;
+
+  for (; i < half->layers->len; i++)
+    if (g_array_index (half->layers, Layer, i).type == LAYER_BLOCK &&
+        g_array_index (half->layers, Layer, i).has_pool)
+      return FALSE;
+
+  return TRUE;
+}
+
+/* ... and the encoder's ends at its first pooled block, after which no
+ * layer may downsample. */
+static gboolean
+encoder_split (const Half *half,
+               guint      *split)
+{
+  guint i;
+
+  *split = first_pool_block (half);
+  for (i = *split; i < half->layers->len; i++)
+    {
+      const Layer *layer = &g_array_index (half->layers, Layer, i);
+
+      if (layer->type == LAYER_CONV && layer->conv.stride > 1)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Peak bytes of feature maps while running the whole half on an image of
+ * width x height pixels (or the matching latent, for the decoder). */
+static gsize
+half_memory (const Half *half,
+             gboolean    decoder,
+             gsize       width,
+             gsize       height)
+{
+  gsize h = decoder ? height / half->factor : height;
+  gsize w = decoder ? width / half->factor : width;
+  gsize channels = half->in_channels;
+  gsize peak = 0;
+  guint i;
+
+  for (i = 0; i < half->layers->len; i++)
+    {
+      const Layer *layer = &g_array_index (half->layers, Layer, i);
+      gsize        now = 0;
+
+      switch (layer->type)
+        {
+        case LAYER_CONV:
+          {
+            gsize ho, wo;
+
+            vae_conv2d_out_size (&layer->conv, h, w, &ho, &wo);
+            now = channels * h * w + (gsize) layer->conv.c_out * ho * wo;
+            channels = layer->conv.c_out;
+            h = ho;
+            w = wo;
+          }
+          break;
+        case LAYER_BLOCK:
+          now = 3 * (gsize) layer->c0.c_out * h * w +
+                (layer->has_pool ? (gsize) layer->pool_in.c_out * h * w : 0);
+          channels = layer->c0.c_out;
+          break;
+        case LAYER_UPSAMPLE:
+          now = 5 * channels * h * w;
+          h *= 2;
+          w *= 2;
+          break;
+        default:
+          break;
+        }
+      peak = MAX (peak, now);
+    }
+
+  return peak * sizeof (gfloat);
+}
+
+static gsize
+taesd_memory (gpointer self,
+              gboolean decoder,
+              gsize    width,
+              gsize    height)
+{
+  Taesd *taesd = self;
+
+  return half_memory (decoder ? &taesd->decoder : &taesd->encoder, decoder,
+                      width, height);
+}
+
+static gboolean
+taesd_decode_tiled (gpointer          self,
+                    const VaeTensor  *latent,
+                    VaeTensor       **image,
+                    gsize             tile,
+                    VaeRun           *run,
+                    GError          **error)
+{
+  Taesd                *taesd = self;
+  const Half           *dec = &taesd->decoder;
+  const guint           end = dec->layers->len;
+  const gsize           f = dec->factor;
+  const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
+  g_autoptr (VaeTensor) head = NULL;
+  g_autoptr (VaeTensor) out = NULL;
+  g_autoptr (GArray)    xs = NULL, ys = NULL;
+  gsize                 margin, overlap;
+  gdouble               work;
+  guint                 split, ix, iy;
+
+  if (! decoder_split (dec, &split))
+    return taesd->has_decoder &&
+           vae_arch_taesd.decode (self, latent, image, run, error);
+
+  margin = (gsize) ceil (half_radius (dec, split, end, 1.0)) + 1;
+  /* The margin makes tiles exact; the overlap only has to hide rounding. */
+  tile = MAX (tile / f, 2);
+  overlap = MIN (margin, tile / 2);
+  xs = vae_tiles_split (w, tile, overlap, 1);
+  ys = vae_tiles_split (h, tile, overlap, 1);
+
+  work = half_flops (dec, 0, split, h, w);
+  for (iy = 0; iy < ys->len; iy++)
+    for (ix = 0; ix < xs->len; ix++)
+      {
+        const VaeSpan *sx = &g_array_index (xs, VaeSpan, ix);
+        const VaeSpan *sy = &g_array_index (ys, VaeSpan, iy);
+
+        work += half_flops (dec, split, end,
+                            MIN (sy->start + sy->len + margin, h) - (sy->start > margin ? sy->start - margin : 0),
+                            MIN (sx->start + sx->len + margin, w) - (sx->start > margin ? sx->start - margin : 0));
+      }
+  vae_run_begin (run, "decode", work);
+
+  head = half_forward (dec, latent, 0, split, run, error);
+  if (head == NULL)
+    return FALSE;
+  out = vae_tensor_new_3d (dec->out_channels, h * f, w * f, error);
+  if (out == NULL)
+    return FALSE;
+
+  for (iy = 0; iy < ys->len; iy++)
+    for (ix = 0; ix < xs->len; ix++)
+      {
+        const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
+        const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
+        const gsize           x0 = sx->start > margin ? sx->start - margin : 0;
+        const gsize           y0 = sy->start > margin ? sy->start - margin : 0;
+        const gsize           x1 = MIN (sx->start + sx->len + margin, w);
+        const gsize           y1 = MIN (sy->start + sy->len + margin, h);
+        g_autoptr (VaeTensor) crop = NULL;
+        g_autoptr (VaeTensor) part = NULL;
+
+        crop = vae_image_crop (head, x0, y0, x1 - x0, y1 - y0, error);
+        if (crop == NULL)
+          return FALSE;
+        part = half_forward (dec, crop, split, end, run, error);
+        if (part == NULL)
+          return FALSE;
+
+        vae_tiles_blend (out, part, (sx->start - x0) * f, (sy->start - y0) * f,
+                         sx->start * f, sy->start * f, sx->len * f, sy->len * f,
+                         xs, ix, ys, iy, overlap, f);
+      }
+
+  *image = g_steal_pointer (&out);
+
+  return TRUE;
+}
+
+static gboolean
+taesd_encode_tiled (gpointer          self,
+                    const VaeTensor  *image,
+                    VaeTensor       **latent,
+                    gsize             tile,
+                    VaeRun           *run,
+                    GError          **error)
+{
+  Taesd                *taesd = self;
+  const Half           *enc = &taesd->encoder;
+  const guint           end = enc->layers->len;
+  const gsize           f = enc->factor;
+  const gsize           h = VAE_T_H (image) / f, w = VAE_T_W (image) / f;
+  g_autoptr (VaeTensor) body = NULL;
+  g_autoptr (GArray)    xs = NULL, ys = NULL;
+  gsize                 margin, overlap, body_channels;
+  gdouble               work;
+  guint                 split, ix, iy;
+
+  if (! encoder_split (enc, &split) || split == 0)
+    return vae_arch_taesd.encode (self, image, latent, run, error);
+
+  /* In latent pixels; tiles start on the latent grid so that every
+   * stride-2 conv samples where it does on the whole image. */
+  margin = (gsize) ceil (half_radius (enc, 0, split, (gdouble) f)) + 1;
+  tile = MAX (tile / f, 2);
+  overlap = MIN (margin, tile / 2);
+  xs = vae_tiles_split (w, tile, overlap, 1);
+  ys = vae_tiles_split (h, tile, overlap, 1);
+
+  work = half_flops (enc, split, end, h, w);
+  for (iy = 0; iy < ys->len; iy++)
+    for (ix = 0; ix < xs->len; ix++)
+      {
+        const VaeSpan *sx = &g_array_index (xs, VaeSpan, ix);
+        const VaeSpan *sy = &g_array_index (ys, VaeSpan, iy);
+
+        work += half_flops (enc, 0, split,
+                            (MIN (sy->start + sy->len + margin, h) - (sy->start > margin ? sy->start - margin : 0)) * f,
+                            (MIN (sx->start + sx->len + margin, w) - (sx->start > margin ? sx->start - margin : 0)) * f);
+      }
+  vae_run_begin (run, "encode", work);
+
+  body_channels = split > 0 ? (gsize) enc->in_channels : 0;
+  for (ix = 0; ix < split; ix++)
+    {
+      const Layer *layer = &g_array_index (enc->layers, Layer, ix);
+
+      if (layer->type == LAYER_CONV)
+        body_channels = layer->conv.c_out;
+      else if (layer->type == LAYER_BLOCK)
+        body_channels = layer->c0.c_out;
+    }
+  body = vae_tensor_new_3d (body_channels, h, w, error);
+  if (body == NULL)
+    return FALSE;
+
+  for (iy = 0; iy < ys->len; iy++)
+    for (ix = 0; ix < xs->len; ix++)
+      {
+        const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
+        const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
+        const gsize           x0 = sx->start > margin ? sx->start - margin : 0;
+        const gsize           y0 = sy->start > margin ? sy->start - margin : 0;
+        const gsize           x1 = MIN (sx->start + sx->len + margin, w);
+        const gsize           y1 = MIN (sy->start + sy->len + margin, h);
+        g_autoptr (VaeTensor) crop = NULL;
+        g_autoptr (VaeTensor) part = NULL;
+
+        crop = vae_image_crop (image, x0 * f, y0 * f, (x1 - x0) * f, (y1 - y0) * f,
+                               error);
+        if (crop == NULL)
+          return FALSE;
+        part = half_forward (enc, crop, 0, split, run, error);
+        if (part == NULL)
+          return FALSE;
+
+        vae_tiles_blend (body, part, sx->start - x0, sy->start - y0,
+                         sx->start, sy->start, sx->len, sy->len,
+                         xs, ix, ys, iy, overlap, 1);
+      }
+
+  *latent = half_forward (enc, body, split, end, run, error);
+
+  return *latent != NULL;
 }
 
 /* --- VaeArchClass ------------------------------------------------------- */
@@ -932,9 +1277,10 @@ taesd_encode (gpointer          self,
 {
   Taesd *taesd = self;
 
-  vae_run_begin (run, "encode", half_flops (&taesd->encoder, VAE_T_H (image),
-                                            VAE_T_W (image)));
-  *latent = half_forward (&taesd->encoder, image, run, error);
+  vae_run_begin (run, "encode", half_flops (&taesd->encoder, 0, taesd->encoder.layers->len,
+                                            VAE_T_H (image), VAE_T_W (image)));
+  *latent = half_forward (&taesd->encoder, image, 0, taesd->encoder.layers->len,
+                          run, error);
 
   return *latent != NULL;
 }
@@ -948,9 +1294,10 @@ taesd_decode (gpointer          self,
 {
   Taesd *taesd = self;
 
-  vae_run_begin (run, "decode", half_flops (&taesd->decoder, VAE_T_H (latent),
-                                            VAE_T_W (latent)));
-  *image = half_forward (&taesd->decoder, latent, run, error);
+  vae_run_begin (run, "decode", half_flops (&taesd->decoder, 0, taesd->decoder.layers->len,
+                                            VAE_T_H (latent), VAE_T_W (latent)));
+  *image = half_forward (&taesd->decoder, latent, 0, taesd->decoder.layers->len,
+                         run, error);
 
   return *image != NULL;
 }
@@ -965,11 +1312,14 @@ taesd_flops (gpointer self,
 
   if (decoder)
     return taesd->has_decoder
-           ? half_flops (&taesd->decoder, height / taesd->decoder.factor,
+           ? half_flops (&taesd->decoder, 0, taesd->decoder.layers->len,
+                         height / taesd->decoder.factor,
                          width / taesd->decoder.factor)
            : 0.0;
 
-  return taesd->has_encoder ? half_flops (&taesd->encoder, height, width) : 0.0;
+  return taesd->has_encoder
+         ? half_flops (&taesd->encoder, 0, taesd->encoder.layers->len, height, width)
+         : 0.0;
 }
 
 const VaeArchClass vae_arch_taesd = {
@@ -982,4 +1332,7 @@ const VaeArchClass vae_arch_taesd = {
   .encode = taesd_encode,
   .decode = taesd_decode,
   .flops = taesd_flops,
+  .memory = taesd_memory,
+  .encode_tiled = taesd_encode_tiled,
+  .decode_tiled = taesd_decode_tiled,
 };

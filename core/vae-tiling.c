@@ -1,0 +1,121 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#include "vae-tiling.h"
+
+GArray *
+vae_tiles_split (gsize size,
+                 gsize max_len,
+                 gsize overlap,
+                 gsize align)
+{
+  GArray *spans = g_array_new (FALSE, FALSE, sizeof (VaeSpan));
+  gsize   step, n, i;
+
+  align = MAX (align, 1);
+  if (max_len >= size || max_len <= overlap)
+    {
+      VaeSpan all = { 0, size };
+
+      g_array_append_val (spans, all);
+      return spans;
+    }
+
+  step = (max_len - overlap) / align * align;
+  /* A point may lie in at most two spans per axis, or the ramps no longer
+   * sum to 1: the step is at least the overlap. */
+  step = MAX (step, (overlap + align - 1) / align * align);
+  step = MAX (step, align);
+  /* n spans so that the last starts no later than size - overlap: it is
+   * then at least as long as its overlap, and ramps never cross. */
+  n = (size - overlap + step - 1) / step;
+  n = MAX (n, 1);
+
+  for (i = 0; i < n; i++)
+    {
+      VaeSpan span;
+
+      span.start = i * step;
+      span.len = (i + 1 == n) ? size - span.start : MIN (step + overlap, size - span.start);
+      g_array_append_val (spans, span);
+    }
+
+  return spans;
+}
+
+static gfloat
+smootherstep (gfloat t)
+{
+  t = CLAMP (t, 0.0f, 1.0f);
+
+  return t * t * t * (t * (t * 6.0f - 15.0f) + 10.0f);
+}
+
+gfloat
+vae_tiles_weight (const GArray *spans,
+                  guint         i,
+                  gsize         overlap,
+                  gsize         scale,
+                  gsize         x)
+{
+  const VaeSpan *span = &g_array_index (spans, VaeSpan, i);
+  const gfloat   width = (gfloat) (overlap * scale);
+  gfloat         w = 1.0f;
+
+  if (overlap == 0)
+    return 1.0f;
+
+  /* Pixel centres, so that the two ramps of a zone mirror each other. */
+  if (i > 0 && x < (span->start + overlap) * scale)
+    w *= smootherstep ((x - span->start * scale + 0.5f) / width);
+  if (i + 1 < spans->len)
+    {
+      gsize next = g_array_index (spans, VaeSpan, i + 1).start;
+
+      if (x >= next * scale)
+        w *= 1.0f - smootherstep ((x - next * scale + 0.5f) / width);
+    }
+
+  return w;
+}
+
+void
+vae_tiles_blend (VaeTensor       *out,
+                 const VaeTensor *tile,
+                 gsize            ox,
+                 gsize            oy,
+                 gsize            x0,
+                 gsize            y0,
+                 gsize            w,
+                 gsize            h,
+                 const GArray    *spans_x,
+                 guint            ix,
+                 const GArray    *spans_y,
+                 guint            iy,
+                 gsize            overlap,
+                 gsize            scale)
+{
+  const gsize channels = VAE_T_C (out);
+  gfloat     *wx = g_new (gfloat, w);
+  gsize       c, x, y;
+
+  for (x = 0; x < w; x++)
+    wx[x] = vae_tiles_weight (spans_x, ix, overlap, scale, x0 + x);
+
+  for (y = 0; y < h; y++)
+    {
+      const gfloat wy = vae_tiles_weight (spans_y, iy, overlap, scale, y0 + y);
+
+      for (c = 0; c < channels; c++)
+        {
+          gfloat       *o = out->data + (c * VAE_T_H (out) + y0 + y) * VAE_T_W (out) + x0;
+          const gfloat *t = tile->data + (c * VAE_T_H (tile) + oy + y) * VAE_T_W (tile) + ox;
+
+          for (x = 0; x < w; x++)
+            o[x] += wx[x] * wy * t[x];
+        }
+    }
+
+  g_free (wx);
+}

@@ -1,0 +1,61 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "vae-tensor-private.h"
+
+G_BEGIN_DECLS
+
+/* Tiled encoding and decoding: the grid and the blending.
+ *
+ * Along each axis [0, size) is covered by n spans [start_i, start_i + len_i)
+ * that step by a fixed amount and overlap their neighbours by exactly
+ * `overlap`.  Every span gets a weight that ramps up over its left overlap
+ * and down over its right one with smootherstep, s(t) = t^3 (6t^2 - 15t +
+ * 10); since s(t) + s(1 - t) = 1 the weights of the spans covering any
+ * point sum to 1, and the product of the two axes' weights does so in 2-D.
+ * Tiles are blended into the output without a separate weight image.
+ */
+
+typedef struct
+{
+  gsize start;
+  gsize len;
+} VaeSpan;
+
+/* At most max (max_len, 2 * overlap) long (when size allows), starts
+ * multiples of align, neighbours overlapping by overlap. */
+GArray  * vae_tiles_split   (gsize            size,
+                             gsize            max_len,
+                             gsize            overlap,
+                             gsize            align);
+
+/* Weight of position x (in units of the spans, scaled by scale: spans in
+ * latent pixels, x in image pixels) inside span i of spans. */
+gfloat    vae_tiles_weight  (const GArray    *spans,
+                             guint            i,
+                             gsize            overlap,
+                             gsize            scale,
+                             gsize            x);
+
+/* out[:, y0 + y, x0 + x] += wx (x0 + x) * wy (y0 + y) * tile[:, oy + y,
+ * ox + x] over the tile's kept region [x0, x0 + w) x [y0, y0 + h) of out.
+ * (ox, oy) is where that region starts inside @tile (its margin). */
+void      vae_tiles_blend   (VaeTensor       *out,
+                             const VaeTensor *tile,
+                             gsize            ox,
+                             gsize            oy,
+                             gsize            x0,
+                             gsize            y0,
+                             gsize            w,
+                             gsize            h,
+                             const GArray    *spans_x,
+                             guint            ix,
+                             const GArray    *spans_y,
+                             guint            iy,
+                             gsize            overlap,
+                             gsize            scale);
+
+G_END_DECLS
