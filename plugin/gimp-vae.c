@@ -1,0 +1,94 @@
+/* gimp-vae - image autoencoders in GIMP 3
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The plug-in object: one binary, five procedures under Filters ▸ VAE.
+ * Each procedure lives in its own file (proc-*.c).
+ */
+
+#include <libgimp/gimp.h>
+
+#include "gimp-vae.h"
+
+typedef struct
+{
+  const gchar     *name;
+  GimpProcedure * (* create) (GimpPlugIn  *plug_in,
+                              const gchar *name);
+} ProcedureEntry;
+
+static const ProcedureEntry procedures[] =
+{
+  { VAE_PROC_ENCODE,      vae_encode_procedure_new      },
+  { VAE_PROC_DECODE,      vae_decode_procedure_new      },
+  { VAE_PROC_RECONSTRUCT, vae_reconstruct_procedure_new },
+  { VAE_PROC_INTERPOLATE, vae_interpolate_procedure_new },
+  { VAE_PROC_EDIT,        vae_edit_procedure_new        },
+};
+
+#define VAE_TYPE_PLUG_IN (vae_plug_in_get_type ())
+G_DECLARE_FINAL_TYPE (VaePlugIn, vae_plug_in, VAE, PLUG_IN, GimpPlugIn)
+
+struct _VaePlugIn
+{
+  GimpPlugIn parent_instance;
+};
+
+G_DEFINE_TYPE (VaePlugIn, vae_plug_in, GIMP_TYPE_PLUG_IN)
+
+GIMP_MAIN (VAE_TYPE_PLUG_IN)
+
+static GList *
+vae_plug_in_query_procedures (GimpPlugIn *plug_in)
+{
+  GList *names = NULL;
+  gsize  i;
+
+  for (i = G_N_ELEMENTS (procedures); i-- > 0;)
+    names = g_list_prepend (names, g_strdup (procedures[i].name));
+
+  return names;
+}
+
+static GimpProcedure *
+vae_plug_in_create_procedure (GimpPlugIn  *plug_in,
+                              const gchar *name)
+{
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (procedures); i++)
+    if (g_strcmp0 (name, procedures[i].name) == 0)
+      return procedures[i].create (plug_in, name);
+
+  return NULL;
+}
+
+/* GIMP's default: domain "gimp-vae" (the plug-in folder's name), catalogs
+ * in the plug-in folder's locale/.  Stated explicitly so that a renamed
+ * folder does not silently lose the translations.
+ */
+static gboolean
+vae_plug_in_set_i18n (GimpPlugIn   *plug_in,
+                      const gchar  *procedure_name,
+                      gchar       **gettext_domain,
+                      gchar       **catalog_dir)
+{
+  *gettext_domain = g_strdup (GETTEXT_PACKAGE);
+  *catalog_dir = g_strdup ("locale");
+
+  return TRUE;
+}
+
+static void
+vae_plug_in_class_init (VaePlugInClass *klass)
+{
+  GimpPlugInClass *plug_in_class = GIMP_PLUG_IN_CLASS (klass);
+
+  plug_in_class->query_procedures = vae_plug_in_query_procedures;
+  plug_in_class->create_procedure = vae_plug_in_create_procedure;
+  plug_in_class->set_i18n         = vae_plug_in_set_i18n;
+}
+
+static void
+vae_plug_in_init (VaePlugIn *plug_in)
+{
+}

@@ -1,0 +1,84 @@
+/* gimp-vae - image autoencoders in GIMP 3
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * What the procedure files share: names, the common arguments, progress,
+ * errors and model choice.
+ */
+
+#pragma once
+
+#include <libgimp/gimp.h>
+
+#include "vae.h"
+
+G_BEGIN_DECLS
+
+#define VAE_PLUGIN_BINARY      "gimp-vae"
+#define VAE_PLUGIN_MENU_PATH   "<Image>/Filters/VAE"
+
+#define VAE_PROC_ENCODE        "plug-in-vae-encode"
+#define VAE_PROC_DECODE        "plug-in-vae-decode"
+#define VAE_PROC_RECONSTRUCT   "plug-in-vae-reconstruct"
+#define VAE_PROC_INTERPOLATE   "plug-in-vae-interpolate"
+#define VAE_PROC_EDIT          "plug-in-vae-edit"
+
+/* One constructor per procedure file. */
+GimpProcedure * vae_encode_procedure_new      (GimpPlugIn   *plug_in,
+                                               const gchar  *name);
+GimpProcedure * vae_decode_procedure_new      (GimpPlugIn   *plug_in,
+                                               const gchar  *name);
+GimpProcedure * vae_reconstruct_procedure_new (GimpPlugIn   *plug_in,
+                                               const gchar  *name);
+GimpProcedure * vae_interpolate_procedure_new (GimpPlugIn   *plug_in,
+                                               const gchar  *name);
+GimpProcedure * vae_edit_procedure_new        (GimpPlugIn   *plug_in,
+                                               const gchar  *name);
+
+/* Procedure set-up shared by all of them. */
+void             vae_plugin_procedure_setup     (GimpProcedure   *procedure,
+                                                 const gchar     *menu_label,
+                                                 const gchar     *blurb,
+                                                 const gchar     *help);
+void             vae_plugin_add_model_argument  (GimpProcedure   *procedure);
+
+/* Run-time helpers. */
+GimpValueArray * vae_plugin_return_error        (GimpProcedure   *procedure,
+                                                 GError          *error);
+gboolean         vae_plugin_check_image         (GimpImage       *image,
+                                                 GError         **error);
+GimpDrawable   * vae_plugin_single_drawable     (GimpDrawable   **drawables,
+                                                 GError         **error);
+VaeModel       * vae_plugin_config_load_model   (GimpProcedureConfig *config,
+                                                 GError         **error);
+VaeModel       * vae_plugin_config_load_model_for
+                                                (GimpProcedureConfig *config,
+                                                 const VaeLatent *latent,
+                                                 GError         **error);
+gboolean         vae_plugin_check_latent_model  (VaeModel        *model,
+                                                 const VaeLatent *latent,
+                                                 GError         **error);
+const gchar    * vae_plugin_model_label         (VaeModel        *model);
+void             vae_plugin_options_init        (VaeOptions      *options);
+
+/**
+ * VaePluginProgress:
+ *
+ * Maps the core's progress (0..1 per call) to a span of GIMP's progress
+ * bar, so that a run made of several encode/decode calls moves once from
+ * left to right.
+ */
+typedef struct
+{
+  gdouble start;
+  gdouble span;
+  gdouble last;
+} VaePluginProgress;
+
+void             vae_plugin_progress_span       (VaePluginProgress *progress,
+                                                 gdouble            start,
+                                                 gdouble            end);
+void             vae_plugin_progress_func       (gdouble            fraction,
+                                                 const gchar       *stage,
+                                                 gpointer           data);
+
+G_END_DECLS

@@ -1,0 +1,570 @@
+/* gimp-vae - image autoencoders in GIMP 3
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Filters ▸ VAE ▸ Edit Latents: changes a latent-carrying layer's latents
+ * and decodes the result into a new layer (which carries the edited
+ * latents, so edits can be chained).  In order: mix with another layer's
+ * latents, global and per-channel gain and offset, seeded noise.
+ *
+ * The dialog's live preview applies the same edits to latents scaled down
+ * to about 256 pixels of output and decodes those in a worker thread; a
+ * new change cancels the running preview.
+ */
+
+#include <glib/gi18n.h>
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "gimp-vae.h"
+#include "vae-gimp-io.h"
+#include "vae-latent-preview.h"
+#include "vae-plugin-dialog.h"
+#include "vae-ui.h"
+
+#define PREVIEW_SIDE 256
+
+typedef struct
+{
+  gdouble   gain;
+  gdouble   offset;
+  gdouble  *channel_gains;
+  gsize     n_channel_gains;
+  gdouble  *channel_offsets;
+  gsize     n_channel_offsets;
+  gint      seed;
+  gdouble   strength;
+  gdouble   mix_amount;
+} EditParams;
+
+static GimpValueArray * edit_run    (GimpProcedure        *procedure,
+                                     GimpRunMode           run_mode,
+                                     GimpImage            *image,
+                                     GimpDrawable        **drawables,
+                                     GimpProcedureConfig  *config,
+                                     gpointer              run_data);
+static gboolean         edit_dialog (GimpProcedure        *procedure,
+                                     GimpProcedureConfig  *config,
+                                     GimpDrawable         *drawable,
+                                     VaeLatent            *latent);
+
+GimpProcedure *
+vae_edit_procedure_new (GimpPlugIn  *plug_in,
+                        const gchar *name)
+{
+  GimpProcedure *procedure;
+
+  procedure = gimp_image_procedure_new (plug_in, name,
+                                        GIMP_PDB_PROC_TYPE_PLUGIN,
+                                        edit_run, NULL, NULL);
+  gimp_procedure_set_sensitivity_mask (procedure,
+                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+  vae_plugin_procedure_setup (procedure,
+                              _("Edit _Latents..."),
+                              _("Edit a layer's latents and decode them"),
+                              _("Mixes the latents of the selected layer "
+                                "with another layer's, applies a gain and "
+                                "offset (global and per channel) and seeded "
+                                "noise, and decodes the result into a new "
+                                "layer that carries the edited latents."));
+
+  vae_plugin_add_model_argument (procedure);
+  gimp_procedure_add_double_argument (procedure, "gain",
+                                      _("_Gain"),
+                                      _("Multiplies every latent value"),
+                                      -4.0, 4.0, 1.0,
+                                      G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument (procedure, "offset",
+                                      _("O_ffset"),
+                                      _("Added to every latent value"),
+                                      -4.0, 4.0, 0.0,
+                                      G_PARAM_READWRITE);
+  gimp_procedure_add_double_array_argument (procedure, "channel-gains",
+                                            _("Channel gains"),
+                                            _("One gain per latent channel, "
+                                              "or empty"),
+                                            G_PARAM_READWRITE);
+  gimp_procedure_add_double_array_argument (procedure, "channel-offsets",
+                                            _("Channel offsets"),
+                                            _("One offset per latent "
+                                              "channel, or empty"),
+                                            G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "noise-seed",
+                                   _("Noise s_eed"),
+                                   _("Seed of the Gaussian noise"),
+                                   0, G_MAXINT, 0,
+                                   G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument (procedure, "noise-strength",
+                                      _("_Noise"),
+                                      _("Standard deviation of the noise "
+                                        "added to the latents"),
+                                      0.0, 4.0, 0.0,
+                                      G_PARAM_READWRITE);
+  gimp_procedure_add_layer_argument (procedure, "mix-layer",
+                                     _("M_ix with"),
+                                     _("A latent-carrying layer to mix in "
+                                       "(optional)"),
+                                     TRUE,
+                                     G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument (procedure, "mix-amount",
+                                      _("Mix _amount"),
+                                      _("How much of the other layer's "
+                                        "latents: 0 none, 1 all"),
+                                      0.0, 1.0, 0.5,
+                                      G_PARAM_READWRITE);
+
+  gimp_procedure_add_layer_return_value (procedure, "layer",
+                                         _("Layer"),
+                                         _("The decoded layer"),
+                                         FALSE,
+                                         G_PARAM_READWRITE);
+
+  return procedure;
+}
+
+static gdouble *
+config_get_doubles (GimpProcedureConfig *config,
+                    const gchar         *name,
+                    gsize               *length)
+{
+  GValue   value = G_VALUE_INIT;
+  gdouble *values;
+
+  g_value_init (&value, GIMP_TYPE_DOUBLE_ARRAY);
+  g_object_get_property (G_OBJECT (config), name, &value);
+  values = gimp_value_dup_double_array (&value, length);
+  g_value_unset (&value);
+
+  return values;
+}
+
+static void
+params_read (GimpProcedureConfig *config,
+             EditParams          *params)
+{
+  g_object_get (config,
+                "gain",           &params->gain,
+                "offset",         &params->offset,
+                "noise-seed",     &params->seed,
+                "noise-strength", &params->strength,
+                "mix-amount",     &params->mix_amount,
+                NULL);
+  params->channel_gains = config_get_doubles (config, "channel-gains",
+                                              &params->n_channel_gains);
+  params->channel_offsets = config_get_doubles (config, "channel-offsets",
+                                                &params->n_channel_offsets);
+}
+
+static void
+params_clear (EditParams *params)
+{
+  g_clear_pointer (&params->channel_gains, g_free);
+  g_clear_pointer (&params->channel_offsets, g_free);
+}
+
+static gboolean
+check_channels (gsize         given,
+                guint         channels,
+                const gchar  *what,
+                GError      **error)
+{
+  if (given != 0 && given != channels)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("%s: %u values given, but the latents have %u "
+                     "channels."),
+                   what, (guint) given, channels);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The other layer's latents at @latent's size, for mixing. */
+static VaeLatent *
+mix_partner (const VaeLatent  *latent,
+             VaeLatent        *other,
+             GError          **error)
+{
+  VaeTensor *tensor;
+  VaeLatent *resized;
+
+  if (vae_latent_get_width (other) == vae_latent_get_width (latent) &&
+      vae_latent_get_height (other) == vae_latent_get_height (latent))
+    return vae_latent_ref (other);
+
+  tensor = vae_image_resize (vae_latent_get_tensor (other),
+                             vae_latent_get_width (latent),
+                             vae_latent_get_height (latent), error);
+  if (tensor == NULL)
+    return NULL;
+  resized = vae_latent_new (tensor, error);
+  vae_tensor_unref (tensor);
+  if (resized != NULL)
+    vae_latent_set_model (resized, vae_latent_get_model_id (other),
+                          vae_latent_get_model_hash (other));
+
+  return resized;
+}
+
+static VaeLatent *
+apply_edits (const VaeLatent   *latent,
+             VaeLatent         *mix,
+             const EditParams  *params,
+             GError           **error)
+{
+  g_autoptr (VaeLatent) current = vae_latent_ref ((VaeLatent *) latent);
+  guint                 channels = vae_latent_get_channels (latent);
+  VaeLatent            *next;
+
+  if (! check_channels (params->n_channel_gains, channels,
+                        _("Channel gains"), error) ||
+      ! check_channels (params->n_channel_offsets, channels,
+                        _("Channel offsets"), error))
+    return NULL;
+
+  if (mix != NULL && params->mix_amount > 0.0)
+    {
+      g_autoptr (VaeLatent) partner = mix_partner (current, mix, error);
+      gdouble              *weights;
+      guint                 i;
+
+      if (partner == NULL)
+        return NULL;
+      weights = g_new (gdouble, channels);
+      for (i = 0; i < channels; i++)
+        weights[i] = params->mix_amount;
+      next = vae_latent_mix (current, partner, weights, error);
+      g_free (weights);
+      if (next == NULL)
+        return NULL;
+      vae_latent_unref (current);
+      current = next;
+    }
+
+  if (params->gain != 1.0 || params->offset != 0.0 ||
+      params->n_channel_gains > 0 || params->n_channel_offsets > 0)
+    {
+      next = vae_latent_adjust (current, params->gain, params->offset,
+                                params->n_channel_gains > 0 ?
+                                params->channel_gains : NULL,
+                                params->n_channel_offsets > 0 ?
+                                params->channel_offsets : NULL,
+                                error);
+      if (next == NULL)
+        return NULL;
+      vae_latent_unref (current);
+      current = next;
+    }
+
+  if (params->strength > 0.0)
+    {
+      next = vae_latent_add_noise (current, params->seed, params->strength,
+                                   error);
+      if (next == NULL)
+        return NULL;
+      vae_latent_unref (current);
+      current = next;
+    }
+
+  return g_steal_pointer (&current);
+}
+
+static VaeLatent *
+mix_latent_from_config (GimpProcedureConfig  *config,
+                        VaeModel             *model,
+                        GError              **error)
+{
+  GimpLayer *layer = NULL;
+  VaeLatent *mix;
+
+  g_object_get (config, "mix-layer", &layer, NULL);
+  if (layer == NULL)
+    return NULL;
+
+  mix = vae_plugin_latent_get (GIMP_ITEM (layer), error);
+  g_object_unref (layer);
+  if (mix != NULL && ! vae_plugin_check_latent_model (model, mix, error))
+    g_clear_pointer (&mix, vae_latent_unref);
+
+  return mix;
+}
+
+static GimpValueArray *
+edit_run (GimpProcedure        *procedure,
+          GimpRunMode           run_mode,
+          GimpImage            *image,
+          GimpDrawable        **drawables,
+          GimpProcedureConfig  *config,
+          gpointer              run_data)
+{
+  g_autoptr (VaeModel)  model   = NULL;
+  g_autoptr (VaeLatent) latent  = NULL;
+  g_autoptr (VaeLatent) mix     = NULL;
+  g_autoptr (VaeLatent) edited  = NULL;
+  g_autoptr (VaeTensor) picture = NULL;
+  g_autoptr (VaeTensor) alpha   = NULL;
+  GimpValueArray       *return_values;
+  GimpDrawable         *drawable;
+  GimpLayer            *layer = NULL;
+  GimpLayer            *parent;
+  GError               *error  = NULL;
+  EditParams            params = { 0, };
+  VaePluginProgress     progress;
+  VaeOptions            options;
+  gchar                *name;
+  gint                  position;
+  gint                  x, y;
+
+  gegl_init (NULL, NULL);
+
+  if (! vae_plugin_check_image (image, &error) ||
+      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL ||
+      (latent = vae_plugin_latent_get (GIMP_ITEM (drawable), &error)) == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      gimp_ui_init (VAE_PLUGIN_BINARY);
+      if (! edit_dialog (procedure, config, drawable, latent))
+        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
+                                                 NULL);
+    }
+
+  model = vae_plugin_config_load_model_for (config, latent, &error);
+  if (model == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  mix = mix_latent_from_config (config, model, &error);
+  if (error != NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  params_read (config, &params);
+  edited = apply_edits (latent, mix, &params, &error);
+  params_clear (&params);
+  if (edited == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  gimp_progress_init_printf (_("Decoding edited latents with %s"),
+                             vae_plugin_model_label (model));
+  vae_plugin_progress_span (&progress, 0.0, 0.95);
+  vae_plugin_options_init (&options);
+  if (! vae_model_decode (model, edited, &picture, &options, NULL,
+                          vae_plugin_progress_func, &progress, &error))
+    return vae_plugin_return_error (procedure, error);
+
+  /* The latent layer's alpha is the encoded layer's. */
+  if (gimp_drawable_has_alpha (drawable))
+    {
+      VaePluginPixels pixels;
+
+      if (! vae_plugin_pixels_read (drawable, FALSE, &pixels, &error))
+        return vae_plugin_return_error (procedure, error);
+      alpha = vae_plugin_alpha_fit (pixels.alpha,
+                                    vae_tensor_get_dim (picture, 2),
+                                    vae_tensor_get_dim (picture, 1), &error);
+      vae_plugin_pixels_clear (&pixels);
+      if (alpha == NULL)
+        return vae_plugin_return_error (procedure, error);
+    }
+
+  name = g_strdup_printf (_("%s (edited, %s)"),
+                          gimp_item_get_name (GIMP_ITEM (drawable)),
+                          vae_plugin_model_label (model));
+  gimp_image_undo_group_start (image);
+  vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
+  layer = vae_plugin_layer_add (image, name, picture, alpha, parent, position,
+                                &error);
+  if (layer != NULL)
+    {
+      gimp_drawable_get_offsets (drawable, &x, &y);
+      gimp_layer_set_offsets (layer, x, y);
+      if (! vae_plugin_latent_attach (GIMP_ITEM (layer), edited, &error))
+        {
+          gimp_image_remove_layer (image, layer);
+          layer = NULL;
+        }
+    }
+  gimp_image_undo_group_end (image);
+  g_free (name);
+
+  if (layer == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  gimp_progress_update (1.0);
+
+  return_values = gimp_procedure_new_return_values (procedure,
+                                                    GIMP_PDB_SUCCESS, NULL);
+  GIMP_VALUES_SET_LAYER (return_values, 1, layer);
+
+  return return_values;
+}
+
+
+/*  Below is only UI stuff  */
+
+typedef struct
+{
+  GimpProcedureConfig *config;
+  GtkWidget           *preview;
+  GtkWidget           *choice;
+  VaeLatent           *small;
+} EditDialog;
+
+typedef struct
+{
+  VaeModel   *model;
+  VaeLatent  *small;
+  VaeLatent  *mix;
+  EditParams  params;
+} EditPreviewJob;
+
+static void
+edit_preview_job_free (gpointer data)
+{
+  EditPreviewJob *job = data;
+
+  vae_model_unref (job->model);
+  vae_latent_unref (job->small);
+  vae_latent_unref (job->mix);
+  params_clear (&job->params);
+  g_free (job);
+}
+
+static gboolean
+edit_preview_render (VaeUiRender  *render,
+                     gpointer      data,
+                     GError      **error)
+{
+  EditPreviewJob       *job     = data;
+  g_autoptr (VaeLatent) edited  = NULL;
+  g_autoptr (VaeTensor) picture = NULL;
+  GdkPixbuf            *pixbuf;
+  VaeOptions            options;
+
+  edited = apply_edits (job->small, job->mix, &job->params, error);
+  if (edited == NULL)
+    return FALSE;
+
+  vae_plugin_options_init (&options);
+  if (! vae_model_decode (job->model, edited, &picture, &options,
+                          vae_ui_render_get_cancellable (render),
+                          NULL, NULL, error))
+    return FALSE;
+
+  pixbuf = vae_plugin_tensor_to_pixbuf (picture);
+  vae_ui_render_deliver (render, 0, pixbuf);
+  g_object_unref (pixbuf);
+
+  return TRUE;
+}
+
+static void
+edit_update_preview (EditDialog *dialog)
+{
+  VaeModel       *model = vae_plugin_model_choice_get_model (dialog->choice);
+  EditPreviewJob *job;
+  GError         *error = NULL;
+  VaeLatent      *mix;
+
+  if (model == NULL || dialog->small == NULL)
+    {
+      vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
+      return;
+    }
+
+  /* Read in the main thread: the worker must not call libgimp. */
+  mix = mix_latent_from_config (dialog->config, model, &error);
+  if (error != NULL)
+    {
+      vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
+      vae_ui_preview_set_message (VAE_UI_PREVIEW (dialog->preview),
+                                  error->message);
+      g_error_free (error);
+      return;
+    }
+
+  job = g_new0 (EditPreviewJob, 1);
+  job->model = vae_model_ref (model);
+  job->small = vae_latent_ref (dialog->small);
+  job->mix   = mix;
+  params_read (dialog->config, &job->params);
+
+  vae_ui_preview_render (VAE_UI_PREVIEW (dialog->preview),
+                         edit_preview_render, job, edit_preview_job_free);
+}
+
+static void
+edit_model_changed (VaeModel *model,
+                    gpointer  data)
+{
+  EditDialog *dialog = data;
+
+  if (dialog->choice != NULL)
+    edit_update_preview (dialog);
+}
+
+static void
+edit_config_notify (GObject    *config,
+                    GParamSpec *pspec,
+                    EditDialog *dialog)
+{
+  if (g_strcmp0 (pspec->name, "model") != 0)
+    edit_update_preview (dialog);
+}
+
+static gboolean
+edit_dialog (GimpProcedure       *procedure,
+             GimpProcedureConfig *config,
+             GimpDrawable        *drawable,
+             VaeLatent           *latent)
+{
+  EditDialog  state = { config, NULL, NULL, NULL };
+  GtkWidget  *dialog;
+  GtkWidget  *expander;
+  GtkWidget  *channels;
+  gulong      handler;
+  gboolean    run;
+  guint       factor = 8;
+
+  dialog = gimp_procedure_dialog_new (procedure, config,
+                                      _("Edit Latents"));
+  gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
+                                         "gain", 1.0);
+  gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
+                                         "offset", 1.0);
+  gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
+                                         "noise-strength", 1.0);
+  gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
+                                         "mix-amount", 1.0);
+  gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
+                              "gain", "offset", "noise-strength",
+                              "noise-seed", "mix-layer", "mix-amount", NULL);
+
+  state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
+  state.choice = vae_plugin_model_choice_new (config, 0, 0, latent,
+                                              edit_model_changed, &state);
+  if (vae_plugin_model_choice_get_model (state.choice) != NULL)
+    factor = vae_model_get_factor (vae_plugin_model_choice_get_model (state.choice));
+  state.small = vae_plugin_latent_shrink (latent, PREVIEW_SIDE / factor, NULL);
+
+  expander = gtk_expander_new_with_mnemonic (_("_Per-channel gain and "
+                                               "offset"));
+  channels = vae_ui_channel_editor_new (G_OBJECT (config),
+                                        "channel-gains", "channel-offsets",
+                                        vae_latent_get_channels (latent));
+  gtk_container_add (GTK_CONTAINER (expander), channels);
+  gtk_widget_show (channels);
+
+  vae_plugin_dialog_pack (dialog, state.choice, 0);
+  vae_plugin_dialog_pack (dialog, state.preview, 1);
+  vae_plugin_dialog_pack (dialog, expander, -1);
+  edit_update_preview (&state);
+  handler = g_signal_connect (config, "notify",
+                              G_CALLBACK (edit_config_notify), &state);
+
+  run = vae_plugin_dialog_run (dialog);
+  g_signal_handler_disconnect (config, handler);
+  vae_latent_unref (state.small);
+
+  return run;
+}

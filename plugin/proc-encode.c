@@ -1,0 +1,354 @@
+/* gimp-vae - image autoencoders in GIMP 3
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Filters ▸ VAE ▸ Encode Layer to Latents: runs the encoder on the selected
+ * layer (the selection's bounding box when there is a selection) and adds
+ * a layer above it that shows the latents projected to RGB, scaled up to
+ * the encoded area, and carries the latent tensor as a parasite.
+ */
+
+#include <glib/gi18n.h>
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "gimp-vae.h"
+#include "vae-gimp-io.h"
+#include "vae-latent-preview.h"
+#include "vae-plugin-dialog.h"
+#include "vae-ui.h"
+
+/* Largest side of the image the dialog's latent preview encodes. */
+#define PREVIEW_SIDE 256
+
+static GimpValueArray * encode_run    (GimpProcedure        *procedure,
+                                       GimpRunMode           run_mode,
+                                       GimpImage            *image,
+                                       GimpDrawable        **drawables,
+                                       GimpProcedureConfig  *config,
+                                       gpointer              run_data);
+static gboolean         encode_dialog (GimpProcedure        *procedure,
+                                       GimpProcedureConfig  *config,
+                                       GimpDrawable         *drawable);
+
+GimpProcedure *
+vae_encode_procedure_new (GimpPlugIn  *plug_in,
+                          const gchar *name)
+{
+  GimpProcedure *procedure;
+
+  procedure = gimp_image_procedure_new (plug_in, name,
+                                        GIMP_PDB_PROC_TYPE_PLUGIN,
+                                        encode_run, NULL, NULL);
+  gimp_procedure_set_sensitivity_mask (procedure,
+                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+  vae_plugin_procedure_setup (procedure,
+                              _("_Encode Layer to Latents..."),
+                              _("Encode a layer into latents"),
+                              _("Runs the chosen model's encoder on the "
+                                "selected layer, or on the bounding box of "
+                                "the selection.  The result is a new layer "
+                                "above it that shows the latents as colours "
+                                "and carries the latent tensor, kept in XCF "
+                                "files.  The latents can also be written to "
+                                "a .latent file."));
+
+  vae_plugin_add_model_argument (procedure);
+  gimp_procedure_add_file_argument (procedure, "latent-file",
+                                    _("Also save to _file"),
+                                    _("Also write the latents to this "
+                                      ".latent file (optional)"),
+                                    GIMP_FILE_CHOOSER_ACTION_SAVE,
+                                    TRUE, NULL,
+                                    G_PARAM_READWRITE);
+
+  gimp_procedure_add_layer_return_value (procedure, "latent-layer",
+                                         _("Latent layer"),
+                                         _("The new layer that carries the "
+                                           "latents"),
+                                         FALSE,
+                                         G_PARAM_READWRITE);
+
+  return procedure;
+}
+
+/* The RGB projection of @latent, scaled up to the encoded area. */
+static VaeTensor *
+latent_picture (VaeModel         *model,
+                const VaeLatent  *latent,
+                gsize             width,
+                gsize             height,
+                GCancellable     *cancellable,
+                GError          **error)
+{
+  g_autoptr (VaePluginProjection) projection = NULL;
+  g_autoptr (VaeTensor)           small = NULL;
+
+  projection = vae_plugin_projection_new (model,
+                                          vae_latent_get_channels (latent),
+                                          cancellable, error);
+  if (projection == NULL)
+    return NULL;
+
+  small = vae_plugin_projection_apply (projection, latent, error);
+  if (small == NULL)
+    return NULL;
+
+  return vae_image_resize (small, width, height, error);
+}
+
+static GimpValueArray *
+encode_run (GimpProcedure        *procedure,
+            GimpRunMode           run_mode,
+            GimpImage            *image,
+            GimpDrawable        **drawables,
+            GimpProcedureConfig  *config,
+            gpointer              run_data)
+{
+  g_autoptr (VaeModel)  model   = NULL;
+  g_autoptr (VaeLatent) latent  = NULL;
+  g_autoptr (VaeTensor) picture = NULL;
+  GimpValueArray       *return_values;
+  GimpDrawable         *drawable;
+  GimpLayer            *layer;
+  GimpLayer            *parent;
+  GFile                *file   = NULL;
+  GError               *error  = NULL;
+  VaePluginPixels       pixels = { NULL, };
+  VaePluginProgress     progress;
+  VaeOptions            options;
+  gchar                *name;
+  gint                  position;
+  gboolean              attached;
+
+  gegl_init (NULL, NULL);
+
+  if (! vae_plugin_check_image (image, &error) ||
+      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      gimp_ui_init (VAE_PLUGIN_BINARY);
+      if (! encode_dialog (procedure, config, drawable))
+        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
+                                                 NULL);
+    }
+
+  model = vae_plugin_config_load_model (config, &error);
+  if (model == NULL)
+    return vae_plugin_return_error (procedure, error);
+  if (! vae_model_can_encode (model))
+    {
+      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The model “%s” has no encoder."),
+                   vae_plugin_model_label (model));
+      return vae_plugin_return_error (procedure, error);
+    }
+
+  if (! vae_plugin_pixels_read (drawable, TRUE, &pixels, &error))
+    return vae_plugin_return_error (procedure, error);
+
+  gimp_progress_init_printf (_("Encoding “%s” with %s"),
+                             gimp_item_get_name (GIMP_ITEM (drawable)),
+                             vae_plugin_model_label (model));
+  vae_plugin_progress_span (&progress, 0.0, 0.9);
+  vae_plugin_options_init (&options);
+  if (! vae_model_encode (model, pixels.rgb, &latent, &options, NULL,
+                          vae_plugin_progress_func, &progress, &error))
+    goto fail;
+
+  picture = latent_picture (model, latent,
+                            vae_tensor_get_dim (pixels.rgb, 2),
+                            vae_tensor_get_dim (pixels.rgb, 1),
+                            NULL, &error);
+  if (picture == NULL)
+    goto fail;
+  gimp_progress_update (0.95);
+
+  g_object_get (config, "latent-file", &file, NULL);
+  if (file != NULL && ! vae_plugin_latent_save_file (latent, file, &error))
+    goto fail;
+
+  name = g_strdup_printf (_("%s (latents, %s)"),
+                          gimp_item_get_name (GIMP_ITEM (drawable)),
+                          vae_plugin_model_label (model));
+
+  gimp_image_undo_group_start (image);
+  vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
+  layer = vae_plugin_layer_add (image, name, picture, pixels.alpha,
+                                parent, position, &error);
+  attached = FALSE;
+  if (layer != NULL)
+    {
+      gimp_layer_set_offsets (layer, pixels.x, pixels.y);
+      attached = vae_plugin_latent_attach (GIMP_ITEM (layer), latent, &error);
+      if (! attached)
+        gimp_image_remove_layer (image, layer);
+    }
+  gimp_image_undo_group_end (image);
+  g_free (name);
+
+  if (! attached)
+    goto fail;
+
+  gimp_progress_update (1.0);
+  g_clear_object (&file);
+  vae_plugin_pixels_clear (&pixels);
+
+  return_values = gimp_procedure_new_return_values (procedure,
+                                                    GIMP_PDB_SUCCESS, NULL);
+  GIMP_VALUES_SET_LAYER (return_values, 1, layer);
+
+  return return_values;
+
+ fail:
+  g_clear_object (&file);
+  vae_plugin_pixels_clear (&pixels);
+
+  return vae_plugin_return_error (procedure, error);
+}
+
+
+/*  Below is only UI stuff  */
+
+typedef struct
+{
+  GtkWidget *preview;
+  VaeTensor *small;
+} EncodeDialog;
+
+typedef struct
+{
+  VaeModel  *model;
+  VaeTensor *image;
+} EncodePreviewJob;
+
+static void
+encode_preview_job_free (gpointer data)
+{
+  EncodePreviewJob *job = data;
+
+  vae_model_unref (job->model);
+  vae_tensor_unref (job->image);
+  g_free (job);
+}
+
+static gboolean
+encode_preview_render (VaeUiRender  *render,
+                       gpointer      data,
+                       GError      **error)
+{
+  EncodePreviewJob      *job         = data;
+  GCancellable          *cancellable = vae_ui_render_get_cancellable (render);
+  g_autoptr (VaeLatent)  latent      = NULL;
+  g_autoptr (VaeTensor)  picture     = NULL;
+  GdkPixbuf             *pixbuf;
+  VaeOptions             options;
+  gchar                 *message;
+
+  vae_plugin_options_init (&options);
+  if (! vae_model_encode (job->model, job->image, &latent, &options,
+                          cancellable, NULL, NULL, error))
+    return FALSE;
+
+  picture = latent_picture (job->model, latent,
+                            vae_tensor_get_dim (job->image, 2),
+                            vae_tensor_get_dim (job->image, 1),
+                            cancellable, error);
+  if (picture == NULL)
+    return FALSE;
+
+  pixbuf = vae_plugin_tensor_to_pixbuf (picture);
+  vae_ui_render_deliver (render, 0, pixbuf);
+  g_object_unref (pixbuf);
+
+  message = g_strdup_printf (_("Latents of a %u × %u preview: %u × %u × %u"),
+                             (guint) vae_tensor_get_dim (job->image, 2),
+                             (guint) vae_tensor_get_dim (job->image, 1),
+                             vae_latent_get_channels (latent),
+                             vae_latent_get_width (latent),
+                             vae_latent_get_height (latent));
+  vae_ui_render_set_message (render, message);
+  g_free (message);
+
+  return TRUE;
+}
+
+static void
+encode_model_changed (VaeModel *model,
+                      gpointer  data)
+{
+  EncodeDialog     *dialog = data;
+  EncodePreviewJob *job;
+  GError           *error = NULL;
+
+  if (dialog->preview == NULL)
+    return;
+
+  if (model == NULL || dialog->small == NULL || ! vae_model_can_encode (model))
+    {
+      vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
+      vae_ui_preview_set_message (VAE_UI_PREVIEW (dialog->preview),
+                                  model != NULL && dialog->small != NULL ?
+                                  _("This model has no encoder.") : NULL);
+      return;
+    }
+
+  job = g_new0 (EncodePreviewJob, 1);
+  job->model = vae_model_ref (model);
+  job->image = vae_plugin_image_shrink (dialog->small, PREVIEW_SIDE,
+                                        vae_model_get_factor (model), &error);
+  if (job->image == NULL)
+    {
+      vae_ui_preview_set_message (VAE_UI_PREVIEW (dialog->preview),
+                                  error->message);
+      g_error_free (error);
+      encode_preview_job_free (job);
+      return;
+    }
+
+  vae_ui_preview_render (VAE_UI_PREVIEW (dialog->preview),
+                         encode_preview_render, job, encode_preview_job_free);
+}
+
+static gboolean
+encode_dialog (GimpProcedure       *procedure,
+               GimpProcedureConfig *config,
+               GimpDrawable        *drawable)
+{
+  EncodeDialog     state = { NULL, NULL };
+  VaePluginPixels  pixels;
+  GtkWidget       *dialog;
+  GtkWidget       *choice;
+  gint             width = 0;
+  gint             height = 0;
+  gboolean         run;
+
+  /* The preview encodes a small copy of the layer, read once here: the
+   * worker thread must not call libgimp.
+   */
+  if (vae_plugin_pixels_read (drawable, TRUE, &pixels, NULL))
+    {
+      width = vae_tensor_get_dim (pixels.rgb, 2);
+      height = vae_tensor_get_dim (pixels.rgb, 1);
+      state.small = vae_plugin_image_shrink (pixels.rgb, 2 * PREVIEW_SIDE, 1,
+                                             NULL);
+      vae_plugin_pixels_clear (&pixels);
+    }
+
+  dialog = gimp_procedure_dialog_new (procedure, config,
+                                      _("Encode Layer to Latents"));
+  gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
+                              "latent-file", NULL);
+
+  state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
+  choice = vae_plugin_model_choice_new (config, width, height, NULL,
+                                        encode_model_changed, &state);
+  vae_plugin_dialog_pack (dialog, choice, 0);
+  vae_plugin_dialog_pack (dialog, state.preview, -1);
+
+  run = vae_plugin_dialog_run (dialog);
+  vae_tensor_unref (state.small);
+
+  return run;
+}

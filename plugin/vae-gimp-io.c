@@ -1,0 +1,461 @@
+/* gimp-vae - image autoencoders in GIMP 3
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Pixels cross between GIMP and libvae as "R'G'B'A float" in the image's
+ * own colour space: babl converts any precision, gray and linear storage
+ * to the non-linear R'G'B' values the models were trained on, and back.
+ * Nothing is written into an existing drawable: results always go to new
+ * layers, so the source layer stays untouched.
+ */
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <libgimp/gimp.h>
+
+#include "vae-gimp-io.h"
+
+static const Babl *
+float_format (GimpDrawable *drawable)
+{
+  return babl_format_with_space ("R'G'B'A float",
+                                 gimp_drawable_get_format (drawable));
+}
+
+/**
+ * vae_plugin_pixels_read:
+ * @drawable: the drawable to read
+ * @selection_only: read only the bounding box of the selection (the whole
+ *   drawable when nothing is selected)
+ * @pixels: (out caller-allocates): where to put the tensors
+ * @error: return location for a #GError
+ *
+ * Reads a drawable as an R'G'B' tensor clamped to [0, 1] and an alpha
+ * tensor.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vae_plugin_pixels_read (GimpDrawable     *drawable,
+                        gboolean          selection_only,
+                        VaePluginPixels  *pixels,
+                        GError          **error)
+{
+  GeglBuffer *buffer;
+  gfloat     *data;
+  gfloat     *rgb;
+  gfloat     *alpha = NULL;
+  gint        x = 0;
+  gint        y = 0;
+  gint        width;
+  gint        height;
+  gint        offset_x;
+  gint        offset_y;
+  gsize       n;
+  gsize       i;
+
+  memset (pixels, 0, sizeof (VaePluginPixels));
+
+  width  = gimp_drawable_get_width (drawable);
+  height = gimp_drawable_get_height (drawable);
+  if (selection_only &&
+      ! gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height))
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The selection does not overlap the layer “%s”."),
+                   gimp_item_get_name (GIMP_ITEM (drawable)));
+      return FALSE;
+    }
+
+  n = (gsize) width * height;
+  data = g_try_malloc (n * 4 * sizeof (gfloat));
+  if (data == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Not enough memory to read a %d × %d layer."),
+                   width, height);
+      return FALSE;
+    }
+
+  pixels->rgb = vae_tensor_new_3d (3, height, width, error);
+  if (pixels->rgb == NULL)
+    {
+      g_free (data);
+      return FALSE;
+    }
+  if (gimp_drawable_has_alpha (drawable))
+    {
+      pixels->alpha = vae_tensor_new_3d (1, height, width, error);
+      if (pixels->alpha == NULL)
+        {
+          g_free (data);
+          vae_plugin_pixels_clear (pixels);
+          return FALSE;
+        }
+      alpha = vae_tensor_get_data (pixels->alpha);
+    }
+
+  buffer = gimp_drawable_get_buffer (drawable);
+  gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, width, height), 1.0,
+                   float_format (drawable), data,
+                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  g_object_unref (buffer);
+
+  rgb = vae_tensor_get_data (pixels->rgb);
+  for (i = 0; i < n; i++)
+    {
+      rgb[i]         = CLAMP (data[4 * i + 0], 0.0f, 1.0f);
+      rgb[n + i]     = CLAMP (data[4 * i + 1], 0.0f, 1.0f);
+      rgb[2 * n + i] = CLAMP (data[4 * i + 2], 0.0f, 1.0f);
+      if (alpha != NULL)
+        alpha[i] = CLAMP (data[4 * i + 3], 0.0f, 1.0f);
+    }
+  g_free (data);
+
+  gimp_drawable_get_offsets (drawable, &offset_x, &offset_y);
+  pixels->x = offset_x + x;
+  pixels->y = offset_y + y;
+
+  return TRUE;
+}
+
+void
+vae_plugin_pixels_clear (VaePluginPixels *pixels)
+{
+  g_clear_pointer (&pixels->rgb, vae_tensor_unref);
+  g_clear_pointer (&pixels->alpha, vae_tensor_unref);
+}
+
+/**
+ * vae_plugin_position_above:
+ * @image: the image
+ * @reference: (nullable): the item to stack above; %NULL for the top of
+ *   the image
+ * @parent: (out): the group to insert into (%NULL for the image itself)
+ * @position: (out): the position within @parent
+ */
+void
+vae_plugin_position_above (GimpImage  *image,
+                           GimpItem   *reference,
+                           GimpLayer **parent,
+                           gint       *position)
+{
+  *parent = NULL;
+  *position = 0;
+
+  if (reference != NULL)
+    {
+      GimpItem *group = gimp_item_get_parent (reference);
+
+      if (group != NULL && GIMP_IS_LAYER (group))
+        *parent = GIMP_LAYER (group);
+      *position = gimp_image_get_item_position (image, reference);
+    }
+}
+
+/**
+ * vae_plugin_layer_add:
+ * @image: the image
+ * @name: the new layer's name
+ * @rgb: [3, height, width] R'G'B' pixels in [0, 1]
+ * @alpha: (nullable): [1, height, width] alpha; opaque when %NULL
+ * @parent: (nullable): the group to insert into
+ * @position: the position within @parent
+ * @error: return location for a #GError
+ *
+ * Adds a layer of the image's base type (RGB or gray) with an alpha
+ * channel and fills it.
+ *
+ * Returns: (transfer none) (nullable): the new layer.
+ */
+GimpLayer *
+vae_plugin_layer_add (GimpImage        *image,
+                      const gchar      *name,
+                      const VaeTensor  *rgb,
+                      const VaeTensor  *alpha,
+                      GimpLayer        *parent,
+                      gint              position,
+                      GError          **error)
+{
+  GimpLayer     *layer;
+  GeglBuffer    *buffer;
+  GimpImageType  type;
+  const gfloat  *src   = vae_tensor_peek_data (rgb);
+  const gfloat  *src_a = alpha != NULL ? vae_tensor_peek_data (alpha) : NULL;
+  gint           height = vae_tensor_get_dim (rgb, 1);
+  gint           width  = vae_tensor_get_dim (rgb, 2);
+  gsize          n = (gsize) width * height;
+  gfloat        *data;
+  gsize          i;
+
+  g_return_val_if_fail (alpha == NULL ||
+                        (vae_tensor_get_dim (alpha, 1) == (gsize) height &&
+                         vae_tensor_get_dim (alpha, 2) == (gsize) width),
+                        NULL);
+
+  data = g_try_malloc (n * 4 * sizeof (gfloat));
+  if (data == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Not enough memory to make a %d × %d layer."),
+                   width, height);
+      return NULL;
+    }
+  for (i = 0; i < n; i++)
+    {
+      data[4 * i + 0] = CLAMP (src[i], 0.0f, 1.0f);
+      data[4 * i + 1] = CLAMP (src[n + i], 0.0f, 1.0f);
+      data[4 * i + 2] = CLAMP (src[2 * n + i], 0.0f, 1.0f);
+      data[4 * i + 3] = src_a != NULL ? CLAMP (src_a[i], 0.0f, 1.0f) : 1.0f;
+    }
+
+  type = gimp_image_get_base_type (image) == GIMP_GRAY ? GIMP_GRAYA_IMAGE
+                                                       : GIMP_RGBA_IMAGE;
+  layer = gimp_layer_new (image, name, width, height, type, 100.0,
+                          GIMP_LAYER_MODE_NORMAL);
+  if (layer == NULL ||
+      ! gimp_image_insert_layer (image, layer, parent, position))
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Could not add the layer “%s”: %s"), name,
+                   gimp_pdb_get_last_error (gimp_get_pdb ()));
+      g_free (data);
+      return NULL;
+    }
+
+  buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
+  gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0,
+                   float_format (GIMP_DRAWABLE (layer)), data,
+                   GEGL_AUTO_ROWSTRIDE);
+  g_object_unref (buffer);
+  g_free (data);
+
+  gimp_drawable_update (GIMP_DRAWABLE (layer), 0, 0, width, height);
+
+  return layer;
+}
+
+/**
+ * vae_plugin_latent_attach:
+ * @item: the layer that carries the latents
+ * @latent: the latents
+ * @error: return location for a #GError
+ *
+ * Stores @latent on @item as a persistent, undoable parasite, so that it is
+ * saved in XCF files and follows undo.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vae_plugin_latent_attach (GimpItem         *item,
+                          const VaeLatent  *latent,
+                          GError          **error)
+{
+  GimpParasite *parasite;
+  GBytes       *bytes;
+  gconstpointer data;
+  gsize         size;
+  gboolean      attached;
+
+  bytes = vae_latent_serialize (latent, error);
+  if (bytes == NULL)
+    return FALSE;
+
+  data = g_bytes_get_data (bytes, &size);
+  if (size > G_MAXUINT32)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The latents are too large to keep in the image."));
+      g_bytes_unref (bytes);
+      return FALSE;
+    }
+
+  parasite = gimp_parasite_new (VAE_PLUGIN_LATENT_PARASITE,
+                                GIMP_PARASITE_PERSISTENT |
+                                GIMP_PARASITE_UNDOABLE,
+                                size, data);
+  attached = gimp_item_attach_parasite (item, parasite);
+  gimp_parasite_free (parasite);
+  g_bytes_unref (bytes);
+
+  if (! attached)
+    g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                 _("Could not attach the latents to the layer “%s”."),
+                 gimp_item_get_name (item));
+
+  return attached;
+}
+
+gboolean
+vae_plugin_latent_has (GimpItem *item)
+{
+  GimpParasite *parasite;
+
+  parasite = gimp_item_get_parasite (item, VAE_PLUGIN_LATENT_PARASITE);
+  gimp_parasite_free (parasite);
+
+  return parasite != NULL;
+}
+
+/**
+ * vae_plugin_latent_get:
+ * @item: a layer
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the latents @item carries, or %NULL
+ *   with a message that tells the user what to do.
+ */
+VaeLatent *
+vae_plugin_latent_get (GimpItem  *item,
+                       GError   **error)
+{
+  GimpParasite *parasite;
+  VaeLatent    *latent;
+  GError       *local_error = NULL;
+  GBytes       *bytes;
+  gconstpointer data;
+  guint32       size = 0;
+
+  parasite = gimp_item_get_parasite (item, VAE_PLUGIN_LATENT_PARASITE);
+  if (parasite == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The layer “%s” carries no latents.  Encode it first "
+                     "with Filters ▸ VAE ▸ Encode Layer to Latents, or "
+                     "choose a .latent file."),
+                   gimp_item_get_name (item));
+      return NULL;
+    }
+
+  data = gimp_parasite_get_data (parasite, &size);
+  bytes = g_bytes_new (data, size);
+  gimp_parasite_free (parasite);
+
+  latent = vae_latent_deserialize (bytes, &local_error);
+  g_bytes_unref (bytes);
+  if (latent == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The latents on the layer “%s” are damaged: %s"),
+                   gimp_item_get_name (item), local_error->message);
+      g_error_free (local_error);
+    }
+
+  return latent;
+}
+
+/**
+ * vae_plugin_latent_load_file:
+ * @file: a .latent file
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the latents in @file.
+ */
+VaeLatent *
+vae_plugin_latent_load_file (GFile   *file,
+                             GError **error)
+{
+  GError    *local_error = NULL;
+  VaeLatent *latent;
+  gchar     *path = g_file_get_path (file);
+
+  if (path == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Latent files must be local files."));
+      return NULL;
+    }
+
+  latent = vae_latent_load (path, &local_error);
+  if (latent == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Could not read the latent file “%s”: %s"),
+                   gimp_file_get_utf8_name (file), local_error->message);
+      g_error_free (local_error);
+    }
+  g_free (path);
+
+  return latent;
+}
+
+gboolean
+vae_plugin_latent_save_file (const VaeLatent  *latent,
+                             GFile            *file,
+                             GError          **error)
+{
+  GError   *local_error = NULL;
+  gchar    *path = g_file_get_path (file);
+  gboolean  saved;
+
+  if (path == NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Latent files must be local files."));
+      return FALSE;
+    }
+
+  saved = vae_latent_save (latent, path, &local_error);
+  if (! saved)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Could not write the latent file “%s”: %s"),
+                   gimp_file_get_utf8_name (file), local_error->message);
+      g_error_free (local_error);
+    }
+  g_free (path);
+
+  return saved;
+}
+
+/**
+ * vae_plugin_attach_text:
+ * @item: an item
+ * @name: the parasite name
+ * @text: the text to keep with @item
+ *
+ * Keeps a short text (such as quality figures) with @item, persistent and
+ * undoable.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vae_plugin_attach_text (GimpItem    *item,
+                        const gchar *name,
+                        const gchar *text)
+{
+  GimpParasite *parasite;
+  gboolean      attached;
+
+  parasite = gimp_parasite_new (name,
+                                GIMP_PARASITE_PERSISTENT |
+                                GIMP_PARASITE_UNDOABLE,
+                                strlen (text) + 1, text);
+  attached = gimp_item_attach_parasite (item, parasite);
+  gimp_parasite_free (parasite);
+
+  return attached;
+}
+
+/**
+ * vae_plugin_alpha_fit:
+ * @alpha: [1, h, w] alpha
+ * @width: the wanted width
+ * @height: the wanted height
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): @alpha at the wanted size: a new
+ *   reference when the size already matches, else resampled.
+ */
+VaeTensor *
+vae_plugin_alpha_fit (const VaeTensor  *alpha,
+                      gsize             width,
+                      gsize             height,
+                      GError          **error)
+{
+  if (vae_tensor_get_dim (alpha, 1) == height &&
+      vae_tensor_get_dim (alpha, 2) == width)
+    return vae_tensor_ref ((VaeTensor *) alpha);
+
+  return vae_image_resize (alpha, width, height, error);
+}

@@ -1,0 +1,264 @@
+/* gimp-vae - image autoencoders in GIMP 3
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * What every procedure does the same way: menu placement, the model
+ * argument, errors at the PDB boundary, progress.
+ */
+
+#include <glib/gi18n.h>
+#include <libgimp/gimp.h>
+
+#include "gimp-vae.h"
+#include "vae-models.h"
+
+void
+vae_plugin_procedure_setup (GimpProcedure *procedure,
+                            const gchar   *menu_label,
+                            const gchar   *blurb,
+                            const gchar   *help)
+{
+  /* Every image type is accepted so that an indexed image gets a message
+   * saying what to do instead of a greyed-out menu entry.
+   */
+  gimp_procedure_set_image_types (procedure, "*");
+  gimp_procedure_set_menu_label (procedure, menu_label);
+  gimp_procedure_add_menu_path (procedure, VAE_PLUGIN_MENU_PATH);
+  gimp_procedure_set_documentation (procedure, blurb, help,
+                                    gimp_procedure_get_name (procedure));
+  gimp_procedure_set_attribution (procedure,
+                                  "The gimp-vae authors",
+                                  "The gimp-vae authors",
+                                  "2026");
+}
+
+void
+vae_plugin_add_model_argument (GimpProcedure *procedure)
+{
+  gimp_procedure_add_string_argument (procedure, "model",
+                                      _("_Model"),
+                                      _("A model name from the model folders, "
+                                        "a path to a model file or folder, or "
+                                        "empty for the default model"),
+                                      "",
+                                      G_PARAM_READWRITE);
+}
+
+/**
+ * vae_plugin_return_error:
+ * @procedure: the procedure that failed
+ * @error: (transfer full): why
+ *
+ * Returns: the return values for @error: cancel for a cancelled run, an
+ *   execution error with @error's message otherwise.
+ */
+GimpValueArray *
+vae_plugin_return_error (GimpProcedure *procedure,
+                         GError        *error)
+{
+  if (g_error_matches (error, VAE_ERROR, VAE_ERROR_CANCELLED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_error_free (error);
+      return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
+                                               NULL);
+    }
+
+  return gimp_procedure_new_return_values (procedure,
+                                           GIMP_PDB_EXECUTION_ERROR,
+                                           error);
+}
+
+gboolean
+vae_plugin_check_image (GimpImage  *image,
+                        GError    **error)
+{
+  if (gimp_image_get_base_type (image) == GIMP_INDEXED)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Autoencoders work on RGB and grayscale images.  "
+                     "Convert this indexed image with Image ▸ Mode ▸ RGB "
+                     "first."));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * vae_plugin_single_drawable:
+ * @drawables: the NULL-terminated selected drawables
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer none) (nullable): the one selected layer.
+ */
+GimpDrawable *
+vae_plugin_single_drawable (GimpDrawable **drawables,
+                            GError       **error)
+{
+  if (drawables == NULL || drawables[0] == NULL || drawables[1] != NULL)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Select exactly one layer."));
+      return NULL;
+    }
+  if (! GIMP_IS_LAYER (drawables[0]) || GIMP_IS_GROUP_LAYER (drawables[0]))
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("“%s” is not a pixel layer; select a layer."),
+                   gimp_item_get_name (GIMP_ITEM (drawables[0])));
+      return NULL;
+    }
+
+  return drawables[0];
+}
+
+VaeModel *
+vae_plugin_config_load_model (GimpProcedureConfig  *config,
+                              GError              **error)
+{
+  VaeModel *model;
+  gchar    *name = NULL;
+
+  g_object_get (config, "model", &name, NULL);
+  model = vae_plugin_models_load (name, error);
+  g_free (name);
+
+  return model;
+}
+
+/**
+ * vae_plugin_config_load_model_for:
+ * @config: the procedure's config
+ * @latent: the latents to decode
+ * @error: return location for a #GError
+ *
+ * Loads the model named in @config, or when none is named the model that
+ * made @latent, and checks that it can decode @latent.
+ *
+ * Returns: (transfer full) (nullable): the model.
+ */
+VaeModel *
+vae_plugin_config_load_model_for (GimpProcedureConfig  *config,
+                                  const VaeLatent      *latent,
+                                  GError              **error)
+{
+  VaeModel *model;
+  gchar    *name = NULL;
+
+  g_object_get (config, "model", &name, NULL);
+  model = vae_plugin_models_load_for (name,
+                                      vae_latent_get_model_id (latent),
+                                      vae_latent_get_model_hash (latent),
+                                      error);
+  g_free (name);
+
+  if (model != NULL && ! vae_plugin_check_latent_model (model, latent, error))
+    g_clear_pointer (&model, vae_model_unref);
+
+  return model;
+}
+
+/**
+ * vae_plugin_check_latent_model:
+ * @model: the model asked to decode
+ * @latent: the latents
+ * @error: return location for a #GError
+ *
+ * Latents mean nothing to another model's decoder (the channels differ in
+ * number or meaning), so decoding them is refused with a message naming
+ * both models.
+ *
+ * Returns: %TRUE when @model made @latent, or @latent does not say.
+ */
+gboolean
+vae_plugin_check_latent_model (VaeModel         *model,
+                               const VaeLatent  *latent,
+                               GError          **error)
+{
+  const gchar *hash = vae_latent_get_model_hash (latent);
+  const gchar *id   = vae_latent_get_model_id (latent);
+  gboolean     same;
+
+  if (! vae_model_can_decode (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   _("The model “%s” has no decoder."),
+                   vae_plugin_model_label (model));
+      return FALSE;
+    }
+
+  if (hash != NULL && hash[0] != '\0')
+    same = g_strcmp0 (hash, vae_model_get_hash (model)) == 0;
+  else if (id != NULL && id[0] != '\0')
+    same = g_strcmp0 (id, vae_model_get_id (model)) == 0;
+  else
+    same = vae_latent_get_channels (latent) ==
+           vae_model_get_latent_channels (model);
+
+  if (! same)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                   _("These latents were made by the model “%s”, not by "
+                     "“%s”.  Decode them with the model that made them."),
+                   id != NULL && id[0] != '\0' ? id : _("unknown"),
+                   vae_plugin_model_label (model));
+      return FALSE;
+    }
+
+  if (vae_latent_get_channels (latent) != vae_model_get_latent_channels (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   _("The latents have %u channels but the model “%s” "
+                     "expects %u."),
+                   vae_latent_get_channels (latent),
+                   vae_plugin_model_label (model),
+                   vae_model_get_latent_channels (model));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The short name used in layer names: "kodim23 (reconstructed, taef2)". */
+const gchar *
+vae_plugin_model_label (VaeModel *model)
+{
+  const gchar *id = vae_model_get_id (model);
+
+  return id != NULL && id[0] != '\0' ? id : vae_model_get_name (model);
+}
+
+void
+vae_plugin_options_init (VaeOptions *options)
+{
+  vae_options_init (options);
+}
+
+void
+vae_plugin_progress_span (VaePluginProgress *progress,
+                          gdouble            start,
+                          gdouble            end)
+{
+  progress->start = start;
+  progress->span = end - start;
+  progress->last = -1.0;
+  gimp_progress_update (start);
+}
+
+void
+vae_plugin_progress_func (gdouble      fraction,
+                          const gchar *stage,
+                          gpointer     data)
+{
+  VaePluginProgress *progress = data;
+  gdouble            value = progress->start + progress->span * fraction;
+
+  /* Each update is a round trip to GIMP; a percent is as fine as a bar
+   * shows.
+   */
+  if (value - progress->last >= 0.01 || fraction >= 1.0)
+    {
+      progress->last = value;
+      gimp_progress_update (value);
+    }
+}
