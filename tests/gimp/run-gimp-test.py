@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# gimp-vae - image autoencoders in GIMP 3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runs one headless GIMP test script against the freshly built plug-in.
+
+Everything happens in a throw-away folder: the plug-in is copied to
+<tmp>/plug-ins/gimp-vae/gimp-vae (GIMP 3 ignores a binary whose folder has
+another name) with its locale/ catalogs, GIMP gets a fresh config folder
+whose gimprc adds <tmp>/plug-ins to the plug-in path, and the test script
+runs in python-fu-eval.  A Python exception in the script makes
+gimp-console exit with 64, which fails the test.
+
+Exit 77 (skipped) when the TAEF2 weights are not in $VAE_SHARED_DIR.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+def install_plugin(plugin, po_dir, plug_ins):
+    folder = os.path.join(plug_ins, "gimp-vae")
+    os.makedirs(folder)
+    shutil.copy2(plugin, os.path.join(folder, "gimp-vae"))
+    for lang in sorted(os.listdir(po_dir)):
+        mo = os.path.join(po_dir, lang, "LC_MESSAGES", "gimp-vae.mo")
+        if os.path.isfile(mo):
+            dest = os.path.join(folder, "locale", lang, "LC_MESSAGES")
+            os.makedirs(dest)
+            shutil.copy2(mo, dest)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gimp", required=True)
+    parser.add_argument("--plugin", required=True)
+    parser.add_argument("--po-dir", required=True)
+    parser.add_argument("--helper", required=True)
+    parser.add_argument("--script", required=True)
+    parser.add_argument("--common", required=True)
+    parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--xvfb", action="store_true",
+                        help="run under Xvfb with the dialog driver")
+    parser.add_argument("--driver", help="dialog driver script (with --xvfb)")
+    parser.add_argument("--screenshots", help="where the driver puts PNGs")
+    args = parser.parse_args()
+
+    shared = os.environ.get("VAE_SHARED_DIR", "")
+    model = os.path.join(shared, "models", "taef2")
+    kodak = os.path.join(shared, "data", "kodak")
+    if not os.path.isfile(os.path.join(model, "decoder.safetensors")) or \
+       not os.path.isdir(kodak):
+        print("SKIP: no TAEF2 weights or Kodak photos under VAE_SHARED_DIR=%r"
+              % shared)
+        return SKIP
+
+    with tempfile.TemporaryDirectory(prefix="gimp-vae-test-") as tmp:
+        plug_ins = os.path.join(tmp, "plug-ins")
+        config = os.path.join(tmp, "config")
+        work = os.path.join(tmp, "work")
+        os.makedirs(config)
+        os.makedirs(work)
+        install_plugin(args.plugin, args.po_dir, plug_ins)
+        with open(os.path.join(config, "gimprc"), "w") as f:
+            f.write('(plug-in-path "${gimp_plug_in_dir}/plug-ins:%s")\n'
+                    % plug_ins)
+
+        env = dict(os.environ)
+        # GIMP 3.0.4 itself emits a CRITICAL at exit (see
+        # gimp3-headless.md); fatal criticals would turn that into a crash.
+        env.pop("G_DEBUG", None)
+        env.update({
+            "GIMP3_DIRECTORY": config,
+            "HOME": tmp,
+            "XDG_DATA_HOME": os.path.join(tmp, "data"),
+            "XDG_CONFIG_HOME": os.path.join(tmp, "xdg-config"),
+            "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
+            "GIMP_VAE_MODEL_PATH": model,
+            "VAE_TEST_MODEL": model,
+            "VAE_TEST_KODAK": kodak,
+            "VAE_TEST_HELPER": os.path.abspath(args.helper),
+            "VAE_TEST_WORK": work,
+            "NO_AT_BRIDGE": "1",
+        })
+        # The shared set-up comes first so the script can use its helpers.
+        code = ("exec(open(%r).read()); exec(open(%r).read())"
+                % (os.path.abspath(args.common), os.path.abspath(args.script)))
+        command = ["timeout", str(args.timeout), args.gimp,
+                   "-i", "-d", "-f", "--quit",
+                   "--batch-interpreter=python-fu-eval", "-b", code]
+
+        if args.xvfb:
+            env["VAE_TEST_DRIVER"] = os.path.abspath(args.driver)
+            if args.screenshots:
+                env["VAE_TEST_SCREENSHOTS"] = os.path.abspath(args.screenshots)
+            command = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
+                       "dbus-run-session", "--"] + command
+
+        print("$ " + " ".join(command), flush=True)
+        result = subprocess.run(command, env=env, cwd=work)
+        print("gimp-console exit status %d" % result.returncode)
+        return 0 if result.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
