@@ -62,7 +62,10 @@ def _set(config, name, value):
         config.set_core_object_array("drawables", value)
     elif isinstance(value, (list, tuple)) and \
             all(isinstance(v, float) for v in value):
-        config.set_property(name, GObject.Value(Gimp.DoubleArray, value))
+        # A Python list does not convert to the GimpDoubleArray boxed type.
+        array = GObject.Value(Gimp.DoubleArray)
+        Gimp.value_set_double_array(array, value)
+        config.set_property(name, array.get_boxed())
     else:
         config.set_property(name, value)
 
@@ -133,6 +136,13 @@ def parasite_bytes(item, name):
         return None
     # PyGObject hands the guint8 array over as signed chars.
     return bytes(b & 0xff for b in parasite.get_data())
+
+
+def parasite(name, data):
+    """A persistent parasite holding @data (bytes)."""
+    # PyGObject takes the guint8 array as signed chars.
+    return Gimp.Parasite.new(name, Gimp.PARASITE_PERSISTENT,
+                             [b - 256 if b > 127 else b for b in data])
 
 
 def layer_by_name(image, name):
