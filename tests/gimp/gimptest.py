@@ -18,6 +18,7 @@ from gi.repository import Gegl, Gimp, Gio, GObject  # noqa: E402
 MODEL = os.environ["VAE_TEST_MODEL"]
 KODAK = os.environ["VAE_TEST_KODAK"]
 HELPER = os.environ["VAE_TEST_HELPER"]
+CLI = os.environ["VAE_TEST_CLI"]
 WORK = os.environ["VAE_TEST_WORK"]
 PDB = Gimp.get_pdb()
 SUCCESS = Gimp.PDBStatusType.SUCCESS

@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--plugin", required=True)
     parser.add_argument("--po-dir", required=True)
     parser.add_argument("--helper", required=True)
+    parser.add_argument("--vae", required=True, help="the vae command")
     parser.add_argument("--script", required=True)
     parser.add_argument("--common", required=True)
     parser.add_argument("--timeout", type=int, default=600)
@@ -84,6 +85,7 @@ def main():
             "VAE_TEST_MODEL": model,
             "VAE_TEST_KODAK": kodak,
             "VAE_TEST_HELPER": os.path.abspath(args.helper),
+            "VAE_TEST_CLI": os.path.abspath(args.vae),
             "VAE_TEST_WORK": work,
             "NO_AT_BRIDGE": "1",
         })

@@ -1,11 +1,9 @@
 /* gimp-vae - image autoencoders in GIMP 3
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The headless GIMP tests' independent side: what libvae says about an
- * image or latents without GIMP in between.
+ * What the headless GIMP tests need from libvae without GIMP in between
+ * (the `vae` command covers the rest):
  *
- *   vae-gimp-helper roundtrip MODEL IMAGE   print "psnr ssim ms-ssim" of the
- *                                           8-bit round trip (as the CLI)
  *   vae-gimp-helper id MODEL                print the model's id
  *   vae-gimp-helper relabel IN OUT ID       write IN's latents claiming to
  *                                           come from model ID
@@ -17,107 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gegl.h>
-
 #include "vae.h"
-
-static VaeTensor *
-load_image (const gchar  *path,
-            GError      **error)
-{
-  GeglNode      *graph;
-  GeglNode      *load;
-  GeglNode      *sink;
-  GeglBuffer    *buffer = NULL;
-  GeglRectangle  extent;
-  VaeTensor     *image;
-  gfloat        *rgb;
-  gfloat        *data;
-  gsize          n;
-  gsize          i;
-
-  graph = gegl_node_new ();
-  load = gegl_node_new_child (graph, "operation", "gegl:load",
-                              "path", path, NULL);
-  sink = gegl_node_new_child (graph, "operation", "gegl:buffer-sink",
-                              "buffer", &buffer, NULL);
-  gegl_node_link (load, sink);
-  gegl_node_process (sink);
-  g_object_unref (graph);
-
-  if (buffer == NULL)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "cannot load %s", path);
-      return NULL;
-    }
-
-  extent = *gegl_buffer_get_extent (buffer);
-  n = (gsize) extent.width * extent.height;
-  image = vae_tensor_new_3d (3, extent.height, extent.width, error);
-  if (image == NULL)
-    {
-      g_object_unref (buffer);
-      return NULL;
-    }
-
-  rgb = g_new (gfloat, 3 * n);
-  gegl_buffer_get (buffer, &extent, 1.0, babl_format ("R'G'B' float"), rgb,
-                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
-  g_object_unref (buffer);
-
-  data = vae_tensor_get_data (image);
-  for (i = 0; i < n; i++)
-    {
-      data[i]         = rgb[3 * i];
-      data[n + i]     = rgb[3 * i + 1];
-      data[2 * n + i] = rgb[3 * i + 2];
-    }
-  g_free (rgb);
-
-  return image;
-}
-
-static gboolean
-roundtrip (const gchar  *model_path,
-           const gchar  *image_path,
-           GError      **error)
-{
-  g_autoptr (VaeModel)  model   = NULL;
-  g_autoptr (VaeTensor) image   = NULL;
-  g_autoptr (VaeTensor) decoded = NULL;
-  g_autoptr (VaeLatent) latent  = NULL;
-  VaeQuality            quality;
-  gchar                 psnr[G_ASCII_DTOSTR_BUF_SIZE];
-  gchar                 ssim[G_ASCII_DTOSTR_BUF_SIZE];
-  gchar                 ms_ssim[G_ASCII_DTOSTR_BUF_SIZE];
-
-  model = vae_model_load (model_path, error);
-  if (model == NULL)
-    return FALSE;
-  image = load_image (image_path, error);
-  if (image == NULL)
-    return FALSE;
-
-  if (! vae_model_encode (model, image, &latent, NULL, NULL, NULL, NULL,
-                          error) ||
-      ! vae_model_decode (model, latent, &decoded, NULL, NULL, NULL, NULL,
-                          error))
-    return FALSE;
-
-  /* The published figures round the decoded image to 8 bits. */
-  vae_image_quantize_8bit (image);
-  vae_image_quantize_8bit (decoded);
-  if (! vae_quality (image, decoded, &quality, error))
-    return FALSE;
-
-  printf ("%s %s %s\n",
-          g_ascii_formatd (psnr, sizeof (psnr), "%.4f", quality.psnr),
-          g_ascii_formatd (ssim, sizeof (ssim), "%.6f", quality.ssim),
-          g_ascii_formatd (ms_ssim, sizeof (ms_ssim), "%.6f", quality.ms_ssim));
-
-  return TRUE;
-}
 
 static gboolean
 relabel (const gchar  *in,
@@ -173,12 +71,7 @@ main (int    argc,
   GError   *error = NULL;
   gboolean  ok;
 
-  if (argc == 4 && strcmp (argv[1], "roundtrip") == 0)
-    {
-      gegl_init (NULL, NULL);
-      ok = roundtrip (argv[2], argv[3], &error);
-    }
-  else if (argc == 3 && strcmp (argv[1], "id") == 0)
+  if (argc == 3 && strcmp (argv[1], "id") == 0)
     {
       g_autoptr (VaeModel) model = vae_model_load (argv[2], &error);
 
@@ -197,8 +90,7 @@ main (int    argc,
   else
     {
       fprintf (stderr,
-               "usage: %s roundtrip MODEL IMAGE | id MODEL | "
-               "relabel IN OUT ID | info LATENT\n", argv[0]);
+               "usage: %s id MODEL | relabel IN OUT ID | info LATENT\n", argv[0]);
       return 2;
     }
 
