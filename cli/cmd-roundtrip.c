@@ -158,7 +158,15 @@ cli_roundtrip (CliContext  *ctx,
     printf ("PSNR inf dB");
   else
     printf ("PSNR %.2f dB", quality.psnr);
-  printf ("  SSIM %.4f  MS-SSIM %.4f\n", quality.ssim, quality.ms_ssim);
+  /* SSIM is undefined for images smaller than its 11x11 window */
+  if (isnan (quality.ssim))
+    printf ("  SSIM n/a");
+  else
+    printf ("  SSIM %.4f", quality.ssim);
+  if (isnan (quality.ms_ssim))
+    printf ("  MS-SSIM n/a\n");
+  else
+    printf ("  MS-SSIM %.4f\n", quality.ms_ssim);
   printf ("time encode %.3f s  decode %.3f s\n", encode_s, decode_s);
 
   return TRUE;

@@ -420,6 +420,19 @@ class ModelTest(CliTestCase):
     def test_roundtrip_odd_size(self):
         self.roundtrip('odd.png', rgb_of(self.path('odd.png')))
 
+    def test_roundtrip_tiny(self):
+        # smaller than the factor, and than SSIM's window
+        for w, h in [(1, 1), (5, 3)]:
+            with self.subTest(size=(w, h)):
+                name = 'tiny-%dx%d.png' % (w, h)
+                self.photo.crop((300, 300, 300 + w, 300 + h)).save(self.path(name))
+                out = self.path('rt-' + name)
+                r = run('roundtrip', MODEL, self.path(name), '-o', out)
+                self.assert_ok(r)
+                self.assertRegex(r.stdout,
+                                 r'(?m)^PSNR \S+ dB  SSIM n/a  MS-SSIM n/a$')
+                self.assertEqual(size_of(out), (w, h))
+
     def test_roundtrip_gray(self):
         # gray is encoded as R = G = B and written back as RGB
         self.roundtrip('gray.png', rgb_of(self.path('gray.png')))
