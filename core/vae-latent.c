@@ -466,8 +466,24 @@ vae_latent_save (const VaeLatent  *latent,
                                   G_FILE_SET_CONTENTS_CONSISTENT, 0666,
                                   &io_error))
     {
+      g_autofree gchar *display = g_filename_display_name (path);
+
+      /* GLib's message names the temporary file it writes first; the
+       * caller knows only the target. */
+      const gchar      *reason = io_error->message;
+
+      if (io_error->domain == G_FILE_ERROR)
+        switch (io_error->code)
+          {
+          case G_FILE_ERROR_NOENT:  reason = "the folder does not exist"; break;
+          case G_FILE_ERROR_ACCES:  reason = "permission denied"; break;
+          case G_FILE_ERROR_NOSPC:  reason = "no space left on the device"; break;
+          case G_FILE_ERROR_ROFS:   reason = "read-only file system"; break;
+          case G_FILE_ERROR_ISDIR:  reason = "it is a folder"; break;
+          default: break;
+          }
       g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "cannot save the latent: %s", io_error->message);
+                   "cannot save the latent to %s: %s", display, reason);
       return FALSE;
     }
 

@@ -15,9 +15,10 @@ G_BEGIN_DECLS
  * @psnr: peak signal-to-noise ratio in dB (peak 1.0, i.e. 255 on 8 bits);
  *   +infinity for identical images.
  * @ssim: mean structural similarity over the three channels (Gaussian
- *   11x11 window, sigma 1.5, K1 0.01, K2 0.03).
+ *   11x11 window, sigma 1.5, K1 0.01, K2 0.03); NaN for images smaller
+ *   than the window.
  * @ms_ssim: multi-scale SSIM (five scales with the standard weights, fewer
- *   for small images).
+ *   for small images); NaN where @ssim is.
  *
  * Reconstruction quality of an image against its original.
  */
