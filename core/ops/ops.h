@@ -164,4 +164,111 @@ gdouble    vae_attention_flops    (gsize              n_tokens,
                                    gint               n_heads,
                                    gint               head_dim);
 
+/* --- transformer ops -------------------------------------------------
+ * Token-major matrices [n_tokens, dim] are row-major: a token's dim
+ * features are consecutive floats. */
+
+/* LayerNorm of each token over its dim features, biased variance, affine
+ * (gamma, beta [dim]); out may be in. */
+gboolean   vae_op_layer_norm      (VaeRun            *run,
+                                   const gfloat      *in,
+                                   gsize              n_tokens,
+                                   gsize              dim,
+                                   const gfloat      *gamma,
+                                   const gfloat      *beta,
+                                   gfloat             eps,
+                                   gfloat            *out,
+                                   GError           **error);
+void       vae_layer_norm_reference (const gfloat    *in,
+                                     gsize            n_tokens,
+                                     gsize            dim,
+                                     const gfloat    *gamma,
+                                     const gfloat    *beta,
+                                     gfloat           eps,
+                                     gfloat          *out);
+
+/* out [n, d_out] = act (in [n, d_in] weight^T + bias + residual), weight
+ * [d_out, d_in] as nn.Linear stores it; bias and residual [n, d_out] are
+ * optional and residual may be out itself (not in).  Advances the run's
+ * progress by its FLOPs. */
+gboolean   vae_op_linear          (VaeRun            *run,
+                                   const gfloat      *in,
+                                   gsize              n_tokens,
+                                   gint               d_in,
+                                   gint               d_out,
+                                   const gfloat      *weight,
+                                   const gfloat      *bias,
+                                   const gfloat      *residual,
+                                   VaeActivation      act,
+                                   gfloat            *out,
+                                   GError           **error);
+void       vae_linear_reference   (const gfloat      *in,
+                                   gsize              n_tokens,
+                                   gint               d_in,
+                                   gint               d_out,
+                                   const gfloat      *weight,
+                                   const gfloat      *bias,
+                                   const gfloat      *residual,
+                                   VaeActivation      act,
+                                   gfloat            *out);
+gdouble    vae_linear_flops       (gsize              n_tokens,
+                                   gint               d_in,
+                                   gint               d_out);
+
+/* Axial 2-D RoPE in place on x [height * width, n_heads * head_dim]
+ * (tokens row-major over the grid): pair p of a head turns by
+ * y base^(-p/q) for p < q and x base^(-(p-q)/q) above, q = head_dim / 4
+ * (seed-f16's definition). */
+gboolean   vae_op_rope_2d         (VaeRun            *run,
+                                   gfloat            *x,
+                                   gsize              height,
+                                   gsize              width,
+                                   gint               n_heads,
+                                   gint               head_dim,
+                                   gdouble            base,
+                                   GError           **error);
+void       vae_rope_2d_reference  (gfloat            *x,
+                                   gsize              height,
+                                   gsize              width,
+                                   gint               n_heads,
+                                   gint               head_dim,
+                                   gdouble            base);
+
+/* PyTorch's pixel_shuffle ([c r^2, h, w] -> [c, h r, w r]) and
+ * pixel_unshuffle (the inverse, with out = in * scale + offset on the
+ * way) into a preallocated out of the right shape. */
+gboolean   vae_op_pixel_shuffle   (VaeRun            *run,
+                                   const VaeTensor   *in,
+                                   gint               r,
+                                   VaeTensor         *out,
+                                   GError           **error);
+gboolean   vae_op_pixel_unshuffle (VaeRun            *run,
+                                   const VaeTensor   *in,
+                                   gint               r,
+                                   gfloat             scale,
+                                   gfloat             offset,
+                                   VaeTensor         *out,
+                                   GError           **error);
+void       vae_pixel_shuffle_reference   (const VaeTensor *in,
+                                          gint             r,
+                                          VaeTensor       *out);
+void       vae_pixel_unshuffle_reference (const VaeTensor *in,
+                                          gint             r,
+                                          gfloat           scale,
+                                          gfloat           offset,
+                                          VaeTensor       *out);
+
+/* out [cols, rows] = in [rows, cols]^T: channel-major [D, h w] <->
+ * token-major [h w, D].  Not in place. */
+gboolean   vae_op_transpose       (VaeRun            *run,
+                                   const gfloat      *in,
+                                   gsize              rows,
+                                   gsize              cols,
+                                   gfloat            *out,
+                                   GError           **error);
+void       vae_transpose_reference (const gfloat     *in,
+                                    gsize             rows,
+                                    gsize             cols,
+                                    gfloat           *out);
+
 G_END_DECLS
