@@ -27,6 +27,7 @@ struct _VaeModel
 
 static const VaeArchClass *const architectures[] = {
   &vae_arch_taesd,
+  &vae_arch_seed_f16,
 };
 
 static const gchar *const weight_suffixes[] = {

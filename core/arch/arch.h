@@ -81,5 +81,6 @@ typedef struct
 } VaeArchClass;
 
 extern const VaeArchClass vae_arch_taesd;
+extern const VaeArchClass vae_arch_seed_f16;
 
 G_END_DECLS
