@@ -28,6 +28,7 @@ struct _VaeModel
 static const VaeArchClass *const architectures[] = {
   &vae_arch_taesd,
   &vae_arch_seed_f16,
+  &vae_arch_autoencoder_kl,
 };
 
 static const gchar *const weight_suffixes[] = {

@@ -20,6 +20,18 @@ typedef struct
   guint    factor;          /* image pixels per latent pixel, per side */
   gdouble  scale;           /* diffusion latent = (raw - shift) * scale */
   gdouble  shift;
+
+  /* A per-channel normalisation instead of scale/shift (FLUX.2): the
+   * diffusion latent is the raw one patchified norm_patch x norm_patch
+   * (channel c * p * p + i * p + j for the pixel (i, j) of a patch), then
+   * (x - norm_mean[k]) / sqrt (norm_var[k] + norm_eps) for each of its
+   * norm_channels channels.  norm_patch 0: none.  The arrays point into the
+   * model's weights. */
+  guint          norm_patch;
+  guint          norm_channels;
+  const gfloat  *norm_mean;
+  const gfloat  *norm_var;
+  gdouble        norm_eps;
 } VaeModelInfo;
 
 /* One model architecture.  Architectures are recognised from tensor names
@@ -82,5 +94,6 @@ typedef struct
 
 extern const VaeArchClass vae_arch_taesd;
 extern const VaeArchClass vae_arch_seed_f16;
+extern const VaeArchClass vae_arch_autoencoder_kl;
 
 G_END_DECLS
