@@ -15,7 +15,7 @@
  * At the end each row is divided by its sum.  Memory is one S block and one
  * accumulator per thread; the result equals the plain softmax up to float
  * rounding, and no exp ever sees a positive argument, so large scores
- * cannot overflow.
+ * cannot overflow.  The exps use vae_fast_exp (), which vectorises.
  */
 
 #include <math.h>
@@ -23,6 +23,7 @@
 
 #include "../vae-blas.h"
 #include "../vae-error.h"
+#include "fast-exp.h"
 #include "ops.h"
 
 /* Query and key block sizes.  The S block (BLOCK_Q x BLOCK_K) and the
@@ -32,40 +33,8 @@
 #define BLOCK_K     256
 #define BLOCK_Q_MIN 16
 
-/* e^x for x <= 0 (and NaN, which it keeps), ~2 ulp: Cody-Waite reduction
- * to x = n ln 2 + r, |r| <= ln 2 / 2, a degree-6 polynomial for e^r and 2^n
- * put straight into the exponent bits.  Branch free so that the row loops
- * vectorise; libm's expf does not. */
-static inline gfloat
-exp_nonpositive (gfloat x)
-{
-  const gfloat magic = 12582912.0f;     /* 1.5 * 2^23: rounds to integer */
-  union { gfloat f; gint32 i; } t, scale;
-  gfloat n, r, p;
-
-  /* Below -87 the result is under FLT_MIN; e^-87 ~ 1.6e-38 stands in for
-   * it (NaN compares false and passes through). */
-  x = x < -87.0f ? -87.0f : x;
-  t.f = x * 1.44269504088896341f + magic;
-  n = t.f - magic;
-  r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-
-  p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-
-  /* t's low mantissa bits hold n (as n + 0x400000); n in [-126, 0]. */
-  scale.i = (t.i - 0x4B400000 + 127) << 23;
-
-  return p * scale.f;
-}
-
 /* row[j] = e^(row[j] - max) for j < n; returns their sum. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static gfloat
 exp_row (gfloat *row,
          gsize   n,
@@ -76,7 +45,7 @@ exp_row (gfloat *row,
 
   for (j = 0; j < n; j++)
     {
-      gfloat e = exp_nonpositive (row[j] - max);
+      gfloat e = vae_fast_exp (row[j] - max);
 
       row[j] = e;
       sum += e;
@@ -145,7 +114,7 @@ attention_block (gsize    index,
 
           /* A NaN score never wins the comparison above; it still makes
            * its row's sum, and so its output, NaN through exp_row. */
-          correction = max[i] == -INFINITY ? 0.0f : exp_nonpositive (max[i] - m);
+          correction = max[i] == -INFINITY ? 0.0f : vae_fast_exp (max[i] - m);
           sum[i] = sum[i] * correction + exp_row (row, nk, m);
           max[i] = m;
 

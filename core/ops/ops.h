@@ -135,6 +135,11 @@ VaeTensor *vae_op_upsample_nearest (VaeRun           *run,
 gfloat     vae_activate_scalar    (gfloat             x,
                                    VaeActivation      act);
 
+/* SiLU in place, vectorised (vae_op_activate's SiLU calls expf per
+ * element); the reference kernel with run->reference. */
+void       vae_op_silu            (VaeRun            *run,
+                                   VaeTensor         *t);
+
 /* Multi-head attention: q, k, v and out are token-major [n_tokens,
  * n_heads * head_dim] (row-major; head h is columns h * head_dim ..), and
  * out = softmax (q k^T * scale) v for each head.  Streams over blocks of
