@@ -203,6 +203,7 @@ vae_run_init (VaeRun           *run,
                                           : vae_cpu_count ();
   run->n_threads = CLAMP (run->n_threads, 1, 256);
   run->reference = options->reference;
+  run->norm_stats = NULL;
   run->pool = pool_new (run->n_threads);
   run->n_threads = run->pool->n_workers + 1;
 }

@@ -10,7 +10,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct _VaePool VaePool;
+typedef struct _VaePool      VaePool;
+typedef struct _VaeNormStats VaeNormStats;
 
 /* The state of one encode or decode call: options, cancellation, progress
  * and the worker threads.  Ops take it as their first argument; it lives on
@@ -31,6 +32,7 @@ typedef struct
   gint             n_threads;
   gboolean         reference;
   VaePool         *pool;
+  VaeNormStats    *norm_stats;   /* tiles of a normalised model, else NULL */
 } VaeRun;
 
 void      vae_run_init      (VaeRun            *run,

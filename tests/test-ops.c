@@ -333,6 +333,70 @@ test_norm_hand (void)
   g_assert_cmpfloat_with_epsilon (t->data[3], 1.0, 1e-6);
 }
 
+/* Statistics gathered from the four quadrants of a map, each seen as a
+ * crop with a one-pixel margin, reproduce GroupNorm of the whole map when
+ * applied to any crop. */
+static void
+test_norm_stats (void)
+{
+  g_autoptr (GRand)     rand = g_rand_new_with_seed (3);
+  g_autoptr (VaeTensor) whole = vae_tensor_new_3d (16, 12, 10, NULL);
+  g_autoptr (VaeTensor) ref = vae_tensor_new_3d (16, 12, 10, NULL);
+  g_autoptr (GError)    error = NULL;
+  g_autofree gfloat    *gamma = random_array (rand, 16, 2.0);
+  g_autofree gfloat    *beta = random_array (rand, 16, 1.0);
+  VaeNormStats         *stats = vae_norm_stats_new ();
+  VaeRun                run;
+  gint                  pass, q;
+
+  g_test_summary ("GroupNorm with whole-map statistics gathered from tiles");
+
+  fill_random (whole, rand, -1.0, 3.0);
+  vae_group_norm_reference (whole, 4, gamma, beta, 1e-6f, VAE_ACT_NONE, ref);
+
+  vae_run_init (&run, NULL, NULL, NULL, NULL);
+  run.norm_stats = stats;
+  for (pass = 0; pass < 2; pass++)
+    for (q = 0; q < 4; q++)
+      {
+        /* Quadrant q owns [x0, x0 + 5) x [y0, y0 + 6); its crop adds a
+         * margin of 1 where the map allows. */
+        const gsize           x0 = (q % 2) * 5, y0 = (q / 2) * 6;
+        const gsize           cx = x0 ? x0 - 1 : 0, cy = y0 ? y0 - 1 : 0;
+        const gsize           cw = MIN (x0 + 6, 10) - cx, ch = MIN (y0 + 7, 12) - cy;
+        g_autoptr (VaeTensor) crop = vae_tensor_new_3d (16, ch, cw, NULL);
+        gsize                 c, y, x;
+
+        for (c = 0; c < 16; c++)
+          for (y = 0; y < ch; y++)
+            for (x = 0; x < cw; x++)
+              crop->data[(c * ch + y) * cw + x] = whole->data[(c * 12 + cy + y) * 10 + cx + x];
+
+        vae_norm_stats_begin (stats, pass ? VAE_NORM_STATS_APPLY : VAE_NORM_STATS_COLLECT,
+                              cw, ch, x0 - cx, y0 - cy, x0 - cx + 5, y0 - cy + 6);
+        g_assert_true (vae_op_group_norm (&run, crop, 4, gamma, beta, 1e-6f,
+                                          VAE_ACT_NONE, crop, &error));
+        g_assert_no_error (error);
+
+        if (pass == 1)
+          for (c = 0; c < 16; c++)
+            for (y = 0; y < ch; y++)
+              for (x = 0; x < cw; x++)
+                g_assert_cmpfloat_with_epsilon (crop->data[(c * ch + y) * cw + x],
+                                                ref->data[(c * 12 + cy + y) * 10 + cx + x],
+                                                1e-5);
+      }
+
+  /* A forward pass with more GroupNorm calls than were collected. */
+  vae_norm_stats_begin (stats, VAE_NORM_STATS_APPLY, 10, 12, 0, 0, 10, 12);
+  g_assert_true (vae_op_group_norm (&run, whole, 4, gamma, beta, 1e-6f, VAE_ACT_NONE, whole, &error));
+  g_assert_false (vae_op_group_norm (&run, whole, 4, gamma, beta, 1e-6f, VAE_ACT_NONE, whole, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
+
+  vae_run_clear (&run);
+  vae_norm_stats_free (stats);
+}
+
 static void
 test_norm_bad_groups (void)
 {
@@ -464,6 +528,7 @@ main (int    argc,
     }
   g_test_add_func ("/ops/group-norm/hand", test_norm_hand);
   g_test_add_func ("/ops/group-norm/bad-groups", test_norm_bad_groups);
+  g_test_add_func ("/ops/group-norm/tile-statistics", test_norm_stats);
 
   g_test_add_func ("/ops/elementwise", test_elementwise);
   g_test_add_func ("/ops/upsample/hand", test_upsample);

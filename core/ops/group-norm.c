@@ -138,6 +138,72 @@ vae_group_norm_reference (const VaeTensor *in,
     }
 }
 
+/* y = (x - mean_g) / sqrt (var_g + eps) * gamma + beta, then act, from
+ * per-group statistics. */
+static void
+normalise (VaeRun          *run,
+           const VaeTensor *in,
+           gint             groups,
+           const gdouble   *group_mean,
+           const gdouble   *group_var,
+           const gfloat    *gamma,
+           const gfloat    *beta,
+           gfloat           eps,
+           VaeActivation    act,
+           VaeTensor       *out)
+{
+  const gsize channels = VAE_T_C (in);
+  const gsize n = VAE_T_H (in) * VAE_T_W (in);
+  const gsize per_group = channels / groups;
+  NormJob     job = { 0, };
+  gsize       c;
+
+  job.in = in;
+  job.out = out;
+  job.act = act;
+  job.center = g_new (gfloat, channels);
+  job.scale = g_new (gfloat, channels);
+  job.offset = g_new (gfloat, channels);
+
+  for (c = 0; c < channels; c++)
+    {
+      const gsize   g = c / per_group;
+      const gdouble inv_std = 1.0 / sqrt (group_var[g] + eps);
+      const gdouble gm = gamma ? gamma[c] : 1.0;
+      const gdouble bt = beta ? beta[c] : 0.0;
+
+      job.center[c] = in->data[c * n];
+      job.scale[c] = (gfloat) (gm * inv_std);
+      job.offset[c] = (gfloat) (bt - (group_mean[g] - job.center[c]) * gm * inv_std);
+    }
+
+  vae_parallel_for (run, channels, channel_apply, &job);
+
+  g_free (job.center);
+  g_free (job.scale);
+  g_free (job.offset);
+}
+
+static gboolean
+apply_stats (VaeRun           *run,
+             const VaeTensor  *in,
+             gint              groups,
+             const gfloat     *gamma,
+             const gfloat     *beta,
+             gfloat            eps,
+             VaeActivation     act,
+             VaeTensor        *out,
+             GError          **error)
+{
+  const gdouble *mean, *var;
+
+  if (! vae_norm_stats_lookup (run->norm_stats, in, groups, &mean, &var, error))
+    return FALSE;
+  normalise (run, in, groups, mean, var, gamma, beta, eps, act, out);
+
+  return vae_run_check (run, error);
+}
+
 gboolean
 vae_op_group_norm (VaeRun           *run,
                    const VaeTensor  *in,
@@ -152,6 +218,7 @@ vae_op_group_norm (VaeRun           *run,
   NormJob     job;
   const gsize channels = VAE_T_C (in);
   const gsize n = VAE_T_H (in) * VAE_T_W (in);
+  gdouble    *group_mean, *group_var;
   gsize       per_group, g, c;
 
   if (in->n_dims != 3 || groups <= 0 || channels % groups != 0 ||
@@ -165,6 +232,13 @@ vae_op_group_norm (VaeRun           *run,
     }
   per_group = channels / groups;
 
+  if (run->norm_stats &&
+      vae_norm_stats_get_mode (run->norm_stats) == VAE_NORM_STATS_APPLY)
+    return apply_stats (run, in, groups, gamma, beta, eps, act, out, error);
+  if (run->norm_stats &&
+      ! vae_norm_stats_add (run->norm_stats, run, in, groups, error))
+    return FALSE;
+
   if (run->reference)
     {
       vae_group_norm_reference (in, groups, gamma, beta, eps, act, out);
@@ -172,45 +246,30 @@ vae_op_group_norm (VaeRun           *run,
     }
 
   job.in = in;
-  job.out = out;
-  job.act = act;
   job.mean = g_new (gdouble, channels);
   job.m2 = g_new (gdouble, channels);
-  job.center = g_new (gfloat, channels);
-  job.scale = g_new (gfloat, channels);
-  job.offset = g_new (gfloat, channels);
-
   vae_parallel_for (run, channels, channel_sums, &job);
 
+  group_mean = g_new (gdouble, groups);
+  group_var = g_new (gdouble, groups);
   for (g = 0; g < (gsize) groups; g++)
     {
-      gdouble mean = 0.0, m2 = 0.0, inv_std;
+      gdouble mean = 0.0, m2 = 0.0;
 
       for (c = g * per_group; c < (g + 1) * per_group; c++)
         mean += job.mean[c];
       mean /= per_group;
       for (c = g * per_group; c < (g + 1) * per_group; c++)
         m2 += job.m2[c] + n * (job.mean[c] - mean) * (job.mean[c] - mean);
-      inv_std = 1.0 / sqrt (m2 / ((gdouble) per_group * n) + eps);
-
-      for (c = g * per_group; c < (g + 1) * per_group; c++)
-        {
-          gdouble gm = gamma ? gamma[c] : 1.0;
-          gdouble bt = beta ? beta[c] : 0.0;
-
-          job.center[c] = in->data[c * n];
-          job.scale[c] = (gfloat) (gm * inv_std);
-          job.offset[c] = (gfloat) (bt - (mean - job.center[c]) * gm * inv_std);
-        }
+      group_mean[g] = mean;
+      group_var[g] = m2 / ((gdouble) per_group * n);
     }
-
-  vae_parallel_for (run, channels, channel_apply, &job);
-
   g_free (job.mean);
   g_free (job.m2);
-  g_free (job.center);
-  g_free (job.scale);
-  g_free (job.offset);
+
+  normalise (run, in, groups, group_mean, group_var, gamma, beta, eps, act, out);
+  g_free (group_mean);
+  g_free (group_var);
 
   return vae_run_check (run, error);
 }

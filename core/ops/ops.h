@@ -106,6 +106,50 @@ gboolean   vae_op_group_norm      (VaeRun            *run,
                                    VaeActivation      act,
                                    VaeTensor         *out,
                                    GError           **error);
+/* Whole-image GroupNorm statistics for tiled runs.  GroupNorm couples
+ * every pixel of a map; tiles that normalised with their own statistics
+ * would each get a different tone.  A tiled run therefore makes two passes
+ * over its tiles with run->norm_stats set: in COLLECT mode every GroupNorm
+ * normalises as usual and adds the sums of its input over the tile's own
+ * region (its share of the image, without overlap or margin) to the
+ * statistics of that GroupNorm, told apart by call order; APPLY mode
+ * normalises every tile with those whole-image statistics, which makes the
+ * normalisation, like the convs, the same for every tile.
+ *
+ * The region is given on the tile's base grid (base_w x base_h, e.g.
+ * latent pixels); maps k times larger scale it by k. */
+typedef enum
+{
+  VAE_NORM_STATS_COLLECT,
+  VAE_NORM_STATS_APPLY
+} VaeNormStatsMode;
+
+VaeNormStats * vae_norm_stats_new    (void);
+void           vae_norm_stats_free   (VaeNormStats     *stats);
+void           vae_norm_stats_begin  (VaeNormStats     *stats,
+                                      VaeNormStatsMode  mode,
+                                      gsize             base_w,
+                                      gsize             base_h,
+                                      gsize             x0,
+                                      gsize             y0,
+                                      gsize             x1,
+                                      gsize             y1);
+VaeNormStatsMode vae_norm_stats_get_mode (VaeNormStats *stats);
+/* For the GroupNorm op: the statistics of the next call in APPLY mode
+ * (per group: mean and variance), or where to add this call's sums in
+ * COLLECT mode. */
+gboolean       vae_norm_stats_lookup (VaeNormStats     *stats,
+                                      const VaeTensor  *in,
+                                      gint              groups,
+                                      const gdouble   **mean,
+                                      const gdouble   **var,
+                                      GError          **error);
+gboolean       vae_norm_stats_add    (VaeNormStats     *stats,
+                                      VaeRun           *run,
+                                      const VaeTensor  *in,
+                                      gint              groups,
+                                      GError          **error);
+
 void       vae_group_norm_reference (const VaeTensor *in,
                                      gint             groups,
                                      const gfloat    *gamma,

@@ -1,0 +1,269 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+/* Whole-image GroupNorm statistics gathered over tiles (see ops.h).  Each
+ * GroupNorm call of a forward pass, in call order, owns a running count,
+ * mean and sum of squared deviations per group; tiles' contributions are
+ * merged with Chan et al.'s pairwise formula, which stays accurate however
+ * many tiles there are. */
+
+#include <math.h>
+
+#include "../vae-error.h"
+#include "ops.h"
+
+typedef struct
+{
+  gint     groups;
+  gdouble *count;
+  gdouble *mean;
+  gdouble *m2;
+  gdouble *var;      /* filled on first APPLY lookup */
+} NormLayer;
+
+struct _VaeNormStats
+{
+  VaeNormStatsMode mode;
+  GArray          *layers;
+  guint            next;
+  gsize            base_w, base_h;
+  gsize            x0, y0, x1, y1;
+};
+
+typedef struct
+{
+  const VaeTensor *in;
+  gsize            rx0, ry0, rx1, ry1;
+  gdouble         *mean;   /* per channel */
+  gdouble         *m2;
+} RegionJob;
+
+static void
+layer_clear (gpointer data)
+{
+  NormLayer *layer = data;
+
+  g_free (layer->count);
+  g_free (layer->mean);
+  g_free (layer->m2);
+  g_free (layer->var);
+}
+
+VaeNormStats *
+vae_norm_stats_new (void)
+{
+  VaeNormStats *stats = g_new0 (VaeNormStats, 1);
+
+  stats->layers = g_array_new (FALSE, TRUE, sizeof (NormLayer));
+  g_array_set_clear_func (stats->layers, layer_clear);
+
+  return stats;
+}
+
+void
+vae_norm_stats_free (VaeNormStats *stats)
+{
+  if (stats)
+    {
+      g_array_unref (stats->layers);
+      g_free (stats);
+    }
+}
+
+VaeNormStatsMode
+vae_norm_stats_get_mode (VaeNormStats *stats)
+{
+  return stats->mode;
+}
+
+void
+vae_norm_stats_begin (VaeNormStats     *stats,
+                      VaeNormStatsMode  mode,
+                      gsize             base_w,
+                      gsize             base_h,
+                      gsize             x0,
+                      gsize             y0,
+                      gsize             x1,
+                      gsize             y1)
+{
+  stats->mode = mode;
+  stats->next = 0;
+  stats->base_w = MAX (base_w, 1);
+  stats->base_h = MAX (base_h, 1);
+  stats->x0 = x0;
+  stats->y0 = y0;
+  stats->x1 = MAX (x1, x0);
+  stats->y1 = MAX (y1, y0);
+}
+
+static void
+region_sums (gsize    c,
+             gint     thread,
+             gpointer data)
+{
+  RegionJob    *job = data;
+  const gsize   w = VAE_T_W (job->in), h = VAE_T_H (job->in);
+  const gfloat *plane = job->in->data + c * h * w;
+  const gfloat  k = plane[job->ry0 * w + job->rx0];
+  const gdouble n = (gdouble) (job->ry1 - job->ry0) * (job->rx1 - job->rx0);
+  gdouble       s = 0.0, s2 = 0.0;
+  gsize         y, x;
+
+  for (y = job->ry0; y < job->ry1; y++)
+    {
+      const gfloat *row = plane + y * w;
+      gfloat        fs = 0.0f, fs2 = 0.0f;
+
+      /* One row at a time in float (a few thousand terms at most), folded
+       * into double, around a shift k from the region itself. */
+      for (x = job->rx0; x < job->rx1; x++)
+        {
+          gfloat d = row[x] - k;
+
+          fs += d;
+          fs2 += d * d;
+        }
+      s += fs;
+      s2 += fs2;
+    }
+
+  job->mean[c] = k + s / n;
+  job->m2[c] = MAX (s2 - s * s / n, 0.0);
+}
+
+static gboolean
+scale_region (VaeNormStats     *stats,
+              const VaeTensor  *in,
+              RegionJob        *job,
+              GError          **error)
+{
+  const gsize h = VAE_T_H (in), w = VAE_T_W (in);
+  const gsize kh = h / stats->base_h, kw = w / stats->base_w;
+
+  if (kh == 0 || kw == 0 || kh * stats->base_h != h || kw * stats->base_w != w ||
+      stats->x1 > stats->base_w || stats->y1 > stats->base_h)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "group norm statistics: a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                   " map is not a multiple of the tile's %" G_GSIZE_FORMAT "x%"
+                   G_GSIZE_FORMAT " grid", w, h, stats->base_w, stats->base_h);
+      return FALSE;
+    }
+
+  job->rx0 = stats->x0 * kw;
+  job->rx1 = stats->x1 * kw;
+  job->ry0 = stats->y0 * kh;
+  job->ry1 = stats->y1 * kh;
+
+  return TRUE;
+}
+
+static NormLayer *
+next_layer (VaeNormStats  *stats,
+            gint           groups,
+            gboolean       create,
+            GError       **error)
+{
+  guint      index = stats->next++;
+  NormLayer *layer;
+
+  if (index == stats->layers->len && create)
+    {
+      NormLayer fresh = { groups, g_new0 (gdouble, groups), g_new0 (gdouble, groups),
+                          g_new0 (gdouble, groups), NULL };
+
+      g_array_append_val (stats->layers, fresh);
+    }
+  if (index >= stats->layers->len)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
+                   "group norm statistics: no statistics for call %u", index);
+      return NULL;
+    }
+
+  layer = &g_array_index (stats->layers, NormLayer, index);
+  if (layer->groups != groups)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
+                   "group norm statistics: call %u has %d groups, %d recorded",
+                   index, groups, layer->groups);
+      return NULL;
+    }
+
+  return layer;
+}
+
+gboolean
+vae_norm_stats_add (VaeNormStats     *stats,
+                    VaeRun           *run,
+                    const VaeTensor  *in,
+                    gint              groups,
+                    GError          **error)
+{
+  const gsize channels = VAE_T_C (in);
+  const gsize per_group = channels / groups;
+  RegionJob   job = { in, };
+  NormLayer  *layer;
+  gdouble     n;
+  gsize       g, c;
+
+  layer = next_layer (stats, groups, TRUE, error);
+  if (layer == NULL || ! scale_region (stats, in, &job, error))
+    return FALSE;
+  if (job.rx1 == job.rx0 || job.ry1 == job.ry0)
+    return TRUE;
+
+  n = (gdouble) (job.rx1 - job.rx0) * (job.ry1 - job.ry0);
+  job.mean = g_new (gdouble, channels);
+  job.m2 = g_new (gdouble, channels);
+  vae_parallel_for (run, channels, region_sums, &job);
+
+  for (g = 0; g < (gsize) groups; g++)
+    {
+      gdouble mean = 0.0, m2 = 0.0, count = n * per_group, delta, total;
+
+      for (c = g * per_group; c < (g + 1) * per_group; c++)
+        mean += job.mean[c];
+      mean /= per_group;
+      for (c = g * per_group; c < (g + 1) * per_group; c++)
+        m2 += job.m2[c] + n * (job.mean[c] - mean) * (job.mean[c] - mean);
+
+      total = layer->count[g] + count;
+      delta = mean - layer->mean[g];
+      layer->mean[g] += delta * count / total;
+      layer->m2[g] += m2 + delta * delta * layer->count[g] * count / total;
+      layer->count[g] = total;
+    }
+
+  g_free (job.mean);
+  g_free (job.m2);
+
+  return TRUE;
+}
+
+gboolean
+vae_norm_stats_lookup (VaeNormStats     *stats,
+                       const VaeTensor  *in,
+                       gint              groups,
+                       const gdouble   **mean,
+                       const gdouble   **var,
+                       GError          **error)
+{
+  NormLayer *layer = next_layer (stats, groups, FALSE, error);
+  gint       g;
+
+  if (layer == NULL)
+    return FALSE;
+
+  if (layer->var == NULL)
+    {
+      layer->var = g_new (gdouble, groups);
+      for (g = 0; g < groups; g++)
+        layer->var[g] = layer->count[g] > 0 ? layer->m2[g] / layer->count[g] : 1.0;
+    }
+  *mean = layer->mean;
+  *var = layer->var;
+
+  return TRUE;
+}
