@@ -91,6 +91,45 @@ typedef struct
   gsize          block;
 } LinearJob;
 
+/* Bias and activation over m rows of n, in place; the GELU loop is the
+ * one that matters (erf per element), so it gets AVX2 / AVX-512 clones. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static void
+epilogue (gfloat        *out,
+          gsize          m,
+          gsize          n,
+          const gfloat  *b,
+          VaeActivation  act)
+{
+  gsize i, j;
+
+  for (i = 0; i < m; i++)
+    {
+      gfloat *o = out + i * n;
+
+      switch (act)
+        {
+        case VAE_ACT_NONE:
+          if (b)
+            for (j = 0; j < n; j++)
+              o[j] += b[j];
+          break;
+        case VAE_ACT_GELU:
+          if (b)
+            for (j = 0; j < n; j++)
+              o[j] = gelu_fast (o[j] + b[j]);
+          else
+            for (j = 0; j < n; j++)
+              o[j] = gelu_fast (o[j]);
+          break;
+        default:
+          for (j = 0; j < n; j++)
+            o[j] = vae_activate_scalar (o[j] + (b ? b[j] : 0.0f), act);
+          break;
+        }
+    }
+}
+
 static void
 linear_block (gsize    index,
               gint     thread,
@@ -101,8 +140,6 @@ linear_block (gsize    index,
   const gsize      t0 = index * job->block;
   const gsize      m = MIN (job->block, job->n_tokens - t0);
   gfloat          *out = job->out + t0 * d_out;
-  const gfloat    *b = job->bias;
-  gsize            i, j;
 
   if (job->residual && job->residual != job->out)
     memcpy (out, job->residual + t0 * d_out, m * d_out * sizeof (gfloat));
@@ -111,31 +148,7 @@ linear_block (gsize    index,
              job->in + t0 * job->d_in, job->d_in, job->weight, job->d_in,
              job->residual ? 1.0f : 0.0f, out, job->d_out);
 
-  for (i = 0; i < m; i++)
-    {
-      gfloat *o = out + i * d_out;
-
-      switch (job->act)
-        {
-        case VAE_ACT_NONE:
-          if (b)
-            for (j = 0; j < d_out; j++)
-              o[j] += b[j];
-          break;
-        case VAE_ACT_GELU:
-          if (b)
-            for (j = 0; j < d_out; j++)
-              o[j] = gelu_fast (o[j] + b[j]);
-          else
-            for (j = 0; j < d_out; j++)
-              o[j] = gelu_fast (o[j]);
-          break;
-        default:
-          for (j = 0; j < d_out; j++)
-            o[j] = vae_activate_scalar (o[j] + (b ? b[j] : 0.0f), job->act);
-          break;
-        }
-    }
+  epilogue (out, m, d_out, job->bias, job->act);
 }
 
 /* Dot products in double, libm's activations. */
