@@ -656,7 +656,7 @@ res_forward (VaeRun      *run,
     goto out;
 
   memcpy (t1->data, x->data, x->n_elements * sizeof (gfloat));
-  vae_op_activate (run, t1, VAE_ACT_SILU);
+  vae_op_silu (run, t1);
   ok = vae_op_conv2d (run, &res->conv1, t1, NULL, VAE_ACT_SILU, &t2, error) &&
        vae_op_conv2d (run, &res->conv2, t2, x, VAE_ACT_NONE, &x, error);
 
@@ -779,7 +779,7 @@ seed_encode (gpointer          self,
       ! (x = conv_res_step (run, &scratch, &seed->down3, &seed->enc_res3, x, error)))
     goto fail;
 
-  vae_op_activate (run, x, VAE_ACT_SILU);
+  vae_op_silu (run, x);
   if (! vae_op_conv2d (run, &seed->enc_out, x, z, VAE_ACT_NONE, &z, error))
     goto fail;
 
@@ -959,7 +959,7 @@ seed_decode (gpointer          self,
     goto fail;
   vae_scratch_put (&scratch, g_steal_pointer (&skip_in));
 
-  vae_op_activate (run, x, VAE_ACT_SILU);
+  vae_op_silu (run, x);
   if (! vae_op_conv2d (run, &seed->dec_out, x, base4, VAE_ACT_NONE, &base4, error))
     goto fail;
   vae_scratch_put (&scratch, g_steal_pointer (&x));

@@ -21,39 +21,11 @@
 
 #include "../vae-blas.h"
 #include "../vae-error.h"
+#include "fast-exp.h"
 #include "ops.h"
 
 #define BLOCK_TOKENS     128
 #define BLOCK_TOKENS_MIN 16
-
-/* e^x for x <= 0, ~2 ulp: Cody-Waite reduction to n ln 2 + r and a
- * degree-6 polynomial for e^r, 2^n built in the exponent bits.  Branch
- * free so that the loops around it vectorise. */
-static inline gfloat
-exp_nonpositive (gfloat x)
-{
-  const gfloat magic = 12582912.0f;     /* 1.5 * 2^23: rounds to integer */
-  union { gfloat f; gint32 i; } t, scale;
-  gfloat n, r, p;
-
-  x = x < -87.0f ? -87.0f : x;
-  t.f = x * 1.44269504088896341f + magic;
-  n = t.f - magic;
-  r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-
-  p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-
-  scale.i = (t.i - 0x4B400000 + 127) << 23;
-
-  return p * scale.f;
-}
 
 /* 0.5 x (1 + erf (x / sqrt 2)) with erf from Abramowitz & Stegun 7.1.26
  * (|error| <= 1.5e-7 for every x): for u = |x| / sqrt 2,
@@ -72,7 +44,7 @@ gelu_fast (gfloat x)
   q = q * t + 1.421413741f;
   q = q * t - 0.284496736f;
   q = q * t + 0.254829592f;
-  q = q * t * exp_nonpositive (-u * u);
+  q = q * t * vae_fast_exp (-u * u);
 
   return 0.5f * x * (x >= 0.0f ? 2.0f - q : q);
 }
