@@ -31,6 +31,8 @@ static const VaeArchClass *const architectures[] = {
   &vae_arch_autoencoder_kl,
 };
 
+static const gchar *const license_keys[] = { "vae.license", "license" };
+
 static const gchar *const weight_suffixes[] = {
   ".safetensors", ".pth", ".pt", ".ckpt",
 };
@@ -260,11 +262,16 @@ vae_model_load (const gchar  *path,
   if (model->arch_data == NULL)
     goto fail;
 
+  /* Our own files say "vae.license"; files converted by others often carry
+   * a plain "license" key (the TAESD safetensors do). */
   license = NULL;
-  if (model->encoder_weights)
-    license = vae_weights_get_metadata (model->encoder_weights, "license");
-  if (license == NULL && model->decoder_weights)
-    license = vae_weights_get_metadata (model->decoder_weights, "license");
+  for (i = 0; i < G_N_ELEMENTS (license_keys) && license == NULL; i++)
+    {
+      if (model->encoder_weights)
+        license = vae_weights_get_metadata (model->encoder_weights, license_keys[i]);
+      if (license == NULL && model->decoder_weights)
+        license = vae_weights_get_metadata (model->decoder_weights, license_keys[i]);
+    }
   model->license = g_strdup (license);
 
   return model;
