@@ -766,6 +766,27 @@ test_halves (gconstpointer data)
   remove_dir (dir);
 }
 
+/* A whole VAE in a file whose name says "encoder" (BFL's
+ * full_encoder_small_decoder.safetensors): the loader hands it over as the
+ * encoder half only, and the decoder must still be found in it. */
+static void
+test_encoder_named_file (void)
+{
+  g_autofree gchar    *src = data_path ("flux2", "model.safetensors");
+  g_autofree gchar    *dir = temp_dir ();
+  g_autofree gchar    *path = g_build_filename (dir, "full_encoder_small_decoder.safetensors",
+                                                NULL);
+  g_autoptr(VaeModel)  model = NULL;
+
+  copy_model (src, path, COPY_ALL, NULL, NULL);
+  model = load_model (path);
+  g_assert_cmpstr (vae_model_get_id (model), ==, "flux2-vae");
+  g_assert_true (vae_model_can_encode (model));
+  g_assert_true (vae_model_can_decode (model));
+  g_clear_pointer (&model, vae_model_unref);
+  remove_dir (dir);
+}
+
 /* SD1/SDXL and SD3/FLUX.1 look alike; metadata tells them apart. */
 static void
 test_metadata (void)
@@ -1238,6 +1259,7 @@ main (int    argc,
         }
     }
   g_test_add_func ("/kl/flux2/normalisation", test_flux2_normalisation);
+  g_test_add_func ("/kl/flux2/encoder-named-file", test_encoder_named_file);
   g_test_add_func ("/kl/metadata", test_metadata);
   g_test_add_func ("/kl/damaged", test_damaged);
   g_test_add_func ("/kl/wrong-latent", test_wrong_latent);
