@@ -107,7 +107,7 @@ vae_decode_procedure_new (GimpPlugIn  *plug_in,
                                     TRUE, NULL,
                                     G_PARAM_READWRITE);
   gimp_procedure_add_choice_argument (procedure, "size",
-                                      _("_Size"),
+                                      _("Si_ze"),
                                       _("The size of the new layer"),
                                       gimp_choice_new_with_values (
                                         "square-1024", SIZE_1024,
@@ -126,7 +126,7 @@ vae_decode_procedure_new (GimpPlugIn  *plug_in,
                                    8, 16384, 1024,
                                    G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "height",
-                                   _("_Height"),
+                                   _("He_ight"),
                                    _("Height of the new layer with a custom "
                                      "size"),
                                    8, 16384, 1024,
@@ -147,7 +147,7 @@ vae_decode_procedure_new (GimpPlugIn  *plug_in,
                                       "fit",
                                       G_PARAM_READWRITE);
   gimp_procedure_add_choice_argument (procedure, "resample",
-                                      _("_Resample"),
+                                      _("R_esample"),
                                       _("Scale the decoded pixels, or scale "
                                         "the latents and decode at the new "
                                         "size"),
@@ -160,7 +160,7 @@ vae_decode_procedure_new (GimpPlugIn  *plug_in,
                                       "pixels",
                                       G_PARAM_READWRITE);
   gimp_procedure_add_choice_argument (procedure, "alpha",
-                                      _("A_lpha"),
+                                      _("Al_pha"),
                                       _("Transparency of the new layer when "
                                         "the latent layer has some"),
                                       gimp_choice_new_with_values (
@@ -659,7 +659,9 @@ decode_dialog (GimpProcedure       *procedure,
   GtkWidget    *dialog;
   GtkWidget    *box;
   GValue        custom = G_VALUE_INIT;
+  const gchar  *size_properties[] = { "width", "height" };
   gulong        handler;
+  gsize         i;
   gboolean      run;
 
   /* Preview latents of about PREVIEW_SIDE pixels for an 8× model. */
@@ -672,12 +674,15 @@ decode_dialog (GimpProcedure       *procedure,
                                         "width", "height", NULL);
   gtk_orientable_set_orientation (GTK_ORIENTABLE (box),
                                   GTK_ORIENTATION_HORIZONTAL);
+  /* Width and height only matter for a custom size. */
   g_value_init (&custom, G_TYPE_STRING);
   g_value_set_static_string (&custom, "custom");
-  gimp_procedure_dialog_set_sensitive_if_in (GIMP_PROCEDURE_DIALOG (dialog),
-                                             "custom-size-box", NULL, "size",
-                                             gimp_value_array_new_from_values (&custom, 1),
-                                             TRUE);
+  for (i = 0; i < G_N_ELEMENTS (size_properties); i++)
+    gimp_procedure_dialog_set_sensitive_if_in (GIMP_PROCEDURE_DIALOG (dialog),
+                                               size_properties[i], NULL,
+                                               "size",
+                                               gimp_value_array_new_from_values (&custom, 1),
+                                               TRUE);
   g_value_unset (&custom);
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
                               "latent-file", "size", "custom-size-box",

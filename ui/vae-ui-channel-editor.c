@@ -265,7 +265,7 @@ vae_ui_channel_editor_new (GObject     *config,
     }
   gtk_widget_show_all (grid);
 
-  button = gtk_button_new_with_mnemonic (_("Reset c_hannels"));
+  button = gtk_button_new_with_mnemonic (_("Rese_t channels"));
   gtk_widget_set_halign (button, GTK_ALIGN_START);
   gtk_box_pack_start (GTK_BOX (editor), button, FALSE, FALSE, 0);
   gtk_widget_show (button);

@@ -80,6 +80,7 @@ def call(name, **arguments):
         raise AssertionError("procedure %s is not registered" % name)
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    # run_mode=Gimp.RunMode.INTERACTIVE among the arguments overrides this.
     for key, value in arguments.items():
         _set(config, key.replace("_", "-"), value)
     result = procedure.run(config)

@@ -35,6 +35,28 @@ def install_plugin(plugin, po_dir, plug_ins):
             shutil.copy2(mo, dest)
 
 
+def start_xvfb(tmp):
+    """Starts Xvfb on a display number it picks itself (-displayfd).
+
+    xvfb-run -a only looks for lock files in /tmp, which each build
+    environment has its own of, while X sockets are shared by the whole
+    machine; letting the server try the sockets avoids two tests fighting
+    over one display.
+    """
+    read_end, write_end = os.pipe()
+    log = open(os.path.join(tmp, "xvfb.log"), "w")
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end),
+                             "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp"],
+                            pass_fds=[write_end], stdout=log, stderr=log)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        number = f.readline().strip()
+    if not number:
+        raise RuntimeError("Xvfb did not start")
+    return xvfb, ":" + number
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gimp", required=True)
@@ -96,15 +118,22 @@ def main():
                    "-i", "-d", "-f", "--quit",
                    "--batch-interpreter=python-fu-eval", "-b", code]
 
+        xvfb = None
         if args.xvfb:
+            xvfb, display = start_xvfb(tmp)
+            env["DISPLAY"] = display
             env["VAE_TEST_DRIVER"] = os.path.abspath(args.driver)
             if args.screenshots:
                 env["VAE_TEST_SCREENSHOTS"] = os.path.abspath(args.screenshots)
-            command = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
-                       "dbus-run-session", "--"] + command
+            command = ["dbus-run-session", "--"] + command
 
         print("$ " + " ".join(command), flush=True)
-        result = subprocess.run(command, env=env, cwd=work)
+        try:
+            result = subprocess.run(command, env=env, cwd=work)
+        finally:
+            if xvfb is not None:
+                xvfb.terminate()
+                xvfb.wait()
         print("gimp-console exit status %d" % result.returncode)
         return 0 if result.returncode == 0 else 1
 

@@ -1,0 +1,57 @@
+# gimp-vae - image autoencoders in GIMP 3
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Dialog smoke test, under Xvfb: runs every procedure interactively while
+# dialog-driver.py waits for each dialog, screenshots it and presses
+# Return.  Passes when every dialog appeared, was captured, closed on OK
+# and the run made its layer.  Run by run-gimp-test.py --xvfb; with
+# VAE_TEST_SCREENSHOTS set, the PNGs land there (docs/screenshots/).
+
+import subprocess
+
+image, source = kodak("kodim23")
+image.scale(384, 256)
+source.set_name("kodim23")
+other = load(os.path.join(KODAK, "kodim03.png"))
+second = Gimp.Layer.new_from_drawable(other.get_layers()[0], image)
+image.insert_layer(second, None, 0)
+second.scale(384, 256, False)
+second.set_name("kodim03")
+latents, = call("plug-in-vae-encode", image=image, drawables=[source])
+
+shots = os.environ.get("VAE_TEST_SCREENSHOTS") or os.path.join(WORK, "shots")
+os.makedirs(shots, exist_ok=True)
+settle = os.environ.get("VAE_TEST_SETTLE", "8")
+
+runs = [
+    ("Encode Layer to Latents", "dialog-encode",
+     "plug-in-vae-encode", dict(drawables=[source])),
+    ("Decode Latents to New Layer", "dialog-decode",
+     "plug-in-vae-decode", dict(drawables=[latents])),
+    ("Reconstruct Layer (Round Trip)", "dialog-reconstruct",
+     "plug-in-vae-reconstruct", dict(drawables=[source])),
+    ("Interpolate Between Layers", "dialog-interpolate",
+     "plug-in-vae-interpolate", dict(drawables=[source, second])),
+    ("Edit Latents", "dialog-edit",
+     "plug-in-vae-edit", dict(drawables=[latents])),
+]
+
+driver = subprocess.Popen(
+    ["python3", os.environ["VAE_TEST_DRIVER"], shots, settle] +
+    ["%s=%s" % (title, shot) for title, shot, _, _ in runs])
+
+for title, shot, procedure, arguments in runs:
+    before = len(image.get_layers())
+    values = call(procedure, image=image, run_mode=Gimp.RunMode.INTERACTIVE,
+                  **arguments)
+    check(values[0] is not None and len(image.get_layers()) == before + 1,
+          "%s: OK ran the procedure and added its layer" % title)
+
+check(driver.wait(timeout=120) == 0, "the driver saw every dialog close")
+for title, shot, _, _ in runs:
+    size = subprocess.run(["identify", "-format", "%w %h",
+                           os.path.join(shots, shot + ".png")],
+                          capture_output=True, text=True).stdout.split()
+    check(len(size) == 2 and int(size[0]) > 250 and int(size[1]) > 150,
+          "screenshot of %s (%s)" % (title, " x ".join(size)))
+done()
