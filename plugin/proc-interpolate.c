@@ -418,6 +418,9 @@ interpolate_run (GimpProcedure        *procedure,
     {
       GimpLayer *layer;
 
+      /* TRANSLATORS: a frame of an animation; keep "(%dms)" as it is,
+       * GIMP's animation playback reads the frame delay from it.
+       */
       name = g_strdup_printf (_("frame %d (%dms)"), i + 1, delay);
       layer = vae_plugin_layer_add (image, name, frames[i], NULL,
                                     GIMP_LAYER (group), 0, &error);
