@@ -75,8 +75,7 @@ static GimpValueArray * decode_run    (GimpProcedure        *procedure,
                                        gpointer              run_data);
 static gboolean         decode_dialog (GimpProcedure        *procedure,
                                        GimpProcedureConfig  *config,
-                                       GimpDrawable         *drawable,
-                                       VaeLatent            *latent);
+                                       GimpDrawable        **drawables);
 
 GimpProcedure *
 vae_decode_procedure_new (GimpPlugIn  *plug_in,
@@ -357,6 +356,49 @@ opaque_alpha (const Geometry  *g,
   return alpha;
 }
 
+/* The latents to decode: the file in @config if one is set, else the
+ * selected layer's.  @drawable is the layer the result goes above (none
+ * for a file with several or no layers selected).
+ */
+static VaeLatent *
+decode_source (GimpProcedureConfig  *config,
+               GimpDrawable        **drawables,
+               GimpDrawable        **drawable,
+               gchar               **source_name,
+               gboolean             *from_file,
+               GError              **error)
+{
+  VaeLatent *latent = NULL;
+  GFile     *file   = NULL;
+
+  *drawable = NULL;
+  *source_name = NULL;
+
+  g_object_get (config, "latent-file", &file, NULL);
+  *from_file = file != NULL;
+  if (file != NULL)
+    {
+      latent = vae_plugin_latent_load_file (file, error);
+      *source_name = g_file_get_basename (file);
+      if (strrchr (*source_name, '.') != NULL)
+        *strrchr (*source_name, '.') = '\0';
+      g_object_unref (file);
+      if (drawables != NULL && drawables[0] != NULL && drawables[1] == NULL)
+        *drawable = drawables[0];
+    }
+  else
+    {
+      *drawable = vae_plugin_single_drawable (drawables, error);
+      if (*drawable != NULL)
+        {
+          latent = vae_plugin_latent_get (GIMP_ITEM (*drawable), error);
+          *source_name = g_strdup (gimp_item_get_name (GIMP_ITEM (*drawable)));
+        }
+    }
+
+  return latent;
+}
+
 static GimpValueArray *
 decode_run (GimpProcedure        *procedure,
             GimpRunMode           run_mode,
@@ -375,11 +417,11 @@ decode_run (GimpProcedure        *procedure,
   GimpDrawable         *drawable = NULL;
   GimpLayer            *layer;
   GimpLayer            *parent;
-  GFile                *file  = NULL;
   GError               *error = NULL;
   VaePluginProgress     progress;
   Geometry              g;
   gchar                *source_name;
+  gboolean              from_file;
   gchar                *name;
   gint                  position;
   gint                  source_width;
@@ -396,40 +438,21 @@ decode_run (GimpProcedure        *procedure,
   if (! vae_plugin_check_image (image, &error))
     return vae_plugin_return_error (procedure, error);
 
-  g_object_get (config, "latent-file", &file, NULL);
-  if (file != NULL)
+  /* The dialog opens even without latents: a file can be chosen there. */
+  if (run_mode == GIMP_RUN_INTERACTIVE)
     {
-      latent = vae_plugin_latent_load_file (file, &error);
-      source_name = g_file_get_basename (file);
-      if (strrchr (source_name, '.') != NULL)
-        *strrchr (source_name, '.') = '\0';
-      g_object_unref (file);
-      if (drawables != NULL && drawables[0] != NULL && drawables[1] == NULL)
-        drawable = drawables[0];
+      gimp_ui_init (VAE_PLUGIN_BINARY);
+      if (! decode_dialog (procedure, config, drawables))
+        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
+                                                 NULL);
     }
-  else
-    {
-      drawable = vae_plugin_single_drawable (drawables, &error);
-      if (drawable != NULL)
-        latent = vae_plugin_latent_get (GIMP_ITEM (drawable), &error);
-      source_name = drawable != NULL ?
-                    g_strdup (gimp_item_get_name (GIMP_ITEM (drawable))) : NULL;
-    }
+
+  latent = decode_source (config, drawables, &drawable, &source_name,
+                          &from_file, &error);
   if (latent == NULL)
     {
       g_free (source_name);
       return vae_plugin_return_error (procedure, error);
-    }
-
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! decode_dialog (procedure, config, drawable, latent))
-        {
-          g_free (source_name);
-          return gimp_procedure_new_return_values (procedure,
-                                                   GIMP_PDB_CANCEL, NULL);
-        }
     }
 
   model = vae_plugin_config_load_model_for (config, latent, &error);
@@ -463,7 +486,7 @@ decode_run (GimpProcedure        *procedure,
   /* The latent layer's alpha is the encoded layer's alpha at the encoded
    * size; it goes through the same geometry as the picture.
    */
-  if (alpha_mode == ALPHA_RESTORE && file == NULL &&
+  if (alpha_mode == ALPHA_RESTORE && ! from_file &&
       gimp_drawable_has_alpha (drawable))
     {
       VaePluginPixels pixels;
@@ -531,11 +554,12 @@ decode_run (GimpProcedure        *procedure,
 
 typedef struct
 {
-  GimpProcedureConfig *config;
-  GtkWidget           *preview;
-  GtkWidget           *choice;
-  VaeLatent           *small;
-  VaeLatent           *latent;
+  GimpProcedureConfig  *config;
+  GimpDrawable        **drawables;
+  GtkWidget            *preview;
+  GtkWidget            *choice;
+  VaeLatent            *small;
+  VaeLatent            *latent;
 } DecodeDialog;
 
 typedef struct
@@ -639,23 +663,59 @@ decode_model_changed (VaeModel *model,
     decode_update_preview (dialog);
 }
 
+/* Reads the latents the config points at now (main thread only). */
+static void
+decode_load_latents (DecodeDialog *dialog)
+{
+  GimpDrawable *drawable;
+  GError       *error = NULL;
+  gchar        *name  = NULL;
+  gboolean      from_file;
+
+  g_clear_pointer (&dialog->latent, vae_latent_unref);
+  g_clear_pointer (&dialog->small, vae_latent_unref);
+
+  dialog->latent = decode_source (dialog->config, dialog->drawables,
+                                  &drawable, &name, &from_file, &error);
+  g_free (name);
+  if (dialog->latent != NULL)
+    {
+      /* Preview latents of about PREVIEW_SIDE pixels for an 8× model. */
+      dialog->small = vae_plugin_latent_shrink (dialog->latent,
+                                                PREVIEW_SIDE / 8, &error);
+    }
+  if (error != NULL)
+    {
+      vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
+      vae_ui_preview_set_message (VAE_UI_PREVIEW (dialog->preview),
+                                  error->message);
+      g_error_free (error);
+    }
+}
+
 static void
 decode_config_notify (GObject      *config,
                       GParamSpec   *pspec,
                       DecodeDialog *dialog)
 {
-  if (g_strcmp0 (pspec->name, "model") != 0 &&
-      g_strcmp0 (pspec->name, "latent-file") != 0)
-    decode_update_preview (dialog);
+  if (g_strcmp0 (pspec->name, "latent-file") == 0)
+    {
+      decode_load_latents (dialog);
+      /* Checks the model against the new latents, then previews. */
+      vae_plugin_model_choice_set_latent (dialog->choice, dialog->latent);
+    }
+  else if (g_strcmp0 (pspec->name, "model") != 0)
+    {
+      decode_update_preview (dialog);
+    }
 }
 
 static gboolean
-decode_dialog (GimpProcedure       *procedure,
-               GimpProcedureConfig *config,
-               GimpDrawable        *drawable,
-               VaeLatent           *latent)
+decode_dialog (GimpProcedure        *procedure,
+               GimpProcedureConfig  *config,
+               GimpDrawable        **drawables)
 {
-  DecodeDialog  state = { config, NULL, NULL, NULL, latent };
+  DecodeDialog  state = { config, drawables, NULL, NULL, NULL, NULL };
   GtkWidget    *dialog;
   GtkWidget    *box;
   GValue        custom = G_VALUE_INIT;
@@ -663,9 +723,6 @@ decode_dialog (GimpProcedure       *procedure,
   gulong        handler;
   gsize         i;
   gboolean      run;
-
-  /* Preview latents of about PREVIEW_SIDE pixels for an 8× model. */
-  state.small = vae_plugin_latent_shrink (latent, PREVIEW_SIDE / 8, NULL);
 
   dialog = gimp_procedure_dialog_new (procedure, config,
                                       _("Decode Latents to New Layer"));
@@ -689,7 +746,8 @@ decode_dialog (GimpProcedure       *procedure,
                               "aspect", "resample", "alpha", NULL);
 
   state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
-  state.choice = vae_plugin_model_choice_new (config, 0, 0, latent,
+  decode_load_latents (&state);
+  state.choice = vae_plugin_model_choice_new (config, 0, 0, state.latent,
                                               decode_model_changed, &state);
   vae_plugin_dialog_pack (dialog, state.choice, 0);
   vae_plugin_dialog_pack (dialog, state.preview, -1);
@@ -700,6 +758,7 @@ decode_dialog (GimpProcedure       *procedure,
   run = vae_plugin_dialog_run (dialog);
   g_signal_handler_disconnect (config, handler);
   vae_latent_unref (state.small);
+  vae_latent_unref (state.latent);
 
   return run;
 }

@@ -229,6 +229,26 @@ vae_plugin_model_choice_new (GimpProcedureConfig   *config,
 }
 
 /**
+ * vae_plugin_model_choice_set_latent:
+ * @choice: a chooser from vae_plugin_model_choice_new()
+ * @latent: (nullable): the latents to decode now
+ *
+ * Switches the chooser to other latents (another .latent file was picked):
+ * the model is looked up and checked again and the changed callback runs.
+ */
+void
+vae_plugin_model_choice_set_latent (GtkWidget       *choice,
+                                    const VaeLatent *latent)
+{
+  ModelChoice *data = g_object_get_data (G_OBJECT (choice), "vae-model-choice");
+
+  g_clear_pointer (&data->latent, vae_latent_unref);
+  if (latent != NULL)
+    data->latent = vae_latent_ref ((VaeLatent *) latent);
+  model_value_changed (G_OBJECT (choice), NULL, data);
+}
+
+/**
  * vae_plugin_model_choice_get_model:
  * @choice: a chooser from vae_plugin_model_choice_new()
  *

@@ -35,6 +35,8 @@ GtkWidget * vae_plugin_model_choice_new        (GimpProcedureConfig   *config,
                                                 const VaeLatent       *latent,
                                                 VaePluginModelChanged  changed,
                                                 gpointer               data);
+void        vae_plugin_model_choice_set_latent (GtkWidget             *choice,
+                                                const VaeLatent       *latent);
 VaeModel  * vae_plugin_model_choice_get_model  (GtkWidget             *choice);
 
 G_END_DECLS

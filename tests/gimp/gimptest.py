@@ -106,6 +106,11 @@ def expect_error(name, status=EXECUTION_ERROR, **arguments):
     raise AssertionError("%s succeeded but should have failed" % name)
 
 
+def script_fu(code):
+    """Evaluates Script-Fu (v3 dialect); items are plain integer ids."""
+    call("plug-in-script-fu-eval", script="(script-fu-use-v3)\n" + code)
+
+
 def load(path):
     return Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
                           Gio.File.new_for_path(path))

@@ -70,7 +70,10 @@ def main():
     parser.add_argument("--xvfb", action="store_true",
                         help="run under Xvfb with the dialog driver")
     parser.add_argument("--driver", help="dialog driver script (with --xvfb)")
-    parser.add_argument("--screenshots", help="where the driver puts PNGs")
+    parser.add_argument("--screenshots", help="where screenshots go")
+    parser.add_argument("--gui", action="store_true",
+                        help="run GIMP with its interface (give --gimp "
+                             "gimp-3.0), under Xvfb")
     args = parser.parse_args()
 
     shared = os.environ.get("VAE_SHARED_DIR", "")
@@ -114,15 +117,16 @@ def main():
         # The shared set-up comes first so the script can use its helpers.
         code = ("exec(open(%r).read()); exec(open(%r).read())"
                 % (os.path.abspath(args.common), os.path.abspath(args.script)))
-        command = ["timeout", str(args.timeout), args.gimp,
-                   "-i", "-d", "-f", "--quit",
-                   "--batch-interpreter=python-fu-eval", "-b", code]
+        command = ["timeout", str(args.timeout), args.gimp] + \
+                  ([] if args.gui else ["-i", "-d", "-f"]) + \
+                  ["--quit", "--batch-interpreter=python-fu-eval", "-b", code]
 
         xvfb = None
-        if args.xvfb:
+        if args.xvfb or args.gui:
             xvfb, display = start_xvfb(tmp)
             env["DISPLAY"] = display
-            env["VAE_TEST_DRIVER"] = os.path.abspath(args.driver)
+            if args.driver:
+                env["VAE_TEST_DRIVER"] = os.path.abspath(args.driver)
             if args.screenshots:
                 env["VAE_TEST_SCREENSHOTS"] = os.path.abspath(args.screenshots)
             command = ["dbus-run-session", "--"] + command

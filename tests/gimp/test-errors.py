@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Clear execution errors, never a crash: a layer without latents,
-# latents of another model (on a layer and in a file), an indexed image,
-# an unknown model, damaged latents, a missing second layer.  Run by
-# run-gimp-test.py.
+# latents of another model (a layer encoded by another model, a file
+# claiming another model), an indexed image, an unknown model, damaged
+# latents, a missing second layer.  Run by run-gimp-test.py.
 
 image, source = kodak("kodim23")
 image.scale(128, 80)
@@ -30,14 +30,17 @@ message = expect_error("plug-in-vae-decode", image=image, drawables=[source],
 check("some-other-vae" in message and "not installed" in message,
       "another model's file with no model installed for it: %s" % message)
 
-# The same on a layer: the parasite is the .latent file's bytes.
-with open(foreign_path, "rb") as f:
-    foreign = f.read()
-latents.attach_parasite(parasite("gimp-vae-latent", foreign))
+# A layer encoded by a really different model: the small random-weight
+# TAESD (4 channels) of the core's tests.
+small_model = os.path.join(os.environ["G_TEST_SRCDIR"], "data", "taesd", "taesd")
+other_id = helper("id", small_model)[0]
+other_latents, = call("plug-in-vae-encode", image=image, drawables=[source],
+                      model=small_model)
 for procedure in ("plug-in-vae-decode", "plug-in-vae-edit"):
-    message = expect_error(procedure, image=image, drawables=[latents],
+    message = expect_error(procedure, image=image, drawables=[other_latents],
                            model="taef2")
-    check("some-other-vae" in message, "%s: %s" % (procedure, message))
+    check("made by the model “%s”" % other_id in message,
+          "%s of another model's layer: %s" % (procedure, message))
 
 latents.attach_parasite(parasite("gimp-vae-latent", b"not latents"))
 message = expect_error("plug-in-vae-decode", image=image, drawables=[latents])

@@ -3,8 +3,8 @@
 #
 # Interpolate Between Layers: the frame group and its names, the frame
 # count, ends equal to plain round trips of the two layers, the second
-# layer chosen by argument, latent-carrying ends.  Small layers keep it
-# quick.  Run by run-gimp-test.py.
+# layer chosen by argument, latent-carrying ends, a Script-Fu call.  Small
+# layers keep it quick.  Run by run-gimp-test.py.
 
 ID = model_id()
 image, a = kodak("kodim23")
@@ -50,6 +50,17 @@ frames2 = group2.get_children()
 check(n2 == 3 and len(frames2) == 3, "3 frames with a chosen second layer")
 check(pixels(frames2[2], "R'G'B' u8") == pixels(ra, "R'G'B' u8"),
       "latent-carrying end gives the same first frame")
+
+# The same procedure from Script-Fu, with the same named arguments.
+script_fu("""
+(let* ((result (plug-in-vae-interpolate #:run-mode RUN-NONINTERACTIVE
+                                        #:image %d
+                                        #:drawables (vector %d %d)
+                                        #:steps 4 #:method "lerp")))
+  (gimp-item-set-name (car result) "from script-fu"))
+""" % (image.get_id(), a.get_id(), b.get_id()))
+group3 = layer_by_name(image, "from script-fu")
+check(len(group3.get_children()) == 4, "Script-Fu call with named arguments")
 
 check(digest(a) == before_a and digest(b) == before_b,
       "interpolation leaves both layers alone")
