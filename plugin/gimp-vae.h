@@ -58,7 +58,6 @@ gboolean         vae_plugin_check_latent_model  (VaeModel        *model,
                                                  const VaeLatent *latent,
                                                  GError         **error);
 const gchar    * vae_plugin_model_label         (VaeModel        *model);
-void             vae_plugin_options_init        (VaeOptions      *options);
 
 /**
  * VaePluginProgress:

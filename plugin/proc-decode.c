@@ -305,9 +305,6 @@ decode_content (VaeModel          *model,
 {
   g_autoptr (VaeLatent) scaled = NULL;
   VaeTensor            *picture = NULL;
-  VaeOptions            options;
-
-  vae_plugin_options_init (&options);
 
   if (resample == RESAMPLE_LATENTS)
     {
@@ -330,7 +327,7 @@ decode_content (VaeModel          *model,
       latent = scaled;
     }
 
-  if (! vae_model_decode (model, latent, &picture, &options, cancellable,
+  if (! vae_model_decode (model, latent, &picture, NULL, cancellable,
                           progress, progress_data, error))
     return NULL;
 

@@ -310,7 +310,6 @@ edit_run (GimpProcedure        *procedure,
   GError               *error  = NULL;
   EditParams            params = { 0, };
   VaePluginProgress     progress;
-  VaeOptions            options;
   gchar                *name;
   gint                  position;
   gint                  x, y;
@@ -347,8 +346,7 @@ edit_run (GimpProcedure        *procedure,
   gimp_progress_init_printf (_("Decoding edited latents with %s"),
                              vae_plugin_model_label (model));
   vae_plugin_progress_span (&progress, 0.0, 0.95);
-  vae_plugin_options_init (&options);
-  if (! vae_model_decode (model, edited, &picture, &options, NULL,
+  if (! vae_model_decode (model, edited, &picture, NULL, NULL,
                           vae_plugin_progress_func, &progress, &error))
     return vae_plugin_return_error (procedure, error);
 
@@ -439,14 +437,12 @@ edit_preview_render (VaeUiRender  *render,
   g_autoptr (VaeLatent) edited  = NULL;
   g_autoptr (VaeTensor) picture = NULL;
   GdkPixbuf            *pixbuf;
-  VaeOptions            options;
 
   edited = apply_edits (job->small, job->mix, &job->params, error);
   if (edited == NULL)
     return FALSE;
 
-  vae_plugin_options_init (&options);
-  if (! vae_model_decode (job->model, edited, &picture, &options,
+  if (! vae_model_decode (job->model, edited, &picture, NULL,
                           vae_ui_render_get_cancellable (render),
                           NULL, NULL, error))
     return FALSE;

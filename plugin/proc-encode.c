@@ -115,7 +115,6 @@ encode_run (GimpProcedure        *procedure,
   GError               *error  = NULL;
   VaePluginPixels       pixels = { NULL, };
   VaePluginProgress     progress;
-  VaeOptions            options;
   gchar                *name;
   gint                  position;
   gboolean              attached;
@@ -152,8 +151,7 @@ encode_run (GimpProcedure        *procedure,
                              gimp_item_get_name (GIMP_ITEM (drawable)),
                              vae_plugin_model_label (model));
   vae_plugin_progress_span (&progress, 0.0, 0.9);
-  vae_plugin_options_init (&options);
-  if (! vae_model_encode (model, pixels.rgb, &latent, &options, NULL,
+  if (! vae_model_encode (model, pixels.rgb, &latent, NULL, NULL,
                           vae_plugin_progress_func, &progress, &error))
     goto fail;
 
@@ -243,11 +241,9 @@ encode_preview_render (VaeUiRender  *render,
   g_autoptr (VaeLatent)  latent      = NULL;
   g_autoptr (VaeTensor)  picture     = NULL;
   GdkPixbuf             *pixbuf;
-  VaeOptions             options;
   gchar                 *message;
 
-  vae_plugin_options_init (&options);
-  if (! vae_model_encode (job->model, job->image, &latent, &options,
+  if (! vae_model_encode (job->model, job->image, &latent, NULL,
                           cancellable, NULL, NULL, error))
     return FALSE;
 

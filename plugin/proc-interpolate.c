@@ -177,7 +177,6 @@ endpoint_latent (VaeModel           *model,
 {
   g_autoptr (VaeTensor) image = NULL;
   VaeLatent            *latent = NULL;
-  VaeOptions            options;
 
   if (endpoint->latent != NULL)
     {
@@ -204,8 +203,7 @@ endpoint_latent (VaeModel           *model,
   if (image == NULL)
     return NULL;
 
-  vae_plugin_options_init (&options);
-  vae_model_encode (model, image, &latent, &options, cancellable,
+  vae_model_encode (model, image, &latent, NULL, cancellable,
                     progress != NULL ? vae_plugin_progress_func : NULL,
                     progress, error);
 
@@ -321,7 +319,6 @@ interpolate_run (GimpProcedure        *procedure,
   Endpoint              a = { NULL, };
   Endpoint              b = { NULL, };
   VaeTensor           **frames = NULL;
-  VaeOptions            options;
   gchar                *name;
   gint                  position;
   gint                  steps;
@@ -389,7 +386,6 @@ interpolate_run (GimpProcedure        *procedure,
     goto fail;
 
   frames = g_new0 (VaeTensor *, steps);
-  vae_plugin_options_init (&options);
   for (i = 0; i < steps; i++)
     {
       g_autoptr (VaeLatent) step = NULL;
@@ -399,7 +395,7 @@ interpolate_run (GimpProcedure        *procedure,
                                 0.3 + 0.7 * i / steps,
                                 0.3 + 0.7 * (i + 1) / steps);
       if (step == NULL ||
-          ! vae_model_decode (model, step, &frames[i], &options, NULL,
+          ! vae_model_decode (model, step, &frames[i], NULL, NULL,
                               vae_plugin_progress_func, &progress, &error))
         goto fail;
     }
@@ -514,14 +510,12 @@ strip_render (VaeUiRender  *render,
   GCancellable         *cancellable = vae_ui_render_get_cancellable (render);
   g_autoptr (VaeLatent) la          = NULL;
   g_autoptr (VaeLatent) lb          = NULL;
-  VaeOptions            options;
   guint                 k;
 
   if (! both_latents (job->model, &job->a, &job->b, cancellable, NULL,
                       &la, &lb, error))
     return FALSE;
 
-  vae_plugin_options_init (&options);
   for (k = 0; k < job->n_slots; k++)
     {
       g_autoptr (VaeLatent) step    = NULL;
@@ -536,7 +530,7 @@ strip_render (VaeUiRender  *render,
       step = frame_latent (la, lb, (gdouble) frame / (job->steps - 1),
                            job->method, error);
       if (step == NULL ||
-          ! vae_model_decode (job->model, step, &picture, &options,
+          ! vae_model_decode (job->model, step, &picture, NULL,
                               cancellable, NULL, NULL, error))
         return FALSE;
 

@@ -160,7 +160,6 @@ reconstruct_run (GimpProcedure        *procedure,
   GError               *error  = NULL;
   VaePluginPixels       pixels = { NULL, };
   VaePluginProgress     progress;
-  VaeOptions            options;
   VaeQuality            quality;
   const gchar          *source;
   const gchar          *label;
@@ -201,13 +200,12 @@ reconstruct_run (GimpProcedure        *procedure,
 
   source = gimp_item_get_name (GIMP_ITEM (drawable));
   gimp_progress_init_printf (_("Reconstructing “%s” with %s"), source, label);
-  vae_plugin_options_init (&options);
   vae_plugin_progress_span (&progress, 0.0, 0.45);
-  if (! vae_model_encode (model, pixels.rgb, &latent, &options, NULL,
+  if (! vae_model_encode (model, pixels.rgb, &latent, NULL, NULL,
                           vae_plugin_progress_func, &progress, &error))
     goto fail;
   vae_plugin_progress_span (&progress, 0.45, 0.9);
-  if (! vae_model_decode (model, latent, &decoded, &options, NULL,
+  if (! vae_model_decode (model, latent, &decoded, NULL, NULL,
                           vae_plugin_progress_func, &progress, &error))
     goto fail;
 

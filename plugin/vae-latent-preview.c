@@ -251,7 +251,6 @@ vae_plugin_projection_new (VaeModel      *model,
     {
       g_autoptr (VaeTensor) image = NULL;
       g_autoptr (VaeLatent) latent = NULL;
-      VaeOptions            options;
 
       image = calibration_image (vae_model_get_factor (model), error);
       if (image == NULL)
@@ -260,8 +259,7 @@ vae_plugin_projection_new (VaeModel      *model,
           return NULL;
         }
 
-      vae_options_init (&options);
-      if (! vae_model_encode (model, image, &latent, &options, cancellable,
+      if (! vae_model_encode (model, image, &latent, NULL, cancellable,
                               NULL, NULL, error))
         {
           vae_plugin_projection_free (projection);

@@ -229,12 +229,6 @@ vae_plugin_model_label (VaeModel *model)
 }
 
 void
-vae_plugin_options_init (VaeOptions *options)
-{
-  vae_options_init (options);
-}
-
-void
 vae_plugin_progress_span (VaePluginProgress *progress,
                           gdouble            start,
                           gdouble            end)
