@@ -258,12 +258,13 @@ encode_preview_render (VaeUiRender  *render,
   vae_ui_render_deliver (render, 0, pixbuf);
   g_object_unref (pixbuf);
 
-  message = g_strdup_printf (_("Latents of a %u × %u preview: %u × %u × %u"),
+  message = g_strdup_printf (_("Preview of %u × %u pixels: %u × %u latents "
+                               "of %u channels"),
                              (guint) vae_tensor_get_dim (job->image, 2),
                              (guint) vae_tensor_get_dim (job->image, 1),
-                             vae_latent_get_channels (latent),
                              vae_latent_get_width (latent),
-                             vae_latent_get_height (latent));
+                             vae_latent_get_height (latent),
+                             vae_latent_get_channels (latent));
   vae_ui_render_set_message (render, message);
   g_free (message);
 

@@ -3,13 +3,14 @@
  *
  * Latents are not pictures, but each latent pixel stands for a factor ×
  * factor block of the image and most models keep the block's colour in a
- * few linear directions of the channel space.  The projection finds those
- * directions per model: it encodes a fixed synthetic calibration image and
- * fits, by ridge regression, the linear map from latent vectors to the
- * mean colour of their blocks.  The same model always gets the same map,
- * so previews of different images and of edited latents are comparable.
- * Decoder-only models get a fixed fallback: channel c feeds colour c mod 3,
- * each channel standardised over the latents shown.
+ * few linear directions of the channel space.  The projection is a linear
+ * map from latent vectors to the mean colour of their blocks, one per
+ * model, so previews of different images and of edited latents are
+ * comparable.  Known models have one fitted on photos
+ * (vae-latent-rgb.c).  Others get one fitted when needed: the model
+ * encodes a fixed synthetic calibration picture and ridge regression finds
+ * the map.  Decoder-only unknown models get a fixed fallback: channel c
+ * feeds colour c mod 3, each channel standardised over the latents shown.
  */
 
 #include <math.h>
@@ -226,8 +227,9 @@ fit (VaePluginProjection *projection,
  * @cancellable: (nullable): to stop the calibration
  * @error: return location for a #GError
  *
- * Makes the latent-to-RGB map for @model: fitted when @model can encode,
- * the fixed fallback otherwise.
+ * Makes the latent-to-RGB map for @model: the table's for a known model,
+ * else fitted on the calibration picture when @model can encode, else the
+ * fixed fallback.
  *
  * Returns: (transfer full) (nullable): the projection; %NULL only when the
  *   calibration was cancelled or failed for lack of memory.
@@ -239,6 +241,7 @@ vae_plugin_projection_new (VaeModel      *model,
                            GError       **error)
 {
   VaePluginProjection *projection;
+  const gdouble       *known;
 
   g_return_val_if_fail (channels > 0, NULL);
 
@@ -246,8 +249,16 @@ vae_plugin_projection_new (VaeModel      *model,
   projection->channels = channels;
   projection->weights = g_new0 (gdouble, 3 * (channels + 1));
 
-  if (model != NULL && vae_model_can_encode (model) &&
-      vae_model_get_latent_channels (model) == channels)
+  if (model != NULL &&
+      (known = vae_plugin_latent_rgb_lookup (vae_model_get_hash (model),
+                                             channels)) != NULL)
+    {
+      memcpy (projection->weights, known,
+              3 * (channels + 1) * sizeof (gdouble));
+      projection->fitted = TRUE;
+    }
+  else if (model != NULL && vae_model_can_encode (model) &&
+           vae_model_get_latent_channels (model) == channels)
     {
       g_autoptr (VaeTensor) image = NULL;
       g_autoptr (VaeLatent) latent = NULL;

@@ -35,6 +35,9 @@ VaeTensor           * vae_plugin_image_shrink     (const VaeTensor           *im
                                                    GError                   **error);
 GdkPixbuf           * vae_plugin_tensor_to_pixbuf (const VaeTensor           *rgb);
 
+const gdouble       * vae_plugin_latent_rgb_lookup (const gchar              *model_hash,
+                                                    guint                     channels);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VaePluginProjection, vae_plugin_projection_free)
 
 G_END_DECLS
