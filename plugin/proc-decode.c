@@ -308,22 +308,14 @@ decode_content (VaeModel          *model,
 
   if (resample == RESAMPLE_LATENTS)
     {
-      guint      factor = vae_model_get_factor (model);
-      VaeTensor *tensor;
+      guint factor = vae_model_get_factor (model);
 
-      tensor = vae_image_resize (vae_latent_get_tensor (latent),
-                                 (g->content_width + factor - 1) / factor,
-                                 (g->content_height + factor - 1) / factor,
-                                 error);
-      if (tensor == NULL)
-        return NULL;
-      scaled = vae_latent_new (tensor, error);
-      vae_tensor_unref (tensor);
+      scaled = vae_plugin_latent_resize (latent,
+                                         (g->content_width + factor - 1) / factor,
+                                         (g->content_height + factor - 1) / factor,
+                                         error);
       if (scaled == NULL)
         return NULL;
-      vae_latent_set_model (scaled, vae_latent_get_model_id (latent),
-                            vae_latent_get_model_hash (latent));
-      vae_latent_set_image_size (scaled, g->content_width, g->content_height);
       latent = scaled;
     }
 
@@ -585,7 +577,6 @@ decode_preview_render (VaeUiRender  *render,
   DecodePreviewJob     *job     = data;
   g_autoptr (VaeTensor) content = NULL;
   g_autoptr (VaeTensor) placed  = NULL;
-  GdkPixbuf            *pixbuf;
 
   content = decode_content (job->model, job->small, &job->geometry,
                             job->resample,
@@ -599,9 +590,7 @@ decode_preview_render (VaeUiRender  *render,
   if (placed == NULL)
     return FALSE;
 
-  pixbuf = vae_plugin_tensor_to_pixbuf (placed);
-  vae_ui_render_deliver (render, 0, pixbuf);
-  g_object_unref (pixbuf);
+  vae_plugin_render_picture (render, 0, placed);
 
   return TRUE;
 }
@@ -653,11 +642,7 @@ static void
 decode_model_changed (VaeModel *model,
                       gpointer  data)
 {
-  DecodeDialog *dialog = data;
-
-  /* The first call comes while the chooser is being made. */
-  if (dialog->choice != NULL)
-    decode_update_preview (dialog);
+  decode_update_preview (data);
 }
 
 /* Reads the latents the config points at now (main thread only). */

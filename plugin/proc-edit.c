@@ -179,33 +179,6 @@ check_channels (gsize         given,
   return TRUE;
 }
 
-/* The other layer's latents at @latent's size, for mixing. */
-static VaeLatent *
-mix_partner (const VaeLatent  *latent,
-             VaeLatent        *other,
-             GError          **error)
-{
-  VaeTensor *tensor;
-  VaeLatent *resized;
-
-  if (vae_latent_get_width (other) == vae_latent_get_width (latent) &&
-      vae_latent_get_height (other) == vae_latent_get_height (latent))
-    return vae_latent_ref (other);
-
-  tensor = vae_image_resize (vae_latent_get_tensor (other),
-                             vae_latent_get_width (latent),
-                             vae_latent_get_height (latent), error);
-  if (tensor == NULL)
-    return NULL;
-  resized = vae_latent_new (tensor, error);
-  vae_tensor_unref (tensor);
-  if (resized != NULL)
-    vae_latent_set_model (resized, vae_latent_get_model_id (other),
-                          vae_latent_get_model_hash (other));
-
-  return resized;
-}
-
 static VaeLatent *
 apply_edits (const VaeLatent   *latent,
              VaeLatent         *mix,
@@ -224,7 +197,11 @@ apply_edits (const VaeLatent   *latent,
 
   if (mix != NULL && params->mix_amount > 0.0)
     {
-      g_autoptr (VaeLatent) partner = mix_partner (current, mix, error);
+      /* The other layer's latents at this layer's size. */
+      g_autoptr (VaeLatent) partner = vae_plugin_latent_resize (mix,
+                                                                vae_latent_get_width (current),
+                                                                vae_latent_get_height (current),
+                                                                error);
       gdouble              *weights;
       guint                 i;
 
@@ -436,7 +413,6 @@ edit_preview_render (VaeUiRender  *render,
   EditPreviewJob       *job     = data;
   g_autoptr (VaeLatent) edited  = NULL;
   g_autoptr (VaeTensor) picture = NULL;
-  GdkPixbuf            *pixbuf;
 
   edited = apply_edits (job->small, job->mix, &job->params, error);
   if (edited == NULL)
@@ -447,9 +423,7 @@ edit_preview_render (VaeUiRender  *render,
                           NULL, NULL, error))
     return FALSE;
 
-  pixbuf = vae_plugin_tensor_to_pixbuf (picture);
-  vae_ui_render_deliver (render, 0, pixbuf);
-  g_object_unref (pixbuf);
+  vae_plugin_render_picture (render, 0, picture);
 
   return TRUE;
 }
@@ -493,10 +467,7 @@ static void
 edit_model_changed (VaeModel *model,
                     gpointer  data)
 {
-  EditDialog *dialog = data;
-
-  if (dialog->choice != NULL)
-    edit_update_preview (dialog);
+  edit_update_preview (data);
 }
 
 static void

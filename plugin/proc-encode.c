@@ -240,7 +240,6 @@ encode_preview_render (VaeUiRender  *render,
   GCancellable          *cancellable = vae_ui_render_get_cancellable (render);
   g_autoptr (VaeLatent)  latent      = NULL;
   g_autoptr (VaeTensor)  picture     = NULL;
-  GdkPixbuf             *pixbuf;
   gchar                 *message;
 
   if (! vae_model_encode (job->model, job->image, &latent, NULL,
@@ -254,9 +253,7 @@ encode_preview_render (VaeUiRender  *render,
   if (picture == NULL)
     return FALSE;
 
-  pixbuf = vae_plugin_tensor_to_pixbuf (picture);
-  vae_ui_render_deliver (render, 0, pixbuf);
-  g_object_unref (pixbuf);
+  vae_plugin_render_picture (render, 0, picture);
 
   message = g_strdup_printf (_("Preview of %u × %u pixels: %u × %u latents "
                                "of %u channels"),
@@ -278,9 +275,6 @@ encode_model_changed (VaeModel *model,
   EncodeDialog     *dialog = data;
   EncodePreviewJob *job;
   GError           *error = NULL;
-
-  if (dialog->preview == NULL)
-    return;
 
   if (model == NULL || dialog->small == NULL || ! vae_model_can_encode (model))
     {
@@ -343,6 +337,7 @@ encode_dialog (GimpProcedure       *procedure,
                                         encode_model_changed, &state);
   vae_plugin_dialog_pack (dialog, choice, 0);
   vae_plugin_dialog_pack (dialog, state.preview, -1);
+  encode_model_changed (vae_plugin_model_choice_get_model (choice), &state);
 
   run = vae_plugin_dialog_run (dialog);
   vae_tensor_unref (state.small);

@@ -243,28 +243,11 @@ both_latents (VaeModel           *model,
   if (lb == NULL)
     return FALSE;
 
-  if (vae_latent_get_width (lb) != vae_latent_get_width (la) ||
-      vae_latent_get_height (lb) != vae_latent_get_height (la))
-    {
-      VaeTensor *tensor;
-      VaeLatent *resized;
-
-      tensor = vae_image_resize (vae_latent_get_tensor (lb),
-                                 vae_latent_get_width (la),
-                                 vae_latent_get_height (la), error);
-      if (tensor == NULL)
-        return FALSE;
-      resized = vae_latent_new (tensor, error);
-      vae_tensor_unref (tensor);
-      if (resized == NULL)
-        return FALSE;
-      vae_latent_set_model (resized, vae_latent_get_model_id (lb),
-                            vae_latent_get_model_hash (lb));
-      vae_latent_unref (lb);
-      lb = resized;
-    }
+  *latent_b = vae_plugin_latent_resize (lb, vae_latent_get_width (la),
+                                        vae_latent_get_height (la), error);
+  if (*latent_b == NULL)
+    return FALSE;
   *latent_a = g_steal_pointer (&la);
-  *latent_b = g_steal_pointer (&lb);
 
   return TRUE;
 }
@@ -520,7 +503,6 @@ strip_render (VaeUiRender  *render,
     {
       g_autoptr (VaeLatent) step    = NULL;
       g_autoptr (VaeTensor) picture = NULL;
-      GdkPixbuf            *pixbuf;
       gint                  frame;
 
       /* Frames spread evenly over the real sequence, ends included. */
@@ -534,9 +516,7 @@ strip_render (VaeUiRender  *render,
                               cancellable, NULL, NULL, error))
         return FALSE;
 
-      pixbuf = vae_plugin_tensor_to_pixbuf (picture);
-      vae_ui_render_deliver (render, k, pixbuf);
-      g_object_unref (pixbuf);
+      vae_plugin_render_picture (render, k, picture);
     }
 
   return TRUE;
@@ -611,10 +591,7 @@ static void
 interpolate_model_changed (VaeModel *model,
                            gpointer  data)
 {
-  InterpolateDialog *dialog = data;
-
-  if (dialog->choice != NULL)
-    interpolate_update_strip (dialog);
+  interpolate_update_strip (data);
 }
 
 static void

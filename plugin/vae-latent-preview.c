@@ -408,13 +408,62 @@ vae_plugin_projection_apply (const VaePluginProjection  *projection,
 }
 
 /**
+ * vae_plugin_latent_resize:
+ * @latent: latents
+ * @width: the new latent width
+ * @height: the new latent height
+ * @error: return location for a #GError
+ *
+ * Resamples latents (bicubic, like pictures), keeping their model and
+ * scaling the image size they decode to by the same factor.
+ *
+ * Returns: (transfer full) (nullable): the resampled latents, or a new
+ *   reference to @latent when the size is already right.
+ */
+VaeLatent *
+vae_plugin_latent_resize (const VaeLatent  *latent,
+                          guint             width,
+                          guint             height,
+                          GError          **error)
+{
+  guint      w = vae_latent_get_width (latent);
+  guint      h = vae_latent_get_height (latent);
+  VaeTensor *tensor;
+  VaeLatent *resized;
+  guint      image_w;
+  guint      image_h;
+
+  if (w == width && h == height)
+    return vae_latent_ref ((VaeLatent *) latent);
+
+  tensor = vae_image_resize (vae_latent_get_tensor (latent), width, height,
+                             error);
+  if (tensor == NULL)
+    return NULL;
+
+  resized = vae_latent_new (tensor, error);
+  vae_tensor_unref (tensor);
+  if (resized == NULL)
+    return NULL;
+
+  vae_latent_set_model (resized,
+                        vae_latent_get_model_id (latent),
+                        vae_latent_get_model_hash (latent));
+  if (vae_latent_get_image_size (latent, &image_w, &image_h))
+    vae_latent_set_image_size (resized,
+                               MAX (1, (guint) round (image_w * (gdouble) width / w)),
+                               MAX (1, (guint) round (image_h * (gdouble) height / h)));
+
+  return resized;
+}
+
+/**
  * vae_plugin_latent_shrink:
  * @latent: latents
  * @max_side: the largest width or height wanted
  * @error: return location for a #GError
  *
- * Scales latents down for a fast preview; the model and a proportionally
- * smaller image size are kept.
+ * Scales latents down for a fast preview.
  *
  * Returns: (transfer full) (nullable): the smaller latents, or a new
  *   reference to @latent when it is small enough.
@@ -424,42 +473,19 @@ vae_plugin_latent_shrink (const VaeLatent  *latent,
                           guint             max_side,
                           GError          **error)
 {
-  guint       w = vae_latent_get_width (latent);
-  guint       h = vae_latent_get_height (latent);
-  gdouble     scale;
-  guint       new_w;
-  guint       new_h;
-  VaeTensor  *small_tensor;
-  VaeLatent  *small;
-  guint       image_w;
-  guint       image_h;
+  guint   w = vae_latent_get_width (latent);
+  guint   h = vae_latent_get_height (latent);
+  gdouble scale;
 
   if (w <= max_side && h <= max_side)
     return vae_latent_ref ((VaeLatent *) latent);
 
   scale = (gdouble) max_side / MAX (w, h);
-  new_w = MAX (1, (guint) round (w * scale));
-  new_h = MAX (1, (guint) round (h * scale));
 
-  small_tensor = vae_image_resize (vae_latent_get_tensor (latent),
-                                   new_w, new_h, error);
-  if (small_tensor == NULL)
-    return NULL;
-
-  small = vae_latent_new (small_tensor, error);
-  vae_tensor_unref (small_tensor);
-  if (small == NULL)
-    return NULL;
-
-  vae_latent_set_model (small,
-                        vae_latent_get_model_id (latent),
-                        vae_latent_get_model_hash (latent));
-  if (vae_latent_get_image_size (latent, &image_w, &image_h))
-    vae_latent_set_image_size (small,
-                               MAX (1, (guint) round (image_w * (gdouble) new_w / w)),
-                               MAX (1, (guint) round (image_h * (gdouble) new_h / h)));
-
-  return small;
+  return vae_plugin_latent_resize (latent,
+                                   MAX (1, (guint) round (w * scale)),
+                                   MAX (1, (guint) round (h * scale)),
+                                   error);
 }
 
 /**
@@ -493,38 +519,4 @@ vae_plugin_image_shrink (const VaeTensor  *image,
   new_h = MAX (multiple, (gsize) round (h * scale / multiple) * multiple);
 
   return vae_image_resize (image, new_w, new_h, error);
-}
-
-/**
- * vae_plugin_tensor_to_pixbuf:
- * @rgb: [3, h, w] in [0, 1]
- *
- * Returns: (transfer full): an 8-bit RGB pixbuf of @rgb.
- */
-GdkPixbuf *
-vae_plugin_tensor_to_pixbuf (const VaeTensor *rgb)
-{
-  const gfloat *src = vae_tensor_peek_data (rgb);
-  gint          h   = vae_tensor_get_dim (rgb, 1);
-  gint          w   = vae_tensor_get_dim (rgb, 2);
-  gsize         n   = (gsize) w * h;
-  GdkPixbuf    *pixbuf;
-  guchar       *pixels;
-  gint          stride;
-  gint          x, y, c;
-
-  pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h);
-  pixels = gdk_pixbuf_get_pixels (pixbuf);
-  stride = gdk_pixbuf_get_rowstride (pixbuf);
-
-  for (y = 0; y < h; y++)
-    for (x = 0; x < w; x++)
-      for (c = 0; c < 3; c++)
-        {
-          gfloat v = CLAMP (src[c * n + (gsize) y * w + x], 0.0f, 1.0f);
-
-          pixels[y * stride + x * 3 + c] = (guchar) (v * 255.0f + 0.5f);
-        }
-
-  return pixbuf;
 }

@@ -7,8 +7,6 @@
 
 #pragma once
 
-#include <gdk-pixbuf/gdk-pixbuf.h>
-
 #include "vae.h"
 
 G_BEGIN_DECLS
@@ -26,6 +24,10 @@ VaeTensor           * vae_plugin_projection_apply (const VaePluginProjection *pr
                                                    const VaeLatent           *latent,
                                                    GError                   **error);
 
+VaeLatent           * vae_plugin_latent_resize    (const VaeLatent           *latent,
+                                                   guint                      width,
+                                                   guint                      height,
+                                                   GError                   **error);
 VaeLatent           * vae_plugin_latent_shrink    (const VaeLatent           *latent,
                                                    guint                      max_side,
                                                    GError                   **error);
@@ -33,8 +35,6 @@ VaeTensor           * vae_plugin_image_shrink     (const VaeTensor           *im
                                                    guint                      max_side,
                                                    guint                      multiple,
                                                    GError                   **error);
-GdkPixbuf           * vae_plugin_tensor_to_pixbuf (const VaeTensor           *rgb);
-
 const gdouble       * vae_plugin_latent_rgb_lookup (const gchar              *model_hash,
                                                     guint                     channels);
 

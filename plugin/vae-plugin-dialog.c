@@ -159,6 +159,53 @@ model_value_changed (GObject     *chooser,
     choice->changed (choice->model, choice->changed_data);
 }
 
+static GdkPixbuf *
+tensor_to_pixbuf (const VaeTensor *rgb)
+{
+  const gfloat *src = vae_tensor_peek_data (rgb);
+  gint          h   = vae_tensor_get_dim (rgb, 1);
+  gint          w   = vae_tensor_get_dim (rgb, 2);
+  gsize         n   = (gsize) w * h;
+  GdkPixbuf    *pixbuf;
+  guchar       *pixels;
+  gint          stride;
+  gint          x, y, c;
+
+  pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h);
+  pixels = gdk_pixbuf_get_pixels (pixbuf);
+  stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (y = 0; y < h; y++)
+    for (x = 0; x < w; x++)
+      for (c = 0; c < 3; c++)
+        {
+          gfloat v = CLAMP (src[c * n + (gsize) y * w + x], 0.0f, 1.0f);
+
+          pixels[y * stride + x * 3 + c] = (guchar) (v * 255.0f + 0.5f);
+        }
+
+  return pixbuf;
+}
+
+/**
+ * vae_plugin_render_picture:
+ * @render: a preview computation
+ * @slot: which of the preview's pictures
+ * @rgb: [3, h, w] R'G'B' in [0, 1]
+ *
+ * Shows @rgb in the preview.  Call it from the render function.
+ */
+void
+vae_plugin_render_picture (VaeUiRender     *render,
+                           guint            slot,
+                           const VaeTensor *rgb)
+{
+  GdkPixbuf *pixbuf = tensor_to_pixbuf (rgb);
+
+  vae_ui_render_deliver (render, slot, pixbuf);
+  g_object_unref (pixbuf);
+}
+
 /**
  * vae_plugin_model_choice_new:
  * @config: the procedure config with a "model" property
@@ -166,7 +213,8 @@ model_value_changed (GObject     *chooser,
  * @height: the layer's height
  * @latent: (nullable): latents to decode; the chooser then checks the model
  *   against them and an empty choice means "the model that made them"
- * @changed: (nullable): called with the loaded model after each change
+ * @changed: (nullable): called with the loaded model after each later
+ *   change (not for the first model)
  * @data: data for @changed
  *
  * Returns: (transfer floating): the model chooser, listing the models in
@@ -192,8 +240,6 @@ vae_plugin_model_choice_new (GimpProcedureConfig   *config,
   choice->height       = height;
   choice->latent       = latent != NULL ? vae_latent_ref ((VaeLatent *) latent)
                                         : NULL;
-  choice->changed      = changed;
-  choice->changed_data = data;
   choice->chooser      = vae_ui_model_chooser_new (_("_Model"));
   g_object_set_data_full (G_OBJECT (choice->chooser), "vae-model-choice",
                           choice, model_choice_free);
@@ -224,6 +270,12 @@ vae_plugin_model_choice_new (GimpProcedureConfig   *config,
   g_object_bind_property (config, "model", choice->chooser, "value",
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   model_value_changed (G_OBJECT (choice->chooser), NULL, choice);
+
+  /* Only from now on: the caller's state is not complete before this
+   * returns.
+   */
+  choice->changed      = changed;
+  choice->changed_data = data;
 
   return choice->chooser;
 }

@@ -12,6 +12,7 @@
 #include <libgimp/gimpui.h>
 
 #include "vae.h"
+#include "vae-ui.h"
 
 G_BEGIN_DECLS
 
@@ -38,5 +39,9 @@ GtkWidget * vae_plugin_model_choice_new        (GimpProcedureConfig   *config,
 void        vae_plugin_model_choice_set_latent (GtkWidget             *choice,
                                                 const VaeLatent       *latent);
 VaeModel  * vae_plugin_model_choice_get_model  (GtkWidget             *choice);
+
+void        vae_plugin_render_picture          (VaeUiRender           *render,
+                                                guint                  slot,
+                                                const VaeTensor       *rgb);
 
 G_END_DECLS
