@@ -294,12 +294,6 @@ vae_plugin_projection_free (VaePluginProjection *projection)
   g_free (projection);
 }
 
-gboolean
-vae_plugin_projection_is_fitted (const VaePluginProjection *projection)
-{
-  return projection->fitted;
-}
-
 static void
 apply_fallback (const VaePluginProjection *projection,
                 const gfloat              *z,

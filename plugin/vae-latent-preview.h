@@ -18,8 +18,6 @@ VaePluginProjection * vae_plugin_projection_new   (VaeModel                  *mo
                                                    GCancellable              *cancellable,
                                                    GError                   **error);
 void                  vae_plugin_projection_free  (VaePluginProjection       *projection);
-gboolean              vae_plugin_projection_is_fitted
-                                                  (const VaePluginProjection *projection);
 VaeTensor           * vae_plugin_projection_apply (const VaePluginProjection *projection,
                                                    const VaeLatent           *latent,
                                                    GError                   **error);

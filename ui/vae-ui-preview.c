@@ -258,14 +258,6 @@ vae_ui_preview_set_n_slots (VaeUiPreview *preview,
     }
 }
 
-guint
-vae_ui_preview_get_n_slots (VaeUiPreview *preview)
-{
-  g_return_val_if_fail (VAE_UI_IS_PREVIEW (preview), 0);
-
-  return preview->slots->len;
-}
-
 /**
  * vae_ui_preview_render:
  * @preview: the preview

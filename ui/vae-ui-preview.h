@@ -38,7 +38,6 @@ GtkWidget    * vae_ui_preview_new             (guint            n_slots,
                                                gint             slot_size);
 void           vae_ui_preview_set_n_slots     (VaeUiPreview    *preview,
                                                guint            n_slots);
-guint          vae_ui_preview_get_n_slots     (VaeUiPreview    *preview);
 void           vae_ui_preview_render          (VaeUiPreview    *preview,
                                                VaeUiRenderFunc  func,
                                                gpointer         data,
