@@ -25,6 +25,7 @@ typedef struct
   const gchar *name;        /* owned by the JSON tree */
   guint        index;       /* position in the header, to keep sorting stable */
   VaeDtype     dtype;
+  gsize        skip_size;   /* element size of a tensor left out, else 0 */
   guint        n_dims;
   gsize        shape[VAE_WEIGHT_MAX_DIMS];
   guint64      n_elements;
@@ -67,6 +68,26 @@ check_depth (const guint8 *json,
     }
 
   return TRUE;
+}
+
+/* Integer and boolean tensors are no weights (step counters such as
+ * bn.num_batches_tracked, position_ids in the text encoder of a full
+ * checkpoint): checked like the others, then left out. */
+static gsize
+skipped_dtype_size (const gchar *name)
+{
+  static const struct { const gchar *name; gsize size; } skipped[] =
+    {
+      { "BOOL", 1 }, { "U8", 1 }, { "I8", 1 }, { "U16", 2 }, { "I16", 2 },
+      { "U32", 4 }, { "I32", 4 }, { "U64", 8 }, { "I64", 8 },
+    };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (skipped); i++)
+    if (strcmp (name, skipped[i].name) == 0)
+      return skipped[i].size;
+
+  return 0;
 }
 
 static gboolean
@@ -222,7 +243,8 @@ parse_entry (const gchar  *display,
       return FALSE;
     }
 
-  if (! parse_dtype (dtype_name, &entry->dtype))
+  entry->skip_size = skipped_dtype_size (dtype_name);
+  if (entry->skip_size == 0 && ! parse_dtype (dtype_name, &entry->dtype))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
                    "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and "
@@ -240,7 +262,7 @@ parse_entry (const gchar  *display,
   entry->n_dims = n_dims;
   entry->n_elements = n;
 
-  esize = vae_dtype_size (entry->dtype);
+  esize = entry->skip_size ? entry->skip_size : vae_dtype_size (entry->dtype);
   if (n > G_MAXUINT64 / esize || n * esize != entry->end - entry->begin)
     {
       g_autofree gchar *shape = shape_to_string (entry);
@@ -323,15 +345,18 @@ compare_entries (gconstpointer a,
  * @size: its length
  * @path: the path (or display name) to keep; its base name starts every
  *   error message
+ * @keep: (nullable): the mapping @data lies in, for lazy widening
  * @error: return location for a #GError
  *
- * Returns: (transfer full) (nullable): the weights in the order of their
- *   data offsets, widened to f32.
+ * Returns: (transfer full) (nullable): the floating-point weights in the
+ *   order of their data offsets (integer tensors are checked, then left
+ *   out), widened to f32 now or, with @keep, on first lookup.
  */
 VaeWeights *
 vae_safetensors_parse (const guint8  *data,
                        gsize          size,
                        const gchar   *path,
+                       GMappedFile   *keep,
                        GError       **error)
 {
   g_autoptr(VaeWeights)  weights = NULL;
@@ -468,6 +493,19 @@ vae_safetensors_parse (const guint8  *data,
       const Entry *entry = &g_array_index (entries, Entry, i);
       VaeWeight   *weight;
 
+      if (entry->skip_size)
+        continue;
+
+      if (keep)
+        {
+          weight = vae_weights_add_lazy (weights, entry->name, entry->dtype,
+                                         entry->n_dims, entry->shape,
+                                         section + entry->begin, error);
+          if (! weight)
+            return NULL;
+          continue;
+        }
+
       weight = vae_weights_add (weights, entry->name, entry->dtype,
                                 entry->n_dims, entry->shape, error);
       if (! weight)
@@ -476,6 +514,9 @@ vae_safetensors_parse (const guint8  *data,
       vae_dtype_widen (entry->dtype, section + entry->begin, weight->data,
                        weight->n_elements);
     }
+
+  if (keep)
+    vae_weights_keep (weights, keep);
 
   return g_steal_pointer (&weights);
 }

@@ -262,6 +262,13 @@ vae_model_load (const gchar  *path,
   if (model->arch_data == NULL)
     goto fail;
 
+  /* The architecture has fetched what it uses; the rest of a full
+   * checkpoint (UNet, text encoders) need not stay in memory. */
+  if (model->encoder_weights)
+    vae_weights_drop_unused (model->encoder_weights);
+  if (model->decoder_weights && model->decoder_weights != model->encoder_weights)
+    vae_weights_drop_unused (model->decoder_weights);
+
   /* Our own files say "vae.license"; files converted by others often carry
    * a plain "license" key (the TAESD safetensors do). */
   license = NULL;

@@ -22,6 +22,7 @@ struct _VaeWeights
   GHashTable *by_name;       /* name -> VaeWeight *, names owned by tensors */
   GHashTable *metadata;      /* key -> value, both owned */
   guint64     n_params;
+  GMappedFile *mapping;      /* what lazy tensors' sources lie in */
 };
 
 static void
@@ -61,6 +62,7 @@ vae_weights_free (VaeWeights *weights)
   g_hash_table_unref (weights->by_name);
   g_hash_table_unref (weights->metadata);
   g_ptr_array_unref (weights->tensors);
+  g_clear_pointer (&weights->mapping, g_mapped_file_unref);
   g_free (weights->display_name);
   g_free (weights->path);
   g_free (weights);
@@ -81,13 +83,14 @@ format_shape (guint        n_dims,
   return g_string_free (str, FALSE);
 }
 
-VaeWeight *
-vae_weights_add (VaeWeights   *weights,
-                 const gchar  *name,
-                 VaeDtype      dtype,
-                 guint         n_dims,
-                 const gsize  *shape,
-                 GError      **error)
+static VaeWeight *
+weights_add (VaeWeights   *weights,
+             const gchar  *name,
+             VaeDtype      dtype,
+             guint         n_dims,
+             const gsize  *shape,
+             const guint8 *source,
+             GError      **error)
 {
   VaeWeight *weight;
   gsize      n = 1;
@@ -131,10 +134,11 @@ vae_weights_add (VaeWeights   *weights,
   for (i = 0; i < n_dims; i++)
     weight->shape[i] = shape[i];
   weight->n_elements = n;
+  weight->source = source;
   /* At least one float, so that an empty tensor still has non-NULL data:
    * vae_weights_get() uses NULL to mean failure. */
-  weight->data = g_try_new (gfloat, MAX (n, 1));
-  if (! weight->data)
+  weight->data = source ? NULL : g_try_new (gfloat, MAX (n, 1));
+  if (! weight->data && ! source)
     {
       g_free (weight);
       g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
@@ -151,6 +155,80 @@ vae_weights_add (VaeWeights   *weights,
   weights->n_params += n;
 
   return weight;
+}
+
+VaeWeight *
+vae_weights_add (VaeWeights   *weights,
+                 const gchar  *name,
+                 VaeDtype      dtype,
+                 guint         n_dims,
+                 const gsize  *shape,
+                 GError      **error)
+{
+  return weights_add (weights, name, dtype, n_dims, shape, NULL, error);
+}
+
+VaeWeight *
+vae_weights_add_lazy (VaeWeights   *weights,
+                      const gchar  *name,
+                      VaeDtype      dtype,
+                      guint         n_dims,
+                      const gsize  *shape,
+                      const guint8 *source,
+                      GError      **error)
+{
+  g_return_val_if_fail (source != NULL, NULL);
+
+  return weights_add (weights, name, dtype, n_dims, shape, source, error);
+}
+
+void
+vae_weights_keep (VaeWeights  *weights,
+                  GMappedFile *mapping)
+{
+  g_clear_pointer (&weights->mapping, g_mapped_file_unref);
+  weights->mapping = g_mapped_file_ref (mapping);
+}
+
+void
+vae_weights_drop_unused (VaeWeights *weights)
+{
+  guint i;
+
+  g_return_if_fail (weights != NULL);
+
+  for (i = weights->tensors->len; i-- > 0; )
+    {
+      VaeWeight *weight = g_ptr_array_index (weights->tensors, i);
+
+      if (! weight->used)
+        {
+          weights->n_params -= weight->n_elements;
+          g_hash_table_remove (weights->by_name, weight->name);
+          g_ptr_array_remove_index (weights->tensors, i);
+        }
+    }
+  /* Every tensor left was fetched, hence widened: the file can go. */
+  g_clear_pointer (&weights->mapping, g_mapped_file_unref);
+}
+
+guint64
+vae_weights_get_n_used_params (VaeWeights *weights)
+{
+  guint64 n = 0;
+  guint   i;
+
+  g_return_val_if_fail (weights != NULL, 0);
+
+  for (i = 0; i < weights->tensors->len; i++)
+    {
+      VaeWeight *weight = g_ptr_array_index (weights->tensors, i);
+
+      if (weight->used)
+        n += weight->n_elements;
+    }
+
+  return n;
 }
 
 void
@@ -219,10 +297,24 @@ const VaeWeight *
 vae_weights_lookup (VaeWeights  *weights,
                     const gchar *name)
 {
+  VaeWeight *weight;
+
   g_return_val_if_fail (weights != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
 
-  return g_hash_table_lookup (weights->by_name, name);
+  weight = g_hash_table_lookup (weights->by_name, name);
+  if (weight && ! weight->data)
+    {
+      /* A lazy tensor, looked at for the first time.  Out of memory it
+       * reads as missing, which the caller reports. */
+      weight->data = g_try_new (gfloat, MAX (weight->n_elements, 1));
+      if (! weight->data)
+        return NULL;
+      vae_dtype_widen (weight->dtype, weight->source, weight->data,
+                       weight->n_elements);
+    }
+
+  return weight;
 }
 
 gboolean
@@ -264,6 +356,7 @@ vae_weights_get (VaeWeights   *weights,
                    "%s: missing tensor '%s'", weights->display_name, name);
       return NULL;
     }
+  ((VaeWeight *) weight)->used = TRUE;
 
   same = weight->n_dims == n_dims;
   for (i = 0; same && i < n_dims; i++)
@@ -532,7 +625,7 @@ vae_weights_load (const gchar  *path,
     }
   else
     {
-      weights = vae_safetensors_parse (data, size, path, error);
+      weights = vae_safetensors_parse (data, size, path, mapped, error);
     }
 
   g_mapped_file_unref (mapped);
@@ -566,7 +659,7 @@ vae_safetensors_load (const gchar  *path,
   weights = vae_safetensors_parse ((const guint8 *)
                                    g_mapped_file_get_contents (mapped),
                                    g_mapped_file_get_length (mapped),
-                                   path, error);
+                                   path, mapped, error);
   g_mapped_file_unref (mapped);
 
   return weights;
@@ -594,5 +687,5 @@ vae_safetensors_load_from_data (const guint8  *data,
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (display_name != NULL, NULL);
 
-  return vae_safetensors_parse (data, size, display_name, error);
+  return vae_safetensors_parse (data, size, display_name, NULL, error);
 }

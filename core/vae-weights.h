@@ -32,12 +32,15 @@ typedef enum
 
 typedef struct
 {
-  gchar    *name;
-  VaeDtype  dtype;        /* as stored in the file */
-  guint     n_dims;
-  gsize     shape[VAE_WEIGHT_MAX_DIMS];
-  gsize     n_elements;
-  gfloat   *data;         /* widened to f32, owned by the VaeWeights */
+  gchar        *name;
+  VaeDtype      dtype;       /* as stored in the file */
+  guint         n_dims;
+  gsize         shape[VAE_WEIGHT_MAX_DIMS];
+  gsize         n_elements;
+  gfloat       *data;        /* widened to f32, owned by the VaeWeights;
+                              * NULL until looked up for lazy tensors */
+  const guint8 *source;      /* lazy tensors: the file bytes */
+  gboolean      used;        /* fetched by vae_weights_get*() */
 } VaeWeight;
 
 /* Reads safetensors and PyTorch zip checkpoints (.pth, .ckpt, .pt: the
@@ -119,11 +122,33 @@ void              vae_dtype_widen           (VaeDtype      dtype,
                                              gsize         n_elements);
 
 /* Parses a whole safetensors file held in memory; @path as for
- * vae_weights_new(). */
+ * vae_weights_new().  With @keep (the mapping @data lies in), tensors are
+ * widened only when first looked up and @keep is held until then;
+ * without, everything is widened now and @data may go. */
 VaeWeights      * vae_safetensors_parse     (const guint8 *data,
                                              gsize         size,
                                              const gchar  *path,
+                                             GMappedFile  *keep,
                                              GError      **error);
+
+/* A tensor whose values stay in @source (file bytes of @dtype) until it is
+ * first looked up. */
+VaeWeight       * vae_weights_add_lazy      (VaeWeights   *weights,
+                                             const gchar  *name,
+                                             VaeDtype      dtype,
+                                             guint         n_dims,
+                                             const gsize  *shape,
+                                             const guint8 *source,
+                                             GError      **error);
+void              vae_weights_keep          (VaeWeights   *weights,
+                                             GMappedFile  *mapping);
+
+/* A model has read every tensor it needs through vae_weights_get*():
+ * forget the others (a full diffusion checkpoint holds gigabytes of them)
+ * and the file mapping. */
+void              vae_weights_drop_unused   (VaeWeights   *weights);
+/* Parameters of the tensors fetched with vae_weights_get*(). */
+guint64           vae_weights_get_n_used_params (VaeWeights *weights);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VaeWeights, vae_weights_free)
 

@@ -574,8 +574,12 @@ static const Hostile hostile_cases[] =
     NULL, 0, VAE_ERROR_FORMAT, "'w': shape dimension 0" },
   { "fractional dimension", "{" ENTRY ("w", "F32", "[2.0]", "[0,8]") "}", 8,
     NULL, 0, VAE_ERROR_FORMAT, "'w': shape dimension 0" },
-  { "integer dtype", "{" ENTRY ("ids", "I64", "[1]", "[0,8]") "}", 8,
-    NULL, 0, VAE_ERROR_UNSUPPORTED, "'ids' has dtype I64" },
+  { "unknown dtype", "{" ENTRY ("q", "Q4_0", "[8]", "[0,8]") "}", 8,
+    NULL, 0, VAE_ERROR_UNSUPPORTED, "'q' has dtype Q4_0" },
+  { "integer tensor of the wrong size", "{" ENTRY ("ids", "I64", "[2]", "[0,8]") "}", 8,
+    NULL, 0, VAE_ERROR_FORMAT, "'ids': data_offsets [0, 8] hold 8 bytes" },
+  { "integer tensor out of range", "{" ENTRY ("ids", "I32", "[4]", "[0,16]") "}", 8,
+    NULL, 0, VAE_ERROR_FORMAT, "'ids': data_offsets [0, 16] lie outside" },
   { "fp8 dtype", "{" ENTRY ("w", "F8_E4M3", "[8]", "[0,8]") "}", 8,
     NULL, 0, VAE_ERROR_UNSUPPORTED, "'w' has dtype F8_E4M3" },
   { "five dimensions", "{" ENTRY ("w", "F32", "[1,1,1,1,2]", "[0,8]") "}", 8,
@@ -630,6 +634,53 @@ test_hostile (void)
         }
       check_hostile (h, bytes);
     }
+}
+
+/* Integer tensors (step counters, token ids of a full checkpoint) are
+ * checked, then left out; a file read from disk widens a tensor only when
+ * it is first looked up, and a model keeps only what it fetched. */
+static void
+test_integer_and_lazy (void)
+{
+  static const gchar json[] =
+    "{" ENTRY ("w", "F16", "[2]", "[0,4]") ","
+        ENTRY ("bn.num_batches_tracked", "I64", "[]", "[4,12]") ","
+        ENTRY ("unused", "F32", "[1]", "[12,16]") "}";
+  g_autoptr(GError)      error = NULL;
+  g_autoptr(VaeWeights)  weights = NULL;
+  g_autoptr(GBytes)      bytes = NULL;
+  g_autofree gchar      *path = NULL;
+  guint8                 section[16] = { 0 };
+  const gfloat          *w;
+
+  put_u16 (section, 0x3c00);       /* 1.0 */
+  put_u16 (section + 2, 0xc000);   /* -2.0 */
+  section[4] = 7;                  /* the I64 counter */
+  put_f32 (section + 12, 5.0f);
+  bytes = build_file (json, section, sizeof section);
+  path = write_temp (bytes, "lazy.safetensors");
+
+  weights = vae_weights_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vae_weights_get_n_tensors (weights), ==, 2);
+  g_assert_false (vae_weights_has (weights, "bn.num_batches_tracked"));
+  g_assert_cmpuint (vae_weights_get_n_used_params (weights), ==, 0);
+
+  w = vae_weights_get_1d (weights, "w", 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (w[0], ==, 1.0f);
+  g_assert_cmpfloat (w[1], ==, -2.0f);
+  g_assert_cmpuint (vae_weights_get_n_used_params (weights), ==, 2);
+
+  vae_weights_drop_unused (weights);
+  remove_temp (path);
+  g_assert_cmpuint (vae_weights_get_n_tensors (weights), ==, 1);
+  g_assert_false (vae_weights_has (weights, "unused"));
+  g_assert_cmpuint (vae_weights_get_n_params (weights), ==, 2);
+  /* Still readable with the file gone: it was widened when fetched. */
+  w = vae_weights_get_1d (weights, "w", 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (w[1], ==, -2.0f);
 }
 
 static void
@@ -757,6 +808,7 @@ main (int    argc,
   g_test_add_func ("/safetensors/get-errors", test_get_errors);
   g_test_add_func ("/safetensors/hostile", test_hostile);
   g_test_add_func ("/safetensors/hostile-files", test_hostile_files);
+  g_test_add_func ("/safetensors/integer-and-lazy", test_integer_and_lazy);
   g_test_add_func ("/safetensors/mutations", test_mutations);
 
   return g_test_run ();
