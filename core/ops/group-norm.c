@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "../vae-error.h"
+#include "fast-exp.h"
 #include "ops.h"
 
 typedef struct
@@ -64,6 +65,7 @@ channel_sums (gsize    c,
   job->m2[c] = MAX (s2 - s * s / n, 0.0);
 }
 
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 channel_apply (gsize    c,
                gint     thread,
@@ -90,6 +92,19 @@ channel_apply (gsize    c,
         {
           gfloat v = (x[i] - m) * a + b;
           y[i] = v > 0.0f ? v : 0.0f;
+        }
+      break;
+    case VAE_ACT_SILU:
+      for (i = 0; i < n; i++)
+        {
+          /* As vae_op_silu: vectorised exp, 0 below -88. */
+          union { gfloat f; gint32 i; } v;
+          const gfloat  t = (x[i] - m) * a + b;
+          const gint32  tiny = -(gint32) (t < -88.0f);
+
+          v.f = t / (1.0f + vae_fast_exp (-t));
+          v.i &= ~tiny;
+          y[i] = v.f;
         }
       break;
     default:
