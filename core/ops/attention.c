@@ -35,6 +35,35 @@
 #define BLOCK_K     512
 #define BLOCK_Q_MIN 16
 
+/* Reductions over a row keep LANES partial results: a single running
+ * max or sum is a dependency chain the compiler may not reorder into
+ * vectors (float addition is not associative), LANES independent ones are
+ * a vector register. */
+#define LANES 16
+
+/* The largest of m and row[0 .. n); a NaN never wins. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static gfloat
+row_max (const gfloat *row,
+         gsize         n,
+         gfloat        m)
+{
+  gfloat part[LANES];
+  gsize  j, k;
+
+  for (k = 0; k < LANES; k++)
+    part[k] = m;
+  for (j = 0; j + LANES <= n; j += LANES)
+    for (k = 0; k < LANES; k++)
+      part[k] = row[j + k] > part[k] ? row[j + k] : part[k];
+  for (; j < n; j++)
+    m = row[j] > m ? row[j] : m;
+  for (k = 0; k < LANES; k++)
+    m = part[k] > m ? part[k] : m;
+
+  return m;
+}
+
 /* row[j] = e^(row[j] - max) for j < n; returns their sum. */
 __attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static gfloat
@@ -42,16 +71,27 @@ exp_row (gfloat *row,
          gsize   n,
          gfloat  max)
 {
+  gfloat part[LANES] = { 0.0f, };
   gfloat sum = 0.0f;
-  gsize  j;
+  gsize  j, k;
 
-  for (j = 0; j < n; j++)
+  for (j = 0; j + LANES <= n; j += LANES)
+    for (k = 0; k < LANES; k++)
+      {
+        gfloat e = vae_fast_exp (row[j + k] - max);
+
+        row[j + k] = e;
+        part[k] += e;
+      }
+  for (; j < n; j++)
     {
       gfloat e = vae_fast_exp (row[j] - max);
 
       row[j] = e;
       sum += e;
     }
+  for (k = 0; k < LANES; k++)
+    sum += part[k];
 
   return sum;
 }
@@ -109,10 +149,7 @@ attention_block (gsize    index,
       for (i = 0; i < mq; i++)
         {
           gfloat *row = s + i * BLOCK_K;
-          gfloat  m = max[i], correction;
-
-          for (j = 0; j < nk; j++)
-            m = row[j] > m ? row[j] : m;
+          gfloat  m = row_max (row, nk, max[i]), correction;
 
           /* A NaN score never wins the comparison above; it still makes
            * its row's sum, and so its output, NaN through exp_row. */
