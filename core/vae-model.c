@@ -189,52 +189,14 @@ model_free (VaeModel *model)
   g_free (model);
 }
 
-/**
- * vae_model_load:
- * @path: a weight file, or a folder holding the model's weight files
- * @error: return location for a #GError
- *
- * Loads a model.  The architecture is recognised from the tensor names and
- * shapes, not from file names; file names only pair the encoder and decoder
- * files of two-file models such as TAESD.
- *
- * Returns: (transfer full) (nullable): the model, or %NULL with @error set
- *   (%VAE_ERROR_IO, %VAE_ERROR_FORMAT, %VAE_ERROR_SHAPE,
- *   %VAE_ERROR_UNSUPPORTED or %VAE_ERROR_NO_MEMORY).
- */
-VaeModel *
-vae_model_load (const gchar  *path,
-                GError      **error)
+/* What both loaders share once the weights are read: recognise the
+ * architecture, build it, read the license.  Frees @model on failure. */
+static VaeModel *
+model_finish (VaeModel  *model,
+              GError   **error)
 {
-  g_autofree gchar *encoder = NULL, *decoder = NULL, *single = NULL;
-  VaeModel         *model;
-  const gchar      *license;
-  guint             i;
-
-  g_return_val_if_fail (path != NULL, NULL);
-
-  if (! find_weight_files (path, &encoder, &decoder, &single, error))
-    return NULL;
-
-  model = g_new0 (VaeModel, 1);
-  model->ref_count = 1;
-  model->path = g_strdup (path);
-  g_mutex_init (&model->hash_mutex);
-
-  if (single)
-    {
-      model->encoder_weights = vae_weights_load (single, error);
-      if (model->encoder_weights == NULL)
-        goto fail;
-      model->decoder_weights = model->encoder_weights;
-    }
-  else
-    {
-      if (encoder && ! (model->encoder_weights = vae_weights_load (encoder, error)))
-        goto fail;
-      if (decoder && ! (model->decoder_weights = vae_weights_load (decoder, error)))
-        goto fail;
-    }
+  const gchar *license;
+  guint        i;
 
   for (i = 0; i < G_N_ELEMENTS (architectures); i++)
     if (architectures[i]->probe (model->encoder_weights, model->decoder_weights))
@@ -287,6 +249,109 @@ fail:
   model_free (model);
 
   return NULL;
+}
+
+static VaeModel *
+model_new (const gchar *path)
+{
+  VaeModel *model = g_new0 (VaeModel, 1);
+
+  model->ref_count = 1;
+  model->path = g_strdup (path);
+  g_mutex_init (&model->hash_mutex);
+
+  return model;
+}
+
+/**
+ * vae_model_load:
+ * @path: a weight file, or a folder holding the model's weight files
+ * @error: return location for a #GError
+ *
+ * Loads a model.  The architecture is recognised from the tensor names and
+ * shapes, not from file names; file names only pair the encoder and decoder
+ * files of two-file models such as TAESD.
+ *
+ * Returns: (transfer full) (nullable): the model, or %NULL with @error set
+ *   (%VAE_ERROR_IO, %VAE_ERROR_FORMAT, %VAE_ERROR_SHAPE,
+ *   %VAE_ERROR_UNSUPPORTED or %VAE_ERROR_NO_MEMORY).
+ */
+VaeModel *
+vae_model_load (const gchar  *path,
+                GError      **error)
+{
+  g_autofree gchar *encoder = NULL, *decoder = NULL, *single = NULL;
+  VaeModel         *model;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (! find_weight_files (path, &encoder, &decoder, &single, error))
+    return NULL;
+
+  model = model_new (path);
+
+  if (single)
+    {
+      model->encoder_weights = vae_weights_load (single, error);
+      if (model->encoder_weights == NULL)
+        goto fail;
+      model->decoder_weights = model->encoder_weights;
+    }
+  else
+    {
+      if (encoder && ! (model->encoder_weights = vae_weights_load (encoder, error)))
+        goto fail;
+      if (decoder && ! (model->decoder_weights = vae_weights_load (decoder, error)))
+        goto fail;
+    }
+
+  return model_finish (model, error);
+
+fail:
+  model_free (model);
+
+  return NULL;
+}
+
+/**
+ * vae_model_load_from_bytes:
+ * @bytes: a whole single-file model in safetensors format
+ * @name: what vae_model_get_path() returns and error messages call the
+ *   data, e.g. "resource:///org/gimp-vae/models/seed-f16/seed-f16.safetensors"
+ * @error: return location for a #GError
+ *
+ * Loads a model held in memory, such as one compiled into the program.  The
+ * weights are copied (widened to f32), so @bytes need not outlive the
+ * model.
+ *
+ * Returns: (transfer full) (nullable): the model, or %NULL with @error set
+ *   as for vae_model_load().
+ */
+VaeModel *
+vae_model_load_from_bytes (GBytes       *bytes,
+                           const gchar  *name,
+                           GError      **error)
+{
+  VaeModel     *model;
+  const guint8 *data;
+  gsize         size;
+
+  g_return_val_if_fail (bytes != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  data = g_bytes_get_data (bytes, &size);
+
+  model = model_new (name);
+  model->encoder_weights = vae_safetensors_load_from_data (data ? data : (const guint8 *) "",
+                                                           size, name, error);
+  if (model->encoder_weights == NULL)
+    {
+      model_free (model);
+      return NULL;
+    }
+  model->decoder_weights = model->encoder_weights;
+
+  return model_finish (model, error);
 }
 
 /**

@@ -22,6 +22,9 @@ typedef struct _VaeModel VaeModel;
 
 VaeModel    * vae_model_load                 (const gchar      *path,
                                               GError          **error);
+VaeModel    * vae_model_load_from_bytes      (GBytes           *bytes,
+                                              const gchar      *name,
+                                              GError          **error);
 VaeModel    * vae_model_ref                  (VaeModel         *model);
 void          vae_model_unref                (VaeModel         *model);
 

@@ -11,5 +11,6 @@
 #include "vae-metrics.h"
 #include "vae-model.h"
 #include "vae-options.h"
+#include "vae-registry.h"
 #include "vae-tensor.h"
 
