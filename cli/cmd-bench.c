@@ -133,7 +133,7 @@ cli_bench (CliContext  *ctx,
   gdouble                decode_s = NAN;
   gint                   run;
 
-  if (!cli_parse_options (ctx, "MODEL",
+  if (!cli_parse_options (ctx, "[MODEL]",
                           "Times encoding and decoding of a random image: "
                           "one warm-up run, then R timed runs, and prints "
                           "the median seconds and the GFLOPS reached.",

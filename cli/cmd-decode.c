@@ -40,7 +40,7 @@ cli_decode (CliContext  *ctx,
   guint                  height = 0;
   gdouble                seconds;
 
-  if (!cli_parse_options (ctx, "MODEL IN.latent",
+  if (!cli_parse_options (ctx, "[MODEL] IN.latent",
                           "Decodes a .latent file into an image.",
                           "The output has the size of the image the latents "
                           "were made from when the file records it (the "

@@ -28,7 +28,7 @@ cli_encode (CliContext  *ctx,
   gchar                **rest;
   gdouble                seconds;
 
-  if (!cli_parse_options (ctx, "MODEL IMAGE",
+  if (!cli_parse_options (ctx, "[MODEL] IMAGE",
                           "Encodes an image into latents and writes them as "
                           "a .latent file (safetensors, tensor "
                           "\"latent_tensor\", the layout ComfyUI reads), "

@@ -55,7 +55,7 @@ cli_info (CliContext  *ctx,
   gdouble               scale;
   gdouble               shift;
 
-  if (!cli_parse_options (ctx, "MODEL",
+  if (!cli_parse_options (ctx, "[MODEL]",
                           "Shows what a model is: its architecture, latent "
                           "space, size, license, and what encoding and "
                           "decoding a 1024x1024 image costs.",

@@ -223,7 +223,7 @@ cli_interpolate (CliContext  *ctx,
   gint                   i;
   gboolean               ok = FALSE;
 
-  if (!cli_parse_options (ctx, "MODEL A B",
+  if (!cli_parse_options (ctx, "[MODEL] A B",
                           "Decodes N frames along the way from A to B in "
                           "latent space: frame i is at t = i / (N - 1), so "
                           "the first frame is A decoded and the last B "

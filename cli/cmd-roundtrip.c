@@ -53,7 +53,7 @@ cli_roundtrip (CliContext  *ctx,
   gdouble                encode_s;
   gdouble                decode_s;
 
-  if (!cli_parse_options (ctx, "MODEL IMAGE",
+  if (!cli_parse_options (ctx, "[MODEL] IMAGE",
                           "Encodes and decodes an image and prints how close "
                           "the result is: PSNR, SSIM and MS-SSIM on 8-bit "
                           "RGB, and the times taken.",

@@ -40,6 +40,7 @@ static const CliCommand commands[] =
   { "roundtrip",   cli_roundtrip,   "encode and decode an image, measure the loss" },
   { "interpolate", cli_interpolate, "decode frames between two images or latents" },
   { "bench",       cli_bench,       "time encoding and decoding of a random image" },
+  { "models",      cli_models,      "list the known models, verify installed files" },
 };
 
 
@@ -335,9 +336,27 @@ cli_split_model_arg (CliContext    *ctx,
     }
 
   g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-               "%s: expected MODEL%s%s, got %u argument%s (see 'vae %s --help')",
+               "%s: expected [MODEL]%s%s, got %u argument%s (see 'vae %s --help')",
                ctx->command, rest_names ? " " : "", rest_names ? rest_names : "",
                n, n == 1 ? "" : "s", ctx->command);
+  return FALSE;
+}
+
+/* A MODEL argument that names an image or a latent file is most likely
+ * an argument count gone wrong (a forgotten -o): say so. */
+static gboolean
+looks_like_data (const gchar *spec)
+{
+  static const gchar *const suffixes[] = {
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".latent",
+  };
+  g_autofree gchar *lower = g_ascii_strdown (spec, -1);
+  gsize             i;
+
+  for (i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    if (g_str_has_suffix (lower, suffixes[i]))
+      return TRUE;
+
   return FALSE;
 }
 
@@ -348,10 +367,10 @@ cli_split_model_arg (CliContext    *ctx,
  *   when the argument was left out
  * @error: return location for a #GError
  *
- * The one place where the command line turns into a model, so that an
- * embedded default model (no argument) and registry names can be added
- * here.  Today @model_spec is a folder holding encoder/decoder
- * .safetensors files or a single .safetensors file.
+ * The one place where the command line turns into a model.  @model_spec
+ * goes to vae_registry_resolve(): a registry id ("taef2"), the name of
+ * another model in the search path, a path to a weight file or a model
+ * folder, or %NULL for the default model (built into libvae).
  *
  * Returns: (transfer full) (nullable): the loaded model.
  */
@@ -360,33 +379,28 @@ cli_model_open (CliContext   *ctx,
                 const gchar  *model_spec,
                 GError      **error)
 {
-  VaeModel *model;
+  g_autoptr (VaeRegistry) registry = NULL;
+  VaeModel               *model;
+
+  registry = vae_registry_new (error);
+  if (registry == NULL)
+    return NULL;
+
+  model = vae_registry_resolve (registry, model_spec, error);
+  if (model != NULL)
+    return model;
 
   if (model_spec == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "%s: no MODEL given, and this build has no built-in "
-                   "default model (see 'vae %s --help')",
-                   ctx->command, ctx->command);
-      return NULL;
-    }
+    g_prefix_error (error, "%s: no MODEL given, and the default model "
+                    "cannot be used: ", ctx->command);
+  else if (looks_like_data (model_spec))
+    g_prefix_error (error, "'%s' was taken as the MODEL, but looks like an "
+                    "image or latent file (an option missing? see 'vae %s "
+                    "--help'): ", model_spec, ctx->command);
+  else if (error && *error && strstr ((*error)->message, model_spec) == NULL)
+    g_prefix_error (error, "cannot load model '%s': ", model_spec);
 
-  if (!g_file_test (model_spec, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "cannot open model '%s': %s", model_spec,
-                   g_strerror (ENOENT));
-      return NULL;
-    }
-
-  model = vae_model_load (model_spec, error);
-  if (model == NULL)
-    {
-      g_prefix_error (error, "cannot load model '%s': ", model_spec);
-      return NULL;
-    }
-
-  return model;
+  return NULL;
 }
 
 /**
@@ -515,8 +529,9 @@ print_help (FILE *out)
   fprintf (out,
            "  %-12s %s\n"
            "\n"
-           "MODEL is a folder with encoder and decoder .safetensors files, or\n"
-           "one such file.  Run 'vae COMMAND --help' for a command's options.\n",
+           "MODEL is a model's ID from 'vae models' (e.g. taef2), a folder of\n"
+           "weight files, or one such file.  Left out, the default model is used\n"
+           "(built in).  Run 'vae COMMAND --help' for a command's options.\n",
            "help", "show this help, or 'vae help COMMAND'");
 }
 

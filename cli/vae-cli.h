@@ -77,6 +77,10 @@ gboolean   cli_bench               (CliContext  *ctx,
                                     gint         argc,
                                     gchar      **argv,
                                     GError     **error);
+gboolean   cli_models              (CliContext  *ctx,
+                                    gint         argc,
+                                    gchar      **argv,
+                                    GError     **error);
 
 /* Parses the subcommand's options plus the common ones.  On success
  * *positional holds the arguments left over (without the program name,
