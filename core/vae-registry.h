@@ -43,9 +43,10 @@ typedef struct _VaeRegistryEntry VaeRegistryEntry;
 /**
  * VaeRegistryFile:
  * @name: the file name, without a folder
- * @set: the file set it belongs to: files of one set together make the
- *   model; an entry may list alternative sets (the upstream checkpoint and
- *   a safetensors conversion).  "" for the first, default set.
+ * @set: the file set it belongs to, "" when the registry names none:
+ *   files of one set together make the model, and an entry may list
+ *   alternative sets (the upstream checkpoint and a safetensors
+ *   conversion).
  * @size: its size in bytes, or -1 when the registry does not know it
  * @sha256: its SHA-256 sum in lower-case hex, or "" when unknown
  * @url: where a user downloads it, or "" when there is no public download
