@@ -1,9 +1,9 @@
 /* gimp-vae - image autoencoders in GIMP 3
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Model discovery: where the plug-in looks for models and which one is the
- * default.  Kept in one file so that it can switch to libvae's model
- * registry once that exists.
+ * Model discovery for the plug-in, on top of libvae's model registry
+ * (core/vae-registry.h): the registered models that are installed or
+ * built into libvae, then the other models in the registry's search path.
  */
 
 #pragma once
@@ -16,24 +16,19 @@ G_BEGIN_DECLS
 
 /**
  * VaePluginModelEntry:
- * @name: what the user sees and types: the folder or file name without
- *   extension ("taef2").
- * @path: the file or folder given to vae_model_load().
- * @origin: where it was found: "environment", "user" or "system".
+ * @name: what the user sees and types: a registry id ("seed-f16") or the
+ *   folder or file name of an unregistered model in the search path.
+ * @builtin: whether the model is compiled into libvae.
  */
 typedef struct
 {
-  gchar *name;
-  gchar *path;
-  gchar *origin;
+  gchar    *name;
+  gboolean  builtin;
 } VaePluginModelEntry;
 
-gchar     ** vae_plugin_models_search_path (void);
 GPtrArray  * vae_plugin_models_find        (void);
 const VaePluginModelEntry *
              vae_plugin_models_default     (GPtrArray    *entries);
-gchar      * vae_plugin_models_resolve     (const gchar  *name_or_path,
-                                            GError      **error);
 VaeModel   * vae_plugin_models_load        (const gchar  *name_or_path,
                                             GError      **error);
 VaeModel   * vae_plugin_models_load_for    (const gchar  *name_or_path,
