@@ -187,6 +187,34 @@ load_rows (const Winograd *job,
     }
 }
 
+/* The rows the next channel's load_rows () will read: they lie a whole
+ * feature-map plane away, where the hardware prefetcher does not look,
+ * and without this the transform waits on memory for most of its time. */
+static inline void
+prefetch_rows (const Winograd *job,
+               const gfloat   *plane,
+               gssize          y0,
+               gssize          x0,
+               gsize           len)
+{
+  const gint   up = job->conv->upsample;
+  const gssize hu = (gssize) job->h_in * up;
+  const gssize lo = MAX (x0, 0) / up;
+  const gssize hi = MIN (x0 + (gssize) len, (gssize) job->w_in * up) / up;
+  gint         r;
+
+  for (r = 0; r < 4; r++)
+    {
+      const gssize y = y0 + r;
+      gssize       x;
+
+      if (y < 0 || y >= hu)
+        continue;
+      for (x = lo; x < hi; x += 16)
+        __builtin_prefetch (plane + (gsize) (y / up) * job->w_in + x);
+    }
+}
+
 /* V[4a + b][t] = (B^T d B)[a][b] for the count tiles of a segment; tile j
  * reads columns 2j .. 2j + 3 = even[j], odd[j], even[j + 1], odd[j + 1]. */
 __attribute__ ((target_clones ("avx512f", "avx2", "default")))
@@ -292,6 +320,9 @@ winograd_batch (gsize    index,
 
       for (ci = 0; ci < c_in; ci++)
         {
+          if (ci + 1 < c_in)
+            prefetch_rows (job, job->in + (ci + 1) * plane_in, (gssize) ty * 2 - 1,
+                           (gssize) tx * 2 - 1, 2 * half);
           load_rows (job, job->in + ci * plane_in, (gssize) ty * 2 - 1,
                      (gssize) tx * 2 - 1, half, rows, rows + 4 * half);
           input_transform (rows, rows + 4 * half, half, count,
