@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Export a trained seed-f16 checkpoint to one safetensors file.
+
+  tools/debian13-env python3 tools/train/export.py runs/main/final.pt \
+      -o data/models/seed-f16/seed-f16.safetensors --kodak-eval
+
+Takes the EMA weights of final.pt / ema-*.pt / ckpt.pt (--raw: the raw
+weights of ckpt.pt).  Tensor names are the PyTorch state_dict names listed in
+docs/seed-f16.md.  Metadata (all strings): vae.architecture, vae.config (JSON),
+vae.id, vae.name, vae.latent_channels, vae.factor, vae.latent_scale,
+vae.latent_shift, vae.license, vae.training (JSON summary),
+vae.training_data (JSON: photos and their licenses), and with --kodak-eval
+vae.eval_kodak (JSON: mean PSNR/SSIM of the exported weights, measured with
+reference.py after the export).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import safetensors_io  # noqa: E402
+from seedf16 import ARCHITECTURE, SeedF16Config  # noqa: E402
+
+WEIGHTS_LICENSE = "CC0-1.0"
+
+
+def photo_licenses(train_dir):
+    """name -> license column of the table in train_seed/README.md."""
+    out = {}
+    path = os.path.join(train_dir, "README.md")
+    if not os.path.exists(path):
+        return out
+    for line in open(path, encoding="utf-8"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 8 and re.match(r"^[\w.-]+\.png$", cells[0]):
+            out[cells[0]] = cells[6]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--dtype", choices=["f16", "f32"], default="f16")
+    ap.add_argument("--raw", action="store_true")
+    ap.add_argument("--train", default=common.TRAIN_DIR)
+    ap.add_argument("--kodak-eval", action="store_true",
+                    help="evaluate the exported file on all Kodak images and store the result in the metadata")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    st = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    sd = st["model"] if args.raw else st["ema"]
+    cfg = SeedF16Config.from_json(st["config"])
+    dt = torch.float16 if args.dtype == "f16" else torch.float32
+    tensors = {k: v.to(dt) for k, v in sd.items()}
+
+    targs = st.get("args", {})
+    files = st.get("train_files", [])
+    lic = photo_licenses(args.train)
+    training = {
+        "steps": st.get("step"),
+        "wall_minutes": round(st.get("elapsed", 0) / 60, 1),
+        "weights": "raw" if args.raw else "EMA %s" % targs.get("ema"),
+        "seed": targs.get("seed"),
+        "init": "whitened PCA of 16x16x3 patches of the training photos (closed form) in the linear shortcuts; "
+                "learned branches zero at init",
+        "data": "random crops %d^2 x %d (p=%.2f: one %d^2 crop), scale %.2f-%.2f antialiased bicubic, h-flip"
+                % (targs.get("crop", 0), targs.get("batch", 0), targs.get("big_prob", 0), targs.get("big_crop", 0),
+                   targs.get("scale_min", 0), targs.get("scale_max", 0)),
+        "loss": "%g*L1 + %g*MSE + %g*(1-SSIM 11x11 gauss 1.5) + %g*mean(z^2)"
+                % (targs.get("l1", 0), targs.get("mse", 0), targs.get("ssim", 0), targs.get("latent_l2", 0)),
+        "optimizer": "AdamW lr %g (shortcuts x%g), betas (0.9,0.99), wd %g, warmup %d, cosine to 0 over %g min, clip %g"
+                     % (targs.get("lr", 0), targs.get("lr_pca_mult", 0), targs.get("wd", 0), targs.get("warmup", 0),
+                        targs.get("budget_min", 0), targs.get("clip", 0)),
+        "hardware": "CPU, %d thread(s), float32, PyTorch %s" % (targs.get("threads", 1), torch.__version__),
+        "tool": "gimp-vae tools/train/train.py",
+    }
+    training_data = {
+        "set": "gimp-vae shared/data/train_seed (21 openly licensed photos, short side 1024; not distributed with the weights)",
+        "photos": [{"file": f, "license": lic.get(f, "see train_seed/README.md")} for f in files],
+    }
+    meta = {
+        "vae.architecture": ARCHITECTURE,
+        "vae.config": cfg.to_json(),
+        "vae.id": "seed-f16",
+        "vae.name": "seed-f16 (gimp-vae default model)",
+        "vae.latent_channels": str(cfg.latent_channels),
+        "vae.factor": "16",
+        "vae.latent_scale": "1.0",
+        "vae.latent_shift": "0.0",
+        "vae.license": WEIGHTS_LICENSE,
+        "vae.license_note": "The weights were trained by the gimp-vae project and are dedicated to the public domain "
+                            "under CC0-1.0. The training photos are CC0-1.0, Unsplash License, Pexels License or US "
+                            "public domain (NASA); none of them is contained in or recoverable from the file.",
+        "vae.training": json.dumps(training, sort_keys=True),
+        "vae.training_data": json.dumps(training_data, sort_keys=True),
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    safetensors_io.save(tensors, args.out, meta)
+
+    if args.kodak_eval:
+        import reference
+        m = reference.SeedF16Reference(args.out)
+        ps, ss = [], []
+        with torch.no_grad():
+            for p in common.list_pngs(common.KODAK_DIR):
+                ref = common.load_rgb_u8(p)
+                y = common.to_u8(m.decode(m.encode(ref.float()[None] / 255.0))[0])
+                ps.append(common.psnr_u8(ref, y))
+                ss.append(common.ssim_u8(ref, y))
+        ev = {"images": len(ps), "psnr_db": round(sum(ps) / len(ps), 3), "ssim": round(sum(ss) / len(ss), 4),
+              "metric": "8-bit RGB, clamped+rounded; SSIM 11x11 Gaussian sigma 1.5, valid region, RGB mean",
+              "weights": args.dtype.upper()}
+        meta["vae.eval_kodak"] = json.dumps(ev, sort_keys=True)
+        safetensors_io.save(tensors, args.out, meta)
+        print("Kodak: %s" % meta["vae.eval_kodak"])
+
+    h = hashlib.sha256(open(args.out, "rb").read()).hexdigest()
+    n = sum(t.numel() for t in tensors.values())
+    print("wrote %s: %d tensors, %d parameters, %s, %d bytes, sha256 %s"
+          % (args.out, len(tensors), n, args.dtype.upper(), os.path.getsize(args.out), h))
+
+
+if __name__ == "__main__":
+    main()
