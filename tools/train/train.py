@@ -39,6 +39,7 @@ def parse_args(argv=None):
     ap.add_argument("--train", default=common.TRAIN_DIR)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     ap.add_argument("--latent-channels", type=int, default=32)
     ap.add_argument("--config", help="JSON overriding SeedF16Config fields")
     ap.add_argument("--batch", type=int, default=4)
@@ -156,6 +157,13 @@ def atomic_save(obj, path):
 
 def main():
     args = parse_args()
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     state = None
     if args.resume:
         out = args.resume
@@ -175,6 +183,10 @@ def main():
         os.makedirs(out, exist_ok=False)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    dev_name = getattr(args, "device", "auto")
+    if dev_name == "auto":
+        dev_name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(dev_name)
 
     cfg = SeedF16Config(latent_channels=args.latent_channels)
     if args.config:
@@ -200,13 +212,14 @@ def main():
     else:
         pca = state["pca"]
 
+    model.to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(param_groups(model, args), lr=args.lr, betas=(0.9, 0.99))
     step, elapsed = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
+        opt.load_state_dict(state["opt"])    # moves the moments to the parameters' device
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         step, elapsed = state["step"], state["elapsed"]
@@ -217,17 +230,10 @@ def main():
         with open(os.path.join(out, "log.tsv"), "w") as f:
             f.write("step\telapsed_s\tlr\tloss\tl1\tssim\tpsnr\tpsnr_pca\tlatent_rms\tgrad_norm\ts_per_step\n")
 
+    print("device %s" % device)
     print("seed-f16 %s: %d params (encoder %d, decoder %d); %d training photos; budget %.1f min%s"
           % (cfg.to_json(), count_params(model), count_params(model.encoder), count_params(model.decoder),
              len(paths), args.budget_min, ", %d steps" % args.steps if args.steps else ""), flush=True)
-
-    stop = {"flag": False}
-
-    def on_signal(signum, frame):
-        stop["flag"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
     def progress():
         p = elapsed / (args.budget_min * 60.0)
@@ -262,6 +268,7 @@ def main():
             x = data.batch(1, args.big_crop)
         else:
             x = data.batch(args.batch, args.crop)
+        x = x.to(device)
         y, z = model(x)
         l1 = (y - x).abs().mean()
         mse = (y - x).pow(2).mean()
