@@ -70,17 +70,18 @@ def main():
         "wall_minutes": round(st.get("elapsed", 0) / 60, 1),
         "weights": "raw" if args.raw else "EMA %s" % targs.get("ema"),
         "seed": targs.get("seed"),
-        "init": "whitened PCA of 16x16x3 patches of the training photos (closed form) in the linear shortcuts; "
+        "init": targs.get("init_note") or
+                "whitened PCA of 16x16x3 patches of the training photos (closed form) in the linear shortcuts; "
                 "learned branches zero at init",
-        "data": "random crops %d^2 x %d (p=%.2f: one %d^2 crop), scale %.2f-%.2f antialiased bicubic, h-flip"
-                % (targs.get("crop", 0), targs.get("batch", 0), targs.get("big_prob", 0), targs.get("big_crop", 0),
-                   targs.get("scale_min", 0), targs.get("scale_max", 0)),
+        "data": "random crops %d^2 x %d (p=%.2f: %d crop(s) of %d^2), scale %.2f-%.2f antialiased bicubic, h-flip"
+                % (targs.get("crop", 0), targs.get("batch", 0), targs.get("big_prob", 0), targs.get("big_batch", 1),
+                   targs.get("big_crop", 0), targs.get("scale_min", 0), targs.get("scale_max", 0)),
         "loss": "%g*L1 + %g*MSE + %g*(1-SSIM 11x11 gauss 1.5) + %g*mean(z^2)"
                 % (targs.get("l1", 0), targs.get("mse", 0), targs.get("ssim", 0), targs.get("latent_l2", 0)),
         "optimizer": "AdamW lr %g (shortcuts x%g), betas (0.9,0.99), wd %g, warmup %d, cosine to 0 over %g min, clip %g"
                      % (targs.get("lr", 0), targs.get("lr_pca_mult", 0), targs.get("wd", 0), targs.get("warmup", 0),
                         targs.get("budget_min", 0), targs.get("clip", 0)),
-        "hardware": "CPU, %d thread(s), float32, PyTorch %s" % (targs.get("threads", 1), torch.__version__),
+        "hardware": targs.get("hardware") or "CPU, %d thread(s), float32" % targs.get("threads", 1),
         "tool": "gimp-vae tools/train/train.py",
     }
     training_data = {
@@ -109,14 +110,17 @@ def main():
     if args.kodak_eval:
         import reference
         m = reference.SeedF16Reference(args.out)
-        ps, ss = [], []
+        ps, ss, per = [], [], {}
         with torch.no_grad():
             for p in common.list_pngs(common.KODAK_DIR):
                 ref = common.load_rgb_u8(p)
                 y = common.to_u8(m.decode(m.encode(ref.float()[None] / 255.0))[0])
                 ps.append(common.psnr_u8(ref, y))
                 ss.append(common.ssim_u8(ref, y))
+                # per image, so that the C engine's parity test can compare image by image
+                per[os.path.basename(p)[:-4]] = {"psnr_db": round(ps[-1], 4), "ssim": round(ss[-1], 5)}
         ev = {"images": len(ps), "psnr_db": round(sum(ps) / len(ps), 3), "ssim": round(sum(ss) / len(ss), 4),
+              "per_image": per,
               "metric": "8-bit RGB, clamped+rounded; SSIM 11x11 Gaussian sigma 1.5, valid region, RGB mean",
               "weights": args.dtype.upper()}
         meta["vae.eval_kodak"] = json.dumps(ev, sort_keys=True)

@@ -37,6 +37,8 @@ def parse_args(argv=None):
     ap.add_argument("--budget-min", type=float, default=None, help="wall-clock training budget, minutes (default 150)")
     ap.add_argument("--steps", type=int, default=0, help="optional step budget (0: wall clock only)")
     ap.add_argument("--train", default=common.TRAIN_DIR)
+    ap.add_argument("--init-from", help="start a new schedule from these weights (EMA of a ckpt/ema/final .pt)")
+    ap.add_argument("--freeze", default="", help="comma-separated parameter name prefixes not to train, e.g. encoder.")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
@@ -46,6 +48,7 @@ def parse_args(argv=None):
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--big-crop", type=int, default=512, help="one crop of this size instead of a batch...")
     ap.add_argument("--big-prob", type=float, default=0.25, help="...with this probability per step")
+    ap.add_argument("--big-batch", type=int, default=1, help="crops per big-crop step")
     ap.add_argument("--scale-min", type=float, default=0.5)
     ap.add_argument("--scale-max", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=6e-4)
@@ -67,10 +70,12 @@ def parse_args(argv=None):
 class Crops:
     """Random crops of the training photos: uniform photo, random scale in
     [scale_min, scale_max] (antialiased bicubic downscale), random position,
-    horizontal flip with p = 0.5.  All randomness from one torch.Generator."""
+    horizontal flip with p = 0.5.  All randomness from one CPU torch.Generator,
+    so a run draws the same crops on any device; the photos live on the
+    training device so that a GPU is not starved by CPU-side resampling."""
 
-    def __init__(self, paths, gen, scale_min, scale_max):
-        self.images = [common.load_rgb_u8(p) for p in paths]
+    def __init__(self, paths, gen, scale_min, scale_max, device):
+        self.images = [common.load_rgb_u8(p).to(device) for p in paths]
         self.gen = gen
         self.smin, self.smax = scale_min, scale_max
 
@@ -98,7 +103,11 @@ class Crops:
 
 def param_groups(model, args):
     pca, decay, no_decay = [], [], []
+    frozen = [f for f in getattr(args, "freeze", "").split(",") if f]
     for name, p in model.named_parameters():
+        if any(name.startswith(f) for f in frozen):
+            p.requires_grad_(False)
+            continue
         if ".pca." in name:
             pca.append(p)
         elif p.dim() >= 2:
@@ -187,6 +196,14 @@ def main():
     if dev_name == "auto":
         dev_name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(dev_name)
+    if device.type == "cuda":
+        # TF32 keeps float32's range; its 10-bit mantissa is far below the
+        # noise of stochastic gradients.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    hw = torch.cuda.get_device_name(device) + ", TF32 matmuls" if device.type == "cuda" else \
+        "CPU, %d thread(s), float32" % args.threads
+    args.hardware = "%s, PyTorch %s" % (hw, torch.__version__)
 
     cfg = SeedF16Config(latent_channels=args.latent_channels)
     if args.config:
@@ -199,9 +216,19 @@ def main():
     if not paths:
         sys.exit("no training photos in " + args.train)
     gen = torch.Generator().manual_seed(args.seed)
-    data = Crops(paths, gen, args.scale_min, args.scale_max)
+    data = Crops(paths, gen, args.scale_min, args.scale_max, device)
 
-    if state is None:
+    if state is None and getattr(args, "init_from", None):
+        init = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        cfg = SeedF16Config.from_json(init["config"])
+        model = SeedF16(cfg)
+        model.load_state_dict(init["ema"])
+        pca = init.get("pca")
+        prev = init.get("args", {})
+        args.init_note = ("EMA weights of an earlier run (%s steps, %s) that started from the closed-form PCA codec"
+                          % (init.get("step"), prev.get("hardware", "CPU, float32")))
+        print("initialised from %s (step %s)" % (args.init_from, init.get("step")), flush=True)
+    elif state is None:
         t0 = time.time()
         mean, U, evals, n = common.fit_pca(paths)
         C = cfg.latent_channels
@@ -250,7 +277,7 @@ def main():
         plot(out)
 
     def save_ema(name):
-        atomic_save({"ema": ema.state_dict(), "config": cfg.to_json(), "step": step, "elapsed": elapsed,
+        atomic_save({"ema": ema.state_dict(), "config": cfg.to_json(), "step": step, "elapsed": elapsed, "pca": pca,
                      "args": vars(args), "train_files": [os.path.basename(p) for p in paths]},
                     os.path.join(out, name))
 
@@ -265,10 +292,9 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_mult"]
         if args.big_prob > 0 and torch.rand((), generator=gen).item() < args.big_prob:
-            x = data.batch(1, args.big_crop)
+            x = data.batch(getattr(args, "big_batch", 1), args.big_crop)
         else:
             x = data.batch(args.batch, args.crop)
-        x = x.to(device)
         y, z = model(x)
         l1 = (y - x).abs().mean()
         mse = (y - x).pow(2).mean()
@@ -277,23 +303,25 @@ def main():
         loss = args.l1 * l1 + args.mse * mse + args.ssim * ss + args.latent_l2 * lat
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        gn = torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], args.clip)
         opt.step()
         with torch.no_grad():
             d = min(args.ema, (1.0 + step) / (10.0 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1.0 - d)
             xp = F.pixel_shuffle(model.decoder.pca(model.encoder.pca(F.pixel_unshuffle(x, 16))), 16)
-            acc["mse_pca"] += (xp - x).pow(2).mean().item()
+            acc["mse_pca"] += (xp - x).pow(2).mean()
         step += 1
         now = time.time()
         elapsed += now - t_prev    # wall time, including logging and saving
         t_prev = now
-        acc["loss"] += loss.item(); acc["l1"] += l1.item(); acc["ssim"] += ss.item()
-        acc["mse"] += mse.item(); acc["lat"] += lat.item(); acc["gn"] += float(gn); acc["n"] += 1
+        # accumulated on the device: .item() every step would stall a GPU
+        acc["loss"] += loss.detach(); acc["l1"] += l1.detach(); acc["ssim"] += ss.detach()
+        acc["mse"] += mse.detach(); acc["lat"] += lat.detach(); acc["gn"] += gn; acc["n"] += 1
 
         if step % args.log_every == 0 or progress() >= 1.0 or stop["flag"]:
             n = acc["n"]
+            acc = {k: float(v) for k, v in acc.items()}
             sps = (time.time() - t_log) / max(1, step - steps_at_log)
             row = (step, elapsed, lr, acc["loss"] / n, acc["l1"] / n, 1 - acc["ssim"] / n,
                    -10 * math.log10(acc["mse"] / n), -10 * math.log10(acc["mse_pca"] / n),
