@@ -44,6 +44,17 @@ vae_tiles_split (gsize size,
   return spans;
 }
 
+void
+vae_span_extend (const VaeSpan *span,
+                 gsize          margin,
+                 gsize          size,
+                 gsize         *lo,
+                 gsize         *hi)
+{
+  *lo = span->start > margin ? span->start - margin : 0;
+  *hi = MIN (span->start + span->len + margin, size);
+}
+
 static gfloat
 smootherstep (gfloat t)
 {

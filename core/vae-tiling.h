@@ -32,6 +32,15 @@ GArray  * vae_tiles_split   (gsize            size,
                              gsize            overlap,
                              gsize            align);
 
+/* [*lo, *hi): @span widened by @margin on each side, within [0, size):
+ * the region a tile is computed on so that its own span comes out as the
+ * whole image would give it. */
+void      vae_span_extend   (const VaeSpan   *span,
+                             gsize            margin,
+                             gsize            size,
+                             gsize           *lo,
+                             gsize           *hi);
+
 /* Weight of position x (in units of the spans, scaled by scale: spans in
  * latent pixels, x in image pixels) inside span i of spans. */
 gfloat    vae_tiles_weight  (const GArray    *spans,

@@ -876,12 +876,11 @@ taesd_decode_tiled (gpointer          self,
   for (iy = 0; iy < ys->len; iy++)
     for (ix = 0; ix < xs->len; ix++)
       {
-        const VaeSpan *sx = &g_array_index (xs, VaeSpan, ix);
-        const VaeSpan *sy = &g_array_index (ys, VaeSpan, iy);
+        gsize x0, x1, y0, y1;
 
-        work += half_flops (dec, split, end,
-                            MIN (sy->start + sy->len + margin, h) - (sy->start > margin ? sy->start - margin : 0),
-                            MIN (sx->start + sx->len + margin, w) - (sx->start > margin ? sx->start - margin : 0));
+        vae_span_extend (&g_array_index (xs, VaeSpan, ix), margin, w, &x0, &x1);
+        vae_span_extend (&g_array_index (ys, VaeSpan, iy), margin, h, &y0, &y1);
+        work += half_flops (dec, split, end, y1 - y0, x1 - x0);
       }
   vae_run_begin (run, "decode", work);
 
@@ -897,12 +896,12 @@ taesd_decode_tiled (gpointer          self,
       {
         const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
         const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
-        const gsize           x0 = sx->start > margin ? sx->start - margin : 0;
-        const gsize           y0 = sy->start > margin ? sy->start - margin : 0;
-        const gsize           x1 = MIN (sx->start + sx->len + margin, w);
-        const gsize           y1 = MIN (sy->start + sy->len + margin, h);
         g_autoptr (VaeTensor) crop = NULL;
         g_autoptr (VaeTensor) part = NULL;
+        gsize                 x0, x1, y0, y1;
+
+        vae_span_extend (sx, margin, w, &x0, &x1);
+        vae_span_extend (sy, margin, h, &y0, &y1);
 
         crop = vae_image_crop (head, x0, y0, x1 - x0, y1 - y0, error);
         if (crop == NULL)
@@ -955,12 +954,11 @@ taesd_encode_tiled (gpointer          self,
   for (iy = 0; iy < ys->len; iy++)
     for (ix = 0; ix < xs->len; ix++)
       {
-        const VaeSpan *sx = &g_array_index (xs, VaeSpan, ix);
-        const VaeSpan *sy = &g_array_index (ys, VaeSpan, iy);
+        gsize x0, x1, y0, y1;
 
-        work += half_flops (enc, 0, split,
-                            (MIN (sy->start + sy->len + margin, h) - (sy->start > margin ? sy->start - margin : 0)) * f,
-                            (MIN (sx->start + sx->len + margin, w) - (sx->start > margin ? sx->start - margin : 0)) * f);
+        vae_span_extend (&g_array_index (xs, VaeSpan, ix), margin, w, &x0, &x1);
+        vae_span_extend (&g_array_index (ys, VaeSpan, iy), margin, h, &y0, &y1);
+        work += half_flops (enc, 0, split, (y1 - y0) * f, (x1 - x0) * f);
       }
   vae_run_begin (run, "encode", work);
 
@@ -983,12 +981,12 @@ taesd_encode_tiled (gpointer          self,
       {
         const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
         const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
-        const gsize           x0 = sx->start > margin ? sx->start - margin : 0;
-        const gsize           y0 = sy->start > margin ? sy->start - margin : 0;
-        const gsize           x1 = MIN (sx->start + sx->len + margin, w);
-        const gsize           y1 = MIN (sy->start + sy->len + margin, h);
         g_autoptr (VaeTensor) crop = NULL;
         g_autoptr (VaeTensor) part = NULL;
+        gsize                 x0, x1, y0, y1;
+
+        vae_span_extend (sx, margin, w, &x0, &x1);
+        vae_span_extend (sy, margin, h, &y0, &y1);
 
         crop = vae_image_crop (image, x0 * f, y0 * f, (x1 - x0) * f, (y1 - y0) * f,
                                error);
