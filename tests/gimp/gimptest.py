@@ -80,6 +80,11 @@ def call(name, **arguments):
         raise AssertionError("procedure %s is not registered" % name)
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    # The tests run our procedures with the test model (TAEF2, which has
+    # independent reference figures) unless they name another model, or ""
+    # for the built-in default (test-default-model.py).
+    if name.startswith("plug-in-vae-") and "model" not in arguments:
+        arguments["model"] = MODEL
     # run_mode=Gimp.RunMode.INTERACTIVE among the arguments overrides this.
     for key, value in arguments.items():
         _set(config, key.replace("_", "-"), value)

@@ -26,7 +26,8 @@ message = expect_error("plug-in-vae-decode", image=image, drawables=[source],
 check("some-other-vae" in message and "made by" in message,
       "decoding another model's file with this one: %s" % message)
 message = expect_error("plug-in-vae-decode", image=image, drawables=[source],
-                       latent_file=Gio.File.new_for_path(foreign_path))
+                       latent_file=Gio.File.new_for_path(foreign_path),
+                       model="")
 check("some-other-vae" in message and "not installed" in message,
       "another model's file with no model installed for it: %s" % message)
 
