@@ -32,9 +32,6 @@ The generator also runs tools/train/reference.py (the functional parity
 reference written from docs/seed-f16.md) on the exported file and refuses
 to write if the two PyTorch implementations differ by more than 1e-5
 relative.
-
-tools/train/ is on the `seed` branch; until it is merged, point
---train-dir at a checkout of it (e.g. ../wt-seed/tools/train).
 """
 
 import argparse
