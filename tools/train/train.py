@@ -38,7 +38,6 @@ def parse_args(argv=None):
     ap.add_argument("--steps", type=int, default=0, help="optional step budget (0: wall clock only)")
     ap.add_argument("--train", default=common.TRAIN_DIR)
     ap.add_argument("--init-from", help="start a new schedule from these weights (EMA of a ckpt/ema/final .pt)")
-    ap.add_argument("--freeze", default="", help="comma-separated parameter name prefixes not to train, e.g. encoder.")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
@@ -103,11 +102,7 @@ class Crops:
 
 def param_groups(model, args):
     pca, decay, no_decay = [], [], []
-    frozen = [f for f in getattr(args, "freeze", "").split(",") if f]
     for name, p in model.named_parameters():
-        if any(name.startswith(f) for f in frozen):
-            p.requires_grad_(False)
-            continue
         if ".pca." in name:
             pca.append(p)
         elif p.dim() >= 2:
@@ -225,8 +220,11 @@ def main():
         model.load_state_dict(init["ema"])
         pca = init.get("pca")
         prev = init.get("args", {})
-        args.init_note = ("EMA weights of an earlier run (%s steps, %s) that started from the closed-form PCA codec"
-                          % (init.get("step"), prev.get("hardware", "CPU, float32")))
+        # the whole chain of runs, back to the PCA codec the first one began as
+        args.init_note = ("EMA weights of an earlier run (%s steps, %s, lr %g, %g min), which began as: %s"
+                          % (init.get("step"), prev.get("hardware", "CPU, %d thread(s), float32" % prev.get("threads", 1)),
+                             prev.get("lr", 0), prev.get("budget_min", 0),
+                             prev.get("init_note", "the closed-form PCA codec")))
         print("initialised from %s (step %s)" % (args.init_from, init.get("step")), flush=True)
     elif state is None:
         t0 = time.time()
@@ -303,7 +301,7 @@ def main():
         loss = args.l1 * l1 + args.mse * mse + args.ssim * ss + args.latent_l2 * lat
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], args.clip)
+        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
         with torch.no_grad():
             d = min(args.ema, (1.0 + step) / (10.0 + step))
