@@ -96,4 +96,31 @@ extern const VaeArchClass vae_arch_taesd;
 extern const VaeArchClass vae_arch_seed_f16;
 extern const VaeArchClass vae_arch_autoencoder_kl;
 
+/* AutoencoderKL's tiled runs with a chosen source of whole-image GroupNorm
+ * statistics, for tests and measurements (docs/tiling.md); the class's
+ * encode_tiled and decode_tiled use VAE_KL_STATS_TILES. */
+typedef enum
+{
+  VAE_KL_STATS_TILES,     /* a first pass over the same tiles */
+  VAE_KL_STATS_LOW_RES,   /* a first pass over the image at half size */
+  VAE_KL_STATS_EXACT      /* the untiled statistics (not memory-bounded) */
+} VaeKlStats;
+
+gboolean  vae_kl_decode_tiled_with (gpointer          self,
+                                    const VaeTensor  *latent,
+                                    VaeTensor       **image,
+                                    gsize             tile,
+                                    VaeKlStats        stats,
+                                    guint             refine,
+                                    VaeRun           *run,
+                                    GError          **error);
+gboolean  vae_kl_encode_tiled_with (gpointer          self,
+                                    const VaeTensor  *image,
+                                    VaeTensor       **latent,
+                                    gsize             tile,
+                                    VaeKlStats        stats,
+                                    guint             refine,
+                                    VaeRun           *run,
+                                    GError          **error);
+
 G_END_DECLS

@@ -53,6 +53,7 @@
 
 #include "../vae-blas.h"
 #include "../vae-error.h"
+#include "../vae-tiling.h"
 #include "../ops/ops.h"
 #include "arch.h"
 
@@ -64,6 +65,7 @@
 #define TOKEN_BLOCK  128
 #define BN_PATCH     2
 #define BN_EPS       1e-4
+#define OVERLAP      2      /* latent pixels between tiles */
 
 typedef enum
 {
@@ -1151,6 +1153,79 @@ mid_flops (const Half *half,
   return flops;
 }
 
+/* The levels of a half on an input of *h x *w, which they update to
+ * their output size. */
+static gdouble
+levels_flops (const Half *half,
+              gsize      *h,
+              gsize      *w)
+{
+  gdouble flops = 0.0;
+  gsize   ho, wo;
+  gint    i, j;
+
+  for (i = 0; i < half->n_levels; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        flops += resnet_flops (&level->resnets[j], *h, *w);
+      if (level->has_resample)
+        {
+          flops += vae_conv2d_flops (&level->resample, *h, *w);
+          vae_conv2d_out_size (&level->resample, *h, *w, &ho, &wo);
+          *h = ho;
+          *w = wo;
+        }
+    }
+
+  return flops;
+}
+
+/* The decoder's latent-resolution part: post_quant_conv, conv_in, mid. */
+static gdouble
+decoder_head_flops (const Half *d,
+                    gsize       h,
+                    gsize       w)
+{
+  return (d->has_quant ? vae_conv2d_flops (&d->quant, h, w) : 0.0) +
+         vae_conv2d_flops (&d->conv_in, h, w) + mid_flops (d, h, w);
+}
+
+/* ... and the rest, levels and conv_out, on h x w latent pixels. */
+static gdouble
+decoder_tail_flops (const Half *d,
+                    gsize       h,
+                    gsize       w,
+                    gboolean    with_out)
+{
+  gdouble flops = levels_flops (d, &h, &w);
+
+  return flops + (with_out ? vae_conv2d_flops (&d->conv_out, h, w) : 0.0);
+}
+
+/* The encoder up to its latent resolution: conv_in and the levels, on an
+ * H x W image. */
+static gdouble
+encoder_body_flops (const Half *e,
+                    gsize       h,
+                    gsize       w)
+{
+  gdouble flops = vae_conv2d_flops (&e->conv_in, h, w);
+
+  return flops + levels_flops (e, &h, &w);
+}
+
+/* ... and the rest on h x w latent pixels: mid, conv_out, quant_conv. */
+static gdouble
+encoder_tail_flops (const Half *e,
+                    gsize       h,
+                    gsize       w)
+{
+  return mid_flops (e, h, w) + vae_conv2d_flops (&e->conv_out, h, w) +
+         (e->has_quant ? vae_conv2d_flops (&e->quant, h, w) : 0.0);
+}
+
 /* What a half costs on an input of h x w (image for the encoder, latent
  * for the decoder). */
 static gdouble
@@ -1159,44 +1234,11 @@ half_flops (const Half *half,
             gsize       h,
             gsize       w)
 {
-  gdouble flops = 0.0;
-  gsize   ho, wo;
-  gint    i, j;
-
   if (decoder)
-    {
-      if (half->has_quant)
-        flops += vae_conv2d_flops (&half->quant, h, w);
-      flops += vae_conv2d_flops (&half->conv_in, h, w);
-      flops += mid_flops (half, h, w);
-    }
-  else
-    {
-      flops += vae_conv2d_flops (&half->conv_in, h, w);
-    }
+    return decoder_head_flops (half, h, w) + decoder_tail_flops (half, h, w, TRUE);
 
-  for (i = 0; i < half->n_levels; i++)
-    {
-      const Level *level = &half->levels[i];
-
-      for (j = 0; j < level->n_resnets; j++)
-        flops += resnet_flops (&level->resnets[j], h, w);
-      if (level->has_resample)
-        {
-          flops += vae_conv2d_flops (&level->resample, h, w);
-          vae_conv2d_out_size (&level->resample, h, w, &ho, &wo);
-          h = ho;
-          w = wo;
-        }
-    }
-
-  if (! decoder)
-    flops += mid_flops (half, h, w);
-  flops += vae_conv2d_flops (&half->conv_out, h, w);
-  if (! decoder && half->has_quant)
-    flops += vae_conv2d_flops (&half->quant, h, w);
-
-  return flops;
+  return encoder_body_flops (half, h, w) +
+         encoder_tail_flops (half, h / half->factor, w / half->factor);
 }
 
 /* --- VaeArchClass ----------------------------------------------------------- */
@@ -1435,6 +1477,48 @@ kl_can_decode (gpointer self)
   return ((Kl *) self)->decoder.present;
 }
 
+/* The encoder's latent-resolution part on @x (consumed): mid, norm_out,
+ * conv_out, quant_conv.  Returns the z means. */
+static VaeTensor *
+encoder_tail (VaeRun      *run,
+              VaeScratch  *scratch,
+              const Half  *e,
+              VaeTensor  **x,
+              GError     **error)
+{
+  VaeTensor *y, *z = NULL;
+
+  if (! mid_forward (run, scratch, e, x, error) ||
+      ! (y = head_forward (run, e, &e->conv_out, *x, error)))
+    return NULL;
+  if (! e->has_quant)
+    return y;
+
+  if (! vae_op_conv2d (run, &e->quant, y, NULL, VAE_ACT_NONE, &z, error))
+    z = NULL;
+  vae_tensor_unref (y);
+
+  return z;
+}
+
+/* [0, 1] -> [-1, 1] into a scratch map. */
+static VaeTensor *
+encoder_input (VaeScratch       *scratch,
+               const VaeTensor  *image,
+               GError          **error)
+{
+  VaeTensor *x = vae_scratch_get (scratch, 3, VAE_T_H (image), VAE_T_W (image),
+                                  error);
+  gsize      i;
+
+  if (x == NULL)
+    return NULL;
+  for (i = 0; i < image->n_elements; i++)
+    x->data[i] = image->data[i] * 2.0f - 1.0f;
+
+  return x;
+}
+
 static gboolean
 kl_encode (gpointer          self,
            const VaeTensor  *image,
@@ -1444,45 +1528,107 @@ kl_encode (gpointer          self,
 {
   const Half *e = &((Kl *) self)->encoder;
   VaeScratch  scratch;
-  VaeTensor  *x, *y = NULL, *z = NULL;
-  gsize       i;
+  VaeTensor  *x;
 
   *latent = NULL;
   vae_run_begin (run, "encode", half_flops (e, FALSE, VAE_T_H (image),
                                             VAE_T_W (image)));
   vae_scratch_init (&scratch);
 
-  /* [0, 1] -> [-1, 1] */
-  x = vae_scratch_get (&scratch, 3, VAE_T_H (image), VAE_T_W (image), error);
-  if (x == NULL)
-    goto out;
-  for (i = 0; i < image->n_elements; i++)
-    x->data[i] = image->data[i] * 2.0f - 1.0f;
+  x = encoder_input (&scratch, image, error);
+  if (x != NULL &&
+      conv_step (run, &scratch, &e->conv_in, &x, error) &&
+      levels_forward (run, &scratch, e, &x, error))
+    *latent = encoder_tail (run, &scratch, e, &x, error);
 
-  if (! conv_step (run, &scratch, &e->conv_in, &x, error) ||
-      ! levels_forward (run, &scratch, e, &x, error) ||
-      ! mid_forward (run, &scratch, e, &x, error) ||
-      ! (y = head_forward (run, e, &e->conv_out, x, error)))
-    goto out;
-
-  if (e->has_quant)
-    {
-      if (! vae_op_conv2d (run, &e->quant, y, NULL, VAE_ACT_NONE, &z, error))
-        goto out;
-      *latent = z;
-    }
-  else
-    {
-      *latent = g_steal_pointer (&y);
-    }
-
-out:
-  vae_tensor_unref (x);
-  if (y)
-    vae_tensor_unref (y);
+  if (x)
+    vae_tensor_unref (x);
   vae_scratch_clear (&scratch);
 
   return *latent != NULL;
+}
+
+static gboolean
+check_latent (const Half       *d,
+              const VaeTensor  *latent,
+              GError          **error)
+{
+  if (latent->n_dims != 3 || VAE_T_C (latent) != (gsize) d->z)
+    {
+      g_autofree gchar *shape = vae_tensor_shape_to_string (latent);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "the KL decoder takes [%d, h, w] latents, not %s", d->z,
+                   shape);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The decoder's latent-resolution part: post_quant_conv, conv_in, mid.
+ * Returns a scratch map. */
+static VaeTensor *
+decoder_head (VaeRun           *run,
+              VaeScratch       *scratch,
+              const Half       *d,
+              const VaeTensor  *latent,
+              GError          **error)
+{
+  VaeTensor *x;
+
+  if (d->has_quant)
+    {
+      x = vae_scratch_get (scratch, d->z, VAE_T_H (latent), VAE_T_W (latent),
+                           error);
+      if (x == NULL ||
+          ! vae_op_conv2d (run, &d->quant, latent, NULL, VAE_ACT_NONE, &x, error) ||
+          ! conv_step (run, scratch, &d->conv_in, &x, error))
+        goto fail;
+    }
+  else
+    {
+      x = vae_scratch_get (scratch, d->conv_in.c_out, VAE_T_H (latent),
+                           VAE_T_W (latent), error);
+      if (x == NULL ||
+          ! vae_op_conv2d (run, &d->conv_in, latent, NULL, VAE_ACT_NONE, &x,
+                           error))
+        goto fail;
+    }
+
+  if (mid_forward (run, scratch, d, &x, error))
+    return x;
+
+fail:
+  if (x)
+    vae_tensor_unref (x);
+
+  return NULL;
+}
+
+/* The rest on @x (consumed): levels, norm_out, conv_out.  Returns the
+ * image in [-1, 1]. */
+static VaeTensor *
+decoder_tail (VaeRun      *run,
+              VaeScratch  *scratch,
+              const Half  *d,
+              VaeTensor  **x,
+              GError     **error)
+{
+  if (! levels_forward (run, scratch, d, x, error))
+    return NULL;
+
+  return head_forward (run, d, &d->conv_out, *x, error);
+}
+
+/* [-1, 1] -> [0, 1]; vae_model_decode clamps. */
+static void
+decoder_output (VaeTensor *y)
+{
+  gsize i;
+
+  for (i = 0; i < y->n_elements; i++)
+    y->data[i] = (y->data[i] + 1.0f) * 0.5f;
 }
 
 static gboolean
@@ -1494,60 +1640,709 @@ kl_decode (gpointer          self,
 {
   const Half *d = &((Kl *) self)->decoder;
   VaeScratch  scratch;
-  VaeTensor  *x = NULL, *y;
-  gsize       i;
+  VaeTensor  *x;
 
   *image = NULL;
-  if (latent->n_dims != 3 || VAE_T_C (latent) != (gsize) d->z)
-    {
-      g_autofree gchar *shape = vae_tensor_shape_to_string (latent);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "the KL decoder takes [%d, h, w] latents, not %s", d->z,
-                   shape);
-      return FALSE;
-    }
+  if (! check_latent (d, latent, error))
+    return FALSE;
 
   vae_run_begin (run, "decode", half_flops (d, TRUE, VAE_T_H (latent),
                                             VAE_T_W (latent)));
   vae_scratch_init (&scratch);
 
-  if (d->has_quant)
-    {
-      x = vae_scratch_get (&scratch, d->z, VAE_T_H (latent), VAE_T_W (latent),
-                           error);
-      if (x == NULL ||
-          ! vae_op_conv2d (run, &d->quant, latent, NULL, VAE_ACT_NONE, &x, error))
-        goto out;
-      if (! conv_step (run, &scratch, &d->conv_in, &x, error))
-        goto out;
-    }
-  else
-    {
-      x = vae_scratch_get (&scratch, d->conv_in.c_out, VAE_T_H (latent),
-                           VAE_T_W (latent), error);
-      if (x == NULL ||
-          ! vae_op_conv2d (run, &d->conv_in, latent, NULL, VAE_ACT_NONE, &x,
-                           error))
-        goto out;
-    }
+  x = decoder_head (run, &scratch, d, latent, error);
+  if (x != NULL)
+    *image = decoder_tail (run, &scratch, d, &x, error);
+  if (*image)
+    decoder_output (*image);
 
-  if (! mid_forward (run, &scratch, d, &x, error) ||
-      ! levels_forward (run, &scratch, d, &x, error) ||
-      ! (y = head_forward (run, d, &d->conv_out, x, error)))
-    goto out;
-
-  /* [-1, 1] -> [0, 1]; vae_model_decode clamps. */
-  for (i = 0; i < y->n_elements; i++)
-    y->data[i] = (y->data[i] + 1.0f) * 0.5f;
-  *image = y;
-
-out:
   if (x)
     vae_tensor_unref (x);
   vae_scratch_clear (&scratch);
 
   return *image != NULL;
+}
+
+/* --- tiles ---------------------------------------------------------------- */
+
+/* Tiled decoding and encoding that matches the untiled result.
+ *
+ * Two things in a KL VAE see the whole image: the mid-block attention and
+ * the GroupNorm statistics.  The attention and everything else at latent
+ * resolution (the decoder's post_quant_conv, conv_in and mid block; the
+ * encoder's mid block, norm_out, conv_out and quant_conv) run untiled: at
+ * latent resolution the maps are 64 times smaller than at full
+ * resolution.  The rest (the decoder's up levels and head, the encoder's
+ * conv_in and down levels) runs in tiles over the latent grid, each with
+ * a margin as wide as that part's receptive field, so that with the same
+ * GroupNorm statistics a tile's inner values are exactly the untiled ones.
+ * Encoder tiles start on latent pixels, so that every stride-2 conv
+ * samples the pixels it samples on the whole image (the downsample pads
+ * right and bottom only, which the margin covers too).
+ *
+ * The statistics come from a first pass over the same tiles
+ * (VAE_NORM_STATS_COLLECT): each tile normalises with its own statistics,
+ * as an untiled run of that tile would, and adds the sums of every
+ * GroupNorm input over its own share of the image to whole-image
+ * statistics.  The second pass (VAE_NORM_STATS_APPLY) normalises every
+ * tile with those and blends the tiles into the result.  The collected
+ * statistics are not exact, since their inputs came from layers that were
+ * normalised per tile; the error is of second order in the tile-to-tile
+ * differences and averages over the tiles.  docs/tiling.md has the
+ * measurements behind this choice (and the alternatives: a second
+ * collecting pass, a first pass at lower resolution).
+ */
+
+/* Receptive-field radius of the tiled part, in latent pixels. */
+static gdouble
+tiled_radius (const Half *half,
+              gboolean    decoder)
+{
+  /* map pixels per latent pixel */
+  gdouble s = decoder ? 1.0 : (gdouble) half->factor;
+  gdouble radius = 0.0;
+  gint    i, j;
+
+  if (! decoder)
+    radius += (half->conv_in.kernel / 2) / s;
+  for (i = 0; i < half->n_levels; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        radius += ((level->resnets[j].conv1.kernel / 2) +
+                   (level->resnets[j].conv2.kernel / 2)) / s;
+      if (! level->has_resample)
+        continue;
+      if (decoder)
+        {
+          s *= 2.0;
+          radius += (level->resample.kernel / 2) / s;
+        }
+      else
+        {
+          /* Output j reads inputs 2j .. 2j + kernel - 1: kernel - 2
+           * beyond its own two, counted as kernel - 1 to be safe. */
+          radius += (level->resample.kernel - 1) / s;
+          s /= 2.0;
+        }
+    }
+  if (decoder)
+    radius += (half->conv_out.kernel / 2) / s;
+
+  return radius;
+}
+
+typedef struct
+{
+  GArray *xs, *ys;          /* spans over the latent grid */
+  gsize   w, h;             /* latent pixels */
+  gsize   margin, overlap;
+} Grid;
+
+/* One tile: what is computed (its span and margin, clipped to the grid)
+ * and its own region, which the tiles partition, for the statistics. */
+typedef struct
+{
+  const VaeSpan *sx, *sy;
+  gsize          x0, y0, x1, y1;
+  gsize          own_x0, own_y0, own_x1, own_y1;
+} Tile;
+
+static void
+grid_init (Grid  *grid,
+           gsize  w,
+           gsize  h,
+           gsize  tile,
+           gsize  margin,
+           gsize  overlap)
+{
+  grid->w = w;
+  grid->h = h;
+  grid->margin = margin;
+  grid->overlap = overlap;
+  grid->xs = vae_tiles_split (w, tile, overlap, 1);
+  grid->ys = vae_tiles_split (h, tile, overlap, 1);
+}
+
+static void
+grid_clear (Grid *grid)
+{
+  g_clear_pointer (&grid->xs, g_array_unref);
+  g_clear_pointer (&grid->ys, g_array_unref);
+}
+
+static void
+span_bounds (const GArray *spans,
+             guint         i,
+             gsize         size,
+             gsize         margin,
+             gsize         overlap,
+             gsize        *a,
+             gsize        *b,
+             gsize        *own_a,
+             gsize        *own_b)
+{
+  const VaeSpan *s = &g_array_index (spans, VaeSpan, i);
+
+  *a = s->start > margin ? s->start - margin : 0;
+  *b = MIN (s->start + s->len + margin, size);
+  /* Neighbours overlap by exactly @overlap; the middle of it divides. */
+  *own_a = i == 0 ? 0 : s->start + overlap / 2;
+  *own_b = i + 1 == spans->len
+           ? size : g_array_index (spans, VaeSpan, i + 1).start + overlap / 2;
+}
+
+static void
+grid_tile (const Grid *grid,
+           guint       ix,
+           guint       iy,
+           Tile       *t)
+{
+  t->sx = &g_array_index (grid->xs, VaeSpan, ix);
+  t->sy = &g_array_index (grid->ys, VaeSpan, iy);
+  span_bounds (grid->xs, ix, grid->w, grid->margin, grid->overlap,
+               &t->x0, &t->x1, &t->own_x0, &t->own_x1);
+  span_bounds (grid->ys, iy, grid->h, grid->margin, grid->overlap,
+               &t->y0, &t->y1, &t->own_y0, &t->own_y1);
+}
+
+/* A tiled encode or decode in progress. */
+typedef struct
+{
+  const Half      *half;
+  gboolean         decoder;
+  const VaeTensor *source;   /* decoder: the mid block's output; encoder: the image */
+  gsize            f;        /* source pixels per latent pixel */
+  VaeTensor       *out;      /* the pass that applies blends into it */
+  VaeScratch       scratch;
+} Tiler;
+
+/* Work of the tiled part over every tile of @grid. */
+static gdouble
+grid_flops (const Tiler *tiler,
+            const Grid  *grid,
+            gboolean     with_out)
+{
+  gdouble flops = 0.0;
+  guint   ix, iy;
+
+  for (iy = 0; iy < grid->ys->len; iy++)
+    for (ix = 0; ix < grid->xs->len; ix++)
+      {
+        Tile t;
+
+        grid_tile (grid, ix, iy, &t);
+        flops += tiler->decoder
+                 ? decoder_tail_flops (tiler->half, t.y1 - t.y0, t.x1 - t.x0,
+                                       with_out)
+                 : encoder_body_flops (tiler->half, (t.y1 - t.y0) * tiler->f,
+                                       (t.x1 - t.x0) * tiler->f);
+      }
+
+  return flops;
+}
+
+/* src[:, y : y + h, x : x + w] into a scratch map; for the encoder also
+ * [0, 1] -> [-1, 1]. */
+static VaeTensor *
+crop_source (Tiler        *tiler,
+             gsize         x,
+             gsize         y,
+             gsize         w,
+             gsize         h,
+             GError      **error)
+{
+  const VaeTensor *src = tiler->source;
+  const gsize      channels = VAE_T_C (src);
+  VaeTensor       *out = vae_scratch_get (&tiler->scratch, channels, h, w, error);
+  gsize            c, row, i;
+
+  if (out == NULL)
+    return NULL;
+  for (c = 0; c < channels; c++)
+    for (row = 0; row < h; row++)
+      {
+        const gfloat *s = src->data + (c * VAE_T_H (src) + y + row) * VAE_T_W (src) + x;
+        gfloat       *d = out->data + (c * h + row) * w;
+
+        if (tiler->decoder)
+          memcpy (d, s, w * sizeof (gfloat));
+        else
+          for (i = 0; i < w; i++)
+            d[i] = s[i] * 2.0f - 1.0f;
+      }
+
+  return out;
+}
+
+/* One pass over the tiles of @grid with the statistics in @mode: COLLECT
+ * runs each tile only as far as its last GroupNorm; APPLY runs it whole
+ * and blends it into tiler->out. */
+static gboolean
+tiles_pass (Tiler             *tiler,
+            const Grid        *grid,
+            VaeNormStatsMode   mode,
+            VaeRun            *run,
+            GError           **error)
+{
+  const Half *half = tiler->half;
+  /* source and output pixels per latent pixel */
+  const gsize sf = tiler->decoder ? 1 : tiler->f;
+  const gsize of = tiler->decoder ? tiler->f : 1;
+  guint       ix, iy;
+
+  for (iy = 0; iy < grid->ys->len; iy++)
+    for (ix = 0; ix < grid->xs->len; ix++)
+      {
+        VaeTensor *x, *y = NULL;
+        gboolean   ok;
+        Tile       t;
+
+        grid_tile (grid, ix, iy, &t);
+        x = crop_source (tiler, t.x0 * sf, t.y0 * sf, (t.x1 - t.x0) * sf,
+                         (t.y1 - t.y0) * sf, error);
+        if (x == NULL)
+          return FALSE;
+        vae_norm_stats_begin (run->norm_stats, mode, t.x1 - t.x0, t.y1 - t.y0,
+                              t.own_x0 - t.x0, t.own_y0 - t.y0,
+                              t.own_x1 - t.x0, t.own_y1 - t.y0);
+
+        if (tiler->decoder)
+          {
+            ok = levels_forward (run, &tiler->scratch, half, &x, error);
+            /* The last GroupNorm alone; its SiLU and conv_out would make
+             * nothing that is kept. */
+            if (ok && mode != VAE_NORM_STATS_APPLY)
+              ok = vae_op_group_norm (run, x, GROUPS, half->gamma_out,
+                                      half->beta_out, EPS, VAE_ACT_NONE, x,
+                                      error);
+            else if (ok)
+              ok = (y = head_forward (run, half, &half->conv_out, x, error)) != NULL;
+          }
+        else
+          {
+            ok = conv_step (run, &tiler->scratch, &half->conv_in, &x, error) &&
+                 levels_forward (run, &tiler->scratch, half, &x, error);
+            if (ok && mode == VAE_NORM_STATS_APPLY)
+              y = vae_tensor_ref (x);
+          }
+
+        if (ok && y != NULL)
+          vae_tiles_blend (tiler->out, y, (t.sx->start - t.x0) * of,
+                           (t.sy->start - t.y0) * of, t.sx->start * of,
+                           t.sy->start * of, t.sx->len * of, t.sy->len * of,
+                           grid->xs, ix, grid->ys, iy, grid->overlap, of);
+        if (y)
+          vae_tensor_unref (y);
+        vae_scratch_put (&tiler->scratch, x);
+        if (! ok)
+          return FALSE;
+      }
+
+  return TRUE;
+}
+
+/* A 2 x 2 box filter of @t: the input of a first pass at half resolution. */
+static VaeTensor *
+half_size (const VaeTensor  *t,
+           GError          **error)
+{
+  const gsize h = VAE_T_H (t) / 2, w = VAE_T_W (t) / 2, tw = VAE_T_W (t);
+  VaeTensor  *out = vae_tensor_new_3d_uninit (VAE_T_C (t), h, w, error);
+  gsize       c, y, x;
+
+  if (out == NULL)
+    return NULL;
+  for (c = 0; c < VAE_T_C (t); c++)
+    for (y = 0; y < h; y++)
+      for (x = 0; x < w; x++)
+        {
+          const gfloat *p = t->data + (c * VAE_T_H (t) + 2 * y) * tw + 2 * x;
+
+          out->data[(c * h + y) * w + x] = 0.25f * (p[0] + p[1] + p[tw] + p[tw + 1]);
+        }
+
+  return out;
+}
+
+/* Statistics from the whole image at half resolution, untiled: the
+ * decoder from a 2 x 2-averaged latent (its latent-resolution part run
+ * on that too), the encoder from a 2 x 2-averaged image. */
+static gboolean
+low_res_pass (Tiler            *tiler,
+              const VaeTensor  *input,
+              VaeRun           *run,
+              GError          **error)
+{
+  const Half           *half = tiler->half;
+  g_autoptr (VaeTensor) small = half_size (input, error);
+  VaeNormStats         *stats = run->norm_stats;
+  VaeTensor            *x = NULL;
+  gboolean              ok = FALSE;
+  gsize                 h, w;
+
+  if (small == NULL)
+    return FALSE;
+  h = VAE_T_H (small) / (tiler->decoder ? 1 : tiler->f);
+  w = VAE_T_W (small) / (tiler->decoder ? 1 : tiler->f);
+
+  if (tiler->decoder)
+    {
+      run->norm_stats = NULL;
+      x = decoder_head (run, &tiler->scratch, half, small, error);
+      run->norm_stats = stats;
+      if (x == NULL)
+        return FALSE;
+      vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, w, h, 0, 0, w, h);
+      ok = levels_forward (run, &tiler->scratch, half, &x, error) &&
+           vae_op_group_norm (run, x, GROUPS, half->gamma_out, half->beta_out,
+                              EPS, VAE_ACT_NONE, x, error);
+    }
+  else
+    {
+      x = encoder_input (&tiler->scratch, small, error);
+      if (x == NULL)
+        return FALSE;
+      vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, w, h, 0, 0, w, h);
+      ok = conv_step (run, &tiler->scratch, &half->conv_in, &x, error) &&
+           levels_forward (run, &tiler->scratch, half, &x, error);
+    }
+
+  vae_tensor_unref (x);
+  vae_scratch_clear (&tiler->scratch);
+  vae_scratch_init (&tiler->scratch);
+
+  return ok;
+}
+
+/* The statistics passes before the one that applies them. */
+static gboolean
+stats_passes (Tiler            *tiler,
+              const Grid       *grid,
+              const Grid       *whole,
+              const VaeTensor  *input,
+              VaeKlStats        plan,
+              guint             refine,
+              VaeRun           *run,
+              GError          **error)
+{
+  gboolean ok = FALSE;
+  guint    i;
+
+  switch (plan)
+    {
+    case VAE_KL_STATS_TILES:
+      ok = tiles_pass (tiler, grid, VAE_NORM_STATS_COLLECT, run, error);
+      break;
+    case VAE_KL_STATS_EXACT:
+      ok = tiles_pass (tiler, whole, VAE_NORM_STATS_COLLECT, run, error);
+      break;
+    case VAE_KL_STATS_LOW_RES:
+      ok = low_res_pass (tiler, input, run, error);
+      break;
+    }
+
+  for (i = 0; i < refine && ok; i++)
+    {
+      ok = tiles_pass (tiler, grid, VAE_NORM_STATS_REFINE, run, error);
+      vae_norm_stats_refined (run->norm_stats);
+    }
+
+  return ok;
+}
+
+static gdouble
+stats_flops (const Tiler *tiler,
+             const Grid  *grid,
+             const Grid  *whole,
+             gsize        h,
+             gsize        w,
+             VaeKlStats   plan,
+             guint        refine)
+{
+  const Half *half = tiler->half;
+  gdouble     flops = refine * grid_flops (tiler, grid, FALSE);
+
+  switch (plan)
+    {
+    case VAE_KL_STATS_TILES:
+      return flops + grid_flops (tiler, grid, FALSE);
+    case VAE_KL_STATS_EXACT:
+      return flops + grid_flops (tiler, whole, FALSE);
+    case VAE_KL_STATS_LOW_RES:
+      return flops +
+             (tiler->decoder
+              ? decoder_head_flops (half, h / 2, w / 2) +
+                decoder_tail_flops (half, h / 2, w / 2, FALSE)
+              : encoder_body_flops (half, h / 2 * tiler->f, w / 2 * tiler->f));
+    }
+
+  return flops;
+}
+
+/* A low-resolution pass needs an even latent grid; others fall back. */
+static VaeKlStats
+usable_plan (VaeKlStats plan,
+             gsize      h,
+             gsize      w)
+{
+  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0 || h < 4 || w < 4))
+    return VAE_KL_STATS_TILES;
+
+  return plan;
+}
+
+static gsize
+tile_overlap (gsize tile)
+{
+  /* With shared statistics and full margins the tiles agree to float
+   * rounding, so the overlap only has to hide rounding: 2 latent
+   * pixels. */
+  return MIN (OVERLAP, tile / 2);
+}
+
+gboolean
+vae_kl_decode_tiled_with (gpointer          self,
+                          const VaeTensor  *latent,
+                          VaeTensor       **image,
+                          gsize             tile,
+                          VaeKlStats        plan,
+                          guint             refine,
+                          VaeRun           *run,
+                          GError          **error)
+{
+  const Half           *d = &((Kl *) self)->decoder;
+  const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
+  VaeNormStats         *saved = run->norm_stats;
+  g_autoptr (VaeTensor) out = NULL;
+  Tiler                 tiler = { d, TRUE, NULL, d->factor, NULL, };
+  Grid                  grid, whole;
+  VaeTensor            *x = NULL;
+  gboolean              ok = FALSE;
+
+  *image = NULL;
+  if (! check_latent (d, latent, error))
+    return FALSE;
+
+  tile = MAX (tile / d->factor, 2);
+  plan = usable_plan (plan, h, w);
+  grid_init (&grid, w, h, tile, (gsize) ceil (tiled_radius (d, TRUE)) + 1,
+             tile_overlap (tile));
+  grid_init (&whole, w, h, MAX (w, h), 0, 0);
+  vae_scratch_init (&tiler.scratch);
+  run->norm_stats = NULL;
+
+  vae_run_begin (run, "decode",
+                 decoder_head_flops (d, h, w) +
+                 stats_flops (&tiler, &grid, &whole, h, w, plan, refine) +
+                 grid_flops (&tiler, &grid, TRUE));
+
+  /* The latent-resolution part on the whole latent; its attention
+   * buffers go before the tiles start. */
+  x = decoder_head (run, &tiler.scratch, d, latent, error);
+  vae_scratch_clear (&tiler.scratch);
+  vae_scratch_init (&tiler.scratch);
+  if (x == NULL)
+    goto out;
+  tiler.source = x;
+  out = vae_tensor_new_3d (3, h * d->factor, w * d->factor, error);
+  if (out == NULL)
+    goto out;
+  tiler.out = out;
+
+  run->norm_stats = vae_norm_stats_new ();
+  if (! stats_passes (&tiler, &grid, &whole, latent, plan, refine, run, error) ||
+      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, run, error))
+    goto out;
+
+  decoder_output (out);
+  *image = g_steal_pointer (&out);
+  ok = TRUE;
+
+out:
+  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
+  run->norm_stats = saved;
+  if (x)
+    vae_tensor_unref (x);
+  vae_scratch_clear (&tiler.scratch);
+  grid_clear (&grid);
+  grid_clear (&whole);
+
+  return ok;
+}
+
+gboolean
+vae_kl_encode_tiled_with (gpointer          self,
+                          const VaeTensor  *image,
+                          VaeTensor       **latent,
+                          gsize             tile,
+                          VaeKlStats        plan,
+                          guint             refine,
+                          VaeRun           *run,
+                          GError          **error)
+{
+  const Half   *e = &((Kl *) self)->encoder;
+  const gsize   f = e->factor;
+  const gsize   h = VAE_T_H (image) / f, w = VAE_T_W (image) / f;
+  const Level  *last = &e->levels[e->n_levels - 1];
+  VaeNormStats *saved = run->norm_stats;
+  Tiler         tiler = { e, FALSE, image, f, NULL, };
+  Grid          grid, whole;
+  VaeTensor    *body = NULL;
+  gboolean      ok = FALSE;
+
+  *latent = NULL;
+  tile = MAX (tile / f, 2);
+  plan = usable_plan (plan, h, w);
+  grid_init (&grid, w, h, tile, (gsize) ceil (tiled_radius (e, FALSE)) + 1,
+             tile_overlap (tile));
+  grid_init (&whole, w, h, MAX (w, h), 0, 0);
+  vae_scratch_init (&tiler.scratch);
+  run->norm_stats = NULL;
+
+  vae_run_begin (run, "encode",
+                 stats_flops (&tiler, &grid, &whole, h, w, plan, refine) +
+                 grid_flops (&tiler, &grid, TRUE) +
+                 encoder_tail_flops (e, h, w));
+
+  body = vae_tensor_new_3d (last->resnets[last->n_resnets - 1].conv1.c_out, h, w,
+                            error);
+  if (body == NULL)
+    goto out;
+  tiler.out = body;
+
+  run->norm_stats = vae_norm_stats_new ();
+  if (! stats_passes (&tiler, &grid, &whole, image, plan, refine, run, error) ||
+      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, run, error))
+    goto out;
+  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
+
+  /* The tiles' buffers go before the mid block's attention needs its
+   * own. */
+  vae_scratch_clear (&tiler.scratch);
+  vae_scratch_init (&tiler.scratch);
+  *latent = encoder_tail (run, &tiler.scratch, e, &body, error);
+  ok = *latent != NULL;
+
+out:
+  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
+  run->norm_stats = saved;
+  if (body)
+    vae_tensor_unref (body);
+  vae_scratch_clear (&tiler.scratch);
+  grid_clear (&grid);
+  grid_clear (&whole);
+
+  return ok;
+}
+
+/* Peak bytes of feature maps of an untiled run (the VaeScratch lists keep
+ * few maps beyond those live at one time): a ResNet block holds three
+ * maps, the attention five, a resampling conv its input and output. */
+static gsize
+resnet_memory (const Resnet *r,
+               gsize         n)
+{
+  return ((gsize) r->conv1.c_in + 2 * (gsize) r->conv1.c_out) * n;
+}
+
+static gsize
+mid_memory (const Half *half,
+            gsize       n)
+{
+  gsize peak = MAX (resnet_memory (&half->mid1, n), resnet_memory (&half->mid2, n));
+
+  if (half->has_attention)
+    peak = MAX (peak, 5 * (gsize) half->attention.channels * n);
+
+  return peak;
+}
+
+static gsize
+levels_memory (const Half *half,
+               gboolean    decoder,
+               gsize      *n)
+{
+  gsize peak = 0;
+  gint  i, j;
+
+  for (i = 0; i < half->n_levels; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        peak = MAX (peak, resnet_memory (&level->resnets[j], *n));
+      if (level->has_resample)
+        {
+          gsize out = decoder ? *n * 4 : *n / 4;
+
+          peak = MAX (peak, (gsize) level->resample.c_in * *n +
+                            (gsize) level->resample.c_out * out);
+          *n = out;
+        }
+    }
+
+  return peak;
+}
+
+static gsize
+kl_memory (gpointer self,
+           gboolean decoder,
+           gsize    width,
+           gsize    height)
+{
+  const Kl   *kl = self;
+  const Half *half = decoder ? &kl->decoder : &kl->encoder;
+  gsize       n, peak, last;
+
+  if (! half->present)
+    return 0;
+
+  if (decoder)
+    {
+      n = (height / half->factor) * (width / half->factor);
+      peak = ((gsize) half->z * (half->has_quant ? 2 : 1) +
+              (gsize) half->conv_in.c_out) * n;
+      peak = MAX (peak, mid_memory (half, n));
+      peak = MAX (peak, levels_memory (half, TRUE, &n));
+      last = (gsize) half->conv_out.c_in;
+      peak = MAX (peak, (last + 3) * n);
+    }
+  else
+    {
+      n = height * width;
+      peak = (3 + (gsize) half->conv_in.c_out) * n;
+      peak = MAX (peak, levels_memory (half, FALSE, &n));
+      peak = MAX (peak, mid_memory (half, n));
+      peak = MAX (peak, ((gsize) half->conv_out.c_in + 4 * (gsize) half->z) * n);
+    }
+
+  return peak * sizeof (gfloat);
+}
+
+static gboolean
+kl_decode_tiled (gpointer          self,
+                 const VaeTensor  *latent,
+                 VaeTensor       **image,
+                 gsize             tile,
+                 VaeRun           *run,
+                 GError          **error)
+{
+  return vae_kl_decode_tiled_with (self, latent, image, tile, VAE_KL_STATS_TILES,
+                                   0, run, error);
+}
+
+static gboolean
+kl_encode_tiled (gpointer          self,
+                 const VaeTensor  *image,
+                 VaeTensor       **latent,
+                 gsize             tile,
+                 VaeRun           *run,
+                 GError          **error)
+{
+  return vae_kl_encode_tiled_with (self, image, latent, tile, VAE_KL_STATS_TILES,
+                                   0, run, error);
 }
 
 static gdouble
@@ -1578,4 +2373,7 @@ const VaeArchClass vae_arch_autoencoder_kl = {
   .encode = kl_encode,
   .decode = kl_decode,
   .flops = kl_flops,
+  .memory = kl_memory,
+  .encode_tiled = kl_encode_tiled,
+  .decode_tiled = kl_decode_tiled,
 };
