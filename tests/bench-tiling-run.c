@@ -106,7 +106,6 @@ typedef gboolean (* RunFunc) (gpointer         self,
                               VaeTensor      **out,
                               gsize            tile,
                               VaeKlStats       stats,
-                              guint            refine,
                               gboolean         tiled,
                               VaeRun          *run,
                               GError         **error);
@@ -117,12 +116,11 @@ run_decode (gpointer         self,
             VaeTensor      **out,
             gsize            tile,
             VaeKlStats       stats,
-            guint            refine,
             gboolean         tiled,
             VaeRun          *run,
             GError         **error)
 {
-  return tiled ? vae_kl_decode_tiled_with (self, in, out, tile, stats, refine, run, error)
+  return tiled ? vae_kl_decode_tiled_with (self, in, out, tile, stats, run, error)
                : vae_arch_autoencoder_kl.decode (self, in, out, run, error);
 }
 
@@ -132,12 +130,11 @@ run_encode (gpointer         self,
             VaeTensor      **out,
             gsize            tile,
             VaeKlStats       stats,
-            guint            refine,
             gboolean         tiled,
             VaeRun          *run,
             GError         **error)
 {
-  return tiled ? vae_kl_encode_tiled_with (self, in, out, tile, stats, refine, run, error)
+  return tiled ? vae_kl_encode_tiled_with (self, in, out, tile, stats, run, error)
                : vae_arch_autoencoder_kl.encode (self, in, out, run, error);
 }
 
@@ -147,7 +144,6 @@ timed (RunFunc          func,
        const VaeTensor *in,
        gsize            tile,
        VaeKlStats       stats,
-       guint            refine,
        gboolean         tiled,
        gint             threads,
        gdouble         *seconds)
@@ -161,7 +157,7 @@ timed (RunFunc          func,
   vae_options_init (&options);
   options.n_threads = threads;
   vae_run_init (&run, &options, NULL, NULL, NULL);
-  if (! func (self, in, &out, tile, stats, refine, tiled, &run, &error))
+  if (! func (self, in, &out, tile, stats, tiled, &run, &error))
     die ("run", error);
   vae_run_clear (&run);
   *seconds = (g_get_monotonic_time () - t0) / 1e6;
@@ -178,12 +174,12 @@ main (int    argc,
     const gchar *name;
     VaeKlStats   stats;
   } known[] = {
+    { "exact", VAE_KL_STATS_EXACT },
     { "tiles", VAE_KL_STATS_TILES },
     { "low-res", VAE_KL_STATS_LOW_RES },
-    { "exact", VAE_KL_STATS_EXACT },
   };
   const gchar          *args[4] = { NULL, };
-  const gchar          *stats_list = "tiles", *out_dir = NULL;
+  const gchar          *stats_list = "exact", *out_dir = NULL;
   gint                  tile = 512, threads = 0, n_args = 0, i;
   g_autoptr (VaeWeights) weights = NULL;
   g_autoptr (VaeTensor) image = NULL, z = NULL, ref = NULL;
@@ -237,9 +233,9 @@ main (int    argc,
     die ("the image is not 3 x HEIGHT x WIDTH floats, a multiple of the factor", error);
   memcpy (image->data, raw, size);
 
-  z = timed (run_encode, self, image, 0, 0, 0, FALSE, threads, &s);
+  z = timed (run_encode, self, image, 0, 0, FALSE, threads, &s);
   g_print ("untiled encode seconds %.2f\n", s);
-  ref = timed (run_decode, self, z, 0, 0, 0, FALSE, threads, &s);
+  ref = timed (run_decode, self, z, 0, 0, FALSE, threads, &s);
   g_print ("untiled decode seconds %.2f (reference range [%.3g wide])\n", s,
            range_of (ref));
 
@@ -247,14 +243,12 @@ main (int    argc,
   for (i = 0; names[i]; i++)
     {
       g_autoptr (VaeTensor) dec = NULL, enc = NULL, dec2 = NULL;
-      g_auto (GStrv)        parts = g_strsplit (names[i], "+", 2);
-      VaeKlStats            stats = VAE_KL_STATS_TILES;
-      guint                 refine = parts[1] ? atoi (parts[1]) : 0;
+      VaeKlStats            stats;
       gdouble               max_diff, t_dec, t_enc, unused;
       guint                 k;
 
       for (k = 0; k < G_N_ELEMENTS (known); k++)
-        if (strcmp (parts[0], known[k].name) == 0)
+        if (strcmp (names[i], known[k].name) == 0)
           break;
       if (k == G_N_ELEMENTS (known))
         {
@@ -263,7 +257,7 @@ main (int    argc,
         }
       stats = known[k].stats;
 
-      dec = timed (run_decode, self, z, tile, stats, refine, TRUE, threads, &t_dec);
+      dec = timed (run_decode, self, z, tile, stats, TRUE, threads, &t_dec);
       g_print ("decode %s psnr %.2f psnr-raw %.2f", names[i],
                psnr (dec, ref, 1.0, TRUE, &max_diff),
                psnr (dec, ref, range_of (ref), FALSE, NULL));
@@ -274,8 +268,8 @@ main (int    argc,
           write_raw (out_dir, "tiled.f32", dec);
         }
 
-      enc = timed (run_encode, self, image, tile, stats, refine, TRUE, threads, &t_enc);
-      dec2 = timed (run_decode, self, enc, 0, 0, 0, FALSE, threads, &unused);
+      enc = timed (run_encode, self, image, tile, stats, TRUE, threads, &t_enc);
+      dec2 = timed (run_decode, self, enc, 0, 0, FALSE, threads, &unused);
       g_print ("encode %s psnr-latent %.2f psnr %.2f seconds %.2f\n", names[i],
                psnr (enc, z, range_of (z), FALSE, NULL),
                psnr (dec2, ref, 1.0, TRUE, NULL), t_enc);

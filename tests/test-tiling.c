@@ -13,12 +13,35 @@
  * 4x4 output grid, and TAESANA chains 30 convs), and a PSNR of at
  * least 45 dB (the issue's bar; in practice far above) between tiled and
  * untiled TAEF2 on a real 1024x1024 photo.
+ *
+ * AutoencoderKL has GroupNorm layers at every resolution.  Its tiled runs
+ * make the whole-image statistics exactly, one GroupNorm at a time (see
+ * core/arch/autoencoder-kl.c), so they too must give the untiled result
+ * to float rounding: max |diff| <= 1e-4 * max (1, max |untiled|), the
+ * tolerance tests/test-kl.c holds the KL code to against PyTorch, on the
+ * small random models of tests/data/kl (public API, optimized and
+ * reference kernels), and PSNR >= 45 dB (the issue's bar) on a 1024x1024
+ * photo with a random-weight SD-style model.
+ *
+ * Random-weight decoders make odd images from random latents, whose
+ * statistics are the same everywhere, which would hide wrong statistics.
+ * So the decoders get the latents their random encoder makes of an image
+ * whose halves differ (a smooth "sky" over a busy "ground"; the real photo
+ * for the 1024x1024 case): tiles normalised with their own statistics are
+ * then far off (about 30 dB on the photo, see docs/tiling.md), and the
+ * tests compare the raw decoder output too, not only the clamped image.
  */
 
 #include <math.h>
+#include <string.h>
 
 #include "vae-tiling.h"
+#include "vae-run.h"
+#include "vae-weights.h"
+#include "arch.h"
 #include "png-io.h"
+
+#define KL_TOLERANCE 1e-4
 
 typedef struct
 {
@@ -235,6 +258,399 @@ test_taef2_photo (void)
   g_assert_cmpfloat (psnr_image, >=, 45.0);
 }
 
+/* --- AutoencoderKL ------------------------------------------------------- */
+
+/* A smooth sky over a busy ground, so that tiles' statistics differ. */
+static VaeTensor *
+sky_and_ground (gsize width,
+                gsize height)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  VaeTensor        *image = vae_tensor_new_3d (3, height, width, NULL);
+  gfloat           *d = vae_tensor_get_data (image);
+  gsize             c, y, x;
+
+  for (c = 0; c < 3; c++)
+    for (y = 0; y < height; y++)
+      for (x = 0; x < width; x++)
+        {
+          gdouble v;
+
+          if (y < height * 2 / 5)
+            v = 0.5 + 0.3 * c / 2.0 + 0.1 * y / height;
+          else
+            v = 0.15 + 0.5 * g_rand_double (rand) *
+                (0.5 + 0.5 * sin (x * 0.7 + c) * cos (y * 0.3));
+          d[(c * height + y) * width + x] = (gfloat) v;
+        }
+
+  return image;
+}
+
+static gdouble
+value_range (const VaeTensor *t)
+{
+  const gfloat *p = vae_tensor_peek_data (t);
+  gdouble       lo = INFINITY, hi = -INFINITY;
+  gsize         i;
+
+  for (i = 0; i < vae_tensor_get_n_elements (t); i++)
+    {
+      lo = MIN (lo, p[i]);
+      hi = MAX (hi, p[i]);
+    }
+
+  return hi - lo;
+}
+
+static void
+assert_exact (const gchar     *what,
+              const VaeTensor *tiled,
+              const VaeTensor *whole)
+{
+  const gdouble diff = max_abs_diff (tiled, whole);
+  const gdouble tolerance = KL_TOLERANCE * MAX (1.0, max_abs (whole));
+
+  g_test_message ("%s: max |tiled - untiled| %.3g (tolerance %.3g), PSNR %.1f dB "
+                  "(peak: the untiled range %.3g)", what, diff, tolerance,
+                  psnr_peak (tiled, whole, value_range (whole)), value_range (whole));
+  /* NaN must fail */
+  g_assert_true (diff <= tolerance);
+}
+
+typedef struct
+{
+  const gchar *variant;
+  gboolean     reference;
+} KlSmallCase;
+
+static const KlSmallCase kl_small_cases[] = {
+  { "sd", FALSE },
+  { "kl16", FALSE },
+  { "flux2", FALSE },
+  { "kl16", TRUE },
+};
+
+/* The small models through the public API, tiles chosen by tile_size and
+ * by a memory budget: tiled equals untiled. */
+static void
+test_kl_small (gconstpointer data)
+{
+  const KlSmallCase    *kc = data;
+  g_autofree gchar     *path = g_test_build_filename (G_TEST_DIST, "data", "kl",
+                                                      kc->variant, "model.safetensors",
+                                                      NULL);
+  g_autoptr (VaeModel)  model = NULL;
+  g_autoptr (VaeTensor) image = NULL;
+  g_autoptr (VaeLatent) whole = NULL, tiled = NULL;
+  g_autoptr (VaeTensor) out_whole = NULL, out_tiled = NULL, out_budget = NULL;
+  g_autoptr (GError)    error = NULL;
+  VaeOptions            options;
+  guint                 f;
+
+  model = vae_model_load (path, &error);
+  g_assert_no_error (error);
+  f = vae_model_get_factor (model);
+
+  /* Not a multiple of the tiles, nor square; the reference kernels get a
+   * smaller one (their attention holds n^2 doubles). */
+  image = kc->reference ? sky_and_ground (f * 18, f * 14)
+                        : sky_and_ground (f * 62, f * 45);
+
+  vae_options_init (&options);
+  options.reference = kc->reference;
+  g_assert_true (vae_model_encode (model, image, &whole, &options, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vae_model_decode (model, whole, &out_whole, &options, NULL, NULL, NULL,
+                                   &error));
+  g_assert_no_error (error);
+
+  options.tile_size = kc->reference ? f * 10 : f * 12;
+  g_assert_true (vae_model_encode (model, image, &tiled, &options, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vae_model_decode (model, whole, &out_tiled, &options, NULL, NULL, NULL,
+                                   &error));
+  g_assert_no_error (error);
+  assert_exact ("latents, tile_size", vae_latent_get_tensor (tiled),
+                vae_latent_get_tensor (whole));
+  assert_exact ("decoded, tile_size", out_tiled, out_whole);
+
+  if (kc->reference)
+    return;
+
+  /* A budget far below what the decode needs whole makes choose_tile()
+   * tile it, from the architecture's memory estimate. */
+  options.tile_size = 0;
+  options.memory_budget = 1 << 20;
+  g_test_expect_message ("libvae", G_LOG_LEVEL_DEBUG, "KL decode tiles*");
+  g_assert_true (vae_model_decode (model, whole, &out_budget, &options, NULL, NULL, NULL,
+                                   &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  assert_exact ("decoded, memory budget", out_budget, out_whole);
+}
+
+/* The LDM tensors of an SD-style VAE with level widths @ch (2 ResNet
+ * blocks per encoder level, 3 per decoder level, 4 latent channels,
+ * quant convs), filled like tests/kl_reference.py's generator does:
+ * GroupNorm gains 1 + u / 8, biases u / 32, conv weights
+ * u sqrt (3 / fan_in), u uniform in [-1, 1). */
+static void
+add_tensor (VaeWeights  *w,
+            GRand       *rand,
+            const gchar *name,
+            guint        n_dims,
+            gsize        d0,
+            gsize        d1,
+            gsize        d2,
+            gsize        d3)
+{
+  const gsize  shape[4] = { d0, d1, d2, d3 };
+  VaeWeight   *t;
+  GError      *error = NULL;
+  gdouble      a;
+  gsize        i;
+
+  t = vae_weights_add (w, name, VAE_DTYPE_F32, n_dims, shape, &error);
+  g_assert_no_error (error);
+  a = n_dims == 1 ? 0.0 : sqrt (3.0 / (d1 * d2 * d3));
+  for (i = 0; i < t->n_elements; i++)
+    {
+      gdouble u = g_rand_double_range (rand, -1.0, 1.0);
+
+      if (n_dims > 1)
+        t->data[i] = (gfloat) (u * a);
+      else if (g_str_has_suffix (name, "weight") && strstr (name, "norm"))
+        t->data[i] = (gfloat) (1.0 + u / 8);
+      else
+        t->data[i] = (gfloat) (u / 32);
+    }
+}
+
+static void
+add_conv (VaeWeights  *w,
+          GRand       *rand,
+          const gchar *base,
+          gsize        c_out,
+          gsize        c_in,
+          gsize        k)
+{
+  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
+  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
+
+  add_tensor (w, rand, wn, 4, c_out, c_in, k, k);
+  add_tensor (w, rand, bn, 1, c_out, 1, 1, 1);
+}
+
+static void
+add_norm (VaeWeights  *w,
+          GRand       *rand,
+          const gchar *base,
+          gsize        c)
+{
+  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
+  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
+
+  add_tensor (w, rand, wn, 1, c, 1, 1, 1);
+  add_tensor (w, rand, bn, 1, c, 1, 1, 1);
+}
+
+static void
+add_resnet (VaeWeights  *w,
+            GRand       *rand,
+            const gchar *base,
+            gsize        c_in,
+            gsize        c_out)
+{
+  g_autofree gchar *n1 = g_strconcat (base, ".norm1", NULL);
+  g_autofree gchar *c1 = g_strconcat (base, ".conv1", NULL);
+  g_autofree gchar *n2 = g_strconcat (base, ".norm2", NULL);
+  g_autofree gchar *c2 = g_strconcat (base, ".conv2", NULL);
+  g_autofree gchar *sc = g_strconcat (base, ".nin_shortcut", NULL);
+
+  add_norm (w, rand, n1, c_in);
+  add_conv (w, rand, c1, c_out, c_in, 3);
+  add_norm (w, rand, n2, c_out);
+  add_conv (w, rand, c2, c_out, c_out, 3);
+  if (c_in != c_out)
+    add_conv (w, rand, sc, c_out, c_in, 1);
+}
+
+static void
+add_mid (VaeWeights  *w,
+         GRand       *rand,
+         const gchar *half,
+         gsize        c)
+{
+  static const gchar *const proj[] = { "q", "k", "v", "proj_out" };
+  g_autofree gchar         *b1 = g_strconcat (half, ".mid.block_1", NULL);
+  g_autofree gchar         *b2 = g_strconcat (half, ".mid.block_2", NULL);
+  g_autofree gchar         *norm = g_strconcat (half, ".mid.attn_1.norm", NULL);
+  guint                     i;
+
+  add_resnet (w, rand, b1, c, c);
+  add_norm (w, rand, norm, c);
+  for (i = 0; i < G_N_ELEMENTS (proj); i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("%s.mid.attn_1.%s", half, proj[i]);
+
+      add_conv (w, rand, name, c, c, 1);
+    }
+  add_resnet (w, rand, b2, c, c);
+}
+
+static VaeWeights *
+sd_style_weights (const gsize *ch,
+                  guint        n_levels)
+{
+  VaeWeights       *w = vae_weights_new ("random-sd-style.safetensors");
+  g_autoptr (GRand) rand = g_rand_new_with_seed (2024);
+  const gsize       top = ch[n_levels - 1];
+  gsize             c;
+  guint             i, j;
+
+  add_conv (w, rand, "encoder.conv_in", ch[0], 3, 3);
+  c = ch[0];
+  for (i = 0; i < n_levels; i++)
+    {
+      for (j = 0; j < 2; j++)
+        {
+          g_autofree gchar *base = g_strdup_printf ("encoder.down.%u.block.%u", i, j);
+
+          add_resnet (w, rand, base, c, ch[i]);
+          c = ch[i];
+        }
+      if (i + 1 < n_levels)
+        {
+          g_autofree gchar *base = g_strdup_printf ("encoder.down.%u.downsample.conv", i);
+
+          add_conv (w, rand, base, c, c, 3);
+        }
+    }
+  add_mid (w, rand, "encoder", top);
+  add_norm (w, rand, "encoder.norm_out", top);
+  add_conv (w, rand, "encoder.conv_out", 8, top, 3);
+  add_conv (w, rand, "quant_conv", 8, 8, 1);
+
+  add_conv (w, rand, "post_quant_conv", 4, 4, 1);
+  add_conv (w, rand, "decoder.conv_in", top, 4, 3);
+  add_mid (w, rand, "decoder", top);
+  c = top;
+  for (i = n_levels; i-- > 0; )
+    {
+      for (j = 0; j < 3; j++)
+        {
+          g_autofree gchar *base = g_strdup_printf ("decoder.up.%u.block.%u", i, j);
+
+          add_resnet (w, rand, base, c, ch[i]);
+          c = ch[i];
+        }
+      if (i > 0)
+        {
+          g_autofree gchar *base = g_strdup_printf ("decoder.up.%u.upsample.conv", i);
+
+          add_conv (w, rand, base, c, c, 3);
+        }
+    }
+  add_norm (w, rand, "decoder.norm_out", ch[0]);
+  add_conv (w, rand, "decoder.conv_out", 3, ch[0], 3);
+
+  return w;
+}
+
+static VaeTensor *
+kl_run (gpointer         self,
+        gboolean         decoder,
+        const VaeTensor *in,
+        gsize            tile)
+{
+  const VaeArchClass *arch = &vae_arch_autoencoder_kl;
+  VaeOptions          options;
+  VaeRun              run;
+  VaeTensor          *out = NULL;
+  GError             *error = NULL;
+  gboolean            ok;
+
+  vae_options_init (&options);
+  vae_run_init (&run, &options, NULL, NULL, NULL);
+  if (tile)
+    ok = (decoder ? arch->decode_tiled : arch->encode_tiled) (self, in, &out, tile,
+                                                               &run, &error);
+  else
+    ok = (decoder ? arch->decode : arch->encode) (self, in, &out, &run, &error);
+  vae_run_clear (&run);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+
+  return out;
+}
+
+/* A clamped copy, as vae_model_decode() returns. */
+static VaeTensor *
+clamped (const VaeTensor *t)
+{
+  VaeTensor *c = vae_tensor_copy (t, NULL);
+  gfloat    *d = vae_tensor_get_data (c);
+  gsize      i;
+
+  for (i = 0; i < vae_tensor_get_n_elements (c); i++)
+    d[i] = CLAMP (d[i], 0.0f, 1.0f);
+
+  return c;
+}
+
+/* The issue's bar: a random-weight SD-style model on a 1024x1024 photo,
+ * 2 x 2 tiles of 512 pixels, PSNR tiled vs untiled >= 45 dB. */
+static void
+test_kl_photo (void)
+{
+  static const gsize    ch[] = { 32, 64, 64, 64 };
+  const gchar          *shared = g_getenv ("VAE_SHARED_DIR");
+  g_autofree gchar     *photo = NULL;
+  g_autoptr (VaeWeights) weights = NULL;
+  g_autoptr (VaeTensor) image = NULL, z = NULL, z_tiled = NULL;
+  g_autoptr (VaeTensor) out = NULL, out_tiled = NULL, img = NULL, img_tiled = NULL;
+  g_autoptr (GError)    error = NULL;
+  VaeModelInfo          info = { 0, };
+  gpointer              self;
+  gdouble               psnr_latent, psnr_image;
+
+  photo = g_build_filename (shared ? shared : "", "data", "train_seed",
+                            "popos_nasa_45068.png", NULL);
+  if (shared == NULL || ! g_file_test (photo, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("the 1024x1024 photo is not in VAE_SHARED_DIR");
+      return;
+    }
+  image = test_read_png (photo);
+
+  weights = sd_style_weights (ch, G_N_ELEMENTS (ch));
+  self = vae_arch_autoencoder_kl.create (weights, weights, &info, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info.factor, ==, 8);
+
+  z = kl_run (self, FALSE, image, 0);
+  out = kl_run (self, TRUE, z, 0);
+  z_tiled = kl_run (self, FALSE, image, 768);
+  out_tiled = kl_run (self, TRUE, z, 768);
+
+  assert_exact ("SD-style [32, 64, 64, 64], 1024x1024 photo, latents", z_tiled, z);
+  assert_exact ("decoded (raw)", out_tiled, out);
+  img = clamped (out);
+  img_tiled = clamped (out_tiled);
+  psnr_latent = psnr_peak (z_tiled, z, value_range (z));
+  psnr_image = psnr_peak (img_tiled, img, 1.0);
+  g_test_message ("PSNR tiled vs untiled: latents %.1f dB (peak: their range), "
+                  "decoded image %.1f dB", psnr_latent, psnr_image);
+  g_assert_cmpfloat (psnr_latent, >=, 45.0);
+  g_assert_cmpfloat (psnr_image, >=, 45.0);
+
+  vae_arch_autoencoder_kl.destroy (self);
+  g_free (info.id);
+  g_free (info.name);
+  g_free (info.architecture);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -252,6 +668,16 @@ main (int    argc,
       g_test_add_data_func (path, variants[i], test_taesd_small);
     }
   g_test_add_func ("/tiling/taef2-photo", test_taef2_photo);
+  for (i = 0; i < G_N_ELEMENTS (kl_small_cases); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/tiling/kl-small/%s%s",
+                                                kl_small_cases[i].variant,
+                                                kl_small_cases[i].reference
+                                                ? "-reference" : "");
+
+      g_test_add_data_func (path, &kl_small_cases[i], test_kl_small);
+    }
+  g_test_add_func ("/tiling/kl-sd-style-photo", test_kl_photo);
 
   return g_test_run ();
 }

@@ -98,12 +98,12 @@ extern const VaeArchClass vae_arch_autoencoder_kl;
 
 /* AutoencoderKL's tiled runs with a chosen source of whole-image GroupNorm
  * statistics, for tests and measurements (docs/tiling.md); the class's
- * encode_tiled and decode_tiled use VAE_KL_STATS_TILES. */
+ * encode_tiled and decode_tiled use VAE_KL_STATS_EXACT. */
 typedef enum
 {
-  VAE_KL_STATS_TILES,     /* a first pass over the same tiles */
-  VAE_KL_STATS_LOW_RES,   /* a first pass over the image at half size */
-  VAE_KL_STATS_EXACT      /* the untiled statistics (not memory-bounded) */
+  VAE_KL_STATS_EXACT,     /* one pass per GroupNorm: the untiled result */
+  VAE_KL_STATS_TILES,     /* one pass over the tiles, each normalised alone */
+  VAE_KL_STATS_LOW_RES    /* one untiled pass over the input at half size */
 } VaeKlStats;
 
 gboolean  vae_kl_decode_tiled_with (gpointer          self,
@@ -111,7 +111,6 @@ gboolean  vae_kl_decode_tiled_with (gpointer          self,
                                     VaeTensor       **image,
                                     gsize             tile,
                                     VaeKlStats        stats,
-                                    guint             refine,
                                     VaeRun           *run,
                                     GError          **error);
 gboolean  vae_kl_encode_tiled_with (gpointer          self,
@@ -119,7 +118,6 @@ gboolean  vae_kl_encode_tiled_with (gpointer          self,
                                     VaeTensor       **latent,
                                     gsize             tile,
                                     VaeKlStats        stats,
-                                    guint             refine,
                                     VaeRun           *run,
                                     GError          **error);
 

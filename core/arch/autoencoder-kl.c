@@ -1085,23 +1085,28 @@ mid_forward (VaeRun      *run,
          resnet_forward (run, scratch, &half->mid2, x, error);
 }
 
+/* Levels [first, last), the resampling conv of the last one only with
+ * @last_resample. */
 static gboolean
 levels_forward (VaeRun      *run,
                 VaeScratch  *scratch,
                 const Half  *half,
+                gint         first,
+                gint         last,
+                gboolean     last_resample,
                 VaeTensor  **x,
                 GError     **error)
 {
   gint i, j;
 
-  for (i = 0; i < half->n_levels; i++)
+  for (i = first; i < last; i++)
     {
       const Level *level = &half->levels[i];
 
       for (j = 0; j < level->n_resnets; j++)
         if (! resnet_forward (run, scratch, &level->resnets[j], x, error))
           return FALSE;
-      if (level->has_resample &&
+      if (level->has_resample && (i + 1 < last || last_resample) &&
           ! conv_step (run, scratch, &level->resample, x, error))
         return FALSE;
     }
@@ -1153,10 +1158,13 @@ mid_flops (const Half *half,
   return flops;
 }
 
-/* The levels of a half on an input of *h x *w, which they update to
- * their output size. */
+/* The same levels on an input of *h x *w, which they update to their
+ * output size. */
 static gdouble
 levels_flops (const Half *half,
+              gint        first,
+              gint        last,
+              gboolean    last_resample,
               gsize      *h,
               gsize      *w)
 {
@@ -1164,13 +1172,13 @@ levels_flops (const Half *half,
   gsize   ho, wo;
   gint    i, j;
 
-  for (i = 0; i < half->n_levels; i++)
+  for (i = first; i < last; i++)
     {
       const Level *level = &half->levels[i];
 
       for (j = 0; j < level->n_resnets; j++)
         flops += resnet_flops (&level->resnets[j], *h, *w);
-      if (level->has_resample)
+      if (level->has_resample && (i + 1 < last || last_resample))
         {
           flops += vae_conv2d_flops (&level->resample, *h, *w);
           vae_conv2d_out_size (&level->resample, *h, *w, &ho, &wo);
@@ -1199,7 +1207,7 @@ decoder_tail_flops (const Half *d,
                     gsize       w,
                     gboolean    with_out)
 {
-  gdouble flops = levels_flops (d, &h, &w);
+  gdouble flops = levels_flops (d, 0, d->n_levels, TRUE, &h, &w);
 
   return flops + (with_out ? vae_conv2d_flops (&d->conv_out, h, w) : 0.0);
 }
@@ -1213,7 +1221,7 @@ encoder_body_flops (const Half *e,
 {
   gdouble flops = vae_conv2d_flops (&e->conv_in, h, w);
 
-  return flops + levels_flops (e, &h, &w);
+  return flops + levels_flops (e, 0, e->n_levels, TRUE, &h, &w);
 }
 
 /* ... and the rest on h x w latent pixels: mid, conv_out, quant_conv. */
@@ -1538,7 +1546,7 @@ kl_encode (gpointer          self,
   x = encoder_input (&scratch, image, error);
   if (x != NULL &&
       conv_step (run, &scratch, &e->conv_in, &x, error) &&
-      levels_forward (run, &scratch, e, &x, error))
+      levels_forward (run, &scratch, e, 0, e->n_levels, TRUE, &x, error))
     *latent = encoder_tail (run, &scratch, e, &x, error);
 
   if (x)
@@ -1615,7 +1623,7 @@ decoder_tail (VaeRun      *run,
               VaeTensor  **x,
               GError     **error)
 {
-  if (! levels_forward (run, scratch, d, x, error))
+  if (! levels_forward (run, scratch, d, 0, d->n_levels, TRUE, x, error))
     return NULL;
 
   return head_forward (run, d, &d->conv_out, *x, error);
@@ -1663,583 +1671,11 @@ kl_decode (gpointer          self,
   return *image != NULL;
 }
 
-/* --- tiles ---------------------------------------------------------------- */
-
-/* Tiled decoding and encoding that matches the untiled result.
- *
- * Two things in a KL VAE see the whole image: the mid-block attention and
- * the GroupNorm statistics.  The attention and everything else at latent
- * resolution (the decoder's post_quant_conv, conv_in and mid block; the
- * encoder's mid block, norm_out, conv_out and quant_conv) run untiled: at
- * latent resolution the maps are 64 times smaller than at full
- * resolution.  The rest (the decoder's up levels and head, the encoder's
- * conv_in and down levels) runs in tiles over the latent grid, each with
- * a margin as wide as that part's receptive field, so that with the same
- * GroupNorm statistics a tile's inner values are exactly the untiled ones.
- * Encoder tiles start on latent pixels, so that every stride-2 conv
- * samples the pixels it samples on the whole image (the downsample pads
- * right and bottom only, which the margin covers too).
- *
- * The statistics come from a first pass over the same tiles
- * (VAE_NORM_STATS_COLLECT): each tile normalises with its own statistics,
- * as an untiled run of that tile would, and adds the sums of every
- * GroupNorm input over its own share of the image to whole-image
- * statistics.  The second pass (VAE_NORM_STATS_APPLY) normalises every
- * tile with those and blends the tiles into the result.  The collected
- * statistics are not exact, since their inputs came from layers that were
- * normalised per tile; the error is of second order in the tile-to-tile
- * differences and averages over the tiles.  docs/tiling.md has the
- * measurements behind this choice (and the alternatives: a second
- * collecting pass, a first pass at lower resolution).
- */
-
-/* Receptive-field radius of the tiled part, in latent pixels. */
-static gdouble
-tiled_radius (const Half *half,
-              gboolean    decoder)
-{
-  /* map pixels per latent pixel */
-  gdouble s = decoder ? 1.0 : (gdouble) half->factor;
-  gdouble radius = 0.0;
-  gint    i, j;
-
-  if (! decoder)
-    radius += (half->conv_in.kernel / 2) / s;
-  for (i = 0; i < half->n_levels; i++)
-    {
-      const Level *level = &half->levels[i];
-
-      for (j = 0; j < level->n_resnets; j++)
-        radius += ((level->resnets[j].conv1.kernel / 2) +
-                   (level->resnets[j].conv2.kernel / 2)) / s;
-      if (! level->has_resample)
-        continue;
-      if (decoder)
-        {
-          s *= 2.0;
-          radius += (level->resample.kernel / 2) / s;
-        }
-      else
-        {
-          /* Output j reads inputs 2j .. 2j + kernel - 1: kernel - 2
-           * beyond its own two, counted as kernel - 1 to be safe. */
-          radius += (level->resample.kernel - 1) / s;
-          s /= 2.0;
-        }
-    }
-  if (decoder)
-    radius += (half->conv_out.kernel / 2) / s;
-
-  return radius;
-}
-
-typedef struct
-{
-  GArray *xs, *ys;          /* spans over the latent grid */
-  gsize   w, h;             /* latent pixels */
-  gsize   margin, overlap;
-} Grid;
-
-/* One tile: what is computed (its span and margin, clipped to the grid)
- * and its own region, which the tiles partition, for the statistics. */
-typedef struct
-{
-  const VaeSpan *sx, *sy;
-  gsize          x0, y0, x1, y1;
-  gsize          own_x0, own_y0, own_x1, own_y1;
-} Tile;
-
-static void
-grid_init (Grid  *grid,
-           gsize  w,
-           gsize  h,
-           gsize  tile,
-           gsize  margin,
-           gsize  overlap)
-{
-  grid->w = w;
-  grid->h = h;
-  grid->margin = margin;
-  grid->overlap = overlap;
-  grid->xs = vae_tiles_split (w, tile, overlap, 1);
-  grid->ys = vae_tiles_split (h, tile, overlap, 1);
-}
-
-static void
-grid_clear (Grid *grid)
-{
-  g_clear_pointer (&grid->xs, g_array_unref);
-  g_clear_pointer (&grid->ys, g_array_unref);
-}
-
-static void
-span_bounds (const GArray *spans,
-             guint         i,
-             gsize         size,
-             gsize         margin,
-             gsize         overlap,
-             gsize        *a,
-             gsize        *b,
-             gsize        *own_a,
-             gsize        *own_b)
-{
-  const VaeSpan *s = &g_array_index (spans, VaeSpan, i);
-
-  *a = s->start > margin ? s->start - margin : 0;
-  *b = MIN (s->start + s->len + margin, size);
-  /* Neighbours overlap by exactly @overlap; the middle of it divides. */
-  *own_a = i == 0 ? 0 : s->start + overlap / 2;
-  *own_b = i + 1 == spans->len
-           ? size : g_array_index (spans, VaeSpan, i + 1).start + overlap / 2;
-}
-
-static void
-grid_tile (const Grid *grid,
-           guint       ix,
-           guint       iy,
-           Tile       *t)
-{
-  t->sx = &g_array_index (grid->xs, VaeSpan, ix);
-  t->sy = &g_array_index (grid->ys, VaeSpan, iy);
-  span_bounds (grid->xs, ix, grid->w, grid->margin, grid->overlap,
-               &t->x0, &t->x1, &t->own_x0, &t->own_x1);
-  span_bounds (grid->ys, iy, grid->h, grid->margin, grid->overlap,
-               &t->y0, &t->y1, &t->own_y0, &t->own_y1);
-}
-
-/* A tiled encode or decode in progress. */
-typedef struct
-{
-  const Half      *half;
-  gboolean         decoder;
-  const VaeTensor *source;   /* decoder: the mid block's output; encoder: the image */
-  gsize            f;        /* source pixels per latent pixel */
-  VaeTensor       *out;      /* the pass that applies blends into it */
-  VaeScratch       scratch;
-} Tiler;
-
-/* Work of the tiled part over every tile of @grid. */
-static gdouble
-grid_flops (const Tiler *tiler,
-            const Grid  *grid,
-            gboolean     with_out)
-{
-  gdouble flops = 0.0;
-  guint   ix, iy;
-
-  for (iy = 0; iy < grid->ys->len; iy++)
-    for (ix = 0; ix < grid->xs->len; ix++)
-      {
-        Tile t;
-
-        grid_tile (grid, ix, iy, &t);
-        flops += tiler->decoder
-                 ? decoder_tail_flops (tiler->half, t.y1 - t.y0, t.x1 - t.x0,
-                                       with_out)
-                 : encoder_body_flops (tiler->half, (t.y1 - t.y0) * tiler->f,
-                                       (t.x1 - t.x0) * tiler->f);
-      }
-
-  return flops;
-}
-
-/* src[:, y : y + h, x : x + w] into a scratch map; for the encoder also
- * [0, 1] -> [-1, 1]. */
-static VaeTensor *
-crop_source (Tiler        *tiler,
-             gsize         x,
-             gsize         y,
-             gsize         w,
-             gsize         h,
-             GError      **error)
-{
-  const VaeTensor *src = tiler->source;
-  const gsize      channels = VAE_T_C (src);
-  VaeTensor       *out = vae_scratch_get (&tiler->scratch, channels, h, w, error);
-  gsize            c, row, i;
-
-  if (out == NULL)
-    return NULL;
-  for (c = 0; c < channels; c++)
-    for (row = 0; row < h; row++)
-      {
-        const gfloat *s = src->data + (c * VAE_T_H (src) + y + row) * VAE_T_W (src) + x;
-        gfloat       *d = out->data + (c * h + row) * w;
-
-        if (tiler->decoder)
-          memcpy (d, s, w * sizeof (gfloat));
-        else
-          for (i = 0; i < w; i++)
-            d[i] = s[i] * 2.0f - 1.0f;
-      }
-
-  return out;
-}
-
-/* One pass over the tiles of @grid with the statistics in @mode: COLLECT
- * runs each tile only as far as its last GroupNorm; APPLY runs it whole
- * and blends it into tiler->out. */
-static gboolean
-tiles_pass (Tiler             *tiler,
-            const Grid        *grid,
-            VaeNormStatsMode   mode,
-            VaeRun            *run,
-            GError           **error)
-{
-  const Half *half = tiler->half;
-  /* source and output pixels per latent pixel */
-  const gsize sf = tiler->decoder ? 1 : tiler->f;
-  const gsize of = tiler->decoder ? tiler->f : 1;
-  guint       ix, iy;
-
-  for (iy = 0; iy < grid->ys->len; iy++)
-    for (ix = 0; ix < grid->xs->len; ix++)
-      {
-        VaeTensor *x, *y = NULL;
-        gboolean   ok;
-        Tile       t;
-
-        grid_tile (grid, ix, iy, &t);
-        x = crop_source (tiler, t.x0 * sf, t.y0 * sf, (t.x1 - t.x0) * sf,
-                         (t.y1 - t.y0) * sf, error);
-        if (x == NULL)
-          return FALSE;
-        vae_norm_stats_begin (run->norm_stats, mode, t.x1 - t.x0, t.y1 - t.y0,
-                              t.own_x0 - t.x0, t.own_y0 - t.y0,
-                              t.own_x1 - t.x0, t.own_y1 - t.y0);
-
-        if (tiler->decoder)
-          {
-            ok = levels_forward (run, &tiler->scratch, half, &x, error);
-            /* The last GroupNorm alone; its SiLU and conv_out would make
-             * nothing that is kept. */
-            if (ok && mode != VAE_NORM_STATS_APPLY)
-              ok = vae_op_group_norm (run, x, GROUPS, half->gamma_out,
-                                      half->beta_out, EPS, VAE_ACT_NONE, x,
-                                      error);
-            else if (ok)
-              ok = (y = head_forward (run, half, &half->conv_out, x, error)) != NULL;
-          }
-        else
-          {
-            ok = conv_step (run, &tiler->scratch, &half->conv_in, &x, error) &&
-                 levels_forward (run, &tiler->scratch, half, &x, error);
-            if (ok && mode == VAE_NORM_STATS_APPLY)
-              y = vae_tensor_ref (x);
-          }
-
-        if (ok && y != NULL)
-          vae_tiles_blend (tiler->out, y, (t.sx->start - t.x0) * of,
-                           (t.sy->start - t.y0) * of, t.sx->start * of,
-                           t.sy->start * of, t.sx->len * of, t.sy->len * of,
-                           grid->xs, ix, grid->ys, iy, grid->overlap, of);
-        if (y)
-          vae_tensor_unref (y);
-        vae_scratch_put (&tiler->scratch, x);
-        if (! ok)
-          return FALSE;
-      }
-
-  return TRUE;
-}
-
-/* A 2 x 2 box filter of @t: the input of a first pass at half resolution. */
-static VaeTensor *
-half_size (const VaeTensor  *t,
-           GError          **error)
-{
-  const gsize h = VAE_T_H (t) / 2, w = VAE_T_W (t) / 2, tw = VAE_T_W (t);
-  VaeTensor  *out = vae_tensor_new_3d_uninit (VAE_T_C (t), h, w, error);
-  gsize       c, y, x;
-
-  if (out == NULL)
-    return NULL;
-  for (c = 0; c < VAE_T_C (t); c++)
-    for (y = 0; y < h; y++)
-      for (x = 0; x < w; x++)
-        {
-          const gfloat *p = t->data + (c * VAE_T_H (t) + 2 * y) * tw + 2 * x;
-
-          out->data[(c * h + y) * w + x] = 0.25f * (p[0] + p[1] + p[tw] + p[tw + 1]);
-        }
-
-  return out;
-}
-
-/* Statistics from the whole image at half resolution, untiled: the
- * decoder from a 2 x 2-averaged latent (its latent-resolution part run
- * on that too), the encoder from a 2 x 2-averaged image. */
-static gboolean
-low_res_pass (Tiler            *tiler,
-              const VaeTensor  *input,
-              VaeRun           *run,
-              GError          **error)
-{
-  const Half           *half = tiler->half;
-  g_autoptr (VaeTensor) small = half_size (input, error);
-  VaeNormStats         *stats = run->norm_stats;
-  VaeTensor            *x = NULL;
-  gboolean              ok = FALSE;
-  gsize                 h, w;
-
-  if (small == NULL)
-    return FALSE;
-  h = VAE_T_H (small) / (tiler->decoder ? 1 : tiler->f);
-  w = VAE_T_W (small) / (tiler->decoder ? 1 : tiler->f);
-
-  if (tiler->decoder)
-    {
-      run->norm_stats = NULL;
-      x = decoder_head (run, &tiler->scratch, half, small, error);
-      run->norm_stats = stats;
-      if (x == NULL)
-        return FALSE;
-      vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, w, h, 0, 0, w, h);
-      ok = levels_forward (run, &tiler->scratch, half, &x, error) &&
-           vae_op_group_norm (run, x, GROUPS, half->gamma_out, half->beta_out,
-                              EPS, VAE_ACT_NONE, x, error);
-    }
-  else
-    {
-      x = encoder_input (&tiler->scratch, small, error);
-      if (x == NULL)
-        return FALSE;
-      vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, w, h, 0, 0, w, h);
-      ok = conv_step (run, &tiler->scratch, &half->conv_in, &x, error) &&
-           levels_forward (run, &tiler->scratch, half, &x, error);
-    }
-
-  vae_tensor_unref (x);
-  vae_scratch_clear (&tiler->scratch);
-  vae_scratch_init (&tiler->scratch);
-
-  return ok;
-}
-
-/* The statistics passes before the one that applies them. */
-static gboolean
-stats_passes (Tiler            *tiler,
-              const Grid       *grid,
-              const Grid       *whole,
-              const VaeTensor  *input,
-              VaeKlStats        plan,
-              guint             refine,
-              VaeRun           *run,
-              GError          **error)
-{
-  gboolean ok = FALSE;
-  guint    i;
-
-  switch (plan)
-    {
-    case VAE_KL_STATS_TILES:
-      ok = tiles_pass (tiler, grid, VAE_NORM_STATS_COLLECT, run, error);
-      break;
-    case VAE_KL_STATS_EXACT:
-      ok = tiles_pass (tiler, whole, VAE_NORM_STATS_COLLECT, run, error);
-      break;
-    case VAE_KL_STATS_LOW_RES:
-      ok = low_res_pass (tiler, input, run, error);
-      break;
-    }
-
-  for (i = 0; i < refine && ok; i++)
-    {
-      ok = tiles_pass (tiler, grid, VAE_NORM_STATS_REFINE, run, error);
-      vae_norm_stats_refined (run->norm_stats);
-    }
-
-  return ok;
-}
-
-static gdouble
-stats_flops (const Tiler *tiler,
-             const Grid  *grid,
-             const Grid  *whole,
-             gsize        h,
-             gsize        w,
-             VaeKlStats   plan,
-             guint        refine)
-{
-  const Half *half = tiler->half;
-  gdouble     flops = refine * grid_flops (tiler, grid, FALSE);
-
-  switch (plan)
-    {
-    case VAE_KL_STATS_TILES:
-      return flops + grid_flops (tiler, grid, FALSE);
-    case VAE_KL_STATS_EXACT:
-      return flops + grid_flops (tiler, whole, FALSE);
-    case VAE_KL_STATS_LOW_RES:
-      return flops +
-             (tiler->decoder
-              ? decoder_head_flops (half, h / 2, w / 2) +
-                decoder_tail_flops (half, h / 2, w / 2, FALSE)
-              : encoder_body_flops (half, h / 2 * tiler->f, w / 2 * tiler->f));
-    }
-
-  return flops;
-}
-
-/* A low-resolution pass needs an even latent grid; others fall back. */
-static VaeKlStats
-usable_plan (VaeKlStats plan,
-             gsize      h,
-             gsize      w)
-{
-  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0 || h < 4 || w < 4))
-    return VAE_KL_STATS_TILES;
-
-  return plan;
-}
-
-static gsize
-tile_overlap (gsize tile)
-{
-  /* With shared statistics and full margins the tiles agree to float
-   * rounding, so the overlap only has to hide rounding: 2 latent
-   * pixels. */
-  return MIN (OVERLAP, tile / 2);
-}
-
-gboolean
-vae_kl_decode_tiled_with (gpointer          self,
-                          const VaeTensor  *latent,
-                          VaeTensor       **image,
-                          gsize             tile,
-                          VaeKlStats        plan,
-                          guint             refine,
-                          VaeRun           *run,
-                          GError          **error)
-{
-  const Half           *d = &((Kl *) self)->decoder;
-  const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
-  VaeNormStats         *saved = run->norm_stats;
-  g_autoptr (VaeTensor) out = NULL;
-  Tiler                 tiler = { d, TRUE, NULL, d->factor, NULL, };
-  Grid                  grid, whole;
-  VaeTensor            *x = NULL;
-  gboolean              ok = FALSE;
-
-  *image = NULL;
-  if (! check_latent (d, latent, error))
-    return FALSE;
-
-  tile = MAX (tile / d->factor, 2);
-  plan = usable_plan (plan, h, w);
-  grid_init (&grid, w, h, tile, (gsize) ceil (tiled_radius (d, TRUE)) + 1,
-             tile_overlap (tile));
-  grid_init (&whole, w, h, MAX (w, h), 0, 0);
-  vae_scratch_init (&tiler.scratch);
-  run->norm_stats = NULL;
-
-  vae_run_begin (run, "decode",
-                 decoder_head_flops (d, h, w) +
-                 stats_flops (&tiler, &grid, &whole, h, w, plan, refine) +
-                 grid_flops (&tiler, &grid, TRUE));
-
-  /* The latent-resolution part on the whole latent; its attention
-   * buffers go before the tiles start. */
-  x = decoder_head (run, &tiler.scratch, d, latent, error);
-  vae_scratch_clear (&tiler.scratch);
-  vae_scratch_init (&tiler.scratch);
-  if (x == NULL)
-    goto out;
-  tiler.source = x;
-  out = vae_tensor_new_3d (3, h * d->factor, w * d->factor, error);
-  if (out == NULL)
-    goto out;
-  tiler.out = out;
-
-  run->norm_stats = vae_norm_stats_new ();
-  if (! stats_passes (&tiler, &grid, &whole, latent, plan, refine, run, error) ||
-      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, run, error))
-    goto out;
-
-  decoder_output (out);
-  *image = g_steal_pointer (&out);
-  ok = TRUE;
-
-out:
-  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
-  run->norm_stats = saved;
-  if (x)
-    vae_tensor_unref (x);
-  vae_scratch_clear (&tiler.scratch);
-  grid_clear (&grid);
-  grid_clear (&whole);
-
-  return ok;
-}
-
-gboolean
-vae_kl_encode_tiled_with (gpointer          self,
-                          const VaeTensor  *image,
-                          VaeTensor       **latent,
-                          gsize             tile,
-                          VaeKlStats        plan,
-                          guint             refine,
-                          VaeRun           *run,
-                          GError          **error)
-{
-  const Half   *e = &((Kl *) self)->encoder;
-  const gsize   f = e->factor;
-  const gsize   h = VAE_T_H (image) / f, w = VAE_T_W (image) / f;
-  const Level  *last = &e->levels[e->n_levels - 1];
-  VaeNormStats *saved = run->norm_stats;
-  Tiler         tiler = { e, FALSE, image, f, NULL, };
-  Grid          grid, whole;
-  VaeTensor    *body = NULL;
-  gboolean      ok = FALSE;
-
-  *latent = NULL;
-  tile = MAX (tile / f, 2);
-  plan = usable_plan (plan, h, w);
-  grid_init (&grid, w, h, tile, (gsize) ceil (tiled_radius (e, FALSE)) + 1,
-             tile_overlap (tile));
-  grid_init (&whole, w, h, MAX (w, h), 0, 0);
-  vae_scratch_init (&tiler.scratch);
-  run->norm_stats = NULL;
-
-  vae_run_begin (run, "encode",
-                 stats_flops (&tiler, &grid, &whole, h, w, plan, refine) +
-                 grid_flops (&tiler, &grid, TRUE) +
-                 encoder_tail_flops (e, h, w));
-
-  body = vae_tensor_new_3d (last->resnets[last->n_resnets - 1].conv1.c_out, h, w,
-                            error);
-  if (body == NULL)
-    goto out;
-  tiler.out = body;
-
-  run->norm_stats = vae_norm_stats_new ();
-  if (! stats_passes (&tiler, &grid, &whole, image, plan, refine, run, error) ||
-      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, run, error))
-    goto out;
-  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
-
-  /* The tiles' buffers go before the mid block's attention needs its
-   * own. */
-  vae_scratch_clear (&tiler.scratch);
-  vae_scratch_init (&tiler.scratch);
-  *latent = encoder_tail (run, &tiler.scratch, e, &body, error);
-  ok = *latent != NULL;
-
-out:
-  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
-  run->norm_stats = saved;
-  if (body)
-    vae_tensor_unref (body);
-  vae_scratch_clear (&tiler.scratch);
-  grid_clear (&grid);
-  grid_clear (&whole);
-
-  return ok;
-}
-
-/* Peak bytes of feature maps of an untiled run (the VaeScratch lists keep
- * few maps beyond those live at one time): a ResNet block holds three
- * maps, the attention five, a resampling conv its input and output. */
+/* --- memory ----------------------------------------------------------------- */
+
+/* Peak feature maps of an untiled run (a VaeScratch keeps few maps beyond
+ * those live at one time): a ResNet block holds three maps, the attention
+ * five, a resampling conv its input and output.  In floats. */
 static gsize
 resnet_memory (const Resnet *r,
                gsize         n)
@@ -2286,6 +1722,7 @@ levels_memory (const Half *half,
   return peak;
 }
 
+/* Bytes, for choose_tile(). */
 static gsize
 kl_memory (gpointer self,
            gboolean decoder,
@@ -2294,31 +1731,897 @@ kl_memory (gpointer self,
 {
   const Kl   *kl = self;
   const Half *half = decoder ? &kl->decoder : &kl->encoder;
-  gsize       n, peak, last;
+  gsize       n, peak, levels;
 
   if (! half->present)
     return 0;
 
+  /* levels_memory() moves n on: not inside MAX (). */
   if (decoder)
     {
       n = (height / half->factor) * (width / half->factor);
       peak = ((gsize) half->z * (half->has_quant ? 2 : 1) +
               (gsize) half->conv_in.c_out) * n;
       peak = MAX (peak, mid_memory (half, n));
-      peak = MAX (peak, levels_memory (half, TRUE, &n));
-      last = (gsize) half->conv_out.c_in;
-      peak = MAX (peak, (last + 3) * n);
+      levels = levels_memory (half, TRUE, &n);
+      peak = MAX (peak, levels);
+      peak = MAX (peak, ((gsize) half->conv_out.c_in + 3) * n);
     }
   else
     {
       n = height * width;
       peak = (3 + (gsize) half->conv_in.c_out) * n;
-      peak = MAX (peak, levels_memory (half, FALSE, &n));
+      levels = levels_memory (half, FALSE, &n);
+      peak = MAX (peak, levels);
       peak = MAX (peak, mid_memory (half, n));
       peak = MAX (peak, ((gsize) half->conv_out.c_in + 4 * (gsize) half->z) * n);
     }
 
   return peak * sizeof (gfloat);
+}
+
+/* --- tiles ---------------------------------------------------------------- */
+
+/* Tiled decoding and encoding that gives the untiled result.
+ *
+ * Two things in a KL VAE see the whole image: the mid-block attention and
+ * the GroupNorm statistics.  Everything at latent resolution runs untiled
+ * (the decoder's post_quant_conv, conv_in and mid block; the encoder's mid
+ * block, norm_out, conv_out and quant_conv), and so do the levels next to
+ * it whose maps fit the memory a tile may use: the decoder's first levels,
+ * the encoder's last ones.  The rest, the "tiled part" (the decoder's
+ * finer levels and head, the encoder's conv_in and finer levels), runs in
+ * tiles over the latent grid, each with a margin as wide as the receptive
+ * field of what it computes, so that with the same GroupNorm statistics a
+ * tile's inner values are the untiled ones.  Encoder tiles start on latent
+ * pixels, so that every stride-2 conv samples the pixels it samples on the
+ * whole image (the downsample pads right and bottom only, which the
+ * margin covers too).
+ *
+ * Statistics: each GroupNorm's input depends on the statistics of every
+ * GroupNorm before it, so whole-image statistics cannot all come from one
+ * pass.  Statistics gathered in one pass over the tiles, each tile
+ * normalised with its own (VAE_NORM_STATS_COLLECT), are 10-25 % off on a
+ * photo whose tiles differ (sky and ground), and the decoded image is
+ * 15 dB from the untiled one; a first pass at half resolution, 20 dB;
+ * further passes normalised with the previous pass's statistics make one
+ * more layer exact each but the later ones worse (docs/tiling.md).  So
+ * the statistics are made exact one GroupNorm at a time: pass g runs every
+ * tile up to the input of GroupNorm g, normalising the ones before it
+ * with their (exact) whole-image statistics, and adds that input's sums
+ * over the tile's own region; a last pass applies them all and blends.
+ * Each pass stops at its GroupNorm and carries only the margin its layers
+ * need, so the passes cost about (number of GroupNorms / 2) times the
+ * tiled part, which is why as much as fits runs untiled.
+ */
+
+/* A tiled run: its plan and its state. */
+typedef struct
+{
+  const Half      *half;
+  gboolean         decoder;
+  /* decoder: levels before it run untiled (its resampling conv is
+   * tiled); encoder: levels from it */
+  gint             split;
+  gsize            in_scale;   /* map pixels per latent pixel, tiled part's input */
+  gsize            out_scale;  /* ... and its output */
+  gint             n_norms;    /* GroupNorm calls in the tiled part */
+  const VaeTensor *source;     /* the tiled part's input, whole */
+  VaeTensor       *out;        /* its output, blended from the tiles */
+  VaeScratch       scratch;
+} Tiler;
+
+/* What the tiled part costs on one tile. */
+typedef struct
+{
+  gdouble radius;   /* receptive field, latent pixels */
+  gdouble flops;
+  gsize   memory;   /* peak bytes of feature maps */
+} Cost;
+
+/* Cost of a resampling conv on a map of *h x *w pixels, @scale of them per
+ * latent pixel; all three follow it. */
+static void
+conv_cost (Cost            *cost,
+           const VaeConv2d *conv,
+           gsize           *h,
+           gsize           *w,
+           gdouble         *scale)
+{
+  gsize ho, wo;
+
+  vae_conv2d_out_size (conv, *h, *w, &ho, &wo);
+  cost->flops += vae_conv2d_flops (conv, *h, *w);
+  cost->memory = MAX (cost->memory, ((gsize) conv->c_in * *h * *w +
+                                     (gsize) conv->c_out * ho * wo) * sizeof (gfloat));
+  if (conv->upsample > 1)
+    *scale *= conv->upsample;
+  if (conv->stride > 1)
+    {
+      /* Output j reads inputs stride j .. stride j + kernel - 1. */
+      cost->radius += (conv->kernel - 1) / *scale;
+      *scale /= conv->stride;
+    }
+  else
+    {
+      cost->radius += (conv->kernel / 2) / *scale;
+    }
+  *h = ho;
+  *w = wo;
+}
+
+/* The tiled part on a tile of h x w latent pixels, up to the input of
+ * its GroupNorm call @stop (past the last one: up to the decoder's
+ * conv_out), or all of it for stop < 0. */
+static Cost
+tiled_cost (const Tiler *tiler,
+            gint         stop,
+            gsize        h,
+            gsize        w)
+{
+  const Half *half = tiler->half;
+  const gint  first = tiler->decoder ? tiler->split : 0;
+  const gint  last = tiler->decoder ? half->n_levels : tiler->split;
+  gdouble     scale = tiler->in_scale;
+  Cost        cost = { 0.0, 0.0, 0 };
+  gint        i, j, gn = 0;
+
+  h *= tiler->in_scale;
+  w *= tiler->in_scale;
+  if (tiler->decoder && first > 0 && half->levels[first - 1].has_resample)
+    conv_cost (&cost, &half->levels[first - 1].resample, &h, &w, &scale);
+  if (! tiler->decoder)
+    conv_cost (&cost, &half->conv_in, &h, &w, &scale);
+
+  for (i = first; i < last; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        {
+          const Resnet *r = &level->resnets[j];
+
+          if (stop == gn++)
+            return cost;
+          cost.memory = MAX (cost.memory, resnet_memory (r, h * w) * sizeof (gfloat));
+          cost.flops += vae_conv2d_flops (&r->conv1, h, w);
+          cost.radius += (r->conv1.kernel / 2) / scale;
+          if (stop == gn++)
+            return cost;
+          cost.flops += vae_conv2d_flops (&r->conv2, h, w) +
+                        (r->has_shortcut ? vae_conv2d_flops (&r->shortcut, h, w) : 0.0);
+          cost.radius += (r->conv2.kernel / 2) / scale;
+        }
+      if (level->has_resample)
+        conv_cost (&cost, &level->resample, &h, &w, &scale);
+    }
+
+  if (tiler->decoder && stop < 0)
+    conv_cost (&cost, &half->conv_out, &h, &w, &scale);
+
+  return cost;
+}
+
+static gsize
+tiled_margin (const Tiler *tiler,
+              gint         stop)
+{
+  /* The radius does not depend on the tile's size. */
+  return (gsize) ceil (tiled_cost (tiler, stop, 1, 1).radius) + 1;
+}
+
+/* Peak bytes of level @i run whole on maps of n pixels: its ResNet
+ * blocks, and its resampling conv with @resample. */
+static gsize
+level_memory (const Level *level,
+              gboolean     decoder,
+              gsize        n,
+              gboolean     resample)
+{
+  gsize peak = 0;
+  gint  j;
+
+  for (j = 0; j < level->n_resnets; j++)
+    peak = MAX (peak, resnet_memory (&level->resnets[j], n));
+  if (resample && level->has_resample)
+    peak = MAX (peak, (gsize) level->resample.c_in * n +
+                      (gsize) level->resample.c_out * (decoder ? 4 * n : n / 4));
+
+  return peak * sizeof (gfloat);
+}
+
+/* Chooses the split: every level that fits in @allowance bytes whole runs
+ * untiled.  h x w: latent pixels. */
+static void
+tiler_plan (Tiler *tiler,
+            gsize  h,
+            gsize  w,
+            gsize  allowance)
+{
+  const Half *half = tiler->half;
+  gsize       n[MAX_LEVELS + 1];
+  gint        i;
+
+  /* n[i]: map pixels at level i */
+  n[0] = tiler->decoder ? h * w : h * w * half->factor * half->factor;
+  for (i = 0; i < half->n_levels; i++)
+    n[i + 1] = ! half->levels[i].has_resample ? n[i]
+               : tiler->decoder ? 4 * n[i] : n[i] / 4;
+
+  if (tiler->decoder)
+    {
+      /* Running level i whole also runs level i - 1's upsample whole. */
+      for (i = 0; i < half->n_levels; i++)
+        if (level_memory (&half->levels[i], TRUE, n[i], FALSE) > allowance ||
+            (i > 0 && level_memory (&half->levels[i - 1], TRUE, n[i - 1], TRUE) > allowance))
+          break;
+      tiler->split = i;
+      tiler->in_scale = 1;
+      for (i = 0; i + 1 < tiler->split; i++)
+        if (half->levels[i].has_resample)
+          tiler->in_scale *= 2;
+      tiler->out_scale = half->factor;
+    }
+  else
+    {
+      for (i = half->n_levels; i > 0; i--)
+        if (level_memory (&half->levels[i - 1], FALSE, n[i - 1], TRUE) > allowance)
+          break;
+      tiler->split = i;
+      tiler->in_scale = half->factor;
+      tiler->out_scale = half->factor;
+      for (i = 0; i < tiler->split; i++)
+        if (half->levels[i].has_resample)
+          tiler->out_scale /= 2;
+    }
+
+  tiler->n_norms = 0;
+  for (i = tiler->decoder ? tiler->split : 0;
+       i < (tiler->decoder ? half->n_levels : tiler->split); i++)
+    tiler->n_norms += 2 * half->levels[i].n_resnets;
+  if (tiler->decoder)
+    tiler->n_norms++;   /* norm_out */
+}
+
+/* Width of the tiled part's input or output map. */
+static gsize
+tiler_channels (const Tiler *tiler,
+                gboolean     output)
+{
+  const Half  *half = tiler->half;
+  const Level *level;
+
+  if (tiler->decoder && output)
+    return 3;
+  if (! tiler->decoder && ! output)
+    return 3;
+  if (tiler->decoder && tiler->split == 0)
+    return (gsize) half->mid2.conv1.c_out;
+  if (! tiler->decoder && tiler->split == 0)
+    return (gsize) half->conv_in.c_out;
+  level = &half->levels[tiler->split - 1];
+
+  return (gsize) level->resnets[level->n_resnets - 1].conv1.c_out;
+}
+
+typedef struct
+{
+  GArray *xs, *ys;          /* spans over the latent grid */
+  gsize   w, h;             /* latent pixels */
+  gsize   tile, margin, overlap;
+} Grid;
+
+/* One tile: what is computed (its span and margin, clipped to the grid)
+ * and its own region, which the tiles partition, for the statistics. */
+typedef struct
+{
+  const VaeSpan *sx, *sy;
+  gsize          x0, y0, x1, y1;
+  gsize          own_x0, own_y0, own_x1, own_y1;
+} Tile;
+
+/* A span length no longer than @tile that splits @size into as few spans
+ * as @tile does, but evenly: the last one is not a sliver that costs as
+ * much margin as a whole tile. */
+static gsize
+balanced (gsize size,
+          gsize tile,
+          gsize overlap)
+{
+  gsize n;
+
+  if (tile >= size || tile <= overlap)
+    return tile;
+  n = (size - overlap + (tile - overlap) - 1) / (tile - overlap);
+
+  return (size - overlap + n - 1) / n + overlap;
+}
+
+static void
+grid_init (Grid  *grid,
+           gsize  w,
+           gsize  h,
+           gsize  tile,
+           gsize  margin)
+{
+  grid->w = w;
+  grid->h = h;
+  grid->tile = tile;
+  grid->margin = margin;
+  /* With one set of statistics and full margins the tiles agree to float
+   * rounding: the overlap only has to hide that. */
+  grid->overlap = MIN (OVERLAP, tile / 2);
+  grid->xs = vae_tiles_split (w, balanced (w, tile, grid->overlap), grid->overlap, 1);
+  grid->ys = vae_tiles_split (h, balanced (h, tile, grid->overlap), grid->overlap, 1);
+}
+
+static void
+grid_clear (Grid *grid)
+{
+  g_clear_pointer (&grid->xs, g_array_unref);
+  g_clear_pointer (&grid->ys, g_array_unref);
+}
+
+static void
+span_bounds (const GArray *spans,
+             guint         i,
+             gsize         size,
+             gsize         margin,
+             gsize         overlap,
+             gsize        *a,
+             gsize        *b,
+             gsize        *own_a,
+             gsize        *own_b)
+{
+  const VaeSpan *s = &g_array_index (spans, VaeSpan, i);
+
+  *a = s->start > margin ? s->start - margin : 0;
+  *b = MIN (s->start + s->len + margin, size);
+  /* Neighbours overlap by exactly @overlap; its middle divides them. */
+  *own_a = i == 0 ? 0 : s->start + overlap / 2;
+  *own_b = i + 1 == spans->len
+           ? size : g_array_index (spans, VaeSpan, i + 1).start + overlap / 2;
+}
+
+static void
+grid_tile (const Grid *grid,
+           guint       ix,
+           guint       iy,
+           Tile       *t)
+{
+  t->sx = &g_array_index (grid->xs, VaeSpan, ix);
+  t->sy = &g_array_index (grid->ys, VaeSpan, iy);
+  span_bounds (grid->xs, ix, grid->w, grid->margin, grid->overlap,
+               &t->x0, &t->x1, &t->own_x0, &t->own_x1);
+  span_bounds (grid->ys, iy, grid->h, grid->margin, grid->overlap,
+               &t->y0, &t->y1, &t->own_y0, &t->own_y1);
+}
+
+/* Work of the tiled part up to @stop over every tile of @grid. */
+static gdouble
+grid_flops (const Tiler *tiler,
+            const Grid  *grid,
+            gint         stop)
+{
+  gdouble flops = 0.0;
+  guint   ix, iy;
+
+  for (iy = 0; iy < grid->ys->len; iy++)
+    for (ix = 0; ix < grid->xs->len; ix++)
+      {
+        Tile t;
+
+        grid_tile (grid, ix, iy, &t);
+        flops += tiled_cost (tiler, stop, t.y1 - t.y0, t.x1 - t.x0).flops;
+      }
+
+  return flops;
+}
+
+/* The map @stop's sums are taken from; past the last GroupNorm the
+ * decoder's norm_out runs as it is (in a COLLECT pass, adding them). */
+static gboolean
+stop_here (Tiler        *tiler,
+           VaeRun       *run,
+           VaeTensor    *x,
+           gint          stop,
+           gint          gn,
+           gboolean     *stopped,
+           GError      **error)
+{
+  *stopped = TRUE;
+  if (stop == gn)
+    return vae_norm_stats_add (run->norm_stats, run, x, GROUPS, error);
+
+  return vae_op_group_norm (run, x, GROUPS, tiler->half->gamma_out,
+                            tiler->half->beta_out, EPS, VAE_ACT_NONE, x, error);
+}
+
+/* conv1 (silu (norm1 (x))) of a block into a new scratch map: the input
+ * of its second GroupNorm. */
+static VaeTensor *
+resnet_first_half (VaeRun        *run,
+                   VaeScratch    *scratch,
+                   const Resnet  *r,
+                   VaeTensor     *x,
+                   GError       **error)
+{
+  VaeTensor *t, *u = NULL;
+
+  t = vae_scratch_get (scratch, VAE_T_C (x), VAE_T_H (x), VAE_T_W (x), error);
+  if (t == NULL)
+    return NULL;
+  if (norm_silu (run, x, r->gamma1, r->beta1, t, error))
+    {
+      u = vae_scratch_get (scratch, r->conv1.c_out, VAE_T_H (x), VAE_T_W (x), error);
+      if (u && ! vae_op_conv2d (run, &r->conv1, t, NULL, VAE_ACT_NONE, &u, error))
+        {
+          vae_scratch_put (scratch, u);
+          u = NULL;
+        }
+    }
+  vae_scratch_put (scratch, t);
+
+  return u;
+}
+
+/* Runs the tiled part on the tile *x, which it replaces: up to the input
+ * of GroupNorm @stop, whose sums it adds to the statistics (past the
+ * last, for a COLLECT pass: up to the decoder's conv_out), or all of it
+ * for stop < 0. */
+static gboolean
+tile_forward (Tiler       *tiler,
+              VaeRun      *run,
+              VaeTensor  **x,
+              gint         stop,
+              GError     **error)
+{
+  const Half *half = tiler->half;
+  const gint  first = tiler->decoder ? tiler->split : 0;
+  const gint  last = tiler->decoder ? half->n_levels : tiler->split;
+  gboolean    stopped = FALSE;
+  gint        i, j, gn = 0;
+  VaeTensor  *y;
+
+  if (tiler->decoder && first > 0 && half->levels[first - 1].has_resample &&
+      ! conv_step (run, &tiler->scratch, &half->levels[first - 1].resample, x, error))
+    return FALSE;
+  if (! tiler->decoder &&
+      ! conv_step (run, &tiler->scratch, &half->conv_in, x, error))
+    return FALSE;
+
+  for (i = first; i < last; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++, gn += 2)
+        {
+          const Resnet *r = &level->resnets[j];
+
+          if (stop == gn)
+            return stop_here (tiler, run, *x, stop, gn, &stopped, error);
+          if (stop == gn + 1)
+            {
+              gboolean ok;
+
+              y = resnet_first_half (run, &tiler->scratch, r, *x, error);
+              if (y == NULL)
+                return FALSE;
+              ok = stop_here (tiler, run, y, stop, gn + 1, &stopped, error);
+              vae_scratch_put (&tiler->scratch, y);
+              return ok;
+            }
+          if (! resnet_forward (run, &tiler->scratch, r, x, error))
+            return FALSE;
+        }
+      if (level->has_resample &&
+          ! conv_step (run, &tiler->scratch, &level->resample, x, error))
+        return FALSE;
+    }
+
+  if (! tiler->decoder)
+    return TRUE;
+  if (stop >= gn)
+    return stop_here (tiler, run, *x, stop, gn, &stopped, error);
+
+  y = head_forward (run, half, &half->conv_out, *x, error);
+  if (y == NULL)
+    return FALSE;
+  vae_scratch_put (&tiler->scratch, *x);
+  *x = y;
+
+  return TRUE;
+}
+
+/* src[:, y : y + h, x : x + w] of the tiled part's input, in map pixels,
+ * into a scratch map; for the encoder also [0, 1] -> [-1, 1]. */
+static VaeTensor *
+crop_source (Tiler   *tiler,
+             gsize    x,
+             gsize    y,
+             gsize    w,
+             gsize    h,
+             GError **error)
+{
+  const VaeTensor *src = tiler->source;
+  const gsize      channels = VAE_T_C (src);
+  VaeTensor       *out = vae_scratch_get (&tiler->scratch, channels, h, w, error);
+  gsize            c, row, i;
+
+  if (out == NULL)
+    return NULL;
+  for (c = 0; c < channels; c++)
+    for (row = 0; row < h; row++)
+      {
+        const gfloat *s = src->data + (c * VAE_T_H (src) + y + row) * VAE_T_W (src) + x;
+        gfloat       *d = out->data + (c * h + row) * w;
+
+        if (tiler->decoder)
+          memcpy (d, s, w * sizeof (gfloat));
+        else
+          for (i = 0; i < w; i++)
+            d[i] = s[i] * 2.0f - 1.0f;
+      }
+
+  return out;
+}
+
+/* One pass over the tiles of @grid: statistics in @mode, each tile up to
+ * @stop (see tile_forward()); a whole pass (stop < 0) blends the tiles
+ * into tiler->out. */
+static gboolean
+tiles_pass (Tiler             *tiler,
+            const Grid        *grid,
+            VaeNormStatsMode   mode,
+            gint               stop,
+            VaeRun            *run,
+            GError           **error)
+{
+  const gsize is = tiler->in_scale, os = tiler->out_scale;
+  guint       ix, iy;
+
+  for (iy = 0; iy < grid->ys->len; iy++)
+    for (ix = 0; ix < grid->xs->len; ix++)
+      {
+        VaeTensor *x;
+        gboolean   ok;
+        Tile       t;
+
+        grid_tile (grid, ix, iy, &t);
+        x = crop_source (tiler, t.x0 * is, t.y0 * is, (t.x1 - t.x0) * is,
+                         (t.y1 - t.y0) * is, error);
+        if (x == NULL)
+          return FALSE;
+        vae_norm_stats_begin (run->norm_stats, mode, t.x1 - t.x0, t.y1 - t.y0,
+                              t.own_x0 - t.x0, t.own_y0 - t.y0,
+                              t.own_x1 - t.x0, t.own_y1 - t.y0);
+
+        ok = tile_forward (tiler, run, &x, stop, error);
+        if (ok && stop < 0)
+          vae_tiles_blend (tiler->out, x, (t.sx->start - t.x0) * os,
+                           (t.sy->start - t.y0) * os, t.sx->start * os,
+                           t.sy->start * os, t.sx->len * os, t.sy->len * os,
+                           grid->xs, ix, grid->ys, iy, grid->overlap, os);
+        vae_scratch_put (&tiler->scratch, x);
+        if (! ok)
+          return FALSE;
+      }
+
+  return TRUE;
+}
+
+/* A 2 x 2 box filter of @t: the input of a first pass at half resolution. */
+static VaeTensor *
+half_size (const VaeTensor  *t,
+           GError          **error)
+{
+  const gsize h = VAE_T_H (t) / 2, w = VAE_T_W (t) / 2, tw = VAE_T_W (t);
+  VaeTensor  *out = vae_tensor_new_3d_uninit (VAE_T_C (t), h, w, error);
+  gsize       c, y, x;
+
+  if (out == NULL)
+    return NULL;
+  for (c = 0; c < VAE_T_C (t); c++)
+    for (y = 0; y < h; y++)
+      for (x = 0; x < w; x++)
+        {
+          const gfloat *p = t->data + (c * VAE_T_H (t) + 2 * y) * tw + 2 * x;
+
+          out->data[(c * h + y) * w + x] = 0.25f * (p[0] + p[1] + p[tw] + p[tw + 1]);
+        }
+
+  return out;
+}
+
+/* Statistics from the whole input at half resolution, untiled (measured
+ * against the exact ones; see the top of this section): the decoder from
+ * a 2 x 2-averaged latent, its untiled part run on that too, the encoder
+ * from a 2 x 2-averaged image. */
+static gboolean
+low_res_pass (Tiler            *tiler,
+              const VaeTensor  *input,
+              VaeRun           *run,
+              GError          **error)
+{
+  const Half           *half = tiler->half;
+  g_autoptr (VaeTensor) small = half_size (input, error);
+  VaeNormStats         *stats = run->norm_stats;
+  VaeTensor            *x = NULL;
+  gboolean              ok = FALSE;
+  gsize                 h, w;
+
+  if (small == NULL)
+    return FALSE;
+  h = VAE_T_H (small) / (tiler->decoder ? 1 : half->factor);
+  w = VAE_T_W (small) / (tiler->decoder ? 1 : half->factor);
+
+  run->norm_stats = NULL;
+  x = tiler->decoder ? decoder_head (run, &tiler->scratch, half, small, error)
+                     : encoder_input (&tiler->scratch, small, error);
+  ok = x != NULL &&
+       (! tiler->decoder ||
+        levels_forward (run, &tiler->scratch, half, 0, tiler->split, FALSE, &x,
+                        error));
+  run->norm_stats = stats;
+  if (ok)
+    {
+      vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, w, h, 0, 0, w, h);
+      ok = tile_forward (tiler, run, &x, tiler->n_norms, error);
+    }
+
+  if (x)
+    vae_tensor_unref (x);
+  vae_scratch_clear (&tiler->scratch);
+  vae_scratch_init (&tiler->scratch);
+
+  return ok;
+}
+
+/* The passes that make the statistics, and their work. */
+static gboolean
+stats_passes (Tiler            *tiler,
+              const Grid       *grid,
+              const VaeTensor  *input,
+              VaeKlStats        plan,
+              VaeRun           *run,
+              GError          **error)
+{
+  gint g;
+
+  switch (plan)
+    {
+    case VAE_KL_STATS_EXACT:
+      for (g = 0; g < tiler->n_norms; g++)
+        {
+          Grid     pass;
+          gboolean ok;
+
+          grid_init (&pass, grid->w, grid->h, grid->tile, tiled_margin (tiler, g));
+          ok = tiles_pass (tiler, &pass, VAE_NORM_STATS_APPLY, g, run, error);
+          grid_clear (&pass);
+          if (! ok)
+            return FALSE;
+        }
+      return TRUE;
+    case VAE_KL_STATS_TILES:
+      return tiles_pass (tiler, grid, VAE_NORM_STATS_COLLECT, tiler->n_norms,
+                         run, error);
+    case VAE_KL_STATS_LOW_RES:
+      return low_res_pass (tiler, input, run, error);
+    }
+
+  return FALSE;
+}
+
+static gdouble
+stats_flops (const Tiler *tiler,
+             const Grid  *grid,
+             VaeKlStats   plan)
+{
+  const Half *half = tiler->half;
+  gdouble     flops = 0.0;
+  gsize       h = grid->h / 2, w = grid->w / 2;
+  gint        g;
+
+  switch (plan)
+    {
+    case VAE_KL_STATS_EXACT:
+      for (g = 0; g < tiler->n_norms; g++)
+        {
+          Grid pass;
+
+          grid_init (&pass, grid->w, grid->h, grid->tile, tiled_margin (tiler, g));
+          flops += grid_flops (tiler, &pass, g);
+          grid_clear (&pass);
+        }
+      return flops;
+    case VAE_KL_STATS_TILES:
+      return grid_flops (tiler, grid, tiler->n_norms);
+    case VAE_KL_STATS_LOW_RES:
+      if (tiler->decoder)
+        flops = decoder_head_flops (half, h, w) +
+                levels_flops (half, 0, tiler->split, FALSE, &h, &w);
+      return flops + tiled_cost (tiler, tiler->n_norms, grid->h / 2, grid->w / 2).flops;
+    }
+
+  return 0.0;
+}
+
+/* Plans a tiled run of @tile image pixels a side over h x w latent
+ * pixels: the split (what fits in the memory a tile of that size was
+ * allowed, as choose_tile() reckons it, runs untiled) and the grid, its
+ * tiles made smaller where the whole input and output of the tiled part
+ * must fit beside them. */
+static void
+tiler_init (Tiler      *tiler,
+            Grid       *grid,
+            const Kl   *kl,
+            gboolean    decoder,
+            gsize       h,
+            gsize       w,
+            gsize       tile)
+{
+  const Half *half = decoder ? &kl->decoder : &kl->encoder;
+  const gsize allowance = kl_memory ((gpointer) kl, decoder, tile + tile / 4, tile + tile / 4);
+  gsize       whole, margin;
+
+  memset (tiler, 0, sizeof *tiler);
+  tiler->half = half;
+  tiler->decoder = decoder;
+  tiler_plan (tiler, h, w, allowance);
+  vae_scratch_init (&tiler->scratch);
+
+  whole = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale
+                   : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
+          h * w * sizeof (gfloat);
+  margin = tiled_margin (tiler, -1);
+  tile = MAX (tile / half->factor, 2);
+  while (tile > 8 &&
+         whole + tiled_cost (tiler, -1, tile + 2 * margin, tile + 2 * margin).memory > allowance)
+    tile -= MAX (tile / 8, 1);
+  grid_init (grid, w, h, tile, margin);
+  g_debug ("KL %s tiles: levels %s %d untiled, %d GroupNorms tiled, "
+           "%" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT " tiles of %" G_GSIZE_FORMAT
+           " latent pixels, margin %" G_GSIZE_FORMAT,
+           decoder ? "decode" : "encode", decoder ? "before" : "from",
+           tiler->split, tiler->n_norms, (gsize) grid->xs->len,
+           (gsize) grid->ys->len, tile, margin);
+}
+
+static void
+tiler_clear (Tiler *tiler,
+             Grid  *grid)
+{
+  vae_scratch_clear (&tiler->scratch);
+  grid_clear (grid);
+}
+
+gboolean
+vae_kl_decode_tiled_with (gpointer          self,
+                          const VaeTensor  *latent,
+                          VaeTensor       **image,
+                          gsize             tile,
+                          VaeKlStats        plan,
+                          VaeRun           *run,
+                          GError          **error)
+{
+  const Half           *d = &((Kl *) self)->decoder;
+  const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
+  VaeNormStats         *saved = run->norm_stats;
+  g_autoptr (VaeTensor) out = NULL;
+  Tiler                 tiler;
+  Grid                  grid;
+  VaeTensor            *x = NULL;
+  gboolean              ok = FALSE;
+  gsize                 ph = h, pw = w;
+
+  *image = NULL;
+  if (! check_latent (d, latent, error))
+    return FALSE;
+  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
+    plan = VAE_KL_STATS_EXACT;
+
+  tiler_init (&tiler, &grid, self, TRUE, h, w, tile);
+  run->norm_stats = NULL;
+  vae_run_begin (run, "decode",
+                 decoder_head_flops (d, h, w) +
+                 levels_flops (d, 0, tiler.split, FALSE, &ph, &pw) +
+                 stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1));
+
+  /* The untiled part on the whole latent; its buffers (the attention's
+   * above all) go before the tiles start. */
+  x = decoder_head (run, &tiler.scratch, d, latent, error);
+  if (x == NULL ||
+      ! levels_forward (run, &tiler.scratch, d, 0, tiler.split, FALSE, &x, error))
+    goto out;
+  vae_scratch_clear (&tiler.scratch);
+  vae_scratch_init (&tiler.scratch);
+  tiler.source = x;
+  out = vae_tensor_new_3d (3, h * d->factor, w * d->factor, error);
+  if (out == NULL)
+    goto out;
+  tiler.out = out;
+
+  run->norm_stats = vae_norm_stats_new ();
+  if (! stats_passes (&tiler, &grid, latent, plan, run, error) ||
+      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, -1, run, error))
+    goto out;
+
+  decoder_output (out);
+  *image = g_steal_pointer (&out);
+  ok = TRUE;
+
+out:
+  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
+  run->norm_stats = saved;
+  if (x)
+    vae_tensor_unref (x);
+  tiler_clear (&tiler, &grid);
+
+  return ok;
+}
+
+gboolean
+vae_kl_encode_tiled_with (gpointer          self,
+                          const VaeTensor  *image,
+                          VaeTensor       **latent,
+                          gsize             tile,
+                          VaeKlStats        plan,
+                          VaeRun           *run,
+                          GError          **error)
+{
+  const Half   *e = &((Kl *) self)->encoder;
+  const gsize   f = e->factor;
+  const gsize   h = VAE_T_H (image) / f, w = VAE_T_W (image) / f;
+  VaeNormStats *saved = run->norm_stats;
+  Tiler         tiler;
+  Grid          grid;
+  VaeTensor    *body = NULL;
+  gboolean      ok = FALSE;
+  gsize         bh, bw;
+
+  *latent = NULL;
+  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
+    plan = VAE_KL_STATS_EXACT;
+
+  tiler_init (&tiler, &grid, self, FALSE, h, w, tile);
+  bh = h * tiler.out_scale;
+  bw = w * tiler.out_scale;
+  run->norm_stats = NULL;
+  vae_run_begin (run, "encode",
+                 stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1) +
+                 levels_flops (e, tiler.split, e->n_levels, TRUE, &bh, &bw) +
+                 encoder_tail_flops (e, h, w));
+
+  tiler.source = image;
+  body = vae_tensor_new_3d (tiler_channels (&tiler, TRUE), h * tiler.out_scale,
+                            w * tiler.out_scale, error);
+  if (body == NULL)
+    goto out;
+  tiler.out = body;
+
+  run->norm_stats = vae_norm_stats_new ();
+  if (! stats_passes (&tiler, &grid, image, plan, run, error) ||
+      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, -1, run, error))
+    goto out;
+  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
+
+  /* The tiles' buffers go before the untiled part needs its own. */
+  vae_scratch_clear (&tiler.scratch);
+  vae_scratch_init (&tiler.scratch);
+  if (levels_forward (run, &tiler.scratch, e, tiler.split, e->n_levels, TRUE, &body,
+                      error))
+    *latent = encoder_tail (run, &tiler.scratch, e, &body, error);
+  ok = *latent != NULL;
+
+out:
+  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
+  run->norm_stats = saved;
+  if (body)
+    vae_tensor_unref (body);
+  tiler_clear (&tiler, &grid);
+
+  return ok;
 }
 
 static gboolean
@@ -2329,8 +2632,8 @@ kl_decode_tiled (gpointer          self,
                  VaeRun           *run,
                  GError          **error)
 {
-  return vae_kl_decode_tiled_with (self, latent, image, tile, VAE_KL_STATS_TILES,
-                                   0, run, error);
+  return vae_kl_decode_tiled_with (self, latent, image, tile, VAE_KL_STATS_EXACT,
+                                   run, error);
 }
 
 static gboolean
@@ -2341,8 +2644,8 @@ kl_encode_tiled (gpointer          self,
                  VaeRun           *run,
                  GError          **error)
 {
-  return vae_kl_encode_tiled_with (self, image, latent, tile, VAE_KL_STATS_TILES,
-                                   0, run, error);
+  return vae_kl_encode_tiled_with (self, image, latent, tile, VAE_KL_STATS_EXACT,
+                                   run, error);
 }
 
 static gdouble

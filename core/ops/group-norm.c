@@ -248,12 +248,11 @@ vae_op_group_norm (VaeRun           *run,
   per_group = channels / groups;
 
   if (run->norm_stats &&
-      vae_norm_stats_get_mode (run->norm_stats) != VAE_NORM_STATS_APPLY &&
+      vae_norm_stats_get_mode (run->norm_stats) == VAE_NORM_STATS_APPLY)
+    return apply_stats (run, in, groups, gamma, beta, eps, act, out, error);
+  if (run->norm_stats &&
       ! vae_norm_stats_add (run->norm_stats, run, in, groups, error))
     return FALSE;
-  if (run->norm_stats &&
-      vae_norm_stats_get_mode (run->norm_stats) != VAE_NORM_STATS_COLLECT)
-    return apply_stats (run, in, groups, gamma, beta, eps, act, out, error);
 
   if (run->reference)
     {

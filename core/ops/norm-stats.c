@@ -9,17 +9,9 @@
  * many tiles there are. */
 
 #include <math.h>
-#include <string.h>
 
 #include "../vae-error.h"
 #include "ops.h"
-
-typedef struct
-{
-  gdouble *count;
-  gdouble *mean;
-  gdouble *m2;
-} NormSums;
 
 typedef struct
 {
@@ -28,7 +20,6 @@ typedef struct
   gdouble *mean;
   gdouble *m2;
   gdouble *var;      /* filled on first APPLY lookup */
-  NormSums  refined; /* what a REFINE pass gathers */
 } NormLayer;
 
 struct _VaeNormStats
@@ -57,9 +48,6 @@ layer_clear (gpointer data)
   g_free (layer->mean);
   g_free (layer->m2);
   g_free (layer->var);
-  g_free (layer->refined.count);
-  g_free (layer->refined.mean);
-  g_free (layer->refined.m2);
 }
 
 VaeNormStats *
@@ -215,35 +203,14 @@ vae_norm_stats_add (VaeNormStats     *stats,
 {
   const gsize channels = VAE_T_C (in);
   const gsize per_group = channels / groups;
-  const gboolean refine = stats->mode == VAE_NORM_STATS_REFINE;
   RegionJob   job = { in, };
   NormLayer  *layer;
-  NormSums    sums;
   gdouble     n;
   gsize       g, c;
 
-  layer = next_layer (stats, groups, ! refine, error);
+  layer = next_layer (stats, groups, TRUE, error);
   if (layer == NULL || ! scale_region (stats, in, &job, error))
     return FALSE;
-  if (refine)
-    {
-      /* The lookup that follows normalises with this layer's current
-       * statistics. */
-      stats->next--;
-      if (layer->refined.count == NULL)
-        {
-          layer->refined.count = g_new0 (gdouble, groups);
-          layer->refined.mean = g_new0 (gdouble, groups);
-          layer->refined.m2 = g_new0 (gdouble, groups);
-        }
-      sums = layer->refined;
-    }
-  else
-    {
-      sums.count = layer->count;
-      sums.mean = layer->mean;
-      sums.m2 = layer->m2;
-    }
   if (job.rx1 == job.rx0 || job.ry1 == job.ry0)
     return TRUE;
 
@@ -262,39 +229,17 @@ vae_norm_stats_add (VaeNormStats     *stats,
       for (c = g * per_group; c < (g + 1) * per_group; c++)
         m2 += job.m2[c] + n * (job.mean[c] - mean) * (job.mean[c] - mean);
 
-      total = sums.count[g] + count;
-      delta = mean - sums.mean[g];
-      sums.mean[g] += delta * count / total;
-      sums.m2[g] += m2 + delta * delta * sums.count[g] * count / total;
-      sums.count[g] = total;
+      total = layer->count[g] + count;
+      delta = mean - layer->mean[g];
+      layer->mean[g] += delta * count / total;
+      layer->m2[g] += m2 + delta * delta * layer->count[g] * count / total;
+      layer->count[g] = total;
     }
 
   g_free (job.mean);
   g_free (job.m2);
 
   return TRUE;
-}
-
-void
-vae_norm_stats_refined (VaeNormStats *stats)
-{
-  guint i;
-
-  for (i = 0; i < stats->layers->len; i++)
-    {
-      NormLayer *layer = &g_array_index (stats->layers, NormLayer, i);
-
-      if (layer->refined.count == NULL)
-        continue;
-      g_free (layer->count);
-      g_free (layer->mean);
-      g_free (layer->m2);
-      g_clear_pointer (&layer->var, g_free);
-      layer->count = layer->refined.count;
-      layer->mean = layer->refined.mean;
-      layer->m2 = layer->refined.m2;
-      memset (&layer->refined, 0, sizeof layer->refined);
-    }
 }
 
 gboolean

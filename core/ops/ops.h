@@ -116,19 +116,12 @@ gboolean   vae_op_group_norm      (VaeRun            *run,
  * normalises every tile with those whole-image statistics, which makes the
  * normalisation, like the convs, the same for every tile.
  *
- * The statistics COLLECT gathers are not exact when the layers before a
- * GroupNorm were normalised per tile.  REFINE passes improve them: every
- * GroupNorm normalises with the statistics it has, as APPLY does, and adds
- * its input's sums to a new set, which vae_norm_stats_refined() makes the
- * current one once every tile has been through.
- *
  * The region is given on the tile's base grid (base_w x base_h, e.g.
  * latent pixels); maps k times larger scale it by k. */
 typedef enum
 {
   VAE_NORM_STATS_COLLECT,
-  VAE_NORM_STATS_APPLY,
-  VAE_NORM_STATS_REFINE
+  VAE_NORM_STATS_APPLY
 } VaeNormStatsMode;
 
 VaeNormStats * vae_norm_stats_new    (void);
@@ -142,11 +135,9 @@ void           vae_norm_stats_begin  (VaeNormStats     *stats,
                                       gsize             x1,
                                       gsize             y1);
 VaeNormStatsMode vae_norm_stats_get_mode (VaeNormStats *stats);
-/* After a REFINE pass: its statistics replace the ones it applied. */
-void           vae_norm_stats_refined (VaeNormStats    *stats);
 /* For the GroupNorm op: the statistics of the next call in APPLY mode
  * (per group: mean and variance), or where to add this call's sums in
- * COLLECT mode; REFINE adds first (to the new set), then looks up. */
+ * COLLECT mode. */
 gboolean       vae_norm_stats_lookup (VaeNormStats     *stats,
                                       const VaeTensor  *in,
                                       gint              groups,
