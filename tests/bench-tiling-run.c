@@ -1,22 +1,26 @@
-/* gimp-vae - AutoencoderKL tiled against untiled, for tools/bench-tiling
+/* gimp-vae - tiled against untiled on one image, for tools/bench-tiling
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  *   bench-tiling-run MODEL IMAGE.f32 WIDTH HEIGHT --tile T [--threads N]
- *                    [--stats tiles,low-res,exact] [--out DIR]
+ *                    [--kl-stats tiles,low-res] [--out DIR]
  *
- * IMAGE.f32 is a planar [3, HEIGHT, WIDTH] float32 image in [0, 1].  Encodes
- * it untiled, decodes that latent untiled (the reference), then for each
- * way of getting the GroupNorm statistics decodes it in tiles of T pixels
- * and encodes the image in tiles, and prints one line per case:
+ * IMAGE.f32 is a planar [3, HEIGHT, WIDTH] float32 image in [0, 1].  Loads
+ * MODEL (a folder or a file, as the vae command does), encodes the image
+ * untiled and decodes that latent untiled, then does both again in tiles
+ * of T pixels (options.tile_size) and prints
  *
- *   decode <stats> psnr <dB, clamped to [0, 1]> psnr-raw <dB, peak = the
- *     reference's range> max <max |diff|> seconds <s>
- *   encode <stats> psnr-latent <dB, peak = the latent's range> psnr
- *     <dB of its untiled decode against the reference> seconds <s>
+ *   untiled encode <s> decode <s>
+ *   tiled encode <s> decode <s>
+ *   psnr latent <dB, peak: the untiled latent's range> image <dB> max <|diff|>
  *
- * plus `untiled decode|encode seconds <s>`.  With --out, writes
- * untiled.f32 and tiled.f32 (decoded, clamped, first statistics given)
- * there for the difference map.
+ * (image: the decoded images, clamped to [0, 1] as vae_model_decode
+ * returns them).  For an AutoencoderKL file, --kl-stats also decodes in
+ * tiles whose GroupNorm statistics come from elsewhere (see
+ * core/arch/autoencoder-kl.c), the way the exact statistics were chosen
+ * over, and prints `kl-stats <name> psnr <dB> seconds <s>` for each.
+ *
+ * With --out, writes untiled.f32 and tiled.f32 there (the decoded images,
+ * clamped), and <name>.f32 for each --kl-stats.
  */
 
 #include <math.h>
@@ -52,8 +56,8 @@ range_of (const VaeTensor *t)
   return hi - lo;
 }
 
-/* PSNR of a against b for the given peak; clamp: both first clamped to
- * [0, 1], as vae_model_decode does. */
+/* PSNR of a against b for @peak, both clamped to [0, 1] first with
+ * @clamp. */
 static gdouble
 psnr (const VaeTensor *a,
       const VaeTensor *b,
@@ -89,7 +93,7 @@ write_raw (const gchar     *dir,
            const gchar     *name,
            const VaeTensor *t)
 {
-  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+  g_autofree gchar  *path = g_build_filename (dir, name, NULL);
   g_autofree gfloat *data = g_new (gfloat, t->n_elements);
   GError            *error = NULL;
   gsize              i;
@@ -101,68 +105,10 @@ write_raw (const gchar     *dir,
     die (path, error);
 }
 
-typedef gboolean (* RunFunc) (gpointer         self,
-                              const VaeTensor *in,
-                              VaeTensor      **out,
-                              gsize            tile,
-                              VaeKlStats       stats,
-                              gboolean         tiled,
-                              VaeRun          *run,
-                              GError         **error);
-
-static gboolean
-run_decode (gpointer         self,
-            const VaeTensor *in,
-            VaeTensor      **out,
-            gsize            tile,
-            VaeKlStats       stats,
-            gboolean         tiled,
-            VaeRun          *run,
-            GError         **error)
+static gdouble
+seconds_since (gint64 t0)
 {
-  return tiled ? vae_kl_decode_tiled_with (self, in, out, tile, stats, run, error)
-               : vae_arch_autoencoder_kl.decode (self, in, out, run, error);
-}
-
-static gboolean
-run_encode (gpointer         self,
-            const VaeTensor *in,
-            VaeTensor      **out,
-            gsize            tile,
-            VaeKlStats       stats,
-            gboolean         tiled,
-            VaeRun          *run,
-            GError         **error)
-{
-  return tiled ? vae_kl_encode_tiled_with (self, in, out, tile, stats, run, error)
-               : vae_arch_autoencoder_kl.encode (self, in, out, run, error);
-}
-
-static VaeTensor *
-timed (RunFunc          func,
-       gpointer         self,
-       const VaeTensor *in,
-       gsize            tile,
-       VaeKlStats       stats,
-       gboolean         tiled,
-       gint             threads,
-       gdouble         *seconds)
-{
-  VaeOptions  options;
-  VaeRun      run;
-  VaeTensor  *out = NULL;
-  GError     *error = NULL;
-  gint64      t0 = g_get_monotonic_time ();
-
-  vae_options_init (&options);
-  options.n_threads = threads;
-  vae_run_init (&run, &options, NULL, NULL, NULL);
-  if (! func (self, in, &out, tile, stats, tiled, &run, &error))
-    die ("run", error);
-  vae_run_clear (&run);
-  *seconds = (g_get_monotonic_time () - t0) / 1e6;
-
-  return out;
+  return (g_get_monotonic_time () - t0) / 1e6;
 }
 
 int
@@ -179,17 +125,17 @@ main (int    argc,
     { "low-res", VAE_KL_STATS_LOW_RES },
   };
   const gchar          *args[4] = { NULL, };
-  const gchar          *stats_list = "exact", *out_dir = NULL;
+  const gchar          *kl_stats = NULL, *out_dir = NULL;
   gint                  tile = 512, threads = 0, n_args = 0, i;
-  g_autoptr (VaeWeights) weights = NULL;
-  g_autoptr (VaeTensor) image = NULL, z = NULL, ref = NULL;
+  g_autoptr (VaeModel)  model = NULL;
+  g_autoptr (VaeTensor) image = NULL, untiled = NULL, tiled = NULL;
+  g_autoptr (VaeLatent) z = NULL, z_tiled = NULL;
   g_autofree gchar     *raw = NULL;
-  g_auto (GStrv)        names = NULL;
-  VaeModelInfo          info = { 0, };
-  gpointer              self;
   GError               *error = NULL;
+  VaeOptions            options;
   gsize                 size, width, height;
-  gdouble               s;
+  gdouble               enc, dec, max_diff;
+  gint64                t0;
 
   for (i = 1; i < argc; i++)
     {
@@ -197,8 +143,8 @@ main (int    argc,
         tile = atoi (argv[++i]);
       else if (strcmp (argv[i], "--threads") == 0 && i + 1 < argc)
         threads = atoi (argv[++i]);
-      else if (strcmp (argv[i], "--stats") == 0 && i + 1 < argc)
-        stats_list = argv[++i];
+      else if (strcmp (argv[i], "--kl-stats") == 0 && i + 1 < argc)
+        kl_stats = argv[++i];
       else if (strcmp (argv[i], "--out") == 0 && i + 1 < argc)
         out_dir = argv[++i];
       else if (n_args < 4)
@@ -212,73 +158,107 @@ main (int    argc,
   if (n_args != 4 || tile <= 0)
     {
       g_printerr ("usage: bench-tiling-run MODEL IMAGE.f32 WIDTH HEIGHT --tile T "
-                  "[--threads N] [--stats tiles,low-res,exact] [--out DIR]\n");
+                  "[--threads N] [--kl-stats tiles,low-res] [--out DIR]\n");
       return 2;
     }
   width = g_ascii_strtoull (args[2], NULL, 10);
   height = g_ascii_strtoull (args[3], NULL, 10);
 
-  weights = vae_weights_load (args[0], &error);
-  if (weights == NULL)
-    die (args[0], error);
-  self = vae_arch_autoencoder_kl.create (weights, weights, &info, &error);
-  if (self == NULL)
+  model = vae_model_load (args[0], &error);
+  if (model == NULL)
     die (args[0], error);
 
   if (! g_file_get_contents (args[1], &raw, &size, &error))
     die (args[1], error);
   image = vae_tensor_new_3d (3, height, width, &error);
-  if (image == NULL || size != image->n_elements * sizeof (gfloat) ||
-      width % info.factor != 0 || height % info.factor != 0)
-    die ("the image is not 3 x HEIGHT x WIDTH floats, a multiple of the factor", error);
+  if (image == NULL || size != image->n_elements * sizeof (gfloat))
+    die ("the image is not 3 x HEIGHT x WIDTH floats", error);
   memcpy (image->data, raw, size);
 
-  z = timed (run_encode, self, image, 0, 0, FALSE, threads, &s);
-  g_print ("untiled encode seconds %.2f\n", s);
-  ref = timed (run_decode, self, z, 0, 0, FALSE, threads, &s);
-  g_print ("untiled decode seconds %.2f (reference range [%.3g wide])\n", s,
-           range_of (ref));
+  vae_options_init (&options);
+  options.n_threads = threads;
+  /* Untiled whatever the size: a budget nothing reaches. */
+  options.memory_budget = G_MAXSIZE / 4;
+  t0 = g_get_monotonic_time ();
+  if (! vae_model_encode (model, image, &z, &options, NULL, NULL, NULL, &error))
+    die ("encode", error);
+  enc = seconds_since (t0);
+  t0 = g_get_monotonic_time ();
+  if (! vae_model_decode (model, z, &untiled, &options, NULL, NULL, NULL, &error))
+    die ("decode", error);
+  dec = seconds_since (t0);
+  g_print ("untiled encode %.2f decode %.2f\n", enc, dec);
 
-  names = g_strsplit (stats_list, ",", -1);
-  for (i = 0; names[i]; i++)
+  options.tile_size = tile;
+  t0 = g_get_monotonic_time ();
+  if (! vae_model_encode (model, image, &z_tiled, &options, NULL, NULL, NULL, &error))
+    die ("tiled encode", error);
+  enc = seconds_since (t0);
+  t0 = g_get_monotonic_time ();
+  if (! vae_model_decode (model, z, &tiled, &options, NULL, NULL, NULL, &error))
+    die ("tiled decode", error);
+  dec = seconds_since (t0);
+  g_print ("tiled encode %.2f decode %.2f\n", enc, dec);
+  g_print ("psnr latent %.2f",
+           psnr (vae_latent_get_tensor (z_tiled), vae_latent_get_tensor (z),
+                 range_of (vae_latent_get_tensor (z)), FALSE, NULL));
+  g_print (" image %.2f", psnr (tiled, untiled, 1.0, FALSE, &max_diff));
+  g_print (" max %.3g\n", max_diff);
+  if (out_dir)
     {
-      g_autoptr (VaeTensor) dec = NULL, enc = NULL, dec2 = NULL;
-      VaeKlStats            stats;
-      gdouble               max_diff, t_dec, t_enc, unused;
-      guint                 k;
-
-      for (k = 0; k < G_N_ELEMENTS (known); k++)
-        if (strcmp (names[i], known[k].name) == 0)
-          break;
-      if (k == G_N_ELEMENTS (known))
-        {
-          g_printerr ("bench-tiling-run: unknown statistics '%s'\n", names[i]);
-          return 2;
-        }
-      stats = known[k].stats;
-
-      dec = timed (run_decode, self, z, tile, stats, TRUE, threads, &t_dec);
-      g_print ("decode %s psnr %.2f psnr-raw %.2f", names[i],
-               psnr (dec, ref, 1.0, TRUE, &max_diff),
-               psnr (dec, ref, range_of (ref), FALSE, NULL));
-      g_print (" max %.3g seconds %.2f\n", max_diff, t_dec);
-      if (out_dir && i == 0)
-        {
-          write_raw (out_dir, "untiled.f32", ref);
-          write_raw (out_dir, "tiled.f32", dec);
-        }
-
-      enc = timed (run_encode, self, image, tile, stats, TRUE, threads, &t_enc);
-      dec2 = timed (run_decode, self, enc, 0, 0, FALSE, threads, &unused);
-      g_print ("encode %s psnr-latent %.2f psnr %.2f seconds %.2f\n", names[i],
-               psnr (enc, z, range_of (z), FALSE, NULL),
-               psnr (dec2, ref, 1.0, TRUE, NULL), t_enc);
+      write_raw (out_dir, "untiled.f32", untiled);
+      write_raw (out_dir, "tiled.f32", tiled);
     }
 
-  vae_arch_autoencoder_kl.destroy (self);
-  g_free (info.id);
-  g_free (info.name);
-  g_free (info.architecture);
+  if (kl_stats)
+    {
+      g_autoptr (VaeWeights) weights = vae_weights_load (args[0], &error);
+      g_auto (GStrv)         names = g_strsplit (kl_stats, ",", -1);
+      VaeModelInfo           info = { 0, };
+      gpointer               self;
+
+      if (weights == NULL)
+        die (args[0], error);
+      self = vae_arch_autoencoder_kl.create (weights, weights, &info, &error);
+      if (self == NULL)
+        die (args[0], error);
+
+      for (i = 0; names[i]; i++)
+        {
+          g_autoptr (VaeTensor) out = NULL;
+          VaeRun                run;
+          guint                 k;
+
+          for (k = 0; k < G_N_ELEMENTS (known); k++)
+            if (strcmp (names[i], known[k].name) == 0)
+              break;
+          if (k == G_N_ELEMENTS (known))
+            {
+              g_printerr ("bench-tiling-run: unknown statistics '%s'\n", names[i]);
+              return 2;
+            }
+
+          vae_run_init (&run, &options, NULL, NULL, NULL);
+          t0 = g_get_monotonic_time ();
+          if (! vae_kl_decode_tiled_with (self, vae_latent_get_tensor (z), &out, tile,
+                                          known[k].stats, &run, &error))
+            die (names[i], error);
+          vae_run_clear (&run);
+          g_print ("kl-stats %s psnr %.2f seconds %.2f\n", names[i],
+                   psnr (out, untiled, 1.0, TRUE, NULL), seconds_since (t0));
+          if (out_dir)
+            {
+              g_autofree gchar *name = g_strconcat (names[i], ".f32", NULL);
+
+              write_raw (out_dir, name, out);
+            }
+        }
+
+      vae_arch_autoencoder_kl.destroy (self);
+      g_free (info.id);
+      g_free (info.name);
+      g_free (info.architecture);
+    }
 
   return 0;
 }

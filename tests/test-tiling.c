@@ -331,6 +331,26 @@ static const KlSmallCase kl_small_cases[] = {
   { "kl16", TRUE },
 };
 
+typedef struct
+{
+  GCancellable *cancellable;
+  gdouble       at;
+  gdouble       last;
+} CancelAt;
+
+static void
+cancel_at (gdouble      fraction,
+           const gchar *stage,
+           gpointer     data)
+{
+  CancelAt *c = data;
+
+  g_assert_cmpfloat (fraction, >=, c->last);
+  c->last = fraction;
+  if (fraction >= c->at)
+    g_cancellable_cancel (c->cancellable);
+}
+
 /* The small models through the public API, tiles chosen by tile_size and
  * by a memory budget: tiled equals untiled. */
 static void
@@ -377,6 +397,20 @@ test_kl_small (gconstpointer data)
 
   if (kc->reference)
     return;
+
+  /* Cancelling half-way through a tiled decode stops it. */
+  {
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (VaeTensor)    never = NULL;
+    CancelAt                 at = { cancellable, 0.5, 0.0 };
+
+    g_assert_false (vae_model_decode (model, whole, &never, &options, cancellable,
+                                      cancel_at, &at, &error));
+    g_assert_error (error, VAE_ERROR, VAE_ERROR_CANCELLED);
+    g_assert_null (never);
+    g_assert_cmpfloat (at.last, <, 0.75);
+    g_clear_error (&error);
+  }
 
   /* A budget far below what the decode needs whole makes choose_tile()
    * tile it, from the architecture's memory estimate. */
@@ -578,9 +612,11 @@ kl_run (gpointer         self,
                                                                &run, &error);
   else
     ok = (decoder ? arch->decode : arch->encode) (self, in, &out, &run, &error);
-  vae_run_clear (&run);
   g_assert_no_error (error);
   g_assert_true (ok);
+  /* The progress total counts every pass's work, no more. */
+  g_assert_cmpfloat (fabs (run.work_done / run.work_total - 1.0), <, 1e-9);
+  vae_run_clear (&run);
 
   return out;
 }
