@@ -241,7 +241,7 @@ main (int    argc,
           vae_run_init (&run, &options, NULL, NULL, NULL);
           t0 = g_get_monotonic_time ();
           if (! vae_kl_decode_tiled_with (self, vae_latent_get_tensor (z), &out, tile,
-                                          known[k].stats, &run, &error))
+                                          known[k].stats, -1, &run, &error))
             die (names[i], error);
           vae_run_clear (&run);
           g_print ("kl-stats %s psnr %.2f seconds %.2f\n", names[i],

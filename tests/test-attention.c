@@ -6,7 +6,9 @@
  * token counts, heads and head sizes, on 1, 2 and 3 threads; a case
  * computed by hand; and a 16384-token case (too big for the reference)
  * whose sampled rows are checked against a per-row softmax in double
- * written here.
+ * written here.  vae_op_attention_partial, fed the keys and values in
+ * uneven blocks for a subset of the queries, against the same reference,
+ * with the optimized and the reference kernels.
  *
  * Tolerance: max |fast - reference| <= 1e-5 * max (1, max |v|) for scores
  * of moderate size (measured: <= 3e-7).  Every output is a convex
@@ -264,6 +266,71 @@ test_large (void)
   g_assert_cmpfloat (max_diff, <=, 2e-5);
 }
 
+/* Queries [q0, q0 + nq) of a case through vae_op_attention_partial, the
+ * keys and values in blocks of 1, then 7, 100, 257, ... tokens. */
+static void
+test_partial (void)
+{
+  static const struct { gsize n; gint heads, dim; gsize q0, nq; } parts[] = {
+    { 300, 1, 512, 40, 130 },
+    { 1100, 2, 24, 0, 1100 },
+    { 130, 3, 13, 129, 1 },
+  };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (99);
+  guint             p;
+  gint              reference;
+
+  for (p = 0; p < G_N_ELEMENTS (parts); p++)
+    for (reference = 0; reference <= 1; reference++)
+      {
+        const gsize         n = parts[p].n, ld = (gsize) parts[p].heads * parts[p].dim;
+        const gsize         q0 = parts[p].q0, nq = parts[p].nq;
+        const gfloat        scale = 1.0 / sqrt (parts[p].dim);
+        g_autofree gfloat  *q = random_array (rand, n * ld, 1.5);
+        g_autofree gfloat  *k = random_array (rand, n * ld, 1.5);
+        g_autofree gfloat  *v = random_array (rand, n * ld, 1.0);
+        g_autofree gfloat  *ref = g_new (gfloat, n * ld);
+        g_autofree gfloat  *acc = g_new (gfloat, nq * ld);
+        g_autofree gfloat  *max = g_new (gfloat, nq * parts[p].heads);
+        g_autofree gfloat  *sum = g_new (gfloat, nq * parts[p].heads);
+        g_autoptr (GError)  error = NULL;
+        VaeOptions          options;
+        VaeRun              run;
+        gsize               k0, block = 1, i;
+        gdouble             diff = 0.0;
+
+        g_assert_true (vae_attention_reference (q, k, v, n, parts[p].heads, parts[p].dim,
+                                                scale, ref, &error));
+        vae_options_init (&options);
+        options.reference = reference;
+        options.n_threads = 2;
+        vae_run_init (&run, &options, NULL, NULL, NULL);
+        vae_run_begin (&run, "attention", 4.0 * nq * n * ld);
+        vae_attention_state_init (nq, parts[p].heads, parts[p].dim, max, sum, acc);
+        for (k0 = 0; k0 < n; k0 += block, block = block * 7 + 2)
+          {
+            const gsize nk = MIN (block, n - k0);
+
+            g_assert_true (vae_op_attention_partial (&run, q + q0 * ld, nq, k + k0 * ld,
+                                                     v + k0 * ld, nk, parts[p].heads,
+                                                     parts[p].dim, scale, max, sum, acc,
+                                                     &error));
+            g_assert_no_error (error);
+          }
+        vae_attention_state_finish (nq, parts[p].heads, parts[p].dim, sum, acc);
+        g_assert_cmpfloat (fabs (run.work_done / run.work_total - 1.0), <, 1e-9);
+        vae_run_clear (&run);
+
+        for (i = 0; i < nq * ld; i++)
+          diff = MAX (diff, fabs (acc[i] - ref[q0 * ld + i]));
+        g_test_message ("%" G_GSIZE_FORMAT " tokens, %d x %d, queries %" G_GSIZE_FORMAT
+                        "..%" G_GSIZE_FORMAT ", %s kernels: max |diff| %.2g", n,
+                        parts[p].heads, parts[p].dim, q0, q0 + nq,
+                        reference ? "reference" : "optimized", diff);
+        g_assert_cmpfloat (diff, <=, 1e-5);
+      }
+}
+
 static void
 test_bad_arguments (void)
 {
@@ -314,6 +381,7 @@ main (int    argc,
   g_test_add_func ("/ops/attention/single-token", test_single_token);
   g_test_add_func ("/ops/attention/nan", test_nan);
   g_test_add_func ("/ops/attention/16384-tokens", test_large);
+  g_test_add_func ("/ops/attention/partial", test_partial);
   g_test_add_func ("/ops/attention/bad-arguments", test_bad_arguments);
   g_test_add_func ("/ops/attention/cancel", test_cancel);
 

@@ -592,11 +592,14 @@ sd_style_weights (const gsize *ch,
   return w;
 }
 
+/* Untiled with tile 0; with split >= 0 that split rather than the
+ * planned one. */
 static VaeTensor *
 kl_run (gpointer         self,
         gboolean         decoder,
         const VaeTensor *in,
-        gsize            tile)
+        gsize            tile,
+        gint             split)
 {
   const VaeArchClass *arch = &vae_arch_autoencoder_kl;
   VaeOptions          options;
@@ -607,7 +610,10 @@ kl_run (gpointer         self,
 
   vae_options_init (&options);
   vae_run_init (&run, &options, NULL, NULL, NULL);
-  if (tile)
+  if (tile && split >= 0)
+    ok = (decoder ? vae_kl_decode_tiled_with : vae_kl_encode_tiled_with)
+         (self, in, &out, tile, VAE_KL_STATS_EXACT, split, &run, &error);
+  else if (tile)
     ok = (decoder ? arch->decode_tiled : arch->encode_tiled) (self, in, &out, tile,
                                                                &run, &error);
   else
@@ -665,10 +671,10 @@ test_kl_photo (void)
   g_assert_no_error (error);
   g_assert_cmpuint (info.factor, ==, 8);
 
-  z = kl_run (self, FALSE, image, 0);
-  out = kl_run (self, TRUE, z, 0);
-  z_tiled = kl_run (self, FALSE, image, 768);
-  out_tiled = kl_run (self, TRUE, z, 768);
+  z = kl_run (self, FALSE, image, 0, -1);
+  out = kl_run (self, TRUE, z, 0, -1);
+  z_tiled = kl_run (self, FALSE, image, 768, -1);
+  out_tiled = kl_run (self, TRUE, z, 768, -1);
 
   assert_exact ("SD-style [32, 64, 64, 64], 1024x1024 photo, latents", z_tiled, z);
   assert_exact ("decoded (raw)", out_tiled, out);
@@ -680,6 +686,42 @@ test_kl_photo (void)
                   "decoded image %.1f dB", psnr_latent, psnr_image);
   g_assert_cmpfloat (psnr_latent, >=, 45.0);
   g_assert_cmpfloat (psnr_image, >=, 45.0);
+
+  vae_arch_autoencoder_kl.destroy (self);
+  g_free (info.id);
+  g_free (info.name);
+  g_free (info.architecture);
+}
+
+/* Every split between the levels run whole (in bands) and the tiled
+ * ones, both ways, on a small SD-style model: tiled equals untiled, and
+ * the progress adds up (kl_run). */
+static void
+test_kl_splits (void)
+{
+  static const gsize    ch[] = { 32, 32, 64, 64 };
+  g_autoptr (VaeWeights) weights = sd_style_weights (ch, G_N_ELEMENTS (ch));
+  g_autoptr (VaeTensor) image = sky_and_ground (8 * 23, 8 * 19);
+  g_autoptr (VaeTensor) z = NULL, out = NULL;
+  g_autoptr (GError)    error = NULL;
+  VaeModelInfo          info = { 0, };
+  gpointer              self;
+  gint                  split;
+
+  self = vae_arch_autoencoder_kl.create (weights, weights, &info, &error);
+  g_assert_no_error (error);
+  z = kl_run (self, FALSE, image, 0, -1);
+  out = kl_run (self, TRUE, z, 0, -1);
+
+  for (split = 0; split <= (gint) G_N_ELEMENTS (ch); split++)
+    {
+      g_autoptr (VaeTensor) z_tiled = kl_run (self, FALSE, image, 8 * 8, split);
+      g_autoptr (VaeTensor) out_tiled = kl_run (self, TRUE, z, 8 * 8, split);
+      g_autofree gchar     *what = g_strdup_printf ("split %d, latents", split);
+
+      assert_exact (what, z_tiled, z);
+      assert_exact ("decoded", out_tiled, out);
+    }
 
   vae_arch_autoencoder_kl.destroy (self);
   g_free (info.id);
@@ -713,6 +755,7 @@ main (int    argc,
 
       g_test_add_data_func (path, &kl_small_cases[i], test_kl_small);
     }
+  g_test_add_func ("/tiling/kl-splits", test_kl_splits);
   g_test_add_func ("/tiling/kl-sd-style-photo", test_kl_photo);
 
   return g_test_run ();

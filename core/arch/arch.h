@@ -97,8 +97,11 @@ extern const VaeArchClass vae_arch_seed_f16;
 extern const VaeArchClass vae_arch_autoencoder_kl;
 
 /* AutoencoderKL's tiled runs with a chosen source of whole-image GroupNorm
- * statistics, for tests and measurements (docs/tiling.md); the class's
- * encode_tiled and decode_tiled use VAE_KL_STATS_EXACT. */
+ * statistics and, with split >= 0, a chosen split between the levels run
+ * whole and the tiled ones (decoder: levels before it whole; encoder:
+ * levels from it), for tests and measurements (docs/tiling.md); the
+ * class's encode_tiled and decode_tiled use VAE_KL_STATS_EXACT and plan
+ * the split (-1). */
 typedef enum
 {
   VAE_KL_STATS_EXACT,     /* one pass per GroupNorm: the untiled result */
@@ -111,6 +114,7 @@ gboolean  vae_kl_decode_tiled_with (gpointer          self,
                                     VaeTensor       **image,
                                     gsize             tile,
                                     VaeKlStats        stats,
+                                    gint              split,
                                     VaeRun           *run,
                                     GError          **error);
 gboolean  vae_kl_encode_tiled_with (gpointer          self,
@@ -118,6 +122,7 @@ gboolean  vae_kl_encode_tiled_with (gpointer          self,
                                     VaeTensor       **latent,
                                     gsize             tile,
                                     VaeKlStats        stats,
+                                    gint              split,
                                     VaeRun           *run,
                                     GError          **error);
 

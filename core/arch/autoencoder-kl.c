@@ -45,7 +45,8 @@
  * input is normalised in place); feature maps come from a VaeScratch.  The
  * mid-block attention runs on token-major copies of q, k and v with the
  * streaming vae_op_attention, so its memory grows with the tokens, not
- * their square.
+ * their square.  Tiled runs (see "tiles") hold less: their whole part
+ * runs in bands.
  */
 
 #include <math.h>
@@ -857,7 +858,8 @@ typedef struct
   gfloat        *out;
   const gfloat  *weight;    /* [C, C] (out, in) */
   const gfloat  *bias;
-  gsize          n;
+  gsize          n;         /* tokens */
+  gsize          stride;    /* floats between the channel-major map's channels */
   gint           c;
   gfloat       **acc;       /* per thread [C, TOKEN_BLOCK], for unproject */
 } ProjJob;
@@ -875,7 +877,7 @@ project_block (gsize    index,
   gsize          t;
   gint           o;
 
-  vae_sgemm (TRUE, TRUE, (gint) nb, c, c, 1.0f, job->in + t0, (gint) job->n,
+  vae_sgemm (TRUE, TRUE, (gint) nb, c, c, 1.0f, job->in + t0, (gint) job->stride,
              job->weight, c, 0.0f, job->out + t0 * c, c);
   for (t = 0; t < nb; t++)
     {
@@ -907,7 +909,7 @@ unproject_block (gsize    index,
              job->in + t0 * c, c, 0.0f, acc, (gint) nb);
   for (o = 0; o < c; o++)
     {
-      gfloat       *row = job->out + (gsize) o * job->n + t0;
+      gfloat       *row = job->out + (gsize) o * job->stride + t0;
       const gfloat *a = acc + (gsize) o * nb;
       const gfloat  b = job->bias[o];
 
@@ -932,9 +934,9 @@ project_reference (const ProjJob *job,
 
         for (i = 0; i < c; i++)
           sum += (gdouble) job->weight[(gsize) o * c + i] *
-                 (unproject ? job->in[t * c + i] : job->in[(gsize) i * job->n + t]);
+                 (unproject ? job->in[t * c + i] : job->in[(gsize) i * job->stride + t]);
         if (unproject)
-          job->out[(gsize) o * job->n + t] += (gfloat) sum;
+          job->out[(gsize) o * job->stride + t] += (gfloat) sum;
         else
           job->out[t * c + o] = (gfloat) sum;
       }
@@ -1009,6 +1011,7 @@ attention_forward (VaeRun           *run,
 
   job.in = t->data;
   job.n = n;
+  job.stride = n;
   job.c = c;
   job.out = q->data;
   job.weight = a->wq;
@@ -1047,6 +1050,395 @@ out:
   return ok;
 }
 
+/* --- whole maps in bands ------------------------------------------------- */
+
+/* A tiled run keeps the latent-resolution part whole (the mid-block
+ * attention needs every token), and the levels next to it when they fit.
+ * Those maps can be large: a 4096^2 SD decode's mid block works on 512
+ * channels of 512 x 512, 512 MiB a map.  So there the ResNet blocks and
+ * the attention run in bands of rows.  Each GroupNorm takes its statistics
+ * from its whole input first (exact, as the untiled run's), then every
+ * band is normalised with them and convolved with the rows of context its
+ * kernel needs above and below.  A ResNet block holds its input and the
+ * conv1 output, two maps instead of three (with a 1x1 shortcut, the new
+ * output too); the attention holds its input and its output, two maps
+ * instead of five: keys and values are made again, a band at a time, for
+ * each band of queries, which costs 4 n C^2 FLOPs per query band against
+ * the attention's 4 n^2 C (6 % more at 4096^2). */
+
+#define BAND_MIN_ROWS  8
+#define BAND_DIVISIONS 16   /* a band is about 1/16 of its map, at most */
+
+static gsize
+band_rows (gsize h)
+{
+  return MAX (BAND_MIN_ROWS, (h + BAND_DIVISIONS - 1) / BAND_DIVISIONS);
+}
+
+/* Key bands are half as tall as query bands: the attention's working set
+ * is a query band's queries, normalised input and running output, and
+ * one key band's keys and values. */
+static gsize
+key_rows (gsize h)
+{
+  return MAX (BAND_MIN_ROWS, band_rows (h) / 2);
+}
+
+/* Rows [*a, *b) a band of output rows [y0, y1) reads through a kernel of
+ * @halo rows of context each side. */
+static void
+band_input (gsize  y0,
+            gsize  y1,
+            gsize  h,
+            gsize  halo,
+            gsize *a,
+            gsize *b)
+{
+  *a = y0 > halo ? y0 - halo : 0;
+  *b = MIN (y1 + halo, h);
+}
+
+/* Whole-map GroupNorm statistics of @x, for normalising it a band at a
+ * time. */
+static VaeNormStats *
+whole_stats (VaeRun           *run,
+             const VaeTensor  *x,
+             GError          **error)
+{
+  VaeNormStats *stats = vae_norm_stats_new ();
+
+  vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, 1, 1, 0, 0, 1, 1);
+  if (! vae_norm_stats_add (stats, run, x, GROUPS, error))
+    g_clear_pointer (&stats, vae_norm_stats_free);
+
+  return stats;
+}
+
+/* Rows [y0, y1) of @x into a scratch map. */
+static VaeTensor *
+band_copy (VaeScratch       *scratch,
+           const VaeTensor  *x,
+           gsize             y0,
+           gsize             y1,
+           GError          **error)
+{
+  const gsize c = VAE_T_C (x), h = VAE_T_H (x), w = VAE_T_W (x);
+  VaeTensor  *t = vae_scratch_get (scratch, c, y1 - y0, w, error);
+  gsize       i;
+
+  if (t == NULL)
+    return NULL;
+  for (i = 0; i < c; i++)
+    memcpy (t->data + i * (y1 - y0) * w, x->data + (i * h + y0) * w,
+            (y1 - y0) * w * sizeof (gfloat));
+
+  return t;
+}
+
+/* Rows [y0, y1) of @x normalised with @stats, then SiLU with @silu, into a
+ * scratch map. */
+static VaeTensor *
+band_normalised (VaeRun           *run,
+                 VaeScratch       *scratch,
+                 VaeNormStats     *stats,
+                 const VaeTensor  *x,
+                 gsize             y0,
+                 gsize             y1,
+                 const gfloat     *gamma,
+                 const gfloat     *beta,
+                 gboolean          silu,
+                 GError          **error)
+{
+  VaeNormStats *saved = run->norm_stats;
+  VaeTensor    *t = band_copy (scratch, x, y0, y1, error);
+  gboolean      ok;
+
+  if (t == NULL)
+    return NULL;
+  vae_norm_stats_begin (stats, VAE_NORM_STATS_APPLY, 1, 1, 0, 0, 1, 1);
+  run->norm_stats = stats;
+  ok = silu ? norm_silu (run, t, gamma, beta, t, error)
+            : vae_op_group_norm (run, t, GROUPS, gamma, beta, EPS, VAE_ACT_NONE,
+                                 t, error);
+  run->norm_stats = saved;
+  if (! ok)
+    {
+      vae_scratch_put (scratch, t);
+      return NULL;
+    }
+
+  return t;
+}
+
+/* conv (silu (norm (x))) for output rows [y0, y1), into a scratch map
+ * that starts *skip rows earlier (its context rows, to be dropped). */
+static VaeTensor *
+band_conv (VaeRun           *run,
+           VaeScratch       *scratch,
+           VaeNormStats     *stats,
+           const VaeTensor  *x,
+           const gfloat     *gamma,
+           const gfloat     *beta,
+           const VaeConv2d  *conv,
+           gsize             y0,
+           gsize             y1,
+           gsize            *skip,
+           GError          **error)
+{
+  VaeTensor *t, *u;
+  gsize      a, b;
+
+  band_input (y0, y1, VAE_T_H (x), conv->kernel / 2, &a, &b);
+  t = band_normalised (run, scratch, stats, x, a, b, gamma, beta, TRUE, error);
+  if (t == NULL)
+    return NULL;
+  u = vae_scratch_get (scratch, conv->c_out, b - a, VAE_T_W (x), error);
+  if (u && ! vae_op_conv2d (run, conv, t, NULL, VAE_ACT_NONE, &u, error))
+    {
+      vae_scratch_put (scratch, u);
+      u = NULL;
+    }
+  vae_scratch_put (scratch, t);
+  *skip = y0 - a;
+
+  return u;
+}
+
+/* dst[:, y0 : y1] = (or +=, with @add) src[:, skip : skip + y1 - y0] */
+static void
+put_rows (VaeTensor        *dst,
+          const VaeTensor  *src,
+          gsize             y0,
+          gsize             y1,
+          gsize             skip,
+          gboolean          add)
+{
+  const gsize w = VAE_T_W (dst), n = (y1 - y0) * w;
+  gsize       c, i;
+
+  for (c = 0; c < VAE_T_C (dst); c++)
+    {
+      gfloat       *d = dst->data + (c * VAE_T_H (dst) + y0) * w;
+      const gfloat *s = src->data + (c * VAE_T_H (src) + skip) * w;
+
+      if (add)
+        for (i = 0; i < n; i++)
+          d[i] += s[i];
+      else
+        memcpy (d, s, n * sizeof (gfloat));
+    }
+}
+
+/* resnet_forward() in bands. */
+static gboolean
+resnet_banded (VaeRun        *run,
+               VaeScratch    *scratch,
+               const Resnet  *r,
+               VaeTensor    **x,
+               GError       **error)
+{
+  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = band_rows (h);
+  VaeNormStats *stats;
+  VaeTensor    *u = NULL, *y = NULL, *band = NULL, *s_in = NULL, *s_out = NULL;
+  gboolean      ok = FALSE;
+  gsize         y0, y1, skip;
+
+  /* u = conv1 (silu (norm1 (x))) */
+  stats = whole_stats (run, *x, error);
+  if (stats == NULL ||
+      (u = vae_scratch_get (scratch, r->conv1.c_out, h, w, error)) == NULL)
+    goto out;
+  for (y0 = 0; y0 < h; y0 = y1)
+    {
+      y1 = MIN (y0 + rows, h);
+      band = band_conv (run, scratch, stats, *x, r->gamma1, r->beta1, &r->conv1,
+                        y0, y1, &skip, error);
+      if (band == NULL)
+        goto out;
+      put_rows (u, band, y0, y1, skip, FALSE);
+      vae_scratch_put (scratch, g_steal_pointer (&band));
+    }
+  vae_norm_stats_free (stats);
+
+  /* shortcut (x) + conv2 (silu (norm2 (u))); conv2 reads u only, so
+   * without a shortcut the sum goes into x itself. */
+  stats = whole_stats (run, u, error);
+  if (stats == NULL)
+    goto out;
+  if (r->has_shortcut &&
+      (y = vae_scratch_get (scratch, r->conv2.c_out, h, w, error)) == NULL)
+    goto out;
+  for (y0 = 0; y0 < h; y0 = y1)
+    {
+      y1 = MIN (y0 + rows, h);
+      band = band_conv (run, scratch, stats, u, r->gamma2, r->beta2, &r->conv2,
+                        y0, y1, &skip, error);
+      if (band == NULL)
+        goto out;
+      if (r->has_shortcut)
+        {
+          s_in = band_copy (scratch, *x, y0, y1, error);
+          if (s_in == NULL ||
+              (s_out = vae_scratch_get (scratch, r->shortcut.c_out, y1 - y0, w,
+                                        error)) == NULL ||
+              ! vae_op_conv2d (run, &r->shortcut, s_in, NULL, VAE_ACT_NONE, &s_out,
+                               error))
+            goto out;
+          put_rows (y, s_out, y0, y1, 0, FALSE);
+          put_rows (y, band, y0, y1, skip, TRUE);
+          vae_scratch_put (scratch, g_steal_pointer (&s_in));
+          vae_scratch_put (scratch, g_steal_pointer (&s_out));
+        }
+      else
+        {
+          put_rows (*x, band, y0, y1, skip, TRUE);
+        }
+      vae_scratch_put (scratch, g_steal_pointer (&band));
+    }
+  if (r->has_shortcut)
+    {
+      vae_scratch_put (scratch, *x);
+      *x = g_steal_pointer (&y);
+    }
+  ok = TRUE;
+
+out:
+  if (stats)
+    vae_norm_stats_free (stats);
+  vae_scratch_put (scratch, u);
+  vae_scratch_put (scratch, y);
+  vae_scratch_put (scratch, band);
+  vae_scratch_put (scratch, s_in);
+  vae_scratch_put (scratch, s_out);
+
+  return ok;
+}
+
+/* Rows [y0, y1) of @x normalised for the attention and projected by
+ * @weight, @bias into token-major @out. */
+static gboolean
+band_project (VaeRun           *run,
+              VaeScratch       *scratch,
+              VaeNormStats     *stats,
+              const Attention  *a,
+              const VaeTensor  *x,
+              gsize             y0,
+              gsize             y1,
+              const gfloat     *weight,
+              const gfloat     *bias,
+              gfloat           *out,
+              GError          **error)
+{
+  VaeTensor *t;
+  ProjJob    job = { 0, };
+  gboolean   ok;
+
+  t = band_normalised (run, scratch, stats, x, y0, y1, a->gamma, a->beta, FALSE,
+                       error);
+  if (t == NULL)
+    return FALSE;
+  job.in = t->data;
+  job.n = (y1 - y0) * VAE_T_W (x);
+  job.stride = job.n;
+  job.c = a->channels;
+  job.out = out;
+  job.weight = weight;
+  job.bias = bias;
+  ok = project (run, &job, FALSE, error);
+  vae_scratch_put (scratch, t);
+
+  return ok;
+}
+
+/* attention_forward() in bands of queries, against keys and values made a
+ * band at a time; *x is replaced by a new map. */
+static gboolean
+attention_banded (VaeRun           *run,
+                  VaeScratch       *scratch,
+                  const Attention  *a,
+                  VaeTensor       **x,
+                  GError          **error)
+{
+  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), n = h * w;
+  const gsize   c = a->channels, rows_q = band_rows (h), rows_k = key_rows (h);
+  const gfloat  scale = (gfloat) (1.0 / sqrt (c));
+  VaeNormStats *stats;
+  VaeTensor    *y = NULL;
+  gfloat       *q = NULL, *acc = NULL, *max = NULL, *sum = NULL, *k = NULL, *v = NULL;
+  gboolean      ok = FALSE;
+  gsize         q0, q1, k0, k1;
+
+  stats = whole_stats (run, *x, error);
+  if (stats == NULL ||
+      (y = vae_scratch_get (scratch, c, h, w, error)) == NULL)
+    goto out;
+  q = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
+  acc = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
+  max = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
+  sum = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
+  k = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
+  v = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
+  if (! q || ! acc || ! max || ! sum || ! k || ! v)
+    {
+      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                           "out of memory for attention buffers");
+      goto out;
+    }
+  /* The residual: the output projection adds to it. */
+  memcpy (y->data, (*x)->data, c * n * sizeof (gfloat));
+
+  for (q0 = 0; q0 < h; q0 = q1)
+    {
+      ProjJob job = { 0, };
+      gsize   nq;
+
+      q1 = MIN (q0 + rows_q, h);
+      nq = (q1 - q0) * w;
+      if (! band_project (run, scratch, stats, a, *x, q0, q1, a->wq, a->bq, q, error))
+        goto out;
+      vae_attention_state_init (nq, 1, c, max, sum, acc);
+      for (k0 = 0; k0 < h; k0 = k1)
+        {
+          k1 = MIN (k0 + rows_k, h);
+          if (! band_project (run, scratch, stats, a, *x, k0, k1, a->wk, a->bk, k,
+                              error) ||
+              ! band_project (run, scratch, stats, a, *x, k0, k1, a->wv, a->bv, v,
+                              error) ||
+              ! vae_op_attention_partial (run, q, nq, k, v, (k1 - k0) * w, 1, c,
+                                          scale, max, sum, acc, error))
+            goto out;
+        }
+      vae_attention_state_finish (nq, 1, c, sum, acc);
+
+      job.in = acc;
+      job.n = nq;
+      job.stride = n;
+      job.c = c;
+      job.out = y->data + q0 * w;
+      job.weight = a->wo;
+      job.bias = a->bo;
+      if (! project (run, &job, TRUE, error))
+        goto out;
+    }
+
+  vae_scratch_put (scratch, *x);
+  *x = g_steal_pointer (&y);
+  ok = TRUE;
+
+out:
+  if (stats)
+    vae_norm_stats_free (stats);
+  vae_scratch_put (scratch, y);
+  g_free (q);
+  g_free (acc);
+  g_free (max);
+  g_free (sum);
+  g_free (k);
+  g_free (v);
+
+  return ok;
+}
+
 /* y = conv (x) into a fresh scratch map, which replaces x. */
 static gboolean
 conv_step (VaeRun           *run,
@@ -1073,20 +1465,38 @@ conv_step (VaeRun           *run,
 }
 
 static gboolean
+resnet_step (VaeRun        *run,
+             VaeScratch    *scratch,
+             const Resnet  *r,
+             gboolean       banded,
+             VaeTensor    **x,
+             GError       **error)
+{
+  return banded ? resnet_banded (run, scratch, r, x, error)
+                : resnet_forward (run, scratch, r, x, error);
+}
+
+/* The mid block, @banded or not. */
+static gboolean
 mid_forward (VaeRun      *run,
              VaeScratch  *scratch,
              const Half  *half,
+             gboolean     banded,
              VaeTensor  **x,
              GError     **error)
 {
-  return resnet_forward (run, scratch, &half->mid1, x, error) &&
-         (! half->has_attention ||
-          attention_forward (run, scratch, &half->attention, *x, error)) &&
-         resnet_forward (run, scratch, &half->mid2, x, error);
+  if (! resnet_step (run, scratch, &half->mid1, banded, x, error))
+    return FALSE;
+  if (half->has_attention &&
+      ! (banded ? attention_banded (run, scratch, &half->attention, x, error)
+                : attention_forward (run, scratch, &half->attention, *x, error)))
+    return FALSE;
+
+  return resnet_step (run, scratch, &half->mid2, banded, x, error);
 }
 
 /* Levels [first, last), the resampling conv of the last one only with
- * @last_resample. */
+ * @last_resample; the ResNet blocks @banded or not. */
 static gboolean
 levels_forward (VaeRun      *run,
                 VaeScratch  *scratch,
@@ -1094,6 +1504,7 @@ levels_forward (VaeRun      *run,
                 gint         first,
                 gint         last,
                 gboolean     last_resample,
+                gboolean     banded,
                 VaeTensor  **x,
                 GError     **error)
 {
@@ -1104,7 +1515,7 @@ levels_forward (VaeRun      *run,
       const Level *level = &half->levels[i];
 
       for (j = 0; j < level->n_resnets; j++)
-        if (! resnet_forward (run, scratch, &level->resnets[j], x, error))
+        if (! resnet_step (run, scratch, &level->resnets[j], banded, x, error))
           return FALSE;
       if (level->has_resample && (i + 1 < last || last_resample) &&
           ! conv_step (run, scratch, &level->resample, x, error))
@@ -1141,19 +1552,85 @@ resnet_flops (const Resnet *r,
          (r->has_shortcut ? vae_conv2d_flops (&r->shortcut, h, w) : 0.0);
 }
 
+/* A conv run in bands over h rows (resnet_banded()): context rows
+ * included. */
+static gdouble
+banded_conv_flops (const VaeConv2d *conv,
+                   gsize            h,
+                   gsize            w)
+{
+  const gsize rows = band_rows (h);
+  gdouble     flops = 0.0;
+  gsize       y0, y1, a, b;
+
+  for (y0 = 0; y0 < h; y0 = y1)
+    {
+      y1 = MIN (y0 + rows, h);
+      band_input (y0, y1, h, conv->kernel / 2, &a, &b);
+      flops += vae_conv2d_flops (conv, b - a, w);
+    }
+
+  return flops;
+}
+
+static gdouble
+resnet_step_flops (const Resnet *r,
+                   gboolean      banded,
+                   gsize         h,
+                   gsize         w)
+{
+  if (! banded)
+    return resnet_flops (r, h, w);
+
+  return banded_conv_flops (&r->conv1, h, w) + banded_conv_flops (&r->conv2, h, w) +
+         (r->has_shortcut ? banded_conv_flops (&r->shortcut, h, w) : 0.0);
+}
+
+/* attention_banded(): each query band's projection, the keys and values
+ * made again for it, its share of the attention and its output
+ * projection, in the terms its ops count them. */
+static gdouble
+attention_banded_flops (gint  c,
+                        gsize h,
+                        gsize w)
+{
+  const gsize rows_q = band_rows (h), rows_k = key_rows (h);
+  gdouble     flops = 0.0;
+  gsize       q0, q1, k0, k1;
+
+  for (q0 = 0; q0 < h; q0 = q1)
+    {
+      const gsize nq = (MIN (q0 + rows_q, h) - q0) * w;
+
+      q1 = MIN (q0 + rows_q, h);
+      flops += 2.0 * nq * c * c;
+      for (k0 = 0; k0 < h; k0 = k1)
+        {
+          const gsize nk = (MIN (k0 + rows_k, h) - k0) * w;
+
+          k1 = MIN (k0 + rows_k, h);
+          flops += 2 * (2.0 * nk * c * c) + 4.0 * (gdouble) nq * (gdouble) nk * 1 * c;
+        }
+      flops += 2.0 * nq * c * c;
+    }
+
+  return flops;
+}
+
 static gdouble
 mid_flops (const Half *half,
+           gboolean    banded,
            gsize       h,
            gsize       w)
 {
-  gdouble flops = resnet_flops (&half->mid1, h, w) + resnet_flops (&half->mid2, h, w);
+  gdouble flops = resnet_step_flops (&half->mid1, banded, h, w) +
+                  resnet_step_flops (&half->mid2, banded, h, w);
+  gint    c = half->attention.channels;
 
-  if (half->has_attention)
-    {
-      const gint c = half->attention.channels;
-
-      flops += 4 * 2.0 * h * w * c * c + vae_attention_flops (h * w, 1, c);
-    }
+  if (half->has_attention && banded)
+    flops += attention_banded_flops (c, h, w);
+  else if (half->has_attention)
+    flops += 4 * 2.0 * h * w * c * c + vae_attention_flops (h * w, 1, c);
 
   return flops;
 }
@@ -1165,6 +1642,7 @@ levels_flops (const Half *half,
               gint        first,
               gint        last,
               gboolean    last_resample,
+              gboolean    banded,
               gsize      *h,
               gsize      *w)
 {
@@ -1177,7 +1655,7 @@ levels_flops (const Half *half,
       const Level *level = &half->levels[i];
 
       for (j = 0; j < level->n_resnets; j++)
-        flops += resnet_flops (&level->resnets[j], *h, *w);
+        flops += resnet_step_flops (&level->resnets[j], banded, *h, *w);
       if (level->has_resample && (i + 1 < last || last_resample))
         {
           flops += vae_conv2d_flops (&level->resample, *h, *w);
@@ -1193,11 +1671,12 @@ levels_flops (const Half *half,
 /* The decoder's latent-resolution part: post_quant_conv, conv_in, mid. */
 static gdouble
 decoder_head_flops (const Half *d,
+                    gboolean    banded,
                     gsize       h,
                     gsize       w)
 {
   return (d->has_quant ? vae_conv2d_flops (&d->quant, h, w) : 0.0) +
-         vae_conv2d_flops (&d->conv_in, h, w) + mid_flops (d, h, w);
+         vae_conv2d_flops (&d->conv_in, h, w) + mid_flops (d, banded, h, w);
 }
 
 /* ... and the rest, levels and conv_out, on h x w latent pixels. */
@@ -1207,7 +1686,7 @@ decoder_tail_flops (const Half *d,
                     gsize       w,
                     gboolean    with_out)
 {
-  gdouble flops = levels_flops (d, 0, d->n_levels, TRUE, &h, &w);
+  gdouble flops = levels_flops (d, 0, d->n_levels, TRUE, FALSE, &h, &w);
 
   return flops + (with_out ? vae_conv2d_flops (&d->conv_out, h, w) : 0.0);
 }
@@ -1221,16 +1700,17 @@ encoder_body_flops (const Half *e,
 {
   gdouble flops = vae_conv2d_flops (&e->conv_in, h, w);
 
-  return flops + levels_flops (e, 0, e->n_levels, TRUE, &h, &w);
+  return flops + levels_flops (e, 0, e->n_levels, TRUE, FALSE, &h, &w);
 }
 
 /* ... and the rest on h x w latent pixels: mid, conv_out, quant_conv. */
 static gdouble
 encoder_tail_flops (const Half *e,
+                    gboolean    banded,
                     gsize       h,
                     gsize       w)
 {
-  return mid_flops (e, h, w) + vae_conv2d_flops (&e->conv_out, h, w) +
+  return mid_flops (e, banded, h, w) + vae_conv2d_flops (&e->conv_out, h, w) +
          (e->has_quant ? vae_conv2d_flops (&e->quant, h, w) : 0.0);
 }
 
@@ -1243,10 +1723,10 @@ half_flops (const Half *half,
             gsize       w)
 {
   if (decoder)
-    return decoder_head_flops (half, h, w) + decoder_tail_flops (half, h, w, TRUE);
+    return decoder_head_flops (half, FALSE, h, w) + decoder_tail_flops (half, h, w, TRUE);
 
   return encoder_body_flops (half, h, w) +
-         encoder_tail_flops (half, h / half->factor, w / half->factor);
+         encoder_tail_flops (half, FALSE, h / half->factor, w / half->factor);
 }
 
 /* --- VaeArchClass ----------------------------------------------------------- */
@@ -1491,12 +1971,13 @@ static VaeTensor *
 encoder_tail (VaeRun      *run,
               VaeScratch  *scratch,
               const Half  *e,
+              gboolean     banded,
               VaeTensor  **x,
               GError     **error)
 {
   VaeTensor *y, *z = NULL;
 
-  if (! mid_forward (run, scratch, e, x, error) ||
+  if (! mid_forward (run, scratch, e, banded, x, error) ||
       ! (y = head_forward (run, e, &e->conv_out, *x, error)))
     return NULL;
   if (! e->has_quant)
@@ -1546,8 +2027,8 @@ kl_encode (gpointer          self,
   x = encoder_input (&scratch, image, error);
   if (x != NULL &&
       conv_step (run, &scratch, &e->conv_in, &x, error) &&
-      levels_forward (run, &scratch, e, 0, e->n_levels, TRUE, &x, error))
-    *latent = encoder_tail (run, &scratch, e, &x, error);
+      levels_forward (run, &scratch, e, 0, e->n_levels, TRUE, FALSE, &x, error))
+    *latent = encoder_tail (run, &scratch, e, FALSE, &x, error);
 
   if (x)
     vae_tensor_unref (x);
@@ -1580,6 +2061,7 @@ static VaeTensor *
 decoder_head (VaeRun           *run,
               VaeScratch       *scratch,
               const Half       *d,
+              gboolean          banded,
               const VaeTensor  *latent,
               GError          **error)
 {
@@ -1604,7 +2086,7 @@ decoder_head (VaeRun           *run,
         goto fail;
     }
 
-  if (mid_forward (run, scratch, d, &x, error))
+  if (mid_forward (run, scratch, d, banded, &x, error))
     return x;
 
 fail:
@@ -1623,7 +2105,7 @@ decoder_tail (VaeRun      *run,
               VaeTensor  **x,
               GError     **error)
 {
-  if (! levels_forward (run, scratch, d, 0, d->n_levels, TRUE, x, error))
+  if (! levels_forward (run, scratch, d, 0, d->n_levels, TRUE, FALSE, x, error))
     return NULL;
 
   return head_forward (run, d, &d->conv_out, *x, error);
@@ -1658,7 +2140,7 @@ kl_decode (gpointer          self,
                                             VAE_T_W (latent)));
   vae_scratch_init (&scratch);
 
-  x = decoder_head (run, &scratch, d, latent, error);
+  x = decoder_head (run, &scratch, d, FALSE, latent, error);
   if (x != NULL)
     *image = decoder_tail (run, &scratch, d, &x, error);
   if (*image)
@@ -1765,11 +2247,13 @@ kl_memory (gpointer self,
 /* Tiled decoding and encoding that gives the untiled result.
  *
  * Two things in a KL VAE see the whole image: the mid-block attention and
- * the GroupNorm statistics.  Everything at latent resolution runs untiled
+ * the GroupNorm statistics.  Everything at latent resolution runs whole
  * (the decoder's post_quant_conv, conv_in and mid block; the encoder's mid
  * block, norm_out, conv_out and quant_conv), and so do the levels next to
- * it whose maps fit the memory a tile may use: the decoder's first levels,
- * the encoder's last ones.  The rest, the "tiled part" (the decoder's
+ * it when that fits the budget and saves work: the decoder's first
+ * levels, the encoder's last ones.  The whole part runs in bands of rows
+ * (see "whole maps in bands"), which keeps a 4096^2 SD decode's mid block
+ * at two 512 MiB maps.  The rest, the "tiled part" (the decoder's
  * finer levels and head, the encoder's conv_in and finer levels), runs in
  * tiles over the latent grid, each with a margin as wide as the receptive
  * field of what it computes, so that with the same GroupNorm statistics a
@@ -1791,8 +2275,11 @@ kl_memory (gpointer self,
  * with their (exact) whole-image statistics, and adds that input's sums
  * over the tile's own region; a last pass applies them all and blends.
  * Each pass stops at its GroupNorm and carries only the margin its layers
- * need, so the passes cost about (number of GroupNorms / 2) times the
- * tiled part, which is why as much as fits runs untiled.
+ * need, and takes tiles as large as its maps allow; still the passes cost
+ * several times the tiled part (at 1024^2 an SD decode does 2.9 times the
+ * untiled work, at 4096^2 9 times), which is why as much as fits runs
+ * whole.  tiler_init() weighs that: of the splits whose whole part and
+ * tiles fit the budget, it takes the one with the least work.
  */
 
 /* A tiled run: its plan and its state. */
@@ -1806,6 +2293,9 @@ typedef struct
   gsize            in_scale;   /* map pixels per latent pixel, tiled part's input */
   gsize            out_scale;  /* ... and its output */
   gint             n_norms;    /* GroupNorm calls in the tiled part */
+  gsize            budget;     /* bytes, and of them the whole maps' */
+  gsize            fixed;
+  gsize            max_tile;   /* latent pixels */
   const VaeTensor *source;     /* the tiled part's input, whole */
   VaeTensor       *out;        /* its output, blended from the tiles */
   VaeScratch       scratch;
@@ -1910,77 +2400,128 @@ tiled_margin (const Tiler *tiler,
   return (gsize) ceil (tiled_cost (tiler, stop, 1, 1).radius) + 1;
 }
 
-/* Peak bytes of level @i run whole on maps of n pixels: its ResNet
- * blocks, and its resampling conv with @resample. */
-static gsize
-level_memory (const Level *level,
-              gboolean     decoder,
-              gsize        n,
-              gboolean     resample)
-{
-  gsize peak = 0;
-  gint  j;
-
-  for (j = 0; j < level->n_resnets; j++)
-    peak = MAX (peak, resnet_memory (&level->resnets[j], n));
-  if (resample && level->has_resample)
-    peak = MAX (peak, (gsize) level->resample.c_in * n +
-                      (gsize) level->resample.c_out * (decoder ? 4 * n : n / 4));
-
-  return peak * sizeof (gfloat);
-}
-
-/* Chooses the split: every level that fits in @allowance bytes whole runs
- * untiled.  h x w: latent pixels. */
+/* Sets the split: decoder levels before it run whole (the upsample of
+ * the last of them is tiled), encoder levels from it. */
 static void
-tiler_plan (Tiler *tiler,
-            gsize  h,
-            gsize  w,
-            gsize  allowance)
+tiler_set_split (Tiler *tiler,
+                 gint   split)
 {
   const Half *half = tiler->half;
-  gsize       n[MAX_LEVELS + 1];
   gint        i;
 
-  /* n[i]: map pixels at level i */
-  n[0] = tiler->decoder ? h * w : h * w * half->factor * half->factor;
-  for (i = 0; i < half->n_levels; i++)
-    n[i + 1] = ! half->levels[i].has_resample ? n[i]
-               : tiler->decoder ? 4 * n[i] : n[i] / 4;
-
+  tiler->split = split;
   if (tiler->decoder)
     {
-      /* Running level i whole also runs level i - 1's upsample whole. */
-      for (i = 0; i < half->n_levels; i++)
-        if (level_memory (&half->levels[i], TRUE, n[i], FALSE) > allowance ||
-            (i > 0 && level_memory (&half->levels[i - 1], TRUE, n[i - 1], TRUE) > allowance))
-          break;
-      tiler->split = i;
       tiler->in_scale = 1;
-      for (i = 0; i + 1 < tiler->split; i++)
+      for (i = 0; i + 1 < split; i++)
         if (half->levels[i].has_resample)
           tiler->in_scale *= 2;
       tiler->out_scale = half->factor;
     }
   else
     {
-      for (i = half->n_levels; i > 0; i--)
-        if (level_memory (&half->levels[i - 1], FALSE, n[i - 1], TRUE) > allowance)
-          break;
-      tiler->split = i;
       tiler->in_scale = half->factor;
       tiler->out_scale = half->factor;
-      for (i = 0; i < tiler->split; i++)
+      for (i = 0; i < split; i++)
         if (half->levels[i].has_resample)
           tiler->out_scale /= 2;
     }
 
   tiler->n_norms = 0;
-  for (i = tiler->decoder ? tiler->split : 0;
-       i < (tiler->decoder ? half->n_levels : tiler->split); i++)
+  for (i = tiler->decoder ? split : 0;
+       i < (tiler->decoder ? half->n_levels : split); i++)
     tiler->n_norms += 2 * half->levels[i].n_resnets;
   if (tiler->decoder)
     tiler->n_norms++;   /* norm_out */
+}
+
+/* Floats that resnet_banded() holds on h x w: input and conv1 output
+ * (and the new output with a shortcut), and a band's buffers. */
+static gsize
+resnet_banded_memory (const Resnet *r,
+                      gsize         h,
+                      gsize         w)
+{
+  const gsize c_in = r->conv1.c_in, c_out = r->conv1.c_out;
+  const gsize band = MIN (band_rows (h) + 2, h) * w;
+  gsize       floats = (c_in + c_out) * h * w + (MAX (c_in, c_out) + c_out) * band;
+
+  if (r->has_shortcut)
+    floats += c_out * h * w + (c_in + c_out) * band;
+
+  return floats;
+}
+
+/* ... attention_banded(): input, output, a query band's queries,
+ * normalised input and running state, a key band's keys and values. */
+static gsize
+attention_banded_memory (gsize c,
+                         gsize h,
+                         gsize w)
+{
+  const gsize nq = MIN (band_rows (h), h) * w, nk = MIN (key_rows (h), h) * w;
+
+  return 2 * c * h * w + (3 * c + 2) * nq + 3 * c * nk;
+}
+
+static gsize
+mid_banded_memory (const Half *half,
+                   gsize       h,
+                   gsize       w)
+{
+  gsize peak = MAX (resnet_banded_memory (&half->mid1, h, w),
+                    resnet_banded_memory (&half->mid2, h, w));
+
+  if (half->has_attention)
+    peak = MAX (peak, attention_banded_memory (half->attention.channels, h, w));
+
+  return peak;
+}
+
+/* Peak bytes of a tiled run's whole part with the split at @split, on h x w
+ * latent pixels: the latent-resolution part and the levels run whole, in
+ * bands, with their resampling convs whole. */
+static gsize
+whole_memory (const Tiler *tiler,
+              gint         split,
+              gsize        h,
+              gsize        w)
+{
+  const Half *half = tiler->half;
+  const gsize n = h * w;
+  gsize       peak, lh, lw, ho, wo;
+  gint        i, j;
+
+  if (tiler->decoder)
+    peak = MAX (((gsize) half->z * 2 + (gsize) half->conv_in.c_out) * n,
+                mid_banded_memory (half, h, w));
+  else
+    peak = MAX (mid_banded_memory (half, h, w),
+                ((gsize) half->conv_out.c_in + 4 * (gsize) half->z) * n);
+
+  /* Level sizes from the decoder's latent or the encoder's image. */
+  lh = tiler->decoder ? h : h * half->factor;
+  lw = tiler->decoder ? w : w * half->factor;
+  for (i = 0; i < half->n_levels; i++)
+    {
+      const Level *level = &half->levels[i];
+      gboolean     whole = tiler->decoder ? i < split : i >= split;
+
+      if (whole)
+        for (j = 0; j < level->n_resnets; j++)
+          peak = MAX (peak, resnet_banded_memory (&level->resnets[j], lh, lw));
+      if (! level->has_resample)
+        continue;
+      vae_conv2d_out_size (&level->resample, lh, lw, &ho, &wo);
+      /* The decoder's last whole level leaves its upsample to the tiles. */
+      if (whole && (! tiler->decoder || i + 1 < split))
+        peak = MAX (peak, (gsize) level->resample.c_in * lh * lw +
+                          (gsize) level->resample.c_out * ho * wo);
+      lh = ho;
+      lw = wo;
+    }
+
+  return peak * sizeof (gfloat);
 }
 
 /* Width of the tiled part's input or output map. */
@@ -2116,6 +2657,37 @@ grid_flops (const Tiler *tiler,
       }
 
   return flops;
+}
+
+/* The grid of a pass up to GroupNorm @stop (stop < 0: the last pass):
+ * tiles as large as the budget allows beside the whole maps, up to
+ * max_tile.  Passes that stop early hold smaller maps, so their tiles are
+ * larger and carry less margin for their area. */
+static gsize
+pass_tile (const Tiler *tiler,
+           gint         stop,
+           gsize        margin)
+{
+  gsize t = tiler->max_tile;
+
+  while (t > 8 &&
+         tiler->fixed + tiled_cost (tiler, stop, t + 2 * margin, t + 2 * margin).memory >
+         tiler->budget)
+    t -= MAX (t / 8, 1);
+
+  return t;
+}
+
+static void
+pass_grid (const Tiler *tiler,
+           Grid        *grid,
+           gsize        w,
+           gsize        h,
+           gint         stop)
+{
+  const gsize margin = tiled_margin (tiler, stop);
+
+  grid_init (grid, w, h, pass_tile (tiler, stop, margin), margin);
 }
 
 /* The map @stop's sums are taken from; past the last GroupNorm the
@@ -2356,11 +2928,11 @@ low_res_pass (Tiler            *tiler,
   w = VAE_T_W (small) / (tiler->decoder ? 1 : half->factor);
 
   run->norm_stats = NULL;
-  x = tiler->decoder ? decoder_head (run, &tiler->scratch, half, small, error)
+  x = tiler->decoder ? decoder_head (run, &tiler->scratch, half, FALSE, small, error)
                      : encoder_input (&tiler->scratch, small, error);
   ok = x != NULL &&
        (! tiler->decoder ||
-        levels_forward (run, &tiler->scratch, half, 0, tiler->split, FALSE, &x,
+        levels_forward (run, &tiler->scratch, half, 0, tiler->split, FALSE, FALSE, &x,
                         error));
   run->norm_stats = stats;
   if (ok)
@@ -2396,7 +2968,7 @@ stats_passes (Tiler            *tiler,
           Grid     pass;
           gboolean ok;
 
-          grid_init (&pass, grid->w, grid->h, grid->tile, tiled_margin (tiler, g));
+          pass_grid (tiler, &pass, grid->w, grid->h, g);
           ok = tiles_pass (tiler, &pass, VAE_NORM_STATS_APPLY, g, run, error);
           grid_clear (&pass);
           if (! ok)
@@ -2430,7 +3002,7 @@ stats_flops (const Tiler *tiler,
         {
           Grid pass;
 
-          grid_init (&pass, grid->w, grid->h, grid->tile, tiled_margin (tiler, g));
+          pass_grid (tiler, &pass, grid->w, grid->h, g);
           flops += grid_flops (tiler, &pass, g);
           grid_clear (&pass);
         }
@@ -2439,19 +3011,41 @@ stats_flops (const Tiler *tiler,
       return grid_flops (tiler, grid, tiler->n_norms);
     case VAE_KL_STATS_LOW_RES:
       if (tiler->decoder)
-        flops = decoder_head_flops (half, h, w) +
-                levels_flops (half, 0, tiler->split, FALSE, &h, &w);
+        flops = decoder_head_flops (half, FALSE, h, w) +
+                levels_flops (half, 0, tiler->split, FALSE, FALSE, &h, &w);
       return flops + tiled_cost (tiler, tiler->n_norms, grid->h / 2, grid->w / 2).flops;
     }
 
   return 0.0;
 }
 
+/* Bytes a tiled run of @tile image pixels a side may use in all, on h x
+ * w latent pixels.  choose_tile() (vae-model.c) took the largest tile for
+ * which an untiled run on a quarter more (kl_memory ()) fits the budget
+ * beside two copies of the image and two 64-channel maps at latent
+ * resolution; that sum is this run's budget (when the tile size was given,
+ * the budget it implies).  The encoder's image and its padded copy are the
+ * caller's, so it leaves them out. */
+static gsize
+tiled_budget (const Kl *kl,
+              gboolean  decoder,
+              gsize     h,
+              gsize     w,
+              gsize     tile)
+{
+  const gsize f = decoder ? kl->decoder.factor : kl->encoder.factor;
+
+  return kl_memory ((gpointer) kl, decoder, tile + tile / 4, tile + tile / 4) +
+         (2 * 64 * h * w + (decoder ? 2 * 3 * h * w * f * f : 0)) * sizeof (gfloat);
+}
+
 /* Plans a tiled run of @tile image pixels a side over h x w latent
- * pixels: the split (what fits in the memory a tile of that size was
- * allowed, as choose_tile() reckons it, runs untiled) and the grid, its
- * tiles made smaller where the whole input and output of the tiled part
- * must fit beside them. */
+ * pixels.  Every split is tried: the whole part (in bands) must fit the
+ * budget, and the tiles of the last pass, no larger than @tile, must fit
+ * it beside the whole maps the tiled part reads and writes; of those that
+ * fit, the one with the least work wins.  The most tiled (the decoder's
+ * split 0, the encoder's last) is the fallback that always runs, over the
+ * budget if it must: the latent-resolution part cannot be tiled. */
 static void
 tiler_init (Tiler      *tiler,
             Grid       *grid,
@@ -2459,33 +3053,75 @@ tiler_init (Tiler      *tiler,
             gboolean    decoder,
             gsize       h,
             gsize       w,
-            gsize       tile)
+            gsize       tile,
+            gint        force_split)
 {
   const Half *half = decoder ? &kl->decoder : &kl->encoder;
-  const gsize allowance = kl_memory ((gpointer) kl, decoder, tile + tile / 4, tile + tile / 4);
-  gsize       whole, margin;
+  const gint  fallback = decoder ? 0 : half->n_levels;
+  gdouble     best_work = G_MAXDOUBLE;
+  gint        best = fallback, split;
 
   memset (tiler, 0, sizeof *tiler);
   tiler->half = half;
   tiler->decoder = decoder;
-  tiler_plan (tiler, h, w, allowance);
+  tiler->budget = tiled_budget (kl, decoder, h, w, tile);
+  tiler->max_tile = MAX (tile / half->factor, 2);
   vae_scratch_init (&tiler->scratch);
 
-  whole = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale
-                   : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
-          h * w * sizeof (gfloat);
-  margin = tiled_margin (tiler, -1);
-  tile = MAX (tile / half->factor, 2);
-  while (tile > 8 &&
-         whole + tiled_cost (tiler, -1, tile + 2 * margin, tile + 2 * margin).memory > allowance)
-    tile -= MAX (tile / 8, 1);
-  grid_init (grid, w, h, tile, margin);
-  g_debug ("KL %s tiles: levels %s %d untiled, %d GroupNorms tiled, "
+  for (split = 0; split <= half->n_levels && force_split < 0; split++)
+    {
+      gsize   margin, th, tw;
+      gdouble work;
+      Grid    g;
+
+      tiler_set_split (tiler, split);
+      if (split != fallback && whole_memory (tiler, split, h, w) > tiler->budget)
+        continue;
+
+      /* The tiled part's whole input (decoder) and output. */
+      tiler->fixed = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
+                                3 * half->factor * half->factor
+                              : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
+                     h * w * sizeof (gfloat);
+      margin = tiled_margin (tiler, -1);
+      th = pass_tile (tiler, -1, margin);
+      if (split != fallback &&
+          tiler->fixed + tiled_cost (tiler, -1, th + 2 * margin, th + 2 * margin).memory >
+          tiler->budget)
+        continue;
+
+      pass_grid (tiler, &g, w, h, -1);
+      /* levels_flops() moves these on */
+      th = decoder ? h : h * tiler->out_scale;
+      tw = decoder ? w : w * tiler->out_scale;
+      work = stats_flops (tiler, &g, VAE_KL_STATS_EXACT) + grid_flops (tiler, &g, -1) +
+             (decoder ? levels_flops (half, 0, split, FALSE, TRUE, &th, &tw)
+                      : levels_flops (half, split, half->n_levels, TRUE, TRUE, &th, &tw));
+      grid_clear (&g);
+      if (work < best_work)
+        {
+          best_work = work;
+          best = split;
+        }
+    }
+
+  if (force_split >= 0)
+    best = MIN (force_split, half->n_levels);
+  tiler_set_split (tiler, best);
+  tiler->fixed = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
+                            3 * half->factor * half->factor
+                          : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
+                 h * w * sizeof (gfloat);
+  pass_grid (tiler, grid, w, h, -1);
+  best_work = stats_flops (tiler, grid, VAE_KL_STATS_EXACT) + grid_flops (tiler, grid, -1);
+  g_debug ("KL %s tiles: levels %s %d whole, %d GroupNorms tiled, "
            "%" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT " tiles of %" G_GSIZE_FORMAT
-           " latent pixels, margin %" G_GSIZE_FORMAT,
+           " latent pixels, margin %" G_GSIZE_FORMAT "; budget %" G_GSIZE_FORMAT
+           " MiB, whole part %" G_GSIZE_FORMAT " MiB; tiles %.1f TFLOP",
            decoder ? "decode" : "encode", decoder ? "before" : "from",
            tiler->split, tiler->n_norms, (gsize) grid->xs->len,
-           (gsize) grid->ys->len, tile, margin);
+           (gsize) grid->ys->len, grid->tile, grid->margin, tiler->budget >> 20,
+           whole_memory (tiler, best, h, w) >> 20, best_work / 1e12);
 }
 
 static void
@@ -2502,6 +3138,7 @@ vae_kl_decode_tiled_with (gpointer          self,
                           VaeTensor       **image,
                           gsize             tile,
                           VaeKlStats        plan,
+                          gint              split,
                           VaeRun           *run,
                           GError          **error)
 {
@@ -2521,18 +3158,18 @@ vae_kl_decode_tiled_with (gpointer          self,
   if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
     plan = VAE_KL_STATS_EXACT;
 
-  tiler_init (&tiler, &grid, self, TRUE, h, w, tile);
+  tiler_init (&tiler, &grid, self, TRUE, h, w, tile, split);
   run->norm_stats = NULL;
   vae_run_begin (run, "decode",
-                 decoder_head_flops (d, h, w) +
-                 levels_flops (d, 0, tiler.split, FALSE, &ph, &pw) +
+                 decoder_head_flops (d, TRUE, h, w) +
+                 levels_flops (d, 0, tiler.split, FALSE, TRUE, &ph, &pw) +
                  stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1));
 
   /* The untiled part on the whole latent; its buffers (the attention's
    * above all) go before the tiles start. */
-  x = decoder_head (run, &tiler.scratch, d, latent, error);
+  x = decoder_head (run, &tiler.scratch, d, TRUE, latent, error);
   if (x == NULL ||
-      ! levels_forward (run, &tiler.scratch, d, 0, tiler.split, FALSE, &x, error))
+      ! levels_forward (run, &tiler.scratch, d, 0, tiler.split, FALSE, TRUE, &x, error))
     goto out;
   vae_scratch_clear (&tiler.scratch);
   vae_scratch_init (&tiler.scratch);
@@ -2567,6 +3204,7 @@ vae_kl_encode_tiled_with (gpointer          self,
                           VaeTensor       **latent,
                           gsize             tile,
                           VaeKlStats        plan,
+                          gint              split,
                           VaeRun           *run,
                           GError          **error)
 {
@@ -2584,14 +3222,14 @@ vae_kl_encode_tiled_with (gpointer          self,
   if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
     plan = VAE_KL_STATS_EXACT;
 
-  tiler_init (&tiler, &grid, self, FALSE, h, w, tile);
+  tiler_init (&tiler, &grid, self, FALSE, h, w, tile, split);
   bh = h * tiler.out_scale;
   bw = w * tiler.out_scale;
   run->norm_stats = NULL;
   vae_run_begin (run, "encode",
                  stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1) +
-                 levels_flops (e, tiler.split, e->n_levels, TRUE, &bh, &bw) +
-                 encoder_tail_flops (e, h, w));
+                 levels_flops (e, tiler.split, e->n_levels, TRUE, TRUE, &bh, &bw) +
+                 encoder_tail_flops (e, TRUE, h, w));
 
   tiler.source = image;
   body = vae_tensor_new_3d (tiler_channels (&tiler, TRUE), h * tiler.out_scale,
@@ -2609,9 +3247,9 @@ vae_kl_encode_tiled_with (gpointer          self,
   /* The tiles' buffers go before the untiled part needs its own. */
   vae_scratch_clear (&tiler.scratch);
   vae_scratch_init (&tiler.scratch);
-  if (levels_forward (run, &tiler.scratch, e, tiler.split, e->n_levels, TRUE, &body,
+  if (levels_forward (run, &tiler.scratch, e, tiler.split, e->n_levels, TRUE, TRUE, &body,
                       error))
-    *latent = encoder_tail (run, &tiler.scratch, e, &body, error);
+    *latent = encoder_tail (run, &tiler.scratch, e, TRUE, &body, error);
   ok = *latent != NULL;
 
 out:
@@ -2633,7 +3271,7 @@ kl_decode_tiled (gpointer          self,
                  GError          **error)
 {
   return vae_kl_decode_tiled_with (self, latent, image, tile, VAE_KL_STATS_EXACT,
-                                   run, error);
+                                   -1, run, error);
 }
 
 static gboolean
@@ -2645,7 +3283,7 @@ kl_encode_tiled (gpointer          self,
                  GError          **error)
 {
   return vae_kl_encode_tiled_with (self, image, latent, tile, VAE_KL_STATS_EXACT,
-                                   run, error);
+                                   -1, run, error);
 }
 
 static gdouble

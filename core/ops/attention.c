@@ -102,7 +102,8 @@ typedef struct
   const gfloat *k;
   const gfloat *v;
   gfloat       *out;
-  gsize         n_tokens;
+  gsize         n_q;
+  gsize         n_kv;
   gint          n_heads;
   gint          head_dim;
   gfloat        scale;
@@ -111,6 +112,11 @@ typedef struct
   gfloat      **scores;     /* per thread: [block_q, BLOCK_K] */
   gfloat      **acc;        /* per thread: [block_q, head_dim] */
   gfloat      **stats;      /* per thread: running max, then sum, [block_q] each */
+  /* vae_op_attention_partial: the caller's running state instead of the
+   * per-thread one, carried from call to call */
+  gfloat       *state_max;  /* [n_heads, n_q] */
+  gfloat       *state_sum;
+  gfloat       *state_acc;  /* [n_q, n_heads * head_dim] */
 } AttnJob;
 
 static void
@@ -123,24 +129,36 @@ attention_block (gsize    index,
   const gsize    ld = (gsize) job->n_heads * d;
   const gsize    head = index / job->n_q_blocks;
   const gsize    q0 = (index % job->n_q_blocks) * job->block_q;
-  const gsize    mq = MIN (job->block_q, job->n_tokens - q0);
+  const gsize    mq = MIN (job->block_q, job->n_q - q0);
   const gfloat  *q = job->q + q0 * ld + head * d;
   gfloat        *s = job->scores[thread];
-  gfloat        *acc = job->acc[thread];
-  gfloat        *max = job->stats[thread];
-  gfloat        *sum = max + job->block_q;
-  gsize          k0, i, j;
+  gfloat        *acc, *max, *sum;
+  gsize          acc_ld, k0, i, j;
 
-  for (i = 0; i < mq; i++)
+  if (job->state_acc)
     {
-      max[i] = -INFINITY;
-      sum[i] = 0.0f;
+      acc = job->state_acc + q0 * ld + head * d;
+      acc_ld = ld;
+      max = job->state_max + head * job->n_q + q0;
+      sum = job->state_sum + head * job->n_q + q0;
     }
-  memset (acc, 0, mq * d * sizeof (gfloat));
-
-  for (k0 = 0; k0 < job->n_tokens; k0 += BLOCK_K)
+  else
     {
-      const gsize nk = MIN (BLOCK_K, job->n_tokens - k0);
+      acc = job->acc[thread];
+      acc_ld = d;
+      max = job->stats[thread];
+      sum = max + job->block_q;
+      for (i = 0; i < mq; i++)
+        {
+          max[i] = -INFINITY;
+          sum[i] = 0.0f;
+        }
+      memset (acc, 0, mq * d * sizeof (gfloat));
+    }
+
+  for (k0 = 0; k0 < job->n_kv; k0 += BLOCK_K)
+    {
+      const gsize nk = MIN (BLOCK_K, job->n_kv - k0);
 
       vae_sgemm (FALSE, TRUE, (gint) mq, (gint) nk, (gint) d, job->scale,
                  q, (gint) ld, job->k + k0 * ld + head * d, (gint) ld,
@@ -159,7 +177,7 @@ attention_block (gsize    index,
 
           if (correction != 1.0f)
             {
-              gfloat *a = acc + i * d;
+              gfloat *a = acc + i * acc_ld;
 
               for (j = 0; j < d; j++)
                 a[j] *= correction;
@@ -168,8 +186,11 @@ attention_block (gsize    index,
 
       vae_sgemm (FALSE, FALSE, (gint) mq, (gint) d, (gint) nk, 1.0f,
                  s, BLOCK_K, job->v + k0 * ld + head * d, (gint) ld,
-                 1.0f, acc, (gint) d);
+                 1.0f, acc, (gint) acc_ld);
     }
+
+  if (job->state_acc)
+    return;
 
   for (i = 0; i < mq; i++)
     {
@@ -259,6 +280,87 @@ vae_attention_flops (gsize n_tokens,
   return 4.0 * (gdouble) n_tokens * (gdouble) n_tokens * n_heads * head_dim;
 }
 
+static gboolean
+check_sizes (gsize     n_q,
+             gsize     n_kv,
+             gint      n_heads,
+             gint      head_dim,
+             GError  **error)
+{
+  if (n_heads <= 0 || head_dim <= 0 ||
+      MAX (n_q, n_kv) > (gsize) G_MAXINT / ((gsize) n_heads * head_dim) ||
+      (gsize) n_heads * head_dim > G_MAXINT)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
+                   "attention: %" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT
+                   " tokens of %d heads x %d is out of range", n_q, n_kv,
+                   n_heads, head_dim);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Runs @job over its query blocks, with per-thread buffers (the running
+ * state too, unless the job carries the caller's). */
+static gboolean
+run_job (VaeRun   *run,
+         AttnJob  *job,
+         GError  **error)
+{
+  const gboolean own_state = job->state_acc == NULL;
+  gboolean       ok = TRUE;
+  gint           i;
+
+  /* Smaller query blocks when there are few tokens, so that every thread
+   * gets some. */
+  job->block_q = BLOCK_Q;
+  while (job->block_q > BLOCK_Q_MIN &&
+         (gsize) job->n_heads * ((job->n_q + job->block_q - 1) / job->block_q) <
+         (gsize) run->n_threads * 4)
+    job->block_q /= 2;
+  job->block_q = MIN (job->block_q, job->n_q);
+  job->n_q_blocks = (job->n_q + job->block_q - 1) / job->block_q;
+
+  job->scores = g_new0 (gfloat *, run->n_threads);
+  job->acc = g_new0 (gfloat *, run->n_threads);
+  job->stats = g_new0 (gfloat *, run->n_threads);
+  for (i = 0; i < run->n_threads && ok; i++)
+    {
+      job->scores[i] = g_try_malloc (job->block_q * BLOCK_K * sizeof (gfloat));
+      ok = job->scores[i] != NULL;
+      if (ok && own_state)
+        {
+          job->acc[i] = g_try_malloc (job->block_q * job->head_dim * sizeof (gfloat));
+          job->stats[i] = g_try_malloc (2 * job->block_q * sizeof (gfloat));
+          ok = job->acc[i] && job->stats[i];
+        }
+    }
+
+  if (ok)
+    vae_parallel_for (run, (gsize) job->n_heads * job->n_q_blocks,
+                      attention_block, job);
+
+  for (i = 0; i < run->n_threads; i++)
+    {
+      g_free (job->scores[i]);
+      g_free (job->acc[i]);
+      g_free (job->stats[i]);
+    }
+  g_free (job->scores);
+  g_free (job->acc);
+  g_free (job->stats);
+
+  if (! ok)
+    {
+      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                           "out of memory for attention buffers");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
 gboolean
 vae_op_attention (VaeRun        *run,
                   const gfloat  *q,
@@ -271,19 +373,10 @@ vae_op_attention (VaeRun        *run,
                   gfloat        *out,
                   GError       **error)
 {
-  AttnJob  job = { 0, };
-  gboolean ok = TRUE;
-  gint     i;
+  AttnJob job = { 0, };
 
-  if (n_heads <= 0 || head_dim <= 0 ||
-      n_tokens > (gsize) G_MAXINT / ((gsize) n_heads * head_dim) ||
-      (gsize) n_heads * head_dim > G_MAXINT)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "attention: %" G_GSIZE_FORMAT " tokens of %d heads x %d "
-                   "is out of range", n_tokens, n_heads, head_dim);
-      return FALSE;
-    }
+  if (! check_sizes (n_tokens, n_tokens, n_heads, head_dim, error))
+    return FALSE;
   if (n_tokens == 0)
     return vae_run_check (run, error);
 
@@ -300,53 +393,157 @@ vae_op_attention (VaeRun        *run,
   job.k = k;
   job.v = v;
   job.out = out;
-  job.n_tokens = n_tokens;
+  job.n_q = n_tokens;
+  job.n_kv = n_tokens;
   job.n_heads = n_heads;
   job.head_dim = head_dim;
   job.scale = scale;
 
-  /* Smaller query blocks when there are few tokens, so that every thread
-   * gets some. */
-  job.block_q = BLOCK_Q;
-  while (job.block_q > BLOCK_Q_MIN &&
-         (gsize) n_heads * ((n_tokens + job.block_q - 1) / job.block_q) <
-         (gsize) run->n_threads * 4)
-    job.block_q /= 2;
-  job.block_q = MIN (job.block_q, n_tokens);
-  job.n_q_blocks = (n_tokens + job.block_q - 1) / job.block_q;
+  return run_job (run, &job, error) &&
+         vae_run_advance (run, vae_attention_flops (n_tokens, n_heads, head_dim),
+                          error);
+}
 
-  job.scores = g_new0 (gfloat *, run->n_threads);
-  job.acc = g_new0 (gfloat *, run->n_threads);
-  job.stats = g_new0 (gfloat *, run->n_threads);
-  for (i = 0; i < run->n_threads && ok; i++)
+/* The reference kernels' form of one partial step: each query's scores
+ * against these keys in double, folded into its running state. */
+static void
+attention_partial_reference (const gfloat *q,
+                             gsize         n_q,
+                             const gfloat *k,
+                             const gfloat *v,
+                             gsize         n_kv,
+                             gint          n_heads,
+                             gint          head_dim,
+                             gfloat        scale,
+                             gfloat       *max,
+                             gfloat       *sum,
+                             gfloat       *acc)
+{
+  const gsize  ld = (gsize) n_heads * head_dim;
+  gdouble     *row = g_new (gdouble, n_kv);
+  gsize        h, i, j, c;
+
+  for (h = 0; h < (gsize) n_heads; h++)
+    for (i = 0; i < n_q; i++)
+      {
+        gfloat  *m = max + h * n_q + i, *l = sum + h * n_q + i;
+        gfloat  *a = acc + i * ld + h * head_dim;
+        gdouble  m_new = *m, correction, s = 0.0;
+
+        for (j = 0; j < n_kv; j++)
+          {
+            gdouble dot = 0.0;
+
+            for (c = 0; c < (gsize) head_dim; c++)
+              dot += (gdouble) q[i * ld + h * head_dim + c] *
+                     (gdouble) k[j * ld + h * head_dim + c];
+            row[j] = dot * scale;
+            m_new = MAX (m_new, row[j]);
+          }
+        correction = *m == -INFINITY ? 0.0 : exp (*m - m_new);
+        for (j = 0; j < n_kv; j++)
+          {
+            row[j] = exp (row[j] - m_new);
+            s += row[j];
+          }
+        for (c = 0; c < (gsize) head_dim; c++)
+          {
+            gdouble sv = 0.0;
+
+            for (j = 0; j < n_kv; j++)
+              sv += row[j] * v[j * ld + h * head_dim + c];
+            a[c] = (gfloat) (a[c] * correction + sv);
+          }
+        *l = (gfloat) (*l * correction + s);
+        *m = (gfloat) m_new;
+      }
+
+  g_free (row);
+}
+
+void
+vae_attention_state_init (gsize    n_q,
+                          gint     n_heads,
+                          gint     head_dim,
+                          gfloat  *max,
+                          gfloat  *sum,
+                          gfloat  *acc)
+{
+  gsize i;
+
+  for (i = 0; i < n_q * n_heads; i++)
     {
-      job.scores[i] = g_try_malloc (job.block_q * BLOCK_K * sizeof (gfloat));
-      job.acc[i] = g_try_malloc (job.block_q * head_dim * sizeof (gfloat));
-      job.stats[i] = g_try_malloc (2 * job.block_q * sizeof (gfloat));
-      ok = job.scores[i] && job.acc[i] && job.stats[i];
+      max[i] = -INFINITY;
+      sum[i] = 0.0f;
+    }
+  memset (acc, 0, n_q * n_heads * head_dim * sizeof (gfloat));
+}
+
+gboolean
+vae_op_attention_partial (VaeRun        *run,
+                          const gfloat  *q,
+                          gsize          n_q,
+                          const gfloat  *k,
+                          const gfloat  *v,
+                          gsize          n_kv,
+                          gint           n_heads,
+                          gint           head_dim,
+                          gfloat         scale,
+                          gfloat        *max,
+                          gfloat        *sum,
+                          gfloat        *acc,
+                          GError       **error)
+{
+  AttnJob job = { 0, };
+
+  if (! check_sizes (n_q, n_kv, n_heads, head_dim, error))
+    return FALSE;
+  if (n_q == 0 || n_kv == 0)
+    return vae_run_check (run, error);
+
+  if (run->reference)
+    {
+      attention_partial_reference (q, n_q, k, v, n_kv, n_heads, head_dim, scale,
+                                   max, sum, acc);
+    }
+  else
+    {
+      job.q = q;
+      job.k = k;
+      job.v = v;
+      job.n_q = n_q;
+      job.n_kv = n_kv;
+      job.n_heads = n_heads;
+      job.head_dim = head_dim;
+      job.scale = scale;
+      job.state_max = max;
+      job.state_sum = sum;
+      job.state_acc = acc;
+      if (! run_job (run, &job, error))
+        return FALSE;
     }
 
-  if (ok)
-    vae_parallel_for (run, (gsize) n_heads * job.n_q_blocks, attention_block,
-                      &job);
+  return vae_run_advance (run, 4.0 * (gdouble) n_q * (gdouble) n_kv * n_heads *
+                               head_dim, error);
+}
 
-  for (i = 0; i < run->n_threads; i++)
-    {
-      g_free (job.scores[i]);
-      g_free (job.acc[i]);
-      g_free (job.stats[i]);
-    }
-  g_free (job.scores);
-  g_free (job.acc);
-  g_free (job.stats);
+void
+vae_attention_state_finish (gsize         n_q,
+                            gint          n_heads,
+                            gint          head_dim,
+                            const gfloat *sum,
+                            gfloat       *acc)
+{
+  const gsize ld = (gsize) n_heads * head_dim;
+  gsize       i, h, j;
 
-  if (! ok)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                           "out of memory for attention buffers");
-      return FALSE;
-    }
+  for (i = 0; i < n_q; i++)
+    for (h = 0; h < (gsize) n_heads; h++)
+      {
+        const gfloat inv = 1.0f / sum[h * n_q + i];
+        gfloat      *a = acc + i * ld + h * head_dim;
 
-  return vae_run_advance (run, vae_attention_flops (n_tokens, n_heads,
-                                                    head_dim), error);
+        for (j = 0; j < (gsize) head_dim; j++)
+          a[j] *= inv;
+      }
 }

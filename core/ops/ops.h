@@ -199,6 +199,37 @@ gboolean   vae_op_attention       (VaeRun            *run,
                                    gfloat             scale,
                                    gfloat            *out,
                                    GError           **error);
+/* The same over keys and values that come a block at a time (made on the
+ * fly, so that they need not all exist at once): n_q queries against n_kv
+ * keys, folded into a running state the caller keeps from call to call,
+ * per head and query a max and a sum ([n_heads, n_q] each) and the
+ * unnormalised output acc ([n_q, n_heads * head_dim], token-major).
+ * vae_attention_state_init sets it up; after the last block
+ * vae_attention_state_finish turns acc into the attention's output. */
+void       vae_attention_state_init   (gsize          n_q,
+                                       gint           n_heads,
+                                       gint           head_dim,
+                                       gfloat        *max,
+                                       gfloat        *sum,
+                                       gfloat        *acc);
+gboolean   vae_op_attention_partial   (VaeRun        *run,
+                                       const gfloat  *q,
+                                       gsize          n_q,
+                                       const gfloat  *k,
+                                       const gfloat  *v,
+                                       gsize          n_kv,
+                                       gint           n_heads,
+                                       gint           head_dim,
+                                       gfloat         scale,
+                                       gfloat        *max,
+                                       gfloat        *sum,
+                                       gfloat        *acc,
+                                       GError       **error);
+void       vae_attention_state_finish (gsize          n_q,
+                                       gint           n_heads,
+                                       gint           head_dim,
+                                       const gfloat  *sum,
+                                       gfloat        *acc);
 /* Materialises each head's score matrix in double: small sizes only. */
 gboolean   vae_attention_reference (const gfloat     *q,
                                     const gfloat     *k,
