@@ -44,10 +44,13 @@ typedef enum
  * @memory_budget: bytes of working memory the operation may use; above it
  *   the work is split into tiles.  0 means the default, 1.5 GiB.
  * @tile_size: the tile side in image pixels; 0 derives it from
- *   @memory_budget.  Architectures whose tiles are exact (the TAESD
- *   family: each tile carries a margin as wide as its receptive field, and
- *   the GroupNorm layers run on the whole latent-resolution map) give the
- *   same result tiled or not, to float rounding.
+ *   @memory_budget.  The architectures that tile (the TAESD family and
+ *   AutoencoderKL; seed-f16 runs whole) tile exactly: each tile carries a
+ *   margin as wide as its receptive field, attention and the TAESD
+ *   family's GroupNorm layers run on the whole latent-resolution map, and
+ *   AutoencoderKL's GroupNorm statistics are taken over the whole image
+ *   (one pass over the tiles per GroupNorm), so tiled or not gives the
+ *   same result to float rounding (docs/tiling.md).
  * @force: decode latents even when they were made by another model.
  * @reference: run the plain reference kernels instead of the optimized ones
  *   (slow; for tests).
