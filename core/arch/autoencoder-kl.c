@@ -2618,8 +2618,7 @@ span_bounds (const GArray *spans,
 {
   const VaeSpan *s = &g_array_index (spans, VaeSpan, i);
 
-  *a = s->start > margin ? s->start - margin : 0;
-  *b = MIN (s->start + s->len + margin, size);
+  vae_span_extend (s, margin, size, a, b);
   /* Neighbours overlap by exactly @overlap; its middle divides them. */
   *own_a = i == 0 ? 0 : s->start + overlap / 2;
   *own_b = i + 1 == spans->len
