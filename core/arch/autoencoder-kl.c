@@ -2853,6 +2853,12 @@ tiles_pass (Tiler             *tiler,
   const gsize is = tiler->in_scale, os = tiler->out_scale;
   guint       ix, iy;
 
+  /* Passes differ in their tiles' sizes and depth; buffers a pass leaves
+   * behind would stay beside the next pass's, each set sized to the whole
+   * budget. */
+  vae_scratch_clear (&tiler->scratch);
+  vae_scratch_init (&tiler->scratch);
+
   for (iy = 0; iy < grid->ys->len; iy++)
     for (ix = 0; ix < grid->xs->len; ix++)
       {
