@@ -41,26 +41,8 @@ channel_sums (gsize    c,
   const gfloat *x = job->in->data + c * n;
   const gfloat  k = x[0];
   gdouble       s = 0.0, s2 = 0.0;
-  gsize         i;
 
-  /* Short float partial sums folded into double: accurate and
-   * vectorisable. */
-  for (i = 0; i < n; )
-    {
-      gsize  end = MIN (i + 256, n);
-      gfloat fs = 0.0f, fs2 = 0.0f;
-
-      for (; i < end; i++)
-        {
-          gfloat d = x[i] - k;
-
-          fs += d;
-          fs2 += d * d;
-        }
-      s += fs;
-      s2 += fs2;
-    }
-
+  vae_shifted_sums (x, n, k, &s, &s2);
   job->mean[c] = k + s / n;
   job->m2[c] = MAX (s2 - s * s / n, 0.0);
 }

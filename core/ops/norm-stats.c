@@ -108,25 +108,10 @@ region_sums (gsize    c,
   const gfloat  k = plane[job->ry0 * w + job->rx0];
   const gdouble n = (gdouble) (job->ry1 - job->ry0) * (job->rx1 - job->rx0);
   gdouble       s = 0.0, s2 = 0.0;
-  gsize         y, x;
+  gsize         y;
 
   for (y = job->ry0; y < job->ry1; y++)
-    {
-      const gfloat *row = plane + y * w;
-      gfloat        fs = 0.0f, fs2 = 0.0f;
-
-      /* One row at a time in float (a few thousand terms at most), folded
-       * into double, around a shift k from the region itself. */
-      for (x = job->rx0; x < job->rx1; x++)
-        {
-          gfloat d = row[x] - k;
-
-          fs += d;
-          fs2 += d * d;
-        }
-      s += fs;
-      s2 += fs2;
-    }
+    vae_shifted_sums (plane + y * w + job->rx0, job->rx1 - job->rx0, k, &s, &s2);
 
   job->mean[c] = k + s / n;
   job->m2[c] = MAX (s2 - s * s / n, 0.0);

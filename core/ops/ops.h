@@ -150,6 +150,36 @@ gboolean       vae_norm_stats_add    (VaeNormStats     *stats,
                                       gint              groups,
                                       GError          **error);
 
+/* Adds the sums of x[i] - k and of its square over @n floats to *s and
+ * *s2: short float partial sums folded into double, accurate and
+ * vectorisable.  The shift @k, a value of the same channel, keeps the
+ * squares from cancelling. */
+static inline void
+vae_shifted_sums (const gfloat *x,
+                  gsize         n,
+                  gfloat        k,
+                  gdouble      *s,
+                  gdouble      *s2)
+{
+  gsize i;
+
+  for (i = 0; i < n; )
+    {
+      gsize  end = MIN (i + 256, n);
+      gfloat fs = 0.0f, fs2 = 0.0f;
+
+      for (; i < end; i++)
+        {
+          gfloat d = x[i] - k;
+
+          fs += d;
+          fs2 += d * d;
+        }
+      *s += fs;
+      *s2 += fs2;
+    }
+}
+
 void       vae_group_norm_reference (const VaeTensor *in,
                                      gint             groups,
                                      const gfloat    *gamma,
