@@ -4,8 +4,12 @@
  * Pixels cross between GIMP and libvae as "R'G'B'A float" in the image's
  * own colour space: babl converts any precision, gray and linear storage
  * to the non-linear R'G'B' values the models were trained on, and back.
- * Nothing is written into an existing drawable: results always go to new
- * layers, so the source layer stays untouched.
+ * 8-bit non-linear pixels are the exception: they cross as "R'G'B'A u8"
+ * and are scaled and rounded here.  babl picks its conversion paths by
+ * timing them in each process, and paths within its tolerance may round
+ * differently, so two plug-in runs on the same layer could see or write
+ * different bytes.  Nothing is written into an existing drawable: results
+ * always go to new layers, so the source layer stays untouched.
  */
 
 #include <string.h>
@@ -15,10 +19,25 @@
 
 #include "vae-gimp-io.h"
 
-static const Babl *
-float_format (GimpDrawable *drawable)
+/* Is @drawable stored as 8-bit non-linear R'G'B' or Y' (not indexed,
+ * whose palette may be anything)? */
+static gboolean
+is_u8_non_linear (GimpDrawable *drawable)
 {
-  return babl_format_with_space ("R'G'B'A float",
+  const Babl  *format = gimp_drawable_get_format (drawable);
+  const gchar *encoding = babl_format_get_encoding (format);
+
+  return ! gimp_drawable_is_indexed (drawable) &&
+         babl_format_get_type (format, 0) == babl_type ("u8") &&
+         strchr (encoding, '\'') != NULL;
+}
+
+/* The format pixels cross in: RGBA of the drawable's space, u8 or float. */
+static const Babl *
+io_format (GimpDrawable *drawable,
+           gboolean      u8)
+{
+  return babl_format_with_space (u8 ? "R'G'B'A u8" : "R'G'B'A float",
                                  gimp_drawable_get_format (drawable));
 }
 
@@ -45,6 +64,7 @@ vae_plugin_pixels_read (GimpDrawable     *drawable,
   gfloat     *data;
   gfloat     *rgb;
   gfloat     *alpha = NULL;
+  gboolean    u8 = is_u8_non_linear (drawable);
   gint        x = 0;
   gint        y = 0;
   gint        width;
@@ -97,9 +117,14 @@ vae_plugin_pixels_read (GimpDrawable     *drawable,
 
   buffer = gimp_drawable_get_buffer (drawable);
   gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, width, height), 1.0,
-                   float_format (drawable), data,
+                   io_format (drawable, u8), data,
                    GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
   g_object_unref (buffer);
+  /* k -> k / 255, from the back so that the bytes are read before the
+   * floats overwrite them. */
+  if (u8)
+    for (i = n * 4; i-- > 0; )
+      data[i] = ((const guint8 *) data)[i] / 255.0f;
 
   rgb = vae_tensor_get_data (pixels->rgb);
   for (i = 0; i < n; i++)
@@ -185,6 +210,7 @@ vae_plugin_layer_add (GimpImage        *image,
   gint           height = vae_tensor_get_dim (rgb, 1);
   gint           width  = vae_tensor_get_dim (rgb, 2);
   gsize          n = (gsize) width * height;
+  gboolean       u8;
   gfloat        *data;
   gsize          i;
 
@@ -223,9 +249,14 @@ vae_plugin_layer_add (GimpImage        *image,
       return NULL;
     }
 
+  /* Gray layers stay on the float path: the conversion to Y' is babl's. */
+  u8 = is_u8_non_linear (GIMP_DRAWABLE (layer)) && type == GIMP_RGBA_IMAGE;
+  if (u8)
+    for (i = 0; i < n * 4; i++)
+      ((guint8 *) data)[i] = (guint8) (data[i] * 255.0f + 0.5f);
   buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0,
-                   float_format (GIMP_DRAWABLE (layer)), data,
+                   io_format (GIMP_DRAWABLE (layer), u8), data,
                    GEGL_AUTO_ROWSTRIDE);
   g_object_unref (buffer);
   g_free (data);
