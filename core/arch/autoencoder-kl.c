@@ -45,8 +45,8 @@
  * input is normalised in place); feature maps come from a VaeScratch.  The
  * mid-block attention runs on token-major copies of q, k and v with the
  * streaming vae_op_attention, so its memory grows with the tokens, not
- * their square.  Tiled runs (see "tiles") hold less: their whole part
- * runs in bands.
+ * their square.  Tiled runs hold less (autoencoder-kl-tiles.c): their
+ * whole part runs in bands (autoencoder-kl-bands.c).
  */
 
 #include <math.h>
@@ -54,19 +54,13 @@
 
 #include "../vae-blas.h"
 #include "../vae-error.h"
-#include "../vae-tiling.h"
-#include "../ops/ops.h"
-#include "arch.h"
 
-#define GROUPS       32
-#define EPS          1e-6f
-#define MAX_LEVELS   8
-#define MAX_BLOCKS   8
+#include "autoencoder-kl-private.h"
+
 #define MAX_WIDTH    65536
 #define TOKEN_BLOCK  128
 #define BN_PATCH     2
 #define BN_EPS       1e-4
-#define OVERLAP      2      /* latent pixels between tiles */
 
 typedef enum
 {
@@ -82,53 +76,6 @@ typedef struct
   const gchar *prefix;
   Scheme       scheme;
 } Names;
-
-typedef struct
-{
-  const gfloat *gamma1, *beta1, *gamma2, *beta2;
-  VaeConv2d     conv1, conv2;
-  gboolean      has_shortcut;
-  VaeConv2d     shortcut;
-} Resnet;
-
-typedef struct
-{
-  gint          channels;
-  const gfloat *gamma, *beta;
-  /* [C, C] (out, in), whatever the file stored: 1x1 conv or Linear */
-  const gfloat *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo;
-} Attention;
-
-typedef struct
-{
-  Resnet    resnets[MAX_BLOCKS];
-  gint      n_resnets;
-  gboolean  has_resample;   /* encoder: downsample after; decoder: upsample */
-  VaeConv2d resample;
-} Level;
-
-typedef struct
-{
-  gboolean      present;
-  gboolean      has_quant;  /* quant_conv (encoder), post_quant_conv (decoder) */
-  VaeConv2d     quant;
-  VaeConv2d     conv_in;
-  Level         levels[MAX_LEVELS];   /* in the order they run */
-  gint          n_levels;
-  Resnet        mid1, mid2;
-  gboolean      has_attention;
-  Attention     attention;
-  const gfloat *gamma_out, *beta_out;
-  VaeConv2d     conv_out;   /* encoder: only the z mean channels when no quant */
-  gint          z;
-  guint         factor;
-} Half;
-
-typedef struct
-{
-  Half encoder;
-  Half decoder;
-} Kl;
 
 /* --- names ---------------------------------------------------------------- */
 
@@ -762,13 +709,13 @@ decoder_build (Half         *d,
 /* GroupNorm, then SiLU.  The op's fused SiLU calls expf per element;
  * normalising alone and a vectorised SiLU pass is faster, even with the
  * extra pass over memory.  The reference kernels keep the fused form. */
-static gboolean
-norm_silu (VaeRun           *run,
-           const VaeTensor  *in,
-           const gfloat     *gamma,
-           const gfloat     *beta,
-           VaeTensor        *out,
-           GError          **error)
+gboolean
+vae_kl_norm_silu (VaeRun           *run,
+                  const VaeTensor  *in,
+                  const gfloat     *gamma,
+                  const gfloat     *beta,
+                  VaeTensor        *out,
+                  GError          **error)
 {
   if (run->reference)
     return vae_op_group_norm (run, in, GROUPS, gamma, beta, EPS, VAE_ACT_SILU,
@@ -782,12 +729,12 @@ norm_silu (VaeRun           *run,
   return TRUE;
 }
 
-static gboolean
-resnet_forward (VaeRun        *run,
-                VaeScratch    *scratch,
-                const Resnet  *r,
-                VaeTensor    **x,
-                GError       **error)
+gboolean
+vae_kl_resnet_forward (VaeRun        *run,
+                       VaeScratch    *scratch,
+                       const Resnet  *r,
+                       VaeTensor    **x,
+                       GError       **error)
 {
   const gsize  h = VAE_T_H (*x), w = VAE_T_W (*x);
   const gint   c_in = r->conv1.c_in, c_out = r->conv1.c_out;
@@ -802,7 +749,7 @@ resnet_forward (VaeRun        *run,
       s = vae_scratch_get (scratch, c_out, h, w, error);
       if (s == NULL ||
           ! vae_op_conv2d (run, &r->shortcut, *x, NULL, VAE_ACT_NONE, &s, error) ||
-          ! norm_silu (run, *x, r->gamma1, r->beta1, *x, error))
+          ! vae_kl_norm_silu (run, *x, r->gamma1, r->beta1, *x, error))
         goto out;
       t = *x;
     }
@@ -810,7 +757,7 @@ resnet_forward (VaeRun        *run,
     {
       t = vae_scratch_get (scratch, c_in, h, w, error);
       if (t == NULL ||
-          ! norm_silu (run, *x, r->gamma1, r->beta1, t, error))
+          ! vae_kl_norm_silu (run, *x, r->gamma1, r->beta1, t, error))
         goto out;
     }
 
@@ -822,7 +769,7 @@ resnet_forward (VaeRun        *run,
     vae_scratch_put (scratch, t);
   t = NULL;
 
-  if (! norm_silu (run, u, r->gamma2, r->beta2, u, error))
+  if (! vae_kl_norm_silu (run, u, r->gamma2, r->beta2, u, error))
     goto out;
 
   /* out = shortcut (x) + conv2 (u), the sum fused into the conv. */
@@ -849,20 +796,6 @@ out:
 
   return ok;
 }
-
-/* Linear maps between the channel-major feature map [C, n] and token-major
- * rows [n, C], a block of tokens per task, each one single-threaded sgemm. */
-typedef struct
-{
-  const gfloat  *in;
-  gfloat        *out;
-  const gfloat  *weight;    /* [C, C] (out, in) */
-  const gfloat  *bias;
-  gsize          n;         /* tokens */
-  gsize          stride;    /* floats between the channel-major map's channels */
-  gint           c;
-  gfloat       **acc;       /* per thread [C, TOKEN_BLOCK], for unproject */
-} ProjJob;
 
 /* out[t][o] = bias[o] + sum_i weight[o][i] in[i][t] */
 static void
@@ -942,11 +875,11 @@ project_reference (const ProjJob *job,
       }
 }
 
-static gboolean
-project (VaeRun        *run,
-         ProjJob       *job,
-         gboolean       unproject,
-         GError       **error)
+gboolean
+vae_kl_project (VaeRun        *run,
+                ProjJob       *job,
+                gboolean       unproject,
+                GError       **error)
 {
   const gsize n_blocks = (job->n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
   gboolean    ok = TRUE;
@@ -1016,17 +949,17 @@ attention_forward (VaeRun           *run,
   job.out = q->data;
   job.weight = a->wq;
   job.bias = a->bq;
-  if (! project (run, &job, FALSE, error))
+  if (! vae_kl_project (run, &job, FALSE, error))
     goto out;
   job.out = k->data;
   job.weight = a->wk;
   job.bias = a->bk;
-  if (! project (run, &job, FALSE, error))
+  if (! vae_kl_project (run, &job, FALSE, error))
     goto out;
   job.out = v->data;
   job.weight = a->wv;
   job.bias = a->bv;
-  if (! project (run, &job, FALSE, error))
+  if (! vae_kl_project (run, &job, FALSE, error))
     goto out;
 
   /* The normalised map is no longer needed: the attention output goes
@@ -1039,7 +972,7 @@ attention_forward (VaeRun           *run,
   job.out = x->data;
   job.weight = a->wo;
   job.bias = a->bo;
-  ok = project (run, &job, TRUE, error);
+  ok = vae_kl_project (run, &job, TRUE, error);
 
 out:
   vae_scratch_put (scratch, t);
@@ -1050,402 +983,12 @@ out:
   return ok;
 }
 
-/* --- whole maps in bands ------------------------------------------------- */
-
-/* A tiled run keeps the latent-resolution part whole (the mid-block
- * attention needs every token), and the levels next to it when they fit.
- * Those maps can be large: a 4096^2 SD decode's mid block works on 512
- * channels of 512 x 512, 512 MiB a map.  So there the ResNet blocks and
- * the attention run in bands of rows.  Each GroupNorm takes its statistics
- * from its whole input first (exact, as the untiled run's), then every
- * band is normalised with them and convolved with the rows of context its
- * kernel needs above and below.  A ResNet block holds its input and the
- * conv1 output, two maps instead of three (with a 1x1 shortcut, the new
- * output too); the attention holds its input and its output, two maps
- * instead of five: keys and values are made again, a band at a time, for
- * each band of queries, which costs 4 n C^2 FLOPs per query band against
- * the attention's 4 n^2 C (3 % more at 4096^2, 16 query bands). */
-
-#define BAND_MIN_ROWS  8
-#define BAND_DIVISIONS 16   /* a band is about 1/16 of its map, at most */
-
-static gsize
-band_rows (gsize h)
-{
-  return MAX (BAND_MIN_ROWS, (h + BAND_DIVISIONS - 1) / BAND_DIVISIONS);
-}
-
-/* Key bands are half as tall as query bands: the attention's working set
- * is a query band's queries, normalised input and running output, and
- * one key band's keys and values. */
-static gsize
-key_rows (gsize h)
-{
-  return MAX (BAND_MIN_ROWS, band_rows (h) / 2);
-}
-
-/* Rows [*a, *b) a band of output rows [y0, y1) reads through a kernel of
- * @halo rows of context each side. */
-static void
-band_input (gsize  y0,
-            gsize  y1,
-            gsize  h,
-            gsize  halo,
-            gsize *a,
-            gsize *b)
-{
-  *a = y0 > halo ? y0 - halo : 0;
-  *b = MIN (y1 + halo, h);
-}
-
-/* Whole-map GroupNorm statistics of @x, for normalising it a band at a
- * time. */
-static VaeNormStats *
-whole_stats (VaeRun           *run,
-             const VaeTensor  *x,
-             GError          **error)
-{
-  VaeNormStats *stats = vae_norm_stats_new ();
-
-  vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, 1, 1, 0, 0, 1, 1);
-  if (! vae_norm_stats_add (stats, run, x, GROUPS, error))
-    g_clear_pointer (&stats, vae_norm_stats_free);
-
-  return stats;
-}
-
-/* Rows [y0, y1) of @x into a scratch map. */
-static VaeTensor *
-band_copy (VaeScratch       *scratch,
-           const VaeTensor  *x,
-           gsize             y0,
-           gsize             y1,
-           GError          **error)
-{
-  const gsize c = VAE_T_C (x), h = VAE_T_H (x), w = VAE_T_W (x);
-  VaeTensor  *t = vae_scratch_get (scratch, c, y1 - y0, w, error);
-  gsize       i;
-
-  if (t == NULL)
-    return NULL;
-  for (i = 0; i < c; i++)
-    memcpy (t->data + i * (y1 - y0) * w, x->data + (i * h + y0) * w,
-            (y1 - y0) * w * sizeof (gfloat));
-
-  return t;
-}
-
-/* Rows [y0, y1) of @x normalised with @stats, then SiLU with @silu, into a
- * scratch map. */
-static VaeTensor *
-band_normalised (VaeRun           *run,
-                 VaeScratch       *scratch,
-                 VaeNormStats     *stats,
-                 const VaeTensor  *x,
-                 gsize             y0,
-                 gsize             y1,
-                 const gfloat     *gamma,
-                 const gfloat     *beta,
-                 gboolean          silu,
-                 GError          **error)
-{
-  VaeNormStats *saved = run->norm_stats;
-  VaeTensor    *t = band_copy (scratch, x, y0, y1, error);
-  gboolean      ok;
-
-  if (t == NULL)
-    return NULL;
-  vae_norm_stats_begin (stats, VAE_NORM_STATS_APPLY, 1, 1, 0, 0, 1, 1);
-  run->norm_stats = stats;
-  ok = silu ? norm_silu (run, t, gamma, beta, t, error)
-            : vae_op_group_norm (run, t, GROUPS, gamma, beta, EPS, VAE_ACT_NONE,
-                                 t, error);
-  run->norm_stats = saved;
-  if (! ok)
-    {
-      vae_scratch_put (scratch, t);
-      return NULL;
-    }
-
-  return t;
-}
-
-/* conv (silu (norm (x))) for output rows [y0, y1), into a scratch map
- * that starts *skip rows earlier (its context rows, to be dropped). */
-static VaeTensor *
-band_conv (VaeRun           *run,
-           VaeScratch       *scratch,
-           VaeNormStats     *stats,
-           const VaeTensor  *x,
-           const gfloat     *gamma,
-           const gfloat     *beta,
-           const VaeConv2d  *conv,
-           gsize             y0,
-           gsize             y1,
-           gsize            *skip,
-           GError          **error)
-{
-  VaeTensor *t, *u;
-  gsize      a, b;
-
-  band_input (y0, y1, VAE_T_H (x), conv->kernel / 2, &a, &b);
-  t = band_normalised (run, scratch, stats, x, a, b, gamma, beta, TRUE, error);
-  if (t == NULL)
-    return NULL;
-  u = vae_scratch_get (scratch, conv->c_out, b - a, VAE_T_W (x), error);
-  if (u && ! vae_op_conv2d (run, conv, t, NULL, VAE_ACT_NONE, &u, error))
-    {
-      vae_scratch_put (scratch, u);
-      u = NULL;
-    }
-  vae_scratch_put (scratch, t);
-  *skip = y0 - a;
-
-  return u;
-}
-
-/* dst[:, y0 : y1] = (or +=, with @add) src[:, skip : skip + y1 - y0] */
-static void
-put_rows (VaeTensor        *dst,
-          const VaeTensor  *src,
-          gsize             y0,
-          gsize             y1,
-          gsize             skip,
-          gboolean          add)
-{
-  const gsize w = VAE_T_W (dst), n = (y1 - y0) * w;
-  gsize       c, i;
-
-  for (c = 0; c < VAE_T_C (dst); c++)
-    {
-      gfloat       *d = dst->data + (c * VAE_T_H (dst) + y0) * w;
-      const gfloat *s = src->data + (c * VAE_T_H (src) + skip) * w;
-
-      if (add)
-        for (i = 0; i < n; i++)
-          d[i] += s[i];
-      else
-        memcpy (d, s, n * sizeof (gfloat));
-    }
-}
-
-/* resnet_forward() in bands. */
-static gboolean
-resnet_banded (VaeRun        *run,
-               VaeScratch    *scratch,
-               const Resnet  *r,
-               VaeTensor    **x,
-               GError       **error)
-{
-  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = band_rows (h);
-  VaeNormStats *stats;
-  VaeTensor    *u = NULL, *y = NULL, *band = NULL, *s_in = NULL, *s_out = NULL;
-  gboolean      ok = FALSE;
-  gsize         y0, y1, skip;
-
-  /* u = conv1 (silu (norm1 (x))) */
-  stats = whole_stats (run, *x, error);
-  if (stats == NULL ||
-      (u = vae_scratch_get (scratch, r->conv1.c_out, h, w, error)) == NULL)
-    goto out;
-  for (y0 = 0; y0 < h; y0 = y1)
-    {
-      y1 = MIN (y0 + rows, h);
-      band = band_conv (run, scratch, stats, *x, r->gamma1, r->beta1, &r->conv1,
-                        y0, y1, &skip, error);
-      if (band == NULL)
-        goto out;
-      put_rows (u, band, y0, y1, skip, FALSE);
-      vae_scratch_put (scratch, g_steal_pointer (&band));
-    }
-  vae_norm_stats_free (stats);
-
-  /* shortcut (x) + conv2 (silu (norm2 (u))); conv2 reads u only, so
-   * without a shortcut the sum goes into x itself. */
-  stats = whole_stats (run, u, error);
-  if (stats == NULL)
-    goto out;
-  if (r->has_shortcut &&
-      (y = vae_scratch_get (scratch, r->conv2.c_out, h, w, error)) == NULL)
-    goto out;
-  for (y0 = 0; y0 < h; y0 = y1)
-    {
-      y1 = MIN (y0 + rows, h);
-      band = band_conv (run, scratch, stats, u, r->gamma2, r->beta2, &r->conv2,
-                        y0, y1, &skip, error);
-      if (band == NULL)
-        goto out;
-      if (r->has_shortcut)
-        {
-          s_in = band_copy (scratch, *x, y0, y1, error);
-          if (s_in == NULL ||
-              (s_out = vae_scratch_get (scratch, r->shortcut.c_out, y1 - y0, w,
-                                        error)) == NULL ||
-              ! vae_op_conv2d (run, &r->shortcut, s_in, NULL, VAE_ACT_NONE, &s_out,
-                               error))
-            goto out;
-          put_rows (y, s_out, y0, y1, 0, FALSE);
-          put_rows (y, band, y0, y1, skip, TRUE);
-          vae_scratch_put (scratch, g_steal_pointer (&s_in));
-          vae_scratch_put (scratch, g_steal_pointer (&s_out));
-        }
-      else
-        {
-          put_rows (*x, band, y0, y1, skip, TRUE);
-        }
-      vae_scratch_put (scratch, g_steal_pointer (&band));
-    }
-  if (r->has_shortcut)
-    {
-      vae_scratch_put (scratch, *x);
-      *x = g_steal_pointer (&y);
-    }
-  ok = TRUE;
-
-out:
-  if (stats)
-    vae_norm_stats_free (stats);
-  vae_scratch_put (scratch, u);
-  vae_scratch_put (scratch, y);
-  vae_scratch_put (scratch, band);
-  vae_scratch_put (scratch, s_in);
-  vae_scratch_put (scratch, s_out);
-
-  return ok;
-}
-
-/* Rows [y0, y1) of @x normalised for the attention and projected by
- * @weight, @bias into token-major @out. */
-static gboolean
-band_project (VaeRun           *run,
-              VaeScratch       *scratch,
-              VaeNormStats     *stats,
-              const Attention  *a,
-              const VaeTensor  *x,
-              gsize             y0,
-              gsize             y1,
-              const gfloat     *weight,
-              const gfloat     *bias,
-              gfloat           *out,
-              GError          **error)
-{
-  VaeTensor *t;
-  ProjJob    job = { 0, };
-  gboolean   ok;
-
-  t = band_normalised (run, scratch, stats, x, y0, y1, a->gamma, a->beta, FALSE,
-                       error);
-  if (t == NULL)
-    return FALSE;
-  job.in = t->data;
-  job.n = (y1 - y0) * VAE_T_W (x);
-  job.stride = job.n;
-  job.c = a->channels;
-  job.out = out;
-  job.weight = weight;
-  job.bias = bias;
-  ok = project (run, &job, FALSE, error);
-  vae_scratch_put (scratch, t);
-
-  return ok;
-}
-
-/* attention_forward() in bands of queries, against keys and values made a
- * band at a time; *x is replaced by a new map. */
-static gboolean
-attention_banded (VaeRun           *run,
+gboolean
+vae_kl_conv_step (VaeRun           *run,
                   VaeScratch       *scratch,
-                  const Attention  *a,
+                  const VaeConv2d  *conv,
                   VaeTensor       **x,
                   GError          **error)
-{
-  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), n = h * w;
-  const gsize   c = a->channels, rows_q = band_rows (h), rows_k = key_rows (h);
-  const gfloat  scale = (gfloat) (1.0 / sqrt (c));
-  VaeNormStats *stats;
-  VaeTensor    *y = NULL;
-  gfloat       *q = NULL, *acc = NULL, *max = NULL, *sum = NULL, *k = NULL, *v = NULL;
-  gboolean      ok = FALSE;
-  gsize         q0, q1, k0, k1;
-
-  stats = whole_stats (run, *x, error);
-  if (stats == NULL ||
-      (y = vae_scratch_get (scratch, c, h, w, error)) == NULL)
-    goto out;
-  q = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
-  acc = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
-  max = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
-  sum = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
-  k = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
-  v = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
-  if (! q || ! acc || ! max || ! sum || ! k || ! v)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                           "out of memory for attention buffers");
-      goto out;
-    }
-  /* The residual: the output projection adds to it. */
-  memcpy (y->data, (*x)->data, c * n * sizeof (gfloat));
-
-  for (q0 = 0; q0 < h; q0 = q1)
-    {
-      ProjJob job = { 0, };
-      gsize   nq;
-
-      q1 = MIN (q0 + rows_q, h);
-      nq = (q1 - q0) * w;
-      if (! band_project (run, scratch, stats, a, *x, q0, q1, a->wq, a->bq, q, error))
-        goto out;
-      vae_attention_state_init (nq, 1, c, max, sum, acc);
-      for (k0 = 0; k0 < h; k0 = k1)
-        {
-          k1 = MIN (k0 + rows_k, h);
-          if (! band_project (run, scratch, stats, a, *x, k0, k1, a->wk, a->bk, k,
-                              error) ||
-              ! band_project (run, scratch, stats, a, *x, k0, k1, a->wv, a->bv, v,
-                              error) ||
-              ! vae_op_attention_partial (run, q, nq, k, v, (k1 - k0) * w, 1, c,
-                                          scale, max, sum, acc, error))
-            goto out;
-        }
-      vae_attention_state_finish (nq, 1, c, sum, acc);
-
-      job.in = acc;
-      job.n = nq;
-      job.stride = n;
-      job.c = c;
-      job.out = y->data + q0 * w;
-      job.weight = a->wo;
-      job.bias = a->bo;
-      if (! project (run, &job, TRUE, error))
-        goto out;
-    }
-
-  vae_scratch_put (scratch, *x);
-  *x = g_steal_pointer (&y);
-  ok = TRUE;
-
-out:
-  if (stats)
-    vae_norm_stats_free (stats);
-  vae_scratch_put (scratch, y);
-  g_free (q);
-  g_free (acc);
-  g_free (max);
-  g_free (sum);
-  g_free (k);
-  g_free (v);
-
-  return ok;
-}
-
-/* y = conv (x) into a fresh scratch map, which replaces x. */
-static gboolean
-conv_step (VaeRun           *run,
-           VaeScratch       *scratch,
-           const VaeConv2d  *conv,
-           VaeTensor       **x,
-           GError          **error)
 {
   VaeTensor *y;
   gsize      ho, wo;
@@ -1472,8 +1015,8 @@ resnet_step (VaeRun        *run,
              VaeTensor    **x,
              GError       **error)
 {
-  return banded ? resnet_banded (run, scratch, r, x, error)
-                : resnet_forward (run, scratch, r, x, error);
+  return banded ? vae_kl_resnet_banded (run, scratch, r, x, error)
+                : vae_kl_resnet_forward (run, scratch, r, x, error);
 }
 
 /* The mid block, @banded or not. */
@@ -1488,7 +1031,7 @@ mid_forward (VaeRun      *run,
   if (! resnet_step (run, scratch, &half->mid1, banded, x, error))
     return FALSE;
   if (half->has_attention &&
-      ! (banded ? attention_banded (run, scratch, &half->attention, x, error)
+      ! (banded ? vae_kl_attention_banded (run, scratch, &half->attention, x, error)
                 : attention_forward (run, scratch, &half->attention, *x, error)))
     return FALSE;
 
@@ -1497,16 +1040,16 @@ mid_forward (VaeRun      *run,
 
 /* Levels [first, last), the resampling conv of the last one only with
  * @last_resample; the ResNet blocks @banded or not. */
-static gboolean
-levels_forward (VaeRun      *run,
-                VaeScratch  *scratch,
-                const Half  *half,
-                gint         first,
-                gint         last,
-                gboolean     last_resample,
-                gboolean     banded,
-                VaeTensor  **x,
-                GError     **error)
+gboolean
+vae_kl_levels_forward (VaeRun      *run,
+                       VaeScratch  *scratch,
+                       const Half  *half,
+                       gint         first,
+                       gint         last,
+                       gboolean     last_resample,
+                       gboolean     banded,
+                       VaeTensor  **x,
+                       GError     **error)
 {
   gint i, j;
 
@@ -1518,7 +1061,7 @@ levels_forward (VaeRun      *run,
         if (! resnet_step (run, scratch, &level->resnets[j], banded, x, error))
           return FALSE;
       if (level->has_resample && (i + 1 < last || last_resample) &&
-          ! conv_step (run, scratch, &level->resample, x, error))
+          ! vae_kl_conv_step (run, scratch, &level->resample, x, error))
         return FALSE;
     }
 
@@ -1527,16 +1070,16 @@ levels_forward (VaeRun      *run,
 
 /* The last GroupNorm + SiLU in place, then the output conv into a tensor
  * of its own: scratch maps may be far larger than the result. */
-static VaeTensor *
-head_forward (VaeRun           *run,
-              const Half       *half,
-              const VaeConv2d  *conv,
-              VaeTensor        *x,
-              GError          **error)
+VaeTensor *
+vae_kl_head_forward (VaeRun           *run,
+                     const Half       *half,
+                     const VaeConv2d  *conv,
+                     VaeTensor        *x,
+                     GError          **error)
 {
   VaeTensor *y = NULL;
 
-  if (! norm_silu (run, x, half->gamma_out, half->beta_out, x, error) ||
+  if (! vae_kl_norm_silu (run, x, half->gamma_out, half->beta_out, x, error) ||
       ! vae_op_conv2d (run, conv, x, NULL, VAE_ACT_NONE, &y, error))
     return NULL;
 
@@ -1552,27 +1095,6 @@ resnet_flops (const Resnet *r,
          (r->has_shortcut ? vae_conv2d_flops (&r->shortcut, h, w) : 0.0);
 }
 
-/* A conv run in bands over h rows (resnet_banded()): context rows
- * included. */
-static gdouble
-banded_conv_flops (const VaeConv2d *conv,
-                   gsize            h,
-                   gsize            w)
-{
-  const gsize rows = band_rows (h);
-  gdouble     flops = 0.0;
-  gsize       y0, y1, a, b;
-
-  for (y0 = 0; y0 < h; y0 = y1)
-    {
-      y1 = MIN (y0 + rows, h);
-      band_input (y0, y1, h, conv->kernel / 2, &a, &b);
-      flops += vae_conv2d_flops (conv, b - a, w);
-    }
-
-  return flops;
-}
-
 static gdouble
 resnet_step_flops (const Resnet *r,
                    gboolean      banded,
@@ -1582,39 +1104,9 @@ resnet_step_flops (const Resnet *r,
   if (! banded)
     return resnet_flops (r, h, w);
 
-  return banded_conv_flops (&r->conv1, h, w) + banded_conv_flops (&r->conv2, h, w) +
-         (r->has_shortcut ? banded_conv_flops (&r->shortcut, h, w) : 0.0);
-}
-
-/* attention_banded(): each query band's projection, the keys and values
- * made again for it, its share of the attention and its output
- * projection, in the terms its ops count them. */
-static gdouble
-attention_banded_flops (gint  c,
-                        gsize h,
-                        gsize w)
-{
-  const gsize rows_q = band_rows (h), rows_k = key_rows (h);
-  gdouble     flops = 0.0;
-  gsize       q0, q1, k0, k1;
-
-  for (q0 = 0; q0 < h; q0 = q1)
-    {
-      const gsize nq = (MIN (q0 + rows_q, h) - q0) * w;
-
-      q1 = MIN (q0 + rows_q, h);
-      flops += 2.0 * nq * c * c;
-      for (k0 = 0; k0 < h; k0 = k1)
-        {
-          const gsize nk = (MIN (k0 + rows_k, h) - k0) * w;
-
-          k1 = MIN (k0 + rows_k, h);
-          flops += 2 * (2.0 * nk * c * c) + 4.0 * (gdouble) nq * (gdouble) nk * 1 * c;
-        }
-      flops += 2.0 * nq * c * c;
-    }
-
-  return flops;
+  return vae_kl_banded_conv_flops (&r->conv1, h, w) +
+         vae_kl_banded_conv_flops (&r->conv2, h, w) +
+         (r->has_shortcut ? vae_kl_banded_conv_flops (&r->shortcut, h, w) : 0.0);
 }
 
 static gdouble
@@ -1628,7 +1120,7 @@ mid_flops (const Half *half,
   gint    c = half->attention.channels;
 
   if (half->has_attention && banded)
-    flops += attention_banded_flops (c, h, w);
+    flops += vae_kl_attention_banded_flops (c, h, w);
   else if (half->has_attention)
     flops += 4 * 2.0 * h * w * c * c + vae_attention_flops (h * w, 1, c);
 
@@ -1637,14 +1129,14 @@ mid_flops (const Half *half,
 
 /* The same levels on an input of *h x *w, which they update to their
  * output size. */
-static gdouble
-levels_flops (const Half *half,
-              gint        first,
-              gint        last,
-              gboolean    last_resample,
-              gboolean    banded,
-              gsize      *h,
-              gsize      *w)
+gdouble
+vae_kl_levels_flops (const Half *half,
+                     gint        first,
+                     gint        last,
+                     gboolean    last_resample,
+                     gboolean    banded,
+                     gsize      *h,
+                     gsize      *w)
 {
   gdouble flops = 0.0;
   gsize   ho, wo;
@@ -1669,11 +1161,11 @@ levels_flops (const Half *half,
 }
 
 /* The decoder's latent-resolution part: post_quant_conv, conv_in, mid. */
-static gdouble
-decoder_head_flops (const Half *d,
-                    gboolean    banded,
-                    gsize       h,
-                    gsize       w)
+gdouble
+vae_kl_decoder_head_flops (const Half *d,
+                           gboolean    banded,
+                           gsize       h,
+                           gsize       w)
 {
   return (d->has_quant ? vae_conv2d_flops (&d->quant, h, w) : 0.0) +
          vae_conv2d_flops (&d->conv_in, h, w) + mid_flops (d, banded, h, w);
@@ -1686,7 +1178,7 @@ decoder_tail_flops (const Half *d,
                     gsize       w,
                     gboolean    with_out)
 {
-  gdouble flops = levels_flops (d, 0, d->n_levels, TRUE, FALSE, &h, &w);
+  gdouble flops = vae_kl_levels_flops (d, 0, d->n_levels, TRUE, FALSE, &h, &w);
 
   return flops + (with_out ? vae_conv2d_flops (&d->conv_out, h, w) : 0.0);
 }
@@ -1700,15 +1192,15 @@ encoder_body_flops (const Half *e,
 {
   gdouble flops = vae_conv2d_flops (&e->conv_in, h, w);
 
-  return flops + levels_flops (e, 0, e->n_levels, TRUE, FALSE, &h, &w);
+  return flops + vae_kl_levels_flops (e, 0, e->n_levels, TRUE, FALSE, &h, &w);
 }
 
 /* ... and the rest on h x w latent pixels: mid, conv_out, quant_conv. */
-static gdouble
-encoder_tail_flops (const Half *e,
-                    gboolean    banded,
-                    gsize       h,
-                    gsize       w)
+gdouble
+vae_kl_encoder_tail_flops (const Half *e,
+                           gboolean    banded,
+                           gsize       h,
+                           gsize       w)
 {
   return mid_flops (e, banded, h, w) + vae_conv2d_flops (&e->conv_out, h, w) +
          (e->has_quant ? vae_conv2d_flops (&e->quant, h, w) : 0.0);
@@ -1723,10 +1215,11 @@ half_flops (const Half *half,
             gsize       w)
 {
   if (decoder)
-    return decoder_head_flops (half, FALSE, h, w) + decoder_tail_flops (half, h, w, TRUE);
+    return vae_kl_decoder_head_flops (half, FALSE, h, w) +
+           decoder_tail_flops (half, h, w, TRUE);
 
   return encoder_body_flops (half, h, w) +
-         encoder_tail_flops (half, FALSE, h / half->factor, w / half->factor);
+         vae_kl_encoder_tail_flops (half, FALSE, h / half->factor, w / half->factor);
 }
 
 /* --- VaeArchClass ----------------------------------------------------------- */
@@ -1967,18 +1460,18 @@ kl_can_decode (gpointer self)
 
 /* The encoder's latent-resolution part on @x (consumed): mid, norm_out,
  * conv_out, quant_conv.  Returns the z means. */
-static VaeTensor *
-encoder_tail (VaeRun      *run,
-              VaeScratch  *scratch,
-              const Half  *e,
-              gboolean     banded,
-              VaeTensor  **x,
-              GError     **error)
+VaeTensor *
+vae_kl_encoder_tail (VaeRun      *run,
+                     VaeScratch  *scratch,
+                     const Half  *e,
+                     gboolean     banded,
+                     VaeTensor  **x,
+                     GError     **error)
 {
   VaeTensor *y, *z = NULL;
 
   if (! mid_forward (run, scratch, e, banded, x, error) ||
-      ! (y = head_forward (run, e, &e->conv_out, *x, error)))
+      ! (y = vae_kl_head_forward (run, e, &e->conv_out, *x, error)))
     return NULL;
   if (! e->has_quant)
     return y;
@@ -1991,10 +1484,10 @@ encoder_tail (VaeRun      *run,
 }
 
 /* [0, 1] -> [-1, 1] into a scratch map. */
-static VaeTensor *
-encoder_input (VaeScratch       *scratch,
-               const VaeTensor  *image,
-               GError          **error)
+VaeTensor *
+vae_kl_encoder_input (VaeScratch       *scratch,
+                      const VaeTensor  *image,
+                      GError          **error)
 {
   VaeTensor *x = vae_scratch_get (scratch, 3, VAE_T_H (image), VAE_T_W (image),
                                   error);
@@ -2024,11 +1517,11 @@ kl_encode (gpointer          self,
                                             VAE_T_W (image)));
   vae_scratch_init (&scratch);
 
-  x = encoder_input (&scratch, image, error);
+  x = vae_kl_encoder_input (&scratch, image, error);
   if (x != NULL &&
-      conv_step (run, &scratch, &e->conv_in, &x, error) &&
-      levels_forward (run, &scratch, e, 0, e->n_levels, TRUE, FALSE, &x, error))
-    *latent = encoder_tail (run, &scratch, e, FALSE, &x, error);
+      vae_kl_conv_step (run, &scratch, &e->conv_in, &x, error) &&
+      vae_kl_levels_forward (run, &scratch, e, 0, e->n_levels, TRUE, FALSE, &x, error))
+    *latent = vae_kl_encoder_tail (run, &scratch, e, FALSE, &x, error);
 
   if (x)
     vae_tensor_unref (x);
@@ -2037,10 +1530,10 @@ kl_encode (gpointer          self,
   return *latent != NULL;
 }
 
-static gboolean
-check_latent (const Half       *d,
-              const VaeTensor  *latent,
-              GError          **error)
+gboolean
+vae_kl_check_latent (const Half       *d,
+                     const VaeTensor  *latent,
+                     GError          **error)
 {
   if (latent->n_dims != 3 || VAE_T_C (latent) != (gsize) d->z)
     {
@@ -2057,13 +1550,13 @@ check_latent (const Half       *d,
 
 /* The decoder's latent-resolution part: post_quant_conv, conv_in, mid.
  * Returns a scratch map. */
-static VaeTensor *
-decoder_head (VaeRun           *run,
-              VaeScratch       *scratch,
-              const Half       *d,
-              gboolean          banded,
-              const VaeTensor  *latent,
-              GError          **error)
+VaeTensor *
+vae_kl_decoder_head (VaeRun           *run,
+                     VaeScratch       *scratch,
+                     const Half       *d,
+                     gboolean          banded,
+                     const VaeTensor  *latent,
+                     GError          **error)
 {
   VaeTensor *x;
 
@@ -2073,7 +1566,7 @@ decoder_head (VaeRun           *run,
                            error);
       if (x == NULL ||
           ! vae_op_conv2d (run, &d->quant, latent, NULL, VAE_ACT_NONE, &x, error) ||
-          ! conv_step (run, scratch, &d->conv_in, &x, error))
+          ! vae_kl_conv_step (run, scratch, &d->conv_in, &x, error))
         goto fail;
     }
   else
@@ -2105,15 +1598,15 @@ decoder_tail (VaeRun      *run,
               VaeTensor  **x,
               GError     **error)
 {
-  if (! levels_forward (run, scratch, d, 0, d->n_levels, TRUE, FALSE, x, error))
+  if (! vae_kl_levels_forward (run, scratch, d, 0, d->n_levels, TRUE, FALSE, x, error))
     return NULL;
 
-  return head_forward (run, d, &d->conv_out, *x, error);
+  return vae_kl_head_forward (run, d, &d->conv_out, *x, error);
 }
 
 /* [-1, 1] -> [0, 1]; vae_model_decode clamps. */
-static void
-decoder_output (VaeTensor *y)
+void
+vae_kl_decoder_output (VaeTensor *y)
 {
   gsize i;
 
@@ -2133,18 +1626,18 @@ kl_decode (gpointer          self,
   VaeTensor  *x;
 
   *image = NULL;
-  if (! check_latent (d, latent, error))
+  if (! vae_kl_check_latent (d, latent, error))
     return FALSE;
 
   vae_run_begin (run, "decode", half_flops (d, TRUE, VAE_T_H (latent),
                                             VAE_T_W (latent)));
   vae_scratch_init (&scratch);
 
-  x = decoder_head (run, &scratch, d, FALSE, latent, error);
+  x = vae_kl_decoder_head (run, &scratch, d, FALSE, latent, error);
   if (x != NULL)
     *image = decoder_tail (run, &scratch, d, &x, error);
   if (*image)
-    decoder_output (*image);
+    vae_kl_decoder_output (*image);
 
   if (x)
     vae_tensor_unref (x);
@@ -2158,9 +1651,9 @@ kl_decode (gpointer          self,
 /* Peak feature maps of an untiled run (a VaeScratch keeps few maps beyond
  * those live at one time): a ResNet block holds three maps, the attention
  * five, a resampling conv its input and output.  In floats. */
-static gsize
-resnet_memory (const Resnet *r,
-               gsize         n)
+gsize
+vae_kl_resnet_memory (const Resnet *r,
+                      gsize         n)
 {
   return ((gsize) r->conv1.c_in + 2 * (gsize) r->conv1.c_out) * n;
 }
@@ -2169,7 +1662,8 @@ static gsize
 mid_memory (const Half *half,
             gsize       n)
 {
-  gsize peak = MAX (resnet_memory (&half->mid1, n), resnet_memory (&half->mid2, n));
+  gsize peak = MAX (vae_kl_resnet_memory (&half->mid1, n),
+                    vae_kl_resnet_memory (&half->mid2, n));
 
   if (half->has_attention)
     peak = MAX (peak, 5 * (gsize) half->attention.channels * n);
@@ -2190,7 +1684,7 @@ levels_memory (const Half *half,
       const Level *level = &half->levels[i];
 
       for (j = 0; j < level->n_resnets; j++)
-        peak = MAX (peak, resnet_memory (&level->resnets[j], *n));
+        peak = MAX (peak, vae_kl_resnet_memory (&level->resnets[j], *n));
       if (level->has_resample)
         {
           gsize out = decoder ? *n * 4 : *n / 4;
@@ -2205,11 +1699,11 @@ levels_memory (const Half *half,
 }
 
 /* Bytes, for choose_tile(). */
-static gsize
-kl_memory (gpointer self,
-           gboolean decoder,
-           gsize    width,
-           gsize    height)
+gsize
+vae_kl_memory (gpointer self,
+               gboolean decoder,
+               gsize    width,
+               gsize    height)
 {
   const Kl   *kl = self;
   const Half *half = decoder ? &kl->decoder : &kl->encoder;
@@ -2242,1032 +1736,6 @@ kl_memory (gpointer self,
   return peak * sizeof (gfloat);
 }
 
-/* --- tiles ---------------------------------------------------------------- */
-
-/* Tiled decoding and encoding that gives the untiled result.
- *
- * Two things in a KL VAE see the whole image: the mid-block attention and
- * the GroupNorm statistics.  Everything at latent resolution runs whole
- * (the decoder's post_quant_conv, conv_in and mid block; the encoder's mid
- * block, norm_out, conv_out and quant_conv), and so do the levels next to
- * it when that fits the budget and saves work: the decoder's first
- * levels, the encoder's last ones.  The whole part runs in bands of rows
- * (see "whole maps in bands"), which keeps a 4096^2 SD decode's mid block
- * at two 512 MiB maps.  The rest, the "tiled part" (the decoder's
- * finer levels and head, the encoder's conv_in and finer levels), runs in
- * tiles over the latent grid, each with a margin as wide as the receptive
- * field of what it computes, so that with the same GroupNorm statistics a
- * tile's inner values are the untiled ones.  Encoder tiles start on latent
- * pixels, so that every stride-2 conv samples the pixels it samples on the
- * whole image (the downsample pads right and bottom only, which the
- * margin covers too).
- *
- * Statistics: each GroupNorm's input depends on the statistics of every
- * GroupNorm before it, so whole-image statistics cannot all come from one
- * pass.  Statistics gathered in one pass over the tiles, each tile
- * normalised with its own (VAE_NORM_STATS_COLLECT), are 10-25 % off on a
- * photo whose tiles differ (sky and ground): a random SD-style model's
- * decoded image is 38 dB from the untiled one with only the finest level
- * tiled (1024^2), 15 dB with every level tiled (narrower model, 512^2); a
- * first pass at half resolution, 30 and 20 dB; further passes normalised
- * with the previous pass's statistics make one more layer exact each but
- * the later ones worse (docs/tiling.md).  So the statistics are made
- * exact one GroupNorm at a time: pass g runs every
- * tile up to the input of GroupNorm g, normalising the ones before it
- * with their (exact) whole-image statistics, and adds that input's sums
- * over the tile's own region; a last pass applies them all and blends.
- * Each pass stops at its GroupNorm and carries only the margin its layers
- * need, and takes tiles as large as its maps allow; still the passes cost
- * several times the tiled part (at 1024^2 an SD decode does 2.9 times the
- * untiled work, at 4096^2 9 times), which is why as much as fits runs
- * whole.  tiler_init() weighs that: of the splits whose whole part and
- * tiles fit the budget, it takes the one with the least work.
- */
-
-/* A tiled run: its plan and its state. */
-typedef struct
-{
-  const Half      *half;
-  gboolean         decoder;
-  /* decoder: levels before it run untiled (its resampling conv is
-   * tiled); encoder: levels from it */
-  gint             split;
-  gsize            in_scale;   /* map pixels per latent pixel, tiled part's input */
-  gsize            out_scale;  /* ... and its output */
-  gint             n_norms;    /* GroupNorm calls in the tiled part */
-  gsize            budget;     /* bytes, and of them the whole maps' */
-  gsize            fixed;
-  gsize            max_tile;   /* latent pixels */
-  const VaeTensor *source;     /* the tiled part's input, whole */
-  VaeTensor       *out;        /* its output, blended from the tiles */
-  VaeScratch       scratch;
-} Tiler;
-
-/* What the tiled part costs on one tile. */
-typedef struct
-{
-  gdouble radius;   /* receptive field, latent pixels */
-  gdouble flops;
-  gsize   memory;   /* peak bytes of feature maps */
-} Cost;
-
-/* Cost of a resampling conv on a map of *h x *w pixels, @scale of them per
- * latent pixel; all three follow it. */
-static void
-conv_cost (Cost            *cost,
-           const VaeConv2d *conv,
-           gsize           *h,
-           gsize           *w,
-           gdouble         *scale)
-{
-  gsize ho, wo;
-
-  vae_conv2d_out_size (conv, *h, *w, &ho, &wo);
-  cost->flops += vae_conv2d_flops (conv, *h, *w);
-  cost->memory = MAX (cost->memory, ((gsize) conv->c_in * *h * *w +
-                                     (gsize) conv->c_out * ho * wo) * sizeof (gfloat));
-  if (conv->upsample > 1)
-    *scale *= conv->upsample;
-  if (conv->stride > 1)
-    {
-      /* Output j reads inputs stride j .. stride j + kernel - 1. */
-      cost->radius += (conv->kernel - 1) / *scale;
-      *scale /= conv->stride;
-    }
-  else
-    {
-      cost->radius += (conv->kernel / 2) / *scale;
-    }
-  *h = ho;
-  *w = wo;
-}
-
-/* The tiled part on a tile of h x w latent pixels, up to the input of
- * its GroupNorm call @stop (past the last one: up to the decoder's
- * conv_out), or all of it for stop < 0. */
-static Cost
-tiled_cost (const Tiler *tiler,
-            gint         stop,
-            gsize        h,
-            gsize        w)
-{
-  const Half *half = tiler->half;
-  const gint  first = tiler->decoder ? tiler->split : 0;
-  const gint  last = tiler->decoder ? half->n_levels : tiler->split;
-  gdouble     scale = tiler->in_scale;
-  Cost        cost = { 0.0, 0.0, 0 };
-  gint        i, j, gn = 0;
-
-  h *= tiler->in_scale;
-  w *= tiler->in_scale;
-  if (tiler->decoder && first > 0 && half->levels[first - 1].has_resample)
-    conv_cost (&cost, &half->levels[first - 1].resample, &h, &w, &scale);
-  if (! tiler->decoder)
-    conv_cost (&cost, &half->conv_in, &h, &w, &scale);
-
-  for (i = first; i < last; i++)
-    {
-      const Level *level = &half->levels[i];
-
-      for (j = 0; j < level->n_resnets; j++)
-        {
-          const Resnet *r = &level->resnets[j];
-
-          if (stop == gn++)
-            return cost;
-          cost.memory = MAX (cost.memory, resnet_memory (r, h * w) * sizeof (gfloat));
-          cost.flops += vae_conv2d_flops (&r->conv1, h, w);
-          cost.radius += (r->conv1.kernel / 2) / scale;
-          if (stop == gn++)
-            return cost;
-          cost.flops += vae_conv2d_flops (&r->conv2, h, w) +
-                        (r->has_shortcut ? vae_conv2d_flops (&r->shortcut, h, w) : 0.0);
-          cost.radius += (r->conv2.kernel / 2) / scale;
-        }
-      if (level->has_resample)
-        conv_cost (&cost, &level->resample, &h, &w, &scale);
-    }
-
-  if (tiler->decoder && stop < 0)
-    conv_cost (&cost, &half->conv_out, &h, &w, &scale);
-
-  return cost;
-}
-
-static gsize
-tiled_margin (const Tiler *tiler,
-              gint         stop)
-{
-  /* The radius does not depend on the tile's size. */
-  return (gsize) ceil (tiled_cost (tiler, stop, 1, 1).radius) + 1;
-}
-
-/* Sets the split: decoder levels before it run whole (the upsample of
- * the last of them is tiled), encoder levels from it. */
-static void
-tiler_set_split (Tiler *tiler,
-                 gint   split)
-{
-  const Half *half = tiler->half;
-  gint        i;
-
-  tiler->split = split;
-  if (tiler->decoder)
-    {
-      tiler->in_scale = 1;
-      for (i = 0; i + 1 < split; i++)
-        if (half->levels[i].has_resample)
-          tiler->in_scale *= 2;
-      tiler->out_scale = half->factor;
-    }
-  else
-    {
-      tiler->in_scale = half->factor;
-      tiler->out_scale = half->factor;
-      for (i = 0; i < split; i++)
-        if (half->levels[i].has_resample)
-          tiler->out_scale /= 2;
-    }
-
-  tiler->n_norms = 0;
-  for (i = tiler->decoder ? split : 0;
-       i < (tiler->decoder ? half->n_levels : split); i++)
-    tiler->n_norms += 2 * half->levels[i].n_resnets;
-  if (tiler->decoder)
-    tiler->n_norms++;   /* norm_out */
-}
-
-/* Floats that resnet_banded() holds on h x w: input and conv1 output
- * (and the new output with a shortcut), and a band's buffers. */
-static gsize
-resnet_banded_memory (const Resnet *r,
-                      gsize         h,
-                      gsize         w)
-{
-  const gsize c_in = r->conv1.c_in, c_out = r->conv1.c_out;
-  const gsize band = MIN (band_rows (h) + 2, h) * w;
-  gsize       floats = (c_in + c_out) * h * w + (MAX (c_in, c_out) + c_out) * band;
-
-  if (r->has_shortcut)
-    floats += c_out * h * w + (c_in + c_out) * band;
-
-  return floats;
-}
-
-/* ... attention_banded(): input, output, a query band's queries,
- * normalised input and running state, a key band's keys and values. */
-static gsize
-attention_banded_memory (gsize c,
-                         gsize h,
-                         gsize w)
-{
-  const gsize nq = MIN (band_rows (h), h) * w, nk = MIN (key_rows (h), h) * w;
-
-  return 2 * c * h * w + (3 * c + 2) * nq + 3 * c * nk;
-}
-
-static gsize
-mid_banded_memory (const Half *half,
-                   gsize       h,
-                   gsize       w)
-{
-  gsize peak = MAX (resnet_banded_memory (&half->mid1, h, w),
-                    resnet_banded_memory (&half->mid2, h, w));
-
-  if (half->has_attention)
-    peak = MAX (peak, attention_banded_memory (half->attention.channels, h, w));
-
-  return peak;
-}
-
-/* Peak bytes of a tiled run's whole part with the split at @split, on h x w
- * latent pixels: the latent-resolution part and the levels run whole, in
- * bands, with their resampling convs whole. */
-static gsize
-whole_memory (const Tiler *tiler,
-              gint         split,
-              gsize        h,
-              gsize        w)
-{
-  const Half *half = tiler->half;
-  const gsize n = h * w;
-  gsize       peak, lh, lw, ho, wo;
-  gint        i, j;
-
-  if (tiler->decoder)
-    peak = MAX (((gsize) half->z * 2 + (gsize) half->conv_in.c_out) * n,
-                mid_banded_memory (half, h, w));
-  else
-    peak = MAX (mid_banded_memory (half, h, w),
-                ((gsize) half->conv_out.c_in + 4 * (gsize) half->z) * n);
-
-  /* Level sizes from the decoder's latent or the encoder's image. */
-  lh = tiler->decoder ? h : h * half->factor;
-  lw = tiler->decoder ? w : w * half->factor;
-  for (i = 0; i < half->n_levels; i++)
-    {
-      const Level *level = &half->levels[i];
-      gboolean     whole = tiler->decoder ? i < split : i >= split;
-
-      if (whole)
-        for (j = 0; j < level->n_resnets; j++)
-          peak = MAX (peak, resnet_banded_memory (&level->resnets[j], lh, lw));
-      if (! level->has_resample)
-        continue;
-      vae_conv2d_out_size (&level->resample, lh, lw, &ho, &wo);
-      /* The decoder's last whole level leaves its upsample to the tiles. */
-      if (whole && (! tiler->decoder || i + 1 < split))
-        peak = MAX (peak, (gsize) level->resample.c_in * lh * lw +
-                          (gsize) level->resample.c_out * ho * wo);
-      lh = ho;
-      lw = wo;
-    }
-
-  return peak * sizeof (gfloat);
-}
-
-/* Width of the tiled part's input or output map. */
-static gsize
-tiler_channels (const Tiler *tiler,
-                gboolean     output)
-{
-  const Half  *half = tiler->half;
-  const Level *level;
-
-  if (tiler->decoder && output)
-    return 3;
-  if (! tiler->decoder && ! output)
-    return 3;
-  if (tiler->decoder && tiler->split == 0)
-    return (gsize) half->mid2.conv1.c_out;
-  if (! tiler->decoder && tiler->split == 0)
-    return (gsize) half->conv_in.c_out;
-  level = &half->levels[tiler->split - 1];
-
-  return (gsize) level->resnets[level->n_resnets - 1].conv1.c_out;
-}
-
-typedef struct
-{
-  GArray *xs, *ys;          /* spans over the latent grid */
-  gsize   w, h;             /* latent pixels */
-  gsize   tile, margin, overlap;
-} Grid;
-
-/* One tile: what is computed (its span and margin, clipped to the grid)
- * and its own region, which the tiles partition, for the statistics. */
-typedef struct
-{
-  const VaeSpan *sx, *sy;
-  gsize          x0, y0, x1, y1;
-  gsize          own_x0, own_y0, own_x1, own_y1;
-} Tile;
-
-/* A span length no longer than @tile that splits @size into as few spans
- * as @tile does, but evenly: the last one is not a sliver that costs as
- * much margin as a whole tile. */
-static gsize
-balanced (gsize size,
-          gsize tile,
-          gsize overlap)
-{
-  gsize n;
-
-  if (tile >= size || tile <= overlap)
-    return tile;
-  n = (size - overlap + (tile - overlap) - 1) / (tile - overlap);
-
-  return (size - overlap + n - 1) / n + overlap;
-}
-
-static void
-grid_init (Grid  *grid,
-           gsize  w,
-           gsize  h,
-           gsize  tile,
-           gsize  margin)
-{
-  grid->w = w;
-  grid->h = h;
-  grid->tile = tile;
-  grid->margin = margin;
-  /* With one set of statistics and full margins the tiles agree to float
-   * rounding: the overlap only has to hide that. */
-  grid->overlap = MIN (OVERLAP, tile / 2);
-  grid->xs = vae_tiles_split (w, balanced (w, tile, grid->overlap), grid->overlap, 1);
-  grid->ys = vae_tiles_split (h, balanced (h, tile, grid->overlap), grid->overlap, 1);
-}
-
-static void
-grid_clear (Grid *grid)
-{
-  g_clear_pointer (&grid->xs, g_array_unref);
-  g_clear_pointer (&grid->ys, g_array_unref);
-}
-
-static void
-span_bounds (const GArray *spans,
-             guint         i,
-             gsize         size,
-             gsize         margin,
-             gsize         overlap,
-             gsize        *a,
-             gsize        *b,
-             gsize        *own_a,
-             gsize        *own_b)
-{
-  const VaeSpan *s = &g_array_index (spans, VaeSpan, i);
-
-  vae_span_extend (s, margin, size, a, b);
-  /* Neighbours overlap by exactly @overlap; its middle divides them. */
-  *own_a = i == 0 ? 0 : s->start + overlap / 2;
-  *own_b = i + 1 == spans->len
-           ? size : g_array_index (spans, VaeSpan, i + 1).start + overlap / 2;
-}
-
-static void
-grid_tile (const Grid *grid,
-           guint       ix,
-           guint       iy,
-           Tile       *t)
-{
-  t->sx = &g_array_index (grid->xs, VaeSpan, ix);
-  t->sy = &g_array_index (grid->ys, VaeSpan, iy);
-  span_bounds (grid->xs, ix, grid->w, grid->margin, grid->overlap,
-               &t->x0, &t->x1, &t->own_x0, &t->own_x1);
-  span_bounds (grid->ys, iy, grid->h, grid->margin, grid->overlap,
-               &t->y0, &t->y1, &t->own_y0, &t->own_y1);
-}
-
-/* Work of the tiled part up to @stop over every tile of @grid. */
-static gdouble
-grid_flops (const Tiler *tiler,
-            const Grid  *grid,
-            gint         stop)
-{
-  gdouble flops = 0.0;
-  guint   ix, iy;
-
-  for (iy = 0; iy < grid->ys->len; iy++)
-    for (ix = 0; ix < grid->xs->len; ix++)
-      {
-        Tile t;
-
-        grid_tile (grid, ix, iy, &t);
-        flops += tiled_cost (tiler, stop, t.y1 - t.y0, t.x1 - t.x0).flops;
-      }
-
-  return flops;
-}
-
-/* The grid of a pass up to GroupNorm @stop (stop < 0: the last pass):
- * tiles as large as the budget allows beside the whole maps, up to
- * max_tile.  Passes that stop early hold smaller maps, so their tiles are
- * larger and carry less margin for their area. */
-static gsize
-pass_tile (const Tiler *tiler,
-           gint         stop,
-           gsize        margin)
-{
-  gsize t = tiler->max_tile;
-
-  while (t > 8 &&
-         tiler->fixed + tiled_cost (tiler, stop, t + 2 * margin, t + 2 * margin).memory >
-         tiler->budget)
-    t -= MAX (t / 8, 1);
-
-  return t;
-}
-
-static void
-pass_grid (const Tiler *tiler,
-           Grid        *grid,
-           gsize        w,
-           gsize        h,
-           gint         stop)
-{
-  const gsize margin = tiled_margin (tiler, stop);
-
-  grid_init (grid, w, h, pass_tile (tiler, stop, margin), margin);
-}
-
-/* The map @stop's sums are taken from; past the last GroupNorm the
- * decoder's norm_out runs as it is (in a COLLECT pass, adding them). */
-static gboolean
-stop_here (Tiler        *tiler,
-           VaeRun       *run,
-           VaeTensor    *x,
-           gint          stop,
-           gint          gn,
-           gboolean     *stopped,
-           GError      **error)
-{
-  *stopped = TRUE;
-  if (stop == gn)
-    return vae_norm_stats_add (run->norm_stats, run, x, GROUPS, error);
-
-  return vae_op_group_norm (run, x, GROUPS, tiler->half->gamma_out,
-                            tiler->half->beta_out, EPS, VAE_ACT_NONE, x, error);
-}
-
-/* conv1 (silu (norm1 (x))) of a block into a new scratch map: the input
- * of its second GroupNorm. */
-static VaeTensor *
-resnet_first_half (VaeRun        *run,
-                   VaeScratch    *scratch,
-                   const Resnet  *r,
-                   VaeTensor     *x,
-                   GError       **error)
-{
-  VaeTensor *t, *u = NULL;
-
-  t = vae_scratch_get (scratch, VAE_T_C (x), VAE_T_H (x), VAE_T_W (x), error);
-  if (t == NULL)
-    return NULL;
-  if (norm_silu (run, x, r->gamma1, r->beta1, t, error))
-    {
-      u = vae_scratch_get (scratch, r->conv1.c_out, VAE_T_H (x), VAE_T_W (x), error);
-      if (u && ! vae_op_conv2d (run, &r->conv1, t, NULL, VAE_ACT_NONE, &u, error))
-        {
-          vae_scratch_put (scratch, u);
-          u = NULL;
-        }
-    }
-  vae_scratch_put (scratch, t);
-
-  return u;
-}
-
-/* Runs the tiled part on the tile *x, which it replaces: up to the input
- * of GroupNorm @stop, whose sums it adds to the statistics (past the
- * last, for a COLLECT pass: up to the decoder's conv_out), or all of it
- * for stop < 0. */
-static gboolean
-tile_forward (Tiler       *tiler,
-              VaeRun      *run,
-              VaeTensor  **x,
-              gint         stop,
-              GError     **error)
-{
-  const Half *half = tiler->half;
-  const gint  first = tiler->decoder ? tiler->split : 0;
-  const gint  last = tiler->decoder ? half->n_levels : tiler->split;
-  gboolean    stopped = FALSE;
-  gint        i, j, gn = 0;
-  VaeTensor  *y;
-
-  if (tiler->decoder && first > 0 && half->levels[first - 1].has_resample &&
-      ! conv_step (run, &tiler->scratch, &half->levels[first - 1].resample, x, error))
-    return FALSE;
-  if (! tiler->decoder &&
-      ! conv_step (run, &tiler->scratch, &half->conv_in, x, error))
-    return FALSE;
-
-  for (i = first; i < last; i++)
-    {
-      const Level *level = &half->levels[i];
-
-      for (j = 0; j < level->n_resnets; j++, gn += 2)
-        {
-          const Resnet *r = &level->resnets[j];
-
-          if (stop == gn)
-            return stop_here (tiler, run, *x, stop, gn, &stopped, error);
-          if (stop == gn + 1)
-            {
-              gboolean ok;
-
-              y = resnet_first_half (run, &tiler->scratch, r, *x, error);
-              if (y == NULL)
-                return FALSE;
-              ok = stop_here (tiler, run, y, stop, gn + 1, &stopped, error);
-              vae_scratch_put (&tiler->scratch, y);
-              return ok;
-            }
-          if (! resnet_forward (run, &tiler->scratch, r, x, error))
-            return FALSE;
-        }
-      if (level->has_resample &&
-          ! conv_step (run, &tiler->scratch, &level->resample, x, error))
-        return FALSE;
-    }
-
-  if (! tiler->decoder)
-    return TRUE;
-  if (stop >= gn)
-    return stop_here (tiler, run, *x, stop, gn, &stopped, error);
-
-  y = head_forward (run, half, &half->conv_out, *x, error);
-  if (y == NULL)
-    return FALSE;
-  vae_scratch_put (&tiler->scratch, *x);
-  *x = y;
-
-  return TRUE;
-}
-
-/* src[:, y : y + h, x : x + w] of the tiled part's input, in map pixels,
- * into a scratch map; for the encoder also [0, 1] -> [-1, 1]. */
-static VaeTensor *
-crop_source (Tiler   *tiler,
-             gsize    x,
-             gsize    y,
-             gsize    w,
-             gsize    h,
-             GError **error)
-{
-  const VaeTensor *src = tiler->source;
-  const gsize      channels = VAE_T_C (src);
-  VaeTensor       *out = vae_scratch_get (&tiler->scratch, channels, h, w, error);
-  gsize            c, row, i;
-
-  if (out == NULL)
-    return NULL;
-  for (c = 0; c < channels; c++)
-    for (row = 0; row < h; row++)
-      {
-        const gfloat *s = src->data + (c * VAE_T_H (src) + y + row) * VAE_T_W (src) + x;
-        gfloat       *d = out->data + (c * h + row) * w;
-
-        if (tiler->decoder)
-          memcpy (d, s, w * sizeof (gfloat));
-        else
-          for (i = 0; i < w; i++)
-            d[i] = s[i] * 2.0f - 1.0f;
-      }
-
-  return out;
-}
-
-/* One pass over the tiles of @grid: statistics in @mode, each tile up to
- * @stop (see tile_forward()); a whole pass (stop < 0) blends the tiles
- * into tiler->out. */
-static gboolean
-tiles_pass (Tiler             *tiler,
-            const Grid        *grid,
-            VaeNormStatsMode   mode,
-            gint               stop,
-            VaeRun            *run,
-            GError           **error)
-{
-  const gsize is = tiler->in_scale, os = tiler->out_scale;
-  guint       ix, iy;
-
-  /* Passes differ in their tiles' sizes and depth; buffers a pass leaves
-   * behind would stay beside the next pass's, each set sized to the whole
-   * budget. */
-  vae_scratch_clear (&tiler->scratch);
-  vae_scratch_init (&tiler->scratch);
-
-  for (iy = 0; iy < grid->ys->len; iy++)
-    for (ix = 0; ix < grid->xs->len; ix++)
-      {
-        VaeTensor *x;
-        gboolean   ok;
-        Tile       t;
-
-        grid_tile (grid, ix, iy, &t);
-        x = crop_source (tiler, t.x0 * is, t.y0 * is, (t.x1 - t.x0) * is,
-                         (t.y1 - t.y0) * is, error);
-        if (x == NULL)
-          return FALSE;
-        vae_norm_stats_begin (run->norm_stats, mode, t.x1 - t.x0, t.y1 - t.y0,
-                              t.own_x0 - t.x0, t.own_y0 - t.y0,
-                              t.own_x1 - t.x0, t.own_y1 - t.y0);
-
-        ok = tile_forward (tiler, run, &x, stop, error);
-        if (ok && stop < 0)
-          vae_tiles_blend (tiler->out, x, (t.sx->start - t.x0) * os,
-                           (t.sy->start - t.y0) * os, t.sx->start * os,
-                           t.sy->start * os, t.sx->len * os, t.sy->len * os,
-                           grid->xs, ix, grid->ys, iy, grid->overlap, os);
-        vae_scratch_put (&tiler->scratch, x);
-        if (! ok)
-          return FALSE;
-      }
-
-  return TRUE;
-}
-
-/* A 2 x 2 box filter of @t: the input of a first pass at half resolution. */
-static VaeTensor *
-half_size (const VaeTensor  *t,
-           GError          **error)
-{
-  const gsize h = VAE_T_H (t) / 2, w = VAE_T_W (t) / 2, tw = VAE_T_W (t);
-  VaeTensor  *out = vae_tensor_new_3d_uninit (VAE_T_C (t), h, w, error);
-  gsize       c, y, x;
-
-  if (out == NULL)
-    return NULL;
-  for (c = 0; c < VAE_T_C (t); c++)
-    for (y = 0; y < h; y++)
-      for (x = 0; x < w; x++)
-        {
-          const gfloat *p = t->data + (c * VAE_T_H (t) + 2 * y) * tw + 2 * x;
-
-          out->data[(c * h + y) * w + x] = 0.25f * (p[0] + p[1] + p[tw] + p[tw + 1]);
-        }
-
-  return out;
-}
-
-/* Statistics from the whole input at half resolution, untiled (measured
- * against the exact ones; see the top of this section): the decoder from
- * a 2 x 2-averaged latent, its untiled part run on that too, the encoder
- * from a 2 x 2-averaged image. */
-static gboolean
-low_res_pass (Tiler            *tiler,
-              const VaeTensor  *input,
-              VaeRun           *run,
-              GError          **error)
-{
-  const Half           *half = tiler->half;
-  g_autoptr (VaeTensor) small = half_size (input, error);
-  VaeNormStats         *stats = run->norm_stats;
-  VaeTensor            *x = NULL;
-  gboolean              ok = FALSE;
-  gsize                 h, w;
-
-  if (small == NULL)
-    return FALSE;
-  h = VAE_T_H (small) / (tiler->decoder ? 1 : half->factor);
-  w = VAE_T_W (small) / (tiler->decoder ? 1 : half->factor);
-
-  run->norm_stats = NULL;
-  x = tiler->decoder ? decoder_head (run, &tiler->scratch, half, FALSE, small, error)
-                     : encoder_input (&tiler->scratch, small, error);
-  ok = x != NULL &&
-       (! tiler->decoder ||
-        levels_forward (run, &tiler->scratch, half, 0, tiler->split, FALSE, FALSE, &x,
-                        error));
-  run->norm_stats = stats;
-  if (ok)
-    {
-      vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, w, h, 0, 0, w, h);
-      ok = tile_forward (tiler, run, &x, tiler->n_norms, error);
-    }
-
-  if (x)
-    vae_tensor_unref (x);
-  vae_scratch_clear (&tiler->scratch);
-  vae_scratch_init (&tiler->scratch);
-
-  return ok;
-}
-
-/* The passes that make the statistics, and their work. */
-static gboolean
-stats_passes (Tiler            *tiler,
-              const Grid       *grid,
-              const VaeTensor  *input,
-              VaeKlStats        plan,
-              VaeRun           *run,
-              GError          **error)
-{
-  gint g;
-
-  switch (plan)
-    {
-    case VAE_KL_STATS_EXACT:
-      for (g = 0; g < tiler->n_norms; g++)
-        {
-          Grid     pass;
-          gboolean ok;
-
-          pass_grid (tiler, &pass, grid->w, grid->h, g);
-          ok = tiles_pass (tiler, &pass, VAE_NORM_STATS_APPLY, g, run, error);
-          grid_clear (&pass);
-          if (! ok)
-            return FALSE;
-        }
-      return TRUE;
-    case VAE_KL_STATS_TILES:
-      return tiles_pass (tiler, grid, VAE_NORM_STATS_COLLECT, tiler->n_norms,
-                         run, error);
-    case VAE_KL_STATS_LOW_RES:
-      return low_res_pass (tiler, input, run, error);
-    }
-
-  return FALSE;
-}
-
-static gdouble
-stats_flops (const Tiler *tiler,
-             const Grid  *grid,
-             VaeKlStats   plan)
-{
-  const Half *half = tiler->half;
-  gdouble     flops = 0.0;
-  gsize       h = grid->h / 2, w = grid->w / 2;
-  gint        g;
-
-  switch (plan)
-    {
-    case VAE_KL_STATS_EXACT:
-      for (g = 0; g < tiler->n_norms; g++)
-        {
-          Grid pass;
-
-          pass_grid (tiler, &pass, grid->w, grid->h, g);
-          flops += grid_flops (tiler, &pass, g);
-          grid_clear (&pass);
-        }
-      return flops;
-    case VAE_KL_STATS_TILES:
-      return grid_flops (tiler, grid, tiler->n_norms);
-    case VAE_KL_STATS_LOW_RES:
-      if (tiler->decoder)
-        flops = decoder_head_flops (half, FALSE, h, w) +
-                levels_flops (half, 0, tiler->split, FALSE, FALSE, &h, &w);
-      return flops + tiled_cost (tiler, tiler->n_norms, grid->h / 2, grid->w / 2).flops;
-    }
-
-  return 0.0;
-}
-
-/* Bytes a tiled run of @tile image pixels a side may use in all, on h x
- * w latent pixels.  choose_tile() (vae-model.c) took the largest tile for
- * which an untiled run on a quarter more (kl_memory ()) fits the budget
- * beside two copies of the image and two 64-channel maps at latent
- * resolution; that sum is this run's budget (when the tile size was given,
- * the budget it implies).  The encoder's image and its padded copy are the
- * caller's, so it leaves them out. */
-static gsize
-tiled_budget (const Kl *kl,
-              gboolean  decoder,
-              gsize     h,
-              gsize     w,
-              gsize     tile)
-{
-  const gsize f = decoder ? kl->decoder.factor : kl->encoder.factor;
-
-  return kl_memory ((gpointer) kl, decoder, tile + tile / 4, tile + tile / 4) +
-         (2 * 64 * h * w + (decoder ? 2 * 3 * h * w * f * f : 0)) * sizeof (gfloat);
-}
-
-/* Plans a tiled run of @tile image pixels a side over h x w latent
- * pixels.  Every split is tried: the whole part (in bands) must fit the
- * budget, and the tiles of the last pass, no larger than @tile, must fit
- * it beside the whole maps the tiled part reads and writes; of those that
- * fit, the one with the least work wins.  The most tiled (the decoder's
- * split 0, the encoder's last) is the fallback that always runs, over the
- * budget if it must: the latent-resolution part cannot be tiled. */
-static void
-tiler_init (Tiler      *tiler,
-            Grid       *grid,
-            const Kl   *kl,
-            gboolean    decoder,
-            gsize       h,
-            gsize       w,
-            gsize       tile,
-            gint        force_split)
-{
-  const Half *half = decoder ? &kl->decoder : &kl->encoder;
-  const gint  fallback = decoder ? 0 : half->n_levels;
-  gdouble     best_work = G_MAXDOUBLE;
-  gint        best = fallback, split;
-
-  memset (tiler, 0, sizeof *tiler);
-  tiler->half = half;
-  tiler->decoder = decoder;
-  tiler->budget = tiled_budget (kl, decoder, h, w, tile);
-  tiler->max_tile = MAX (tile / half->factor, 2);
-  vae_scratch_init (&tiler->scratch);
-
-  for (split = 0; split <= half->n_levels && force_split < 0; split++)
-    {
-      gsize   margin, th, tw;
-      gdouble work;
-      Grid    g;
-
-      tiler_set_split (tiler, split);
-      if (split != fallback && whole_memory (tiler, split, h, w) > tiler->budget)
-        continue;
-
-      /* The tiled part's whole input (decoder) and output. */
-      tiler->fixed = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
-                                3 * half->factor * half->factor
-                              : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
-                     h * w * sizeof (gfloat);
-      margin = tiled_margin (tiler, -1);
-      th = pass_tile (tiler, -1, margin);
-      if (split != fallback &&
-          tiler->fixed + tiled_cost (tiler, -1, th + 2 * margin, th + 2 * margin).memory >
-          tiler->budget)
-        continue;
-
-      pass_grid (tiler, &g, w, h, -1);
-      /* levels_flops() moves these on */
-      th = decoder ? h : h * tiler->out_scale;
-      tw = decoder ? w : w * tiler->out_scale;
-      work = stats_flops (tiler, &g, VAE_KL_STATS_EXACT) + grid_flops (tiler, &g, -1) +
-             (decoder ? levels_flops (half, 0, split, FALSE, TRUE, &th, &tw)
-                      : levels_flops (half, split, half->n_levels, TRUE, TRUE, &th, &tw));
-      grid_clear (&g);
-      if (work < best_work)
-        {
-          best_work = work;
-          best = split;
-        }
-    }
-
-  if (force_split >= 0)
-    best = MIN (force_split, half->n_levels);
-  tiler_set_split (tiler, best);
-  tiler->fixed = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
-                            3 * half->factor * half->factor
-                          : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
-                 h * w * sizeof (gfloat);
-  pass_grid (tiler, grid, w, h, -1);
-  best_work = stats_flops (tiler, grid, VAE_KL_STATS_EXACT) + grid_flops (tiler, grid, -1);
-  g_debug ("KL %s tiles: levels %s %d whole, %d GroupNorms tiled, "
-           "%" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT " tiles of %" G_GSIZE_FORMAT
-           " latent pixels, margin %" G_GSIZE_FORMAT "; budget %" G_GSIZE_FORMAT
-           " MiB, whole part %" G_GSIZE_FORMAT " MiB; tiles %.1f TFLOP",
-           decoder ? "decode" : "encode", decoder ? "before" : "from",
-           tiler->split, tiler->n_norms, (gsize) grid->xs->len,
-           (gsize) grid->ys->len, grid->tile, grid->margin, tiler->budget >> 20,
-           whole_memory (tiler, best, h, w) >> 20, best_work / 1e12);
-}
-
-static void
-tiler_clear (Tiler *tiler,
-             Grid  *grid)
-{
-  vae_scratch_clear (&tiler->scratch);
-  grid_clear (grid);
-}
-
-gboolean
-vae_kl_decode_tiled_with (gpointer          self,
-                          const VaeTensor  *latent,
-                          VaeTensor       **image,
-                          gsize             tile,
-                          VaeKlStats        plan,
-                          gint              split,
-                          VaeRun           *run,
-                          GError          **error)
-{
-  const Half           *d = &((Kl *) self)->decoder;
-  const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
-  VaeNormStats         *saved = run->norm_stats;
-  g_autoptr (VaeTensor) out = NULL;
-  Tiler                 tiler;
-  Grid                  grid;
-  VaeTensor            *x = NULL;
-  gboolean              ok = FALSE;
-  gsize                 ph = h, pw = w;
-
-  *image = NULL;
-  if (! check_latent (d, latent, error))
-    return FALSE;
-  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
-    plan = VAE_KL_STATS_EXACT;
-
-  tiler_init (&tiler, &grid, self, TRUE, h, w, tile, split);
-  run->norm_stats = NULL;
-  vae_run_begin (run, "decode",
-                 decoder_head_flops (d, TRUE, h, w) +
-                 levels_flops (d, 0, tiler.split, FALSE, TRUE, &ph, &pw) +
-                 stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1));
-
-  /* The untiled part on the whole latent; its buffers (the attention's
-   * above all) go before the tiles start. */
-  x = decoder_head (run, &tiler.scratch, d, TRUE, latent, error);
-  if (x == NULL ||
-      ! levels_forward (run, &tiler.scratch, d, 0, tiler.split, FALSE, TRUE, &x, error))
-    goto out;
-  vae_scratch_clear (&tiler.scratch);
-  vae_scratch_init (&tiler.scratch);
-  tiler.source = x;
-  out = vae_tensor_new_3d (3, h * d->factor, w * d->factor, error);
-  if (out == NULL)
-    goto out;
-  tiler.out = out;
-
-  run->norm_stats = vae_norm_stats_new ();
-  if (! stats_passes (&tiler, &grid, latent, plan, run, error) ||
-      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, -1, run, error))
-    goto out;
-
-  decoder_output (out);
-  *image = g_steal_pointer (&out);
-  ok = TRUE;
-
-out:
-  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
-  run->norm_stats = saved;
-  if (x)
-    vae_tensor_unref (x);
-  tiler_clear (&tiler, &grid);
-
-  return ok;
-}
-
-gboolean
-vae_kl_encode_tiled_with (gpointer          self,
-                          const VaeTensor  *image,
-                          VaeTensor       **latent,
-                          gsize             tile,
-                          VaeKlStats        plan,
-                          gint              split,
-                          VaeRun           *run,
-                          GError          **error)
-{
-  const Half   *e = &((Kl *) self)->encoder;
-  const gsize   f = e->factor;
-  const gsize   h = VAE_T_H (image) / f, w = VAE_T_W (image) / f;
-  VaeNormStats *saved = run->norm_stats;
-  Tiler         tiler;
-  Grid          grid;
-  VaeTensor    *body = NULL;
-  gboolean      ok = FALSE;
-  gsize         bh, bw;
-
-  *latent = NULL;
-  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
-    plan = VAE_KL_STATS_EXACT;
-
-  tiler_init (&tiler, &grid, self, FALSE, h, w, tile, split);
-  bh = h * tiler.out_scale;
-  bw = w * tiler.out_scale;
-  run->norm_stats = NULL;
-  vae_run_begin (run, "encode",
-                 stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1) +
-                 levels_flops (e, tiler.split, e->n_levels, TRUE, TRUE, &bh, &bw) +
-                 encoder_tail_flops (e, TRUE, h, w));
-
-  tiler.source = image;
-  body = vae_tensor_new_3d (tiler_channels (&tiler, TRUE), h * tiler.out_scale,
-                            w * tiler.out_scale, error);
-  if (body == NULL)
-    goto out;
-  tiler.out = body;
-
-  run->norm_stats = vae_norm_stats_new ();
-  if (! stats_passes (&tiler, &grid, image, plan, run, error) ||
-      ! tiles_pass (&tiler, &grid, VAE_NORM_STATS_APPLY, -1, run, error))
-    goto out;
-  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
-
-  /* The tiles' buffers go before the untiled part needs its own. */
-  vae_scratch_clear (&tiler.scratch);
-  vae_scratch_init (&tiler.scratch);
-  if (levels_forward (run, &tiler.scratch, e, tiler.split, e->n_levels, TRUE, TRUE, &body,
-                      error))
-    *latent = encoder_tail (run, &tiler.scratch, e, TRUE, &body, error);
-  ok = *latent != NULL;
-
-out:
-  g_clear_pointer (&run->norm_stats, vae_norm_stats_free);
-  run->norm_stats = saved;
-  if (body)
-    vae_tensor_unref (body);
-  tiler_clear (&tiler, &grid);
-
-  return ok;
-}
 
 static gboolean
 kl_decode_tiled (gpointer          self,
@@ -3321,7 +1789,7 @@ const VaeArchClass vae_arch_autoencoder_kl = {
   .encode = kl_encode,
   .decode = kl_decode,
   .flops = kl_flops,
-  .memory = kl_memory,
+  .memory = vae_kl_memory,
   .encode_tiled = kl_encode_tiled,
   .decode_tiled = kl_decode_tiled,
 };

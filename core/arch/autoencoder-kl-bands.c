@@ -1,0 +1,493 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+/* A tiled run keeps the latent-resolution part whole (the mid-block
+ * attention needs every token), and the levels next to it when they fit.
+ * Those maps can be large: a 4096^2 SD decode's mid block works on 512
+ * channels of 512 x 512, 512 MiB a map.  So there the ResNet blocks and
+ * the attention run in bands of rows.  Each GroupNorm takes its statistics
+ * from its whole input first (exact, as the untiled run's), then every
+ * band is normalised with them and convolved with the rows of context its
+ * kernel needs above and below.  A ResNet block holds its input and the
+ * conv1 output, two maps instead of three (with a 1x1 shortcut, the new
+ * output too); the attention holds its input and its output, two maps
+ * instead of five: keys and values are made again, a band at a time, for
+ * each band of queries, which costs 4 n C^2 FLOPs per query band against
+ * the attention's 4 n^2 C (3 % more at 4096^2, 16 query bands). */
+
+#include <math.h>
+#include <string.h>
+
+#include "../vae-error.h"
+
+#include "autoencoder-kl-private.h"
+
+#define BAND_MIN_ROWS  8
+#define BAND_DIVISIONS 16   /* a band is about 1/16 of its map, at most */
+
+static gsize
+band_rows (gsize h)
+{
+  return MAX (BAND_MIN_ROWS, (h + BAND_DIVISIONS - 1) / BAND_DIVISIONS);
+}
+
+/* Key bands are half as tall as query bands: the attention's working set
+ * is a query band's queries, normalised input and running output, and
+ * one key band's keys and values. */
+static gsize
+key_rows (gsize h)
+{
+  return MAX (BAND_MIN_ROWS, band_rows (h) / 2);
+}
+
+/* Rows [*a, *b) a band of output rows [y0, y1) reads through a kernel of
+ * @halo rows of context each side. */
+static void
+band_input (gsize  y0,
+            gsize  y1,
+            gsize  h,
+            gsize  halo,
+            gsize *a,
+            gsize *b)
+{
+  *a = y0 > halo ? y0 - halo : 0;
+  *b = MIN (y1 + halo, h);
+}
+
+/* Whole-map GroupNorm statistics of @x, for normalising it a band at a
+ * time. */
+static VaeNormStats *
+whole_stats (VaeRun           *run,
+             const VaeTensor  *x,
+             GError          **error)
+{
+  VaeNormStats *stats = vae_norm_stats_new ();
+
+  vae_norm_stats_begin (stats, VAE_NORM_STATS_COLLECT, 1, 1, 0, 0, 1, 1);
+  if (! vae_norm_stats_add (stats, run, x, GROUPS, error))
+    g_clear_pointer (&stats, vae_norm_stats_free);
+
+  return stats;
+}
+
+/* Rows [y0, y1) of @x into a scratch map. */
+static VaeTensor *
+band_copy (VaeScratch       *scratch,
+           const VaeTensor  *x,
+           gsize             y0,
+           gsize             y1,
+           GError          **error)
+{
+  const gsize c = VAE_T_C (x), h = VAE_T_H (x), w = VAE_T_W (x);
+  VaeTensor  *t = vae_scratch_get (scratch, c, y1 - y0, w, error);
+  gsize       i;
+
+  if (t == NULL)
+    return NULL;
+  for (i = 0; i < c; i++)
+    memcpy (t->data + i * (y1 - y0) * w, x->data + (i * h + y0) * w,
+            (y1 - y0) * w * sizeof (gfloat));
+
+  return t;
+}
+
+/* Rows [y0, y1) of @x normalised with @stats, then SiLU with @silu, into a
+ * scratch map. */
+static VaeTensor *
+band_normalised (VaeRun           *run,
+                 VaeScratch       *scratch,
+                 VaeNormStats     *stats,
+                 const VaeTensor  *x,
+                 gsize             y0,
+                 gsize             y1,
+                 const gfloat     *gamma,
+                 const gfloat     *beta,
+                 gboolean          silu,
+                 GError          **error)
+{
+  VaeNormStats *saved = run->norm_stats;
+  VaeTensor    *t = band_copy (scratch, x, y0, y1, error);
+  gboolean      ok;
+
+  if (t == NULL)
+    return NULL;
+  vae_norm_stats_begin (stats, VAE_NORM_STATS_APPLY, 1, 1, 0, 0, 1, 1);
+  run->norm_stats = stats;
+  ok = silu ? vae_kl_norm_silu (run, t, gamma, beta, t, error)
+            : vae_op_group_norm (run, t, GROUPS, gamma, beta, EPS, VAE_ACT_NONE,
+                                 t, error);
+  run->norm_stats = saved;
+  if (! ok)
+    {
+      vae_scratch_put (scratch, t);
+      return NULL;
+    }
+
+  return t;
+}
+
+/* conv (silu (norm (x))) for output rows [y0, y1), into a scratch map
+ * that starts *skip rows earlier (its context rows, to be dropped). */
+static VaeTensor *
+band_conv (VaeRun           *run,
+           VaeScratch       *scratch,
+           VaeNormStats     *stats,
+           const VaeTensor  *x,
+           const gfloat     *gamma,
+           const gfloat     *beta,
+           const VaeConv2d  *conv,
+           gsize             y0,
+           gsize             y1,
+           gsize            *skip,
+           GError          **error)
+{
+  VaeTensor *t, *u;
+  gsize      a, b;
+
+  band_input (y0, y1, VAE_T_H (x), conv->kernel / 2, &a, &b);
+  t = band_normalised (run, scratch, stats, x, a, b, gamma, beta, TRUE, error);
+  if (t == NULL)
+    return NULL;
+  u = vae_scratch_get (scratch, conv->c_out, b - a, VAE_T_W (x), error);
+  if (u && ! vae_op_conv2d (run, conv, t, NULL, VAE_ACT_NONE, &u, error))
+    {
+      vae_scratch_put (scratch, u);
+      u = NULL;
+    }
+  vae_scratch_put (scratch, t);
+  *skip = y0 - a;
+
+  return u;
+}
+
+/* dst[:, y0 : y1] = (or +=, with @add) src[:, skip : skip + y1 - y0] */
+static void
+put_rows (VaeTensor        *dst,
+          const VaeTensor  *src,
+          gsize             y0,
+          gsize             y1,
+          gsize             skip,
+          gboolean          add)
+{
+  const gsize w = VAE_T_W (dst), n = (y1 - y0) * w;
+  gsize       c, i;
+
+  for (c = 0; c < VAE_T_C (dst); c++)
+    {
+      gfloat       *d = dst->data + (c * VAE_T_H (dst) + y0) * w;
+      const gfloat *s = src->data + (c * VAE_T_H (src) + skip) * w;
+
+      if (add)
+        for (i = 0; i < n; i++)
+          d[i] += s[i];
+      else
+        memcpy (d, s, n * sizeof (gfloat));
+    }
+}
+
+/* vae_kl_resnet_forward() in bands. */
+gboolean
+vae_kl_resnet_banded (VaeRun        *run,
+                      VaeScratch    *scratch,
+                      const Resnet  *r,
+                      VaeTensor    **x,
+                      GError       **error)
+{
+  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = band_rows (h);
+  VaeNormStats *stats;
+  VaeTensor    *u = NULL, *y = NULL, *band = NULL, *s_in = NULL, *s_out = NULL;
+  gboolean      ok = FALSE;
+  gsize         y0, y1, skip;
+
+  /* u = conv1 (silu (norm1 (x))) */
+  stats = whole_stats (run, *x, error);
+  if (stats == NULL ||
+      (u = vae_scratch_get (scratch, r->conv1.c_out, h, w, error)) == NULL)
+    goto out;
+  for (y0 = 0; y0 < h; y0 = y1)
+    {
+      y1 = MIN (y0 + rows, h);
+      band = band_conv (run, scratch, stats, *x, r->gamma1, r->beta1, &r->conv1,
+                        y0, y1, &skip, error);
+      if (band == NULL)
+        goto out;
+      put_rows (u, band, y0, y1, skip, FALSE);
+      vae_scratch_put (scratch, g_steal_pointer (&band));
+    }
+  vae_norm_stats_free (stats);
+
+  /* shortcut (x) + conv2 (silu (norm2 (u))); conv2 reads u only, so
+   * without a shortcut the sum goes into x itself. */
+  stats = whole_stats (run, u, error);
+  if (stats == NULL)
+    goto out;
+  if (r->has_shortcut &&
+      (y = vae_scratch_get (scratch, r->conv2.c_out, h, w, error)) == NULL)
+    goto out;
+  for (y0 = 0; y0 < h; y0 = y1)
+    {
+      y1 = MIN (y0 + rows, h);
+      band = band_conv (run, scratch, stats, u, r->gamma2, r->beta2, &r->conv2,
+                        y0, y1, &skip, error);
+      if (band == NULL)
+        goto out;
+      if (r->has_shortcut)
+        {
+          s_in = band_copy (scratch, *x, y0, y1, error);
+          if (s_in == NULL ||
+              (s_out = vae_scratch_get (scratch, r->shortcut.c_out, y1 - y0, w,
+                                        error)) == NULL ||
+              ! vae_op_conv2d (run, &r->shortcut, s_in, NULL, VAE_ACT_NONE, &s_out,
+                               error))
+            goto out;
+          put_rows (y, s_out, y0, y1, 0, FALSE);
+          put_rows (y, band, y0, y1, skip, TRUE);
+          vae_scratch_put (scratch, g_steal_pointer (&s_in));
+          vae_scratch_put (scratch, g_steal_pointer (&s_out));
+        }
+      else
+        {
+          put_rows (*x, band, y0, y1, skip, TRUE);
+        }
+      vae_scratch_put (scratch, g_steal_pointer (&band));
+    }
+  if (r->has_shortcut)
+    {
+      vae_scratch_put (scratch, *x);
+      *x = g_steal_pointer (&y);
+    }
+  ok = TRUE;
+
+out:
+  if (stats)
+    vae_norm_stats_free (stats);
+  vae_scratch_put (scratch, u);
+  vae_scratch_put (scratch, y);
+  vae_scratch_put (scratch, band);
+  vae_scratch_put (scratch, s_in);
+  vae_scratch_put (scratch, s_out);
+
+  return ok;
+}
+
+/* Rows [y0, y1) of @x normalised for the attention and projected by
+ * @weight, @bias into token-major @out. */
+static gboolean
+band_project (VaeRun           *run,
+              VaeScratch       *scratch,
+              VaeNormStats     *stats,
+              const Attention  *a,
+              const VaeTensor  *x,
+              gsize             y0,
+              gsize             y1,
+              const gfloat     *weight,
+              const gfloat     *bias,
+              gfloat           *out,
+              GError          **error)
+{
+  VaeTensor *t;
+  ProjJob    job = { 0, };
+  gboolean   ok;
+
+  t = band_normalised (run, scratch, stats, x, y0, y1, a->gamma, a->beta, FALSE,
+                       error);
+  if (t == NULL)
+    return FALSE;
+  job.in = t->data;
+  job.n = (y1 - y0) * VAE_T_W (x);
+  job.stride = job.n;
+  job.c = a->channels;
+  job.out = out;
+  job.weight = weight;
+  job.bias = bias;
+  ok = vae_kl_project (run, &job, FALSE, error);
+  vae_scratch_put (scratch, t);
+
+  return ok;
+}
+
+/* attention_forward() in bands of queries, against keys and values made a
+ * band at a time; *x is replaced by a new map. */
+gboolean
+vae_kl_attention_banded (VaeRun           *run,
+                         VaeScratch       *scratch,
+                         const Attention  *a,
+                         VaeTensor       **x,
+                         GError          **error)
+{
+  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), n = h * w;
+  const gsize   c = a->channels, rows_q = band_rows (h), rows_k = key_rows (h);
+  const gfloat  scale = (gfloat) (1.0 / sqrt (c));
+  VaeNormStats *stats;
+  VaeTensor    *y = NULL;
+  gfloat       *q = NULL, *acc = NULL, *max = NULL, *sum = NULL, *k = NULL, *v = NULL;
+  gboolean      ok = FALSE;
+  gsize         q0, q1, k0, k1;
+
+  stats = whole_stats (run, *x, error);
+  if (stats == NULL ||
+      (y = vae_scratch_get (scratch, c, h, w, error)) == NULL)
+    goto out;
+  q = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
+  acc = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
+  max = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
+  sum = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
+  k = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
+  v = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
+  if (! q || ! acc || ! max || ! sum || ! k || ! v)
+    {
+      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                           "out of memory for attention buffers");
+      goto out;
+    }
+  /* The residual: the output projection adds to it. */
+  memcpy (y->data, (*x)->data, c * n * sizeof (gfloat));
+
+  for (q0 = 0; q0 < h; q0 = q1)
+    {
+      ProjJob job = { 0, };
+      gsize   nq;
+
+      q1 = MIN (q0 + rows_q, h);
+      nq = (q1 - q0) * w;
+      if (! band_project (run, scratch, stats, a, *x, q0, q1, a->wq, a->bq, q, error))
+        goto out;
+      vae_attention_state_init (nq, 1, c, max, sum, acc);
+      for (k0 = 0; k0 < h; k0 = k1)
+        {
+          k1 = MIN (k0 + rows_k, h);
+          if (! band_project (run, scratch, stats, a, *x, k0, k1, a->wk, a->bk, k,
+                              error) ||
+              ! band_project (run, scratch, stats, a, *x, k0, k1, a->wv, a->bv, v,
+                              error) ||
+              ! vae_op_attention_partial (run, q, nq, k, v, (k1 - k0) * w, 1, c,
+                                          scale, max, sum, acc, error))
+            goto out;
+        }
+      vae_attention_state_finish (nq, 1, c, sum, acc);
+
+      job.in = acc;
+      job.n = nq;
+      job.stride = n;
+      job.c = c;
+      job.out = y->data + q0 * w;
+      job.weight = a->wo;
+      job.bias = a->bo;
+      if (! vae_kl_project (run, &job, TRUE, error))
+        goto out;
+    }
+
+  vae_scratch_put (scratch, *x);
+  *x = g_steal_pointer (&y);
+  ok = TRUE;
+
+out:
+  if (stats)
+    vae_norm_stats_free (stats);
+  vae_scratch_put (scratch, y);
+  g_free (q);
+  g_free (acc);
+  g_free (max);
+  g_free (sum);
+  g_free (k);
+  g_free (v);
+
+  return ok;
+}
+
+/* y = conv (x) into a fresh scratch map, which replaces x. */
+/* A conv run in bands over h rows (vae_kl_resnet_banded()): context rows
+ * included. */
+gdouble
+vae_kl_banded_conv_flops (const VaeConv2d *conv,
+                          gsize            h,
+                          gsize            w)
+{
+  const gsize rows = band_rows (h);
+  gdouble     flops = 0.0;
+  gsize       y0, y1, a, b;
+
+  for (y0 = 0; y0 < h; y0 = y1)
+    {
+      y1 = MIN (y0 + rows, h);
+      band_input (y0, y1, h, conv->kernel / 2, &a, &b);
+      flops += vae_conv2d_flops (conv, b - a, w);
+    }
+
+  return flops;
+}
+
+/* vae_kl_attention_banded(): each query band's projection, the keys and
+ * values made again for it, its share of the attention and its output
+ * projection, in the terms its ops count them. */
+gdouble
+vae_kl_attention_banded_flops (gint  c,
+                               gsize h,
+                               gsize w)
+{
+  const gsize rows_q = band_rows (h), rows_k = key_rows (h);
+  gdouble     flops = 0.0;
+  gsize       q0, q1, k0, k1;
+
+  for (q0 = 0; q0 < h; q0 = q1)
+    {
+      const gsize nq = (MIN (q0 + rows_q, h) - q0) * w;
+
+      q1 = MIN (q0 + rows_q, h);
+      flops += 2.0 * nq * c * c;
+      for (k0 = 0; k0 < h; k0 = k1)
+        {
+          const gsize nk = (MIN (k0 + rows_k, h) - k0) * w;
+
+          k1 = MIN (k0 + rows_k, h);
+          flops += 2 * (2.0 * nk * c * c) + 4.0 * (gdouble) nq * (gdouble) nk * 1 * c;
+        }
+      flops += 2.0 * nq * c * c;
+    }
+
+  return flops;
+}
+
+/* Floats that vae_kl_resnet_banded() holds on h x w: input and conv1 output
+ * (and the new output with a shortcut), and a band's buffers. */
+gsize
+vae_kl_resnet_banded_memory (const Resnet *r,
+                             gsize         h,
+                             gsize         w)
+{
+  const gsize c_in = r->conv1.c_in, c_out = r->conv1.c_out;
+  const gsize band = MIN (band_rows (h) + 2, h) * w;
+  gsize       floats = (c_in + c_out) * h * w + (MAX (c_in, c_out) + c_out) * band;
+
+  if (r->has_shortcut)
+    floats += c_out * h * w + (c_in + c_out) * band;
+
+  return floats;
+}
+
+/* ... vae_kl_attention_banded(): input, output, a query band's queries,
+ * normalised input and running state, a key band's keys and values. */
+static gsize
+attention_banded_memory (gsize c,
+                         gsize h,
+                         gsize w)
+{
+  const gsize nq = MIN (band_rows (h), h) * w, nk = MIN (key_rows (h), h) * w;
+
+  return 2 * c * h * w + (3 * c + 2) * nq + 3 * c * nk;
+}
+
+gsize
+vae_kl_mid_banded_memory (const Half *half,
+                          gsize       h,
+                          gsize       w)
+{
+  gsize peak = MAX (vae_kl_resnet_banded_memory (&half->mid1, h, w),
+                    vae_kl_resnet_banded_memory (&half->mid2, h, w));
+
+  if (half->has_attention)
+    peak = MAX (peak, attention_banded_memory (half->attention.channels, h, w));
+
+  return peak;
+}
