@@ -181,8 +181,11 @@ ensure_gegl (void)
 
   atexit (exit_inside_gegl);
   gegl_init (NULL, NULL);
-  /* A command-line run needs no swap file in the user's cache folder. */
-  g_object_set (gegl_config (), "swap", "RAM", NULL);
+  /* A command-line run needs no swap file.  GEGL 0.4.62 has no special
+   * value for that: "RAM" is taken for a folder name (an empty RAM/ was left
+   * in the current folder); no folder at all means no swap.
+   */
+  g_object_set (gegl_config (), "swap", NULL, NULL);
   gegl_ready = TRUE;
 }
 
@@ -233,6 +236,45 @@ check_readable (const gchar  *path,
 }
 
 static gboolean looks_like_safetensors (const gchar *path);
+
+/* The format a file's first bytes announce, or NULL. */
+static const gchar *
+sniff_format (const gchar *path)
+{
+  static const struct
+  {
+    const gchar *name;
+    gsize        offset;
+    const gchar *magic;
+    gsize        length;
+  } formats[] =
+    {
+      { "PNG",  0, "\x89PNG\r\n\x1a\n", 8 },
+      { "JPEG", 0, "\xff\xd8\xff", 3 },
+      { "TIFF", 0, "II*\0", 4 },
+      { "TIFF", 0, "MM\0*", 4 },
+      { "WebP", 8, "WEBP", 4 },
+      { "GIF",  0, "GIF8", 4 },
+    };
+  guint8  head[16];
+  gsize   n;
+  guint   i;
+  FILE   *file;
+
+  file = g_fopen (path, "rb");
+  if (file == NULL)
+    return NULL;
+  n = fread (head, 1, sizeof (head), file);
+  fclose (file);
+
+  for (i = 0; i < G_N_ELEMENTS (formats); i++)
+    if (n >= formats[i].offset + formats[i].length &&
+        memcmp (head + formats[i].offset, formats[i].magic,
+                formats[i].length) == 0)
+      return formats[i].name;
+
+  return NULL;
+}
 
 static inline gfloat
 clamp_unit (gfloat v)
@@ -297,6 +339,7 @@ cli_image_load (CliContext   *ctx,
    */
   what = g_strdup_printf ("cannot load '%s'", path);
   gegl_section_begin (&trap, what, NULL);
+  cli_exit_on_interrupt (trap.saved_fd >= 0 ? trap.saved_fd : STDERR_FILENO);
 
   graph = gegl_node_new ();
   load = gegl_node_new_child (graph,
@@ -309,6 +352,7 @@ cli_image_load (CliContext   *ctx,
                               NULL);
   gegl_node_link (load, sink);
   gegl_node_process (sink);
+  cli_exit_on_interrupt (-1);
   raw_detail = gegl_section_end (&trap, &log_detail);
   g_object_unref (graph);
 
@@ -320,12 +364,21 @@ cli_image_load (CliContext   *ctx,
       gegl_buffer_get_extent (buffer)->height <= 0)
     {
       const gchar *detail = log_detail ? log_detail : raw_detail;
+      const gchar *format = sniff_format (path);
 
       g_clear_object (&buffer);
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "cannot load '%s': not an image GEGL can read, or damaged%s%s%s",
-                   path,
-                   detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+      /* For a file that starts like an image, GEGL's words ("failed to
+       * open file") mislead: it opened, its contents end too soon.
+       */
+      if (format != NULL)
+        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                     "cannot load '%s': the %s file is damaged or truncated",
+                     path, format);
+      else
+        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                     "cannot load '%s': not an image GEGL can read, or damaged%s%s%s",
+                     path,
+                     detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
       return NULL;
     }
 
@@ -384,6 +437,13 @@ cli_image_load (CliContext   *ctx,
       gsize         i;
       gsize         base;
 
+      if (!cli_check_cancelled (ctx, error))
+        {
+          g_free (chunk);
+          g_object_unref (buffer);
+          return NULL;
+        }
+
       rect.x = extent->x;
       rect.y = extent->y + y0;
       rect.width = image->width;
@@ -437,6 +497,18 @@ lower_extension (const gchar *path)
   return g_ascii_strdown (dot + 1, -1);
 }
 
+static const gchar *const any_depth[] = { "png", "tif", "tiff", NULL };
+static const gchar *const only_8[] = { "jpg", "jpeg", "webp", NULL };
+
+static gboolean
+is_device (const gchar *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 && !S_ISREG (st.st_mode) &&
+         !S_ISDIR (st.st_mode);
+}
+
 /**
  * cli_image_check_output:
  * @path: where an image is going to be written
@@ -453,8 +525,6 @@ cli_image_check_output (const gchar  *path,
                         guint         depth,
                         GError      **error)
 {
-  static const gchar *const any_depth[] = { "png", "tif", "tiff", NULL };
-  static const gchar *const only_8[] = { "jpg", "jpeg", "webp", NULL };
   g_autofree gchar *ext = lower_extension (path);
 
   if (g_strv_contains (any_depth, ext))
@@ -470,6 +540,10 @@ cli_image_check_output (const gchar  *path,
                    ".tif for --depth %u", path, ext, depth);
       return FALSE;
     }
+
+  /* /dev/null, a FIFO: nothing to tell the format by; PNG it is */
+  if (is_device (path))
+    return TRUE;
 
   g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
                "'%s': cannot tell the image format from the name; use .png, "
@@ -528,6 +602,36 @@ tensors_to_buffer (const VaeTensor  *rgb,
                                            (GDestroyNotify) g_free, data);
 }
 
+static gboolean
+copy_into_device (const gchar  *tmp_name,
+                  const gchar  *path,
+                  GError      **error)
+{
+  g_autofree gchar *contents = NULL;
+  gsize             size;
+  FILE             *out;
+  gboolean          ok;
+
+  ok = g_file_get_contents (tmp_name, &contents, &size, error);
+  g_unlink (tmp_name);
+  if (!ok)
+    return FALSE;
+
+  out = g_fopen (path, "wb");
+  ok = out != NULL && fwrite (contents, 1, size, out) == size;
+  if (out != NULL && fclose (out) != 0)
+    ok = FALSE;
+  if (!ok)
+    {
+      gint saved = errno;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
+                   path, g_strerror (saved));
+    }
+
+  return ok;
+}
+
 /**
  * cli_image_save:
  * @path: the file to write; the format follows the extension
@@ -539,6 +643,7 @@ tensors_to_buffer (const VaeTensor  *rgb,
  *
  * Writes through a temporary file in the same folder and renames it, so
  * that a failed or interrupted write never leaves a half file at @path.
+ * A device or FIFO at @path is written into instead of being replaced.
  *
  * Returns: %TRUE on success.
  */
@@ -560,6 +665,7 @@ cli_image_save (const gchar      *path,
   GeglNode         *graph;
   GeglNode         *source;
   GeglNode         *save;
+  gboolean          device;
   StderrTrap        trap;
   GStatBuf          st;
   mode_t            mask;
@@ -578,17 +684,28 @@ cli_image_save (const gchar      *path,
   ensure_gegl ();
 
   /* The savers pick the format by extension, so the temporary name keeps
-   * it.
+   * it.  They refuse devices and FIFOs, which get a copy of the file.
    */
-  tmp_name = g_strdup_printf ("%s%c.%s.XXXXXX.%s", dir, G_DIR_SEPARATOR,
-                              base, ext);
+  device = is_device (path);
+  if (device && !g_strv_contains (any_depth, ext) &&
+      !g_strv_contains (only_8, ext))
+    {
+      g_free (ext);
+      ext = g_strdup ("png");
+    }
+  if (device)
+    tmp_name = g_strdup_printf ("%s%cvae-XXXXXX.%s", g_get_tmp_dir (),
+                                G_DIR_SEPARATOR, ext);
+  else
+    tmp_name = g_strdup_printf ("%s%c.%s.XXXXXX.%s", dir, G_DIR_SEPARATOR,
+                                base, ext);
   fd = g_mkstemp (tmp_name);
   if (fd < 0)
     {
       gint saved = errno;
 
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
-                   path, g_strerror (saved));
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot write '%s': %s", path, g_strerror (saved));
       return FALSE;
     }
   close (fd);
@@ -635,6 +752,9 @@ cli_image_save (const gchar      *path,
                    path, detail ? ": " : "", detail ? detail : "");
       return FALSE;
     }
+
+  if (device)
+    return copy_into_device (tmp_name, path, error);
 
   /* mkstemp made it private; give it the mode a new file would have */
   mask = umask (0);

@@ -67,9 +67,14 @@ cli_decode (CliContext  *ctx,
                    "--depth must be 8 or 16, not %d", depth);
       return FALSE;
     }
-  if (!cli_image_check_output (output, depth, error) ||
-      !cli_check_output_dir (output, error))
-    return FALSE;
+  {
+    const gchar *outputs[] = { output };
+    const gchar *inputs[] = { model_spec, rest[0] };
+
+    if (!cli_image_check_output (output, depth, error) ||
+        !cli_check_outputs (outputs, 1, inputs, G_N_ELEMENTS (inputs), error))
+      return FALSE;
+  }
   if (size != NULL && !cli_parse_size (size, &width, &height, error))
     return FALSE;
   ctx->options.force = force;

@@ -52,8 +52,13 @@ cli_encode (CliContext  *ctx,
       return FALSE;
     }
 
-  if (!cli_check_output_dir (output, error))
-    return FALSE;
+  {
+    const gchar *outputs[] = { output };
+    const gchar *inputs[] = { model_spec, rest[0] };
+
+    if (!cli_check_outputs (outputs, 1, inputs, G_N_ELEMENTS (inputs), error))
+      return FALSE;
+  }
 
   model = cli_model_open (ctx, model_spec, error);
   if (model == NULL)

@@ -265,9 +265,19 @@ cli_interpolate (CliContext  *ctx,
   if (!check_pattern (pattern, error))
     return FALSE;
   first_name = frame_name (pattern, 0);
-  if (!cli_image_check_output (first_name, depth, error) ||
-      !cli_check_output_dir (first_name, error))
+  if (!cli_image_check_output (first_name, depth, error))
     return FALSE;
+  {
+    const gchar  *inputs[] = { model_spec, rest[0], rest[1] };
+    g_auto (GStrv) names = g_new0 (gchar *, steps + 1);
+    gint           i;
+
+    for (i = 0; i < steps; i++)
+      names[i] = frame_name (pattern, i);
+    if (!cli_check_outputs ((const gchar * const *) names, steps,
+                            inputs, G_N_ELEMENTS (inputs), error))
+      return FALSE;
+  }
   ctx->options.force = force;
 
   model = cli_model_open (ctx, model_spec, error);

@@ -94,14 +94,18 @@ cli_roundtrip (CliContext  *ctx,
                    "--depth must be 8 or 16, not %d", depth);
       return FALSE;
     }
-  if (output != NULL &&
-      (!cli_image_check_output (output, depth, error) ||
-       !cli_check_output_dir (output, error)))
+  if (output != NULL && !cli_image_check_output (output, depth, error))
     return FALSE;
-  if (diff != NULL &&
-      (!cli_image_check_output (diff, 8, error) ||
-       !cli_check_output_dir (diff, error)))
+  if (diff != NULL && !cli_image_check_output (diff, 8, error))
     return FALSE;
+  {
+    const gchar *outputs[] = { output, diff };
+    const gchar *inputs[] = { model_spec, rest[0] };
+
+    if (!cli_check_outputs (outputs, G_N_ELEMENTS (outputs),
+                            inputs, G_N_ELEMENTS (inputs), error))
+      return FALSE;
+  }
 
   model = cli_model_open (ctx, model_spec, error);
   if (model == NULL)

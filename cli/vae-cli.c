@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
 
 #include "cli-image.h"
 #include "vae-cli.h"
@@ -47,11 +50,37 @@ static const CliCommand commands[] =
 /* --- Ctrl-C ------------------------------------------------------------ */
 
 static volatile sig_atomic_t interrupted = 0;
+static volatile sig_atomic_t exit_fd = -1;
 
 static void
 on_sigint (int signum)
 {
+  static const char message[] = "\nvae: cancelled\n";
+
+  if (exit_fd >= 0)
+    {
+      /* only async-signal-safe calls here */
+      if (write (exit_fd, message, sizeof (message) - 1) < 0)
+        _exit (EXIT_CANCELLED);
+      _exit (EXIT_CANCELLED);
+    }
   interrupted = 1;
+}
+
+/**
+ * cli_exit_on_interrupt:
+ * @stderr_fd: where the user's stderr is now, or -1 to end this
+ *
+ * For work with no cancellation points (GEGL loading a large image takes
+ * seconds) that has nothing to undo: until called again with -1, Ctrl-C
+ * exits at once instead of being noticed when the work is done.
+ */
+void
+cli_exit_on_interrupt (gint stderr_fd)
+{
+  exit_fd = stderr_fd;
+  if (stderr_fd >= 0 && interrupted)
+    on_sigint (SIGINT);
 }
 
 /* The handler only raises a flag; the progress callback, which libvae
@@ -69,12 +98,6 @@ cli_install_signal_handler (void)
   action.sa_flags = SA_RESETHAND;
   sigemptyset (&action.sa_mask);
   sigaction (SIGINT, &action, NULL);
-}
-
-gboolean
-cli_interrupted (void)
-{
-  return interrupted != 0;
 }
 
 gboolean
@@ -440,28 +463,160 @@ cli_check_latent_model (CliContext       *ctx,
   return FALSE;
 }
 
-/**
- * cli_check_output_dir:
- * @path: a file the command will write
- * @error: return location for a #GError
- *
- * Fails early, before minutes of work, when @path's folder is missing.
- *
- * Returns: %TRUE when the folder exists.
+/* Whether @path can be created in its folder: the one sure test, since
+ * permission bits say nothing to root and nothing about read-only or
+ * special file systems.
  */
-gboolean
-cli_check_output_dir (const gchar  *path,
-                      GError      **error)
+static gboolean
+probe_create (const gchar  *path,
+              GError      **error)
 {
   g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autofree gchar *probe = NULL;
+  gint              fd;
+  gint              saved;
 
-  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
-    return TRUE;
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot write '%s': the folder '%s' does not exist",
+                   path, dir);
+      return FALSE;
+    }
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot write '%s': '%s' is not a folder", path, dir);
+      return FALSE;
+    }
 
-  g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
-               path, g_file_test (dir, G_FILE_TEST_EXISTS)
-                       ? g_strerror (ENOTDIR) : g_strerror (ENOENT));
-  return FALSE;
+  probe = g_build_filename (dir, ".vae-probe-XXXXXX", NULL);
+  fd = g_mkstemp (probe);
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot write '%s': cannot create files in '%s' (%s)",
+                   path, dir, g_strerror (saved));
+      return FALSE;
+    }
+  close (fd);
+  g_unlink (probe);
+
+  return TRUE;
+}
+
+/**
+ * cli_check_outputs:
+ * @outputs: (array length=n_outputs): the files the command will write;
+ *   %NULL entries are skipped
+ * @n_outputs: length of @outputs
+ * @inputs: (array length=n_inputs): the files it reads (images, latents,
+ *   a model file); %NULL entries are skipped
+ * @n_inputs: length of @inputs
+ * @error: return location for a #GError
+ *
+ * Fails before any work when an output could not be written, or when
+ * writing it would destroy something: an output that is one of the inputs
+ * (under any name, through links too), one named twice, or a folder.
+ * Outputs that are devices or FIFOs are fine; the writers write into them
+ * instead of replacing them.
+ *
+ * Returns: %TRUE when every output can be written.
+ */
+gboolean
+cli_check_outputs (const gchar * const *outputs,
+                   guint                n_outputs,
+                   const gchar * const *inputs,
+                   guint                n_inputs,
+                   GError             **error)
+{
+  guint i;
+  guint j;
+
+  for (i = 0; i < n_outputs; i++)
+    {
+      const gchar *out = outputs[i];
+      GStatBuf     st;
+
+      if (out == NULL)
+        continue;
+
+      /* /dev/null may well be named for every output */
+      for (j = 0; j < i; j++)
+        if (outputs[j] != NULL && cli_same_file (out, outputs[j]) &&
+            (g_stat (out, &st) != 0 || S_ISREG (st.st_mode)))
+          {
+            g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                         "'%s' is named for two outputs", out);
+            return FALSE;
+          }
+      for (j = 0; j < n_inputs; j++)
+        if (inputs[j] != NULL && cli_same_file (out, inputs[j]))
+          {
+            g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                         "'%s' is an input too: writing there would replace "
+                         "it; choose another output file", out);
+            return FALSE;
+          }
+
+      if (g_stat (out, &st) != 0)
+        {
+          if (!probe_create (out, error))
+            return FALSE;
+          continue;
+        }
+      if (S_ISDIR (st.st_mode))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                       "cannot write '%s': it is a folder", out);
+          return FALSE;
+        }
+      if (S_ISSOCK (st.st_mode))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                       "cannot write '%s': it is a socket", out);
+          return FALSE;
+        }
+      if (S_ISREG (st.st_mode) && !probe_create (out, error))
+        return FALSE;
+      if (!S_ISREG (st.st_mode) && g_access (out, W_OK) != 0)
+        {
+          gint saved = errno;
+
+          g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                       "cannot write '%s': %s", out, g_strerror (saved));
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+/**
+ * cli_same_file:
+ * @a: a path
+ * @b: another path
+ *
+ * Returns: %TRUE when both name one existing file (same device and inode,
+ *   whatever links lead there), or the same path that does not exist yet.
+ */
+gboolean
+cli_same_file (const gchar *a,
+               const gchar *b)
+{
+  GStatBuf          sa;
+  GStatBuf          sb;
+  g_autofree gchar *ca = NULL;
+  g_autofree gchar *cb = NULL;
+
+  if (g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+
+  ca = g_canonicalize_filename (a, NULL);
+  cb = g_canonicalize_filename (b, NULL);
+
+  return g_str_equal (ca, cb);
 }
 
 gboolean

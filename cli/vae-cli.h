@@ -116,8 +116,13 @@ gboolean   cli_check_latent_model  (CliContext       *ctx,
                                     const VaeLatent  *latent,
                                     const gchar      *path,
                                     GError          **error);
-gboolean   cli_check_output_dir    (const gchar      *path,
+gboolean   cli_check_outputs       (const gchar * const *outputs,
+                                    guint             n_outputs,
+                                    const gchar * const *inputs,
+                                    guint             n_inputs,
                                     GError          **error);
+gboolean   cli_same_file           (const gchar      *a,
+                                    const gchar      *b);
 
 gboolean   cli_parse_size          (const gchar   *text,
                                     guint         *width,
@@ -140,7 +145,7 @@ VaeTensor * cli_run_decode         (CliContext       *ctx,
 
 /* Progress and cancellation. */
 void       cli_install_signal_handler (void);
-gboolean   cli_interrupted         (void);
+void       cli_exit_on_interrupt   (gint           stderr_fd);
 gboolean   cli_check_cancelled     (CliContext    *ctx,
                                     GError       **error);
 void       cli_progress            (gdouble        fraction,

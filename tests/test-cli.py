@@ -630,6 +630,95 @@ class ModelTest(CliTestCase):
         self.assert_error(run('encode', MODEL, self.path('a.png'), '-o',
                               self.path('no/such/folder/out.latent')))
 
+    def test_output_is_an_input(self):
+        """An output that names an input, under any name, is refused before
+        anything is written (it used to replace the input image)."""
+        shutil.copy(self.path('a.png'), self.path('in.png'))
+        os.symlink('in.png', self.path('link.png'))
+        with open(self.path('in.png'), 'rb') as f:
+            before = f.read()
+        # a latent whose name looks like an image's: told apart by content
+        shutil.copy(self.encode('a.png', 'in.latent'), self.path('lat.png'))
+        same = self.path('in.png')
+        other = os.path.join(self.tmp, '.', 'in.png')
+        cases = [
+            ['encode', MODEL, same, '-o', same],
+            ['encode', MODEL, same, '-o', self.path('link.png')],
+            ['roundtrip', MODEL, same, '-o', other],
+            ['roundtrip', MODEL, same, '--diff', same],
+            ['roundtrip', MODEL, self.path('a.png'), '-o', self.path('x.png'),
+             '--diff', self.path('x.png')],
+            ['decode', MODEL, self.path('lat.png'), '-o', self.path('lat.png')],
+            ['interpolate', MODEL, self.path('b.png'), same, '--steps', '2',
+             '-o', os.path.join(self.tmp, 'i%d.png')],
+        ]
+        shutil.copy(self.path('a.png'), self.path('i1.png'))
+        cases[-1][3] = self.path('i1.png')
+        for command in cases:
+            with self.subTest(command=command[0:1] + command[-2:]):
+                self.assert_error(run(*command), code=2,
+                                  pattern='input too|two outputs')
+        with open(self.path('in.png'), 'rb') as f:
+            self.assertEqual(f.read(), before)
+        self.assertTrue(os.path.islink(self.path('link.png')))
+        self.assertFalse(os.path.exists(self.path('x.png')))
+
+    def test_device_outputs(self):
+        """Devices and FIFOs are written into, never replaced."""
+        for command in (['encode', MODEL, self.path('a.png'), '-o', '/dev/null'],
+                        ['roundtrip', MODEL, self.path('a.png'), '-o',
+                         '/dev/null', '--diff', '/dev/null']):
+            with self.subTest(command=command[0]):
+                r = run(*command)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(os.path.exists('/dev/null'))
+                self.assertFalse(os.path.isfile('/dev/null'))
+        for command in (['encode', MODEL, self.path('a.png'), '-o', '/dev/full'],
+                        ['roundtrip', MODEL, self.path('a.png'), '-o',
+                         '/dev/full']):
+            with self.subTest(command=command[0]):
+                self.assert_error(run(*command), pattern='/dev/full.*space')
+                self.assertFalse(os.path.isfile('/dev/full'))
+        fifo = self.path('fifo.png')
+        os.mkfifo(fifo)
+        proc = subprocess.Popen([VAE, 'roundtrip', MODEL, self.path('a.png'),
+                                 '-o', fifo, '--quiet'],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        with open(fifo, 'rb') as f:
+            data = f.read()
+        self.assertEqual(proc.wait(timeout=600), 0, proc.stderr.read())
+        proc.stderr.close()
+        self.assertEqual(data[:8], b'\x89PNG\r\n\x1a\n')
+        self.assertFalse(os.path.isfile(fifo))
+
+    def test_unwritable_output_before_work(self):
+        """An output that cannot be created is reported before the inputs
+        are even read: here the input is damaged too, and the error is the
+        output's."""
+        for command in (['roundtrip', MODEL, self.path('garbage.png'), '-o',
+                         '/proc/x.png'],
+                        ['encode', MODEL, self.path('garbage.png'), '-o',
+                         '/proc/x.latent']):
+            with self.subTest(command=command[0]):
+                self.assert_error(run(*command), pattern='/proc/x')
+
+    def test_no_swap_folder_left(self):
+        """GEGL's swap set to "RAM" used to leave an empty RAM/ folder in
+        the current folder."""
+        cwd = self.path('cwd')
+        os.mkdir(cwd)
+        r = subprocess.run([os.path.abspath(VAE), 'roundtrip', MODEL,
+                            self.path('a.png'), '-o',
+                            'out.png'], cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(cwd)), ['out.png'])
+
+    def test_truncated_png_says_so(self):
+        self.assert_error(run('roundtrip', MODEL, self.path('truncated.png')),
+                          pattern='truncated.png.*PNG file is damaged or truncated')
+
     # --- progress and Ctrl-C ---------------------------------------------
 
     def run_on_tty(self, *args, interrupt=False):
