@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "vae-error.h"
+#include "vae-file.h"
 #include "vae-latent-private.h"
 #include "vae-tensor-private.h"
 #include "vae-weights.h"
@@ -439,7 +440,8 @@ vae_latent_serialize (const VaeLatent  *latent,
  * @path: the file to write, usually ending in `.latent`
  * @error: return location for a #GError
  *
- * Writes vae_latent_serialize()'s bytes to @path, replacing it atomically.
+ * Writes vae_latent_serialize()'s bytes to @path, replacing it atomically
+ * (a device or FIFO is written into, not replaced).
  *
  * Returns: %TRUE on success; %FALSE with %VAE_ERROR_IO, or the errors of
  *   vae_latent_serialize().
@@ -450,7 +452,6 @@ vae_latent_save (const VaeLatent  *latent,
                  GError          **error)
 {
   g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (GError) io_error = NULL;
   gsize              size;
   gconstpointer      data;
 
@@ -462,32 +463,7 @@ vae_latent_save (const VaeLatent  *latent,
     return FALSE;
 
   data = g_bytes_get_data (bytes, &size);
-  if (! g_file_set_contents_full (path, data, (gssize) size,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0666,
-                                  &io_error))
-    {
-      g_autofree gchar *display = g_filename_display_name (path);
-
-      /* GLib's message names the temporary file it writes first; the
-       * caller knows only the target. */
-      const gchar      *reason = io_error->message;
-
-      if (io_error->domain == G_FILE_ERROR)
-        switch (io_error->code)
-          {
-          case G_FILE_ERROR_NOENT:  reason = "the folder does not exist"; break;
-          case G_FILE_ERROR_ACCES:  reason = "permission denied"; break;
-          case G_FILE_ERROR_NOSPC:  reason = "no space left on the device"; break;
-          case G_FILE_ERROR_ROFS:   reason = "read-only file system"; break;
-          case G_FILE_ERROR_ISDIR:  reason = "it is a folder"; break;
-          default: break;
-          }
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "cannot save the latent to %s: %s", display, reason);
-      return FALSE;
-    }
-
-  return TRUE;
+  return vae_file_write (path, data, size, "the latent", error);
 }
 
 /* Reading */
