@@ -14,11 +14,14 @@
 #include <json-glib/json-glib.h>
 
 #include "vae-error.h"
+#include "vae-json-private.h"
 #include "vae-weights.h"
 
-/* A well-formed header nests three levels deep; json-glib's parser recurses
- * per level, so a hostile "[[[[..." must be stopped before it gets there. */
-#define MAX_JSON_DEPTH 32
+/* A well-formed header nests three levels deep and holds about eight JSON
+ * values per tensor.  Both limits keep json-glib's recursion and its tree
+ * (about a hundred bytes per value) small whatever the header says. */
+#define MAX_JSON_DEPTH  32
+#define MAX_JSON_VALUES ((guint64) 1 << 21)
 
 typedef struct
 {
@@ -32,43 +35,6 @@ typedef struct
   guint64      begin;
   guint64      end;
 } Entry;
-
-static gboolean
-check_depth (const guint8 *json,
-             gsize         length)
-{
-  gboolean in_string = FALSE;
-  guint    depth = 0;
-  gsize    i;
-
-  for (i = 0; i < length; i++)
-    {
-      guint8 c = json[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        {
-          in_string = TRUE;
-        }
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > MAX_JSON_DEPTH)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        {
-          depth--;
-        }
-    }
-
-  return TRUE;
-}
 
 /* Integer and boolean tensors are no weights (step counters such as
  * bn.num_batches_tracked, position_ids in the text encoder of a full
@@ -364,6 +330,7 @@ vae_safetensors_parse (const guint8  *data,
   g_autoptr(GError)      json_error = NULL;
   g_autoptr(GArray)      entries = NULL;
   g_autofree gchar      *display = NULL;
+  g_autofree gchar      *problem = NULL;
   JsonObject            *root;
   JsonNode              *metadata = NULL;
   GList                 *members;
@@ -410,11 +377,11 @@ vae_safetensors_parse (const guint8  *data,
       return NULL;
     }
 
-  if (! check_depth (data + 8, header_length))
+  if (! vae_json_check ((const gchar *) data + 8, header_length,
+                       MAX_JSON_DEPTH, MAX_JSON_VALUES, &problem))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header JSON nests deeper than %d levels",
-                   display, MAX_JSON_DEPTH);
+                   "%s: header is not valid JSON: %s", display, problem);
       return NULL;
     }
 

@@ -23,6 +23,7 @@
 #include <json-glib/json-glib.h>
 
 #include "vae-error.h"
+#include "vae-json-private.h"
 #include "vae-registry.h"
 #include "vae-resources.h"
 
@@ -32,6 +33,11 @@
 #define READ_CHUNK        ((gsize) 1 << 20)
 /* A registry is a few kilobytes; anything this large is not one. */
 #define MAX_REGISTRY_SIZE ((gsize) 16 << 20)
+/* The registry nests five levels (root, models, entry, files, file); a
+ * safetensors header three.  Values: a registry of thousands of models, a
+ * header of a quarter million tensors. */
+#define MAX_JSON_DEPTH    32
+#define MAX_JSON_VALUES   ((guint64) 1 << 21)
 
 typedef struct
 {
@@ -571,6 +577,7 @@ registry_parse (const gchar  *data,
   g_autoptr (JsonParser)  parser = json_parser_new ();
   g_autoptr (GError)      json_error = NULL;
   g_autoptr (VaeRegistry) registry = NULL;
+  g_autofree gchar       *problem = NULL;
   JsonObject             *root;
   JsonNode               *models;
   JsonArray              *array;
@@ -578,6 +585,15 @@ registry_parse (const gchar  *data,
   const gchar            *default_id = NULL;
   guint                   i, j;
 
+  if (length < 0)
+    length = strlen (data);
+  if (! vae_json_check (data, length, MAX_JSON_DEPTH, MAX_JSON_VALUES,
+                        &problem))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: not valid JSON: %s", source, problem);
+      return NULL;
+    }
   if (! json_parser_load_from_data (parser, data, length, &json_error))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
@@ -1486,6 +1502,9 @@ count_tensors (const guint8 *data,
   if (length == 0 || length > size - 8)
     return -1;
 
+  if (! vae_json_check ((const gchar *) data + 8, length, MAX_JSON_DEPTH,
+                        MAX_JSON_VALUES, NULL))
+    return -1;
   parser = json_parser_new ();
   if (! json_parser_load_from_data (parser, (const gchar *) data + 8, length, NULL))
     return -1;

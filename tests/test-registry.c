@@ -314,6 +314,9 @@ static const Malformed malformed[] =
   { "not JSON", "{\"format_version\": 1, \"models\": [", VAE_ERROR_FORMAT },
   { "empty", "", VAE_ERROR_FORMAT },
   { "root is a list", "[]", VAE_ERROR_FORMAT },
+  /* json-glib keeps the last of several top-level values */
+  { "two documents", "{\"format_version\": 1, \"models\": []} {\"format_version\": 1, \"models\": []}", VAE_ERROR_FORMAT },
+  { "trailing text", "{\"format_version\": 1, \"models\": []} x", VAE_ERROR_FORMAT },
   { "no format_version", "{\"models\": []}", VAE_ERROR_FORMAT },
   { "format_version a string", "{\"format_version\": \"1\", \"models\": []}", VAE_ERROR_FORMAT },
   { "newer format", "{\"format_version\": 2, \"models\": []}", VAE_ERROR_UNSUPPORTED },

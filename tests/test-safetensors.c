@@ -536,6 +536,21 @@ static const Hostile hostile_cases[] =
     VAE_ERROR_FORMAT, "JSON" },
   { "JSON not an object", "[1, 2, 3]", 0, NULL, 0, VAE_ERROR_FORMAT,
     "not a JSON object" },
+  /* json-glib's immutable parser aborts on a second top-level value */
+  { "two top-level values", "{" ENTRY ("w", "F32", "[1]", "[0,4]") "} []", 4,
+    NULL, 0, VAE_ERROR_FORMAT, "byte 55: more text after the JSON value" },
+  { "two objects", "{} {}", 0, NULL, 0, VAE_ERROR_FORMAT,
+    "more text after the JSON value" },
+  { "trailing comma", "{\"__metadata__\":{\"a\":\"b\",}}", 0, NULL, 0,
+    VAE_ERROR_FORMAT, "string key" },
+  { "lone surrogate in a name", "{" ENTRY ("\\udc00", "F32", "[1]", "[0,4]")
+    "}", 4, NULL, 0, VAE_ERROR_FORMAT, "lone low surrogate" },
+  { "U+0000 in a name", "{" ENTRY ("a\\u0000b", "F32", "[1]", "[0,4]") "}",
+    4, NULL, 0, VAE_ERROR_FORMAT, "\\u0000" },
+  { "control character in a name", "{" ENTRY ("a\tb", "F32", "[1]", "[0,4]")
+    "}", 4, NULL, 0, VAE_ERROR_FORMAT, "control character 0x09" },
+  { "not UTF-8", "{\"__metadata__\":{\"a\":\"\xff\"}}", 0, NULL, 0,
+    VAE_ERROR_FORMAT, "not UTF-8" },
   { "deep nesting", "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0, NULL, 0,
     VAE_ERROR_FORMAT, "nests deeper" },
@@ -634,6 +649,30 @@ test_hostile (void)
         }
       check_hostile (h, bytes);
     }
+}
+
+/* A header of many small values would cost json-glib about a hundred
+ * bytes each: refused before it gets there. */
+static void
+test_many_values (void)
+{
+  g_autoptr(GString)    json = g_string_new ("{\"x\":[0");
+  g_autoptr(GBytes)     bytes = NULL;
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeWeights) weights = NULL;
+  guint                 i;
+
+  for (i = 0; i < (1 << 21); i++)
+    g_string_append (json, ",0");
+  g_string_append (json, "]}");
+  bytes = build_file (json->str, NULL, 0);
+
+  weights = vae_safetensors_load_from_data (g_bytes_get_data (bytes, NULL),
+                                            g_bytes_get_size (bytes),
+                                            "many.safetensors", &error);
+  g_assert_null (weights);
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "more than 2097152 JSON values"));
 }
 
 /* Integer tensors (step counters, token ids of a full checkpoint) are
@@ -808,6 +847,7 @@ main (int    argc,
   g_test_add_func ("/safetensors/get-errors", test_get_errors);
   g_test_add_func ("/safetensors/hostile", test_hostile);
   g_test_add_func ("/safetensors/hostile-files", test_hostile_files);
+  g_test_add_func ("/safetensors/many-values", test_many_values);
   g_test_add_func ("/safetensors/integer-and-lazy", test_integer_and_lazy);
   g_test_add_func ("/safetensors/mutations", test_mutations);
 

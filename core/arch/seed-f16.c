@@ -31,6 +31,7 @@
 #include <json-glib/json-glib.h>
 
 #include "../vae-error.h"
+#include "../vae-json-private.h"
 #include "../ops/ops.h"
 #include "arch.h"
 
@@ -262,6 +263,7 @@ load_config (Seed        *seed,
   const gchar        *text = vae_weights_get_metadata (w, "vae.config");
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError)  json_error = NULL;
+  g_autofree gchar   *problem = NULL;
   JsonNode           *root;
   JsonObject         *config;
   gdouble             heads, eps, base;
@@ -274,6 +276,13 @@ load_config (Seed        *seed,
       return FALSE;
     }
 
+  /* The metadata comes from the file: check it before json-glib does. */
+  if (! vae_json_check (text, strlen (text), 8, 1024, &problem))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: vae.config is not JSON: %s", path, problem);
+      return FALSE;
+    }
   parser = json_parser_new ();
   if (! json_parser_load_from_data (parser, text, -1, &json_error))
     {
