@@ -8,6 +8,7 @@
 #include "vae-error.h"
 #include "vae-image.h"
 #include "vae-model.h"
+#include "vae-model-private.h"
 #include "vae-tensor-private.h"
 #include "arch/arch.h"
 
@@ -23,6 +24,7 @@ struct _VaeModel
   gchar              *license;
   GMutex              hash_mutex;
   gchar              *hash;
+  VaeEntropyModel    *entropy_model;     /* codec models only */
 };
 
 static const VaeArchClass *const architectures[] = {
@@ -176,6 +178,7 @@ model_free (VaeModel *model)
 {
   if (model->arch && model->arch_data)
     model->arch->destroy (model->arch_data);
+  vae_entropy_model_free (model->entropy_model);
   if (model->decoder_weights != model->encoder_weights)
     vae_weights_free (model->decoder_weights);
   vae_weights_free (model->encoder_weights);
@@ -223,6 +226,21 @@ model_finish (VaeModel  *model,
                                           &model->info, error);
   if (model->arch_data == NULL)
     goto fail;
+
+  /* a codec model's entropy model lives beside its decoder's weights */
+  if (model->decoder_weights)
+    {
+      g_autoptr (GError) codec_error = NULL;
+
+      model->entropy_model =
+        vae_entropy_model_new (model->decoder_weights,
+                               model->info.latent_channels, &codec_error);
+      if (codec_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&codec_error));
+          goto fail;
+        }
+    }
 
   /* The architecture has fetched what it uses; the rest of a full
    * checkpoint (UNet, text encoders) need not stay in memory. */
@@ -547,6 +565,12 @@ hash_weights (GChecksum  *sum,
       g_checksum_update (sum, (const guchar *) w->data,
                          w->n_elements * sizeof (gfloat));
     }
+}
+
+const VaeEntropyModel *
+vae_model_get_entropy_model (VaeModel *model)
+{
+  return model->entropy_model;
 }
 
 /**

@@ -5,6 +5,7 @@
 #pragma once
 
 
+#include "vae-compress.h"
 #include "vae-error.h"
 #include "vae-image.h"
 #include "vae-latent.h"

@@ -1,0 +1,439 @@
+/* gimp-vae tests: the range coder, the generic latent coder and the .vaez
+ * container
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * References: the ideal code length -sum log2 p of the symbols coded
+ * (computed here in double from the same tables, independent of the
+ * coder), exact round trips, and hand-made damaged files.
+ */
+
+#include <math.h>
+#include <string.h>
+
+#include "vae.h"
+#include "codec/entropy-model.h"
+#include "codec/latent-coder.h"
+#include "codec/range-coder.h"
+
+/* A range coder with 32-bit range and 16-bit totals loses about 2^-8
+ * relative precision per symbol in the worst case, far less on average;
+ * plus the few bytes of its flush. */
+#define CODER_OVERHEAD 0.005
+#define CODER_SLACK_BYTES 8
+
+static guint64 rng_state;
+
+static guint32
+rng_next (void)
+{
+  /* xorshift64*: enough for test data, identical on every machine */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return (guint32) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static gdouble
+rng_uniform (void)
+{
+  return (rng_next () + 0.5) / 4294967296.0;
+}
+
+static gint32
+rng_laplace (gdouble scale)
+{
+  gdouble u = rng_uniform () - 0.5;
+
+  return (gint32) nearbyint (-scale * copysign (log (1.0 - 2.0 * fabs (u)), u));
+}
+
+/* A strictly increasing cumulative table of n symbols from random
+ * weights. */
+static guint32 *
+random_cdf (guint n)
+{
+  guint32 *cdf = g_new (guint32, n + 1);
+  gdouble *w = g_new (gdouble, n);
+  gdouble  total = 0.0;
+  guint    i;
+
+  for (i = 0; i < n; i++)
+    total += w[i] = pow (rng_uniform (), 3.0) + 1e-3;
+  cdf[0] = 0;
+  for (i = 1; i < n; i++)
+    {
+      guint32 c = (guint32) (VAE_RC_FREQ_TOTAL * (w[i - 1] / total)) + cdf[i - 1];
+
+      cdf[i] = MAX (c, cdf[i - 1] + 1);
+    }
+  cdf[n] = VAE_RC_FREQ_TOTAL;
+  for (i = n - 1; i > 0 && cdf[i] >= cdf[i + 1]; i--)
+    cdf[i] = cdf[i + 1] - 1;
+  g_free (w);
+
+  return cdf;
+}
+
+static void
+test_range_coder_roundtrip (void)
+{
+  const guint   n_tables = 8;
+  const guint   n = 200000;
+  guint32      *cdf[8];
+  guint         sizes[8];
+  guint        *table = g_new (guint, n);
+  guint        *symbol = g_new (guint, n);
+  guint32      *raw = g_new (guint32, n);
+  guint        *bit = g_new (guint, n);
+  GByteArray   *out = g_byte_array_new ();
+  VaeRangeEncoder enc;
+  VaeRangeDecoder dec;
+  VaeBitModel   model_e[4];
+  VaeBitModel   model_d[4];
+  gdouble       ideal = 0.0;
+  guint         i;
+
+  rng_state = 12345;
+  for (i = 0; i < n_tables; i++)
+    {
+      sizes[i] = 2 + rng_next () % 300;
+      cdf[i] = random_cdf (sizes[i]);
+    }
+  for (i = 0; i < 4; i++)
+    {
+      vae_bit_model_init (&model_e[i]);
+      vae_bit_model_init (&model_d[i]);
+    }
+
+  vae_range_encoder_init (&enc, out);
+  for (i = 0; i < n; i++)
+    {
+      guint32 u = rng_next () % VAE_RC_FREQ_TOTAL;
+      guint   s = 0;
+
+      table[i] = rng_next () % n_tables;
+      /* symbols drawn from the table's own distribution */
+      while (cdf[table[i]][s + 1] <= u)
+        s++;
+      symbol[i] = s;
+      ideal -= log2 ((cdf[table[i]][s + 1] - cdf[table[i]][s]) /
+                     (gdouble) VAE_RC_FREQ_TOTAL);
+      vae_range_encode (&enc, cdf[table[i]][s], cdf[table[i]][s + 1] - cdf[table[i]][s]);
+
+      bit[i] = rng_uniform () < 0.1 + 0.25 * (i % 4);
+      vae_range_encode_bit (&enc, &model_e[i % 4], bit[i]);
+      raw[i] = rng_next () & 0x7ff;
+      vae_range_encode_bypass (&enc, raw[i], 11);
+    }
+  vae_range_encoder_finish (&enc);
+
+  vae_range_decoder_init (&dec, out->data, out->len);
+  for (i = 0; i < n; i++)
+    {
+      guint s = vae_range_decode (&dec, cdf[table[i]], sizes[table[i]]);
+
+      if (s != symbol[i])
+        g_error ("symbol %u: decoded %u, coded %u", i, s, symbol[i]);
+      g_assert_cmpuint (vae_range_decode_bit (&dec, &model_d[i % 4]), ==, bit[i]);
+      g_assert_cmpuint (vae_range_decode_bypass (&dec, 11), ==, raw[i]);
+    }
+
+  /* the multi-symbol part is close to ideal; the adaptive bits and the
+   * raw bits are counted at what they may cost at most */
+  g_assert_cmpfloat (out->len * 8.0, <=,
+                     (ideal + n * 11.0 + n * 1.0) * (1 + CODER_OVERHEAD) +
+                     8 * CODER_SLACK_BYTES);
+
+  for (i = 0; i < n_tables; i++)
+    g_free (cdf[i]);
+  g_free (table);
+  g_free (symbol);
+  g_free (raw);
+  g_free (bit);
+  g_byte_array_unref (out);
+}
+
+/* Only a static model: the size must be within the stated overhead of the
+ * ideal code length. */
+static void
+test_range_coder_efficiency (void)
+{
+  const guint     n = 100000;
+  guint32        *cdf;
+  GByteArray     *out = g_byte_array_new ();
+  VaeRangeEncoder enc;
+  gdouble         ideal = 0.0;
+  guint           i;
+
+  rng_state = 777;
+  cdf = random_cdf (64);
+  vae_range_encoder_init (&enc, out);
+  for (i = 0; i < n; i++)
+    {
+      guint32 u = rng_next () % VAE_RC_FREQ_TOTAL;
+      guint   s = 0;
+
+      while (cdf[s + 1] <= u)
+        s++;
+      ideal -= log2 ((cdf[s + 1] - cdf[s]) / (gdouble) VAE_RC_FREQ_TOTAL);
+      vae_range_encode (&enc, cdf[s], cdf[s + 1] - cdf[s]);
+    }
+  vae_range_encoder_finish (&enc);
+
+  g_test_message ("%u symbols: %.1f bytes ideal, %u coded", n, ideal / 8, out->len);
+  g_assert_cmpfloat (out->len, <=, ideal / 8 * (1 + CODER_OVERHEAD) + CODER_SLACK_BYTES);
+  g_assert_cmpfloat (out->len, >=, ideal / 8 - 1);
+
+  g_free (cdf);
+  g_byte_array_unref (out);
+}
+
+/* Damaged streams decode to some symbols, never out of range, never
+ * hang. */
+static void
+test_range_coder_garbage (void)
+{
+  guint8          data[4096];
+  guint32        *cdf;
+  VaeRangeDecoder dec;
+  VaeBitModel     m;
+  guint           i;
+
+  rng_state = 99;
+  cdf = random_cdf (37);
+  for (i = 0; i < sizeof (data); i++)
+    data[i] = i < 64 ? 0xff : rng_next ();
+  vae_bit_model_init (&m);
+  vae_range_decoder_init (&dec, data, sizeof (data));
+  for (i = 0; i < 100000; i++)
+    {
+      g_assert_cmpuint (vae_range_decode (&dec, cdf, 37), <, 37);
+      vae_range_decode_bit (&dec, &m);
+      vae_range_decode_bypass (&dec, 5);
+    }
+  g_free (cdf);
+}
+
+/* --- the generic latent coder ------------------------------------------ */
+
+static void
+test_latent_coder_roundtrip (void)
+{
+  const guint C = 6;
+  const guint H = 37;
+  const guint W = 53;
+  gsize       n = (gsize) C * H * W;
+  gint32     *q = g_new (gint32, n);
+  gint32     *back = g_new (gint32, n);
+  GByteArray *out = g_byte_array_new ();
+  GHashTable *counts = g_hash_table_new (g_direct_hash, g_direct_equal);
+  GHashTableIter iter;
+  gpointer    key;
+  gpointer    value;
+  gdouble     entropy = 0.0;
+  gsize       i;
+
+  rng_state = 4242;
+  for (i = 0; i < n; i++)
+    {
+      /* mostly small, a few far outside the unary range, the extremes */
+      q[i] = rng_laplace (1.5);
+      if (i % 997 == 0)
+        q[i] = (gint32) (rng_next () % 100000) - 50000;
+    }
+  q[5] = VAE_CODEC_MAX_MAGNITUDE;
+  q[6] = -VAE_CODEC_MAX_MAGNITUDE;
+
+  for (i = 0; i < n; i++)
+    {
+      gpointer k = GINT_TO_POINTER (q[i]);
+
+      g_hash_table_insert (counts, k,
+                           GINT_TO_POINTER (GPOINTER_TO_INT (g_hash_table_lookup (counts, k)) + 1));
+    }
+  g_hash_table_iter_init (&iter, counts);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      gdouble p = GPOINTER_TO_INT (value) / (gdouble) n;
+
+      entropy -= GPOINTER_TO_INT (value) * log2 (p);
+    }
+
+  vae_latent_coder_encode (q, C, H, W, out);
+  g_assert_true (vae_latent_coder_decode (out->data, out->len, C, H, W, back, NULL));
+  g_assert_cmpmem (q, n * sizeof (gint32), back, n * sizeof (gint32));
+
+  /* i.i.d. values: the adaptive coder cannot beat their empirical entropy
+   * by much, and should not lose more than its learning costs (the rare
+   * large values cost their Exp-Golomb bits) */
+  g_test_message ("%" G_GSIZE_FORMAT " values: empirical entropy %.0f bytes, "
+                  "coded %u", n, entropy / 8, out->len);
+  g_assert_cmpfloat (out->len, <, entropy / 8 * 1.15 + 64);
+
+  g_hash_table_unref (counts);
+  g_free (q);
+  g_free (back);
+  g_byte_array_unref (out);
+}
+
+/* --- the container ------------------------------------------------------- */
+
+static VaeLatent *
+smooth_latent (guint c,
+               guint h,
+               guint w)
+{
+  g_autoptr (VaeTensor) t = vae_tensor_new_3d (c, h, w, NULL);
+  gfloat    *d = vae_tensor_get_data (t);
+  VaeLatent *latent;
+  guint      k;
+  guint      y;
+  guint      x;
+
+  rng_state = 31337;
+  for (k = 0; k < c; k++)
+    for (y = 0; y < h; y++)
+      for (x = 0; x < w; x++)
+        d[((gsize) k * h + y) * w + x] =
+          (k + 1) * 0.3f * sinf (0.21f * x + k) * cosf (0.13f * y) +
+          0.2f * (gfloat) (rng_uniform () - 0.5) + k;
+  latent = vae_latent_new (t, NULL);
+  vae_latent_set_model (latent, "some-model",
+                        "sha256:0123456789abcdef0123456789abcdef");
+  vae_latent_set_image_size (latent, w * 8 - 3, h * 8);
+
+  return latent;
+}
+
+static void
+test_container_latent (void)
+{
+  g_autoptr (VaeLatent) latent = smooth_latent (4, 40, 56);
+  g_autoptr (VaeLatent) back = NULL;
+  g_autoptr (GBytes)    file = NULL;
+  VaeCompressSettings   settings;
+  VaeCompressedInfo     info;
+  const gfloat         *a;
+  const gfloat         *b;
+  guint                 width;
+  guint                 height;
+  gdouble               worst = 0.0;
+  gsize                 i;
+
+  vae_compress_settings_init (&settings);
+  settings.quality = 80;
+  file = vae_compress_latent (latent, &settings, NULL);
+  g_assert_nonnull (file);
+
+  g_assert_true (vae_compressed_read_info (file, &info, NULL));
+  g_assert_cmpint (info.kind, ==, VAE_COMPRESS_LATENT);
+  g_assert_cmpstr (info.model_id, ==, "some-model");
+  g_assert_cmpstr (info.model_hash, ==, "0123456789abcdef");
+  g_assert_cmpuint (info.width, ==, 56 * 8 - 3);
+  g_assert_cmpuint (info.height, ==, 40 * 8);
+  g_assert_cmpuint (info.channels, ==, 4);
+  g_assert_cmpfloat (info.quality, ==, 80.0);
+  g_assert_cmpuint (info.size, ==, g_bytes_get_size (file));
+  vae_compressed_info_clear (&info);
+
+  back = vae_decompress_latent (NULL, file, NULL);
+  g_assert_nonnull (back);
+  g_assert_cmpstr (vae_latent_get_model_id (back), ==, "some-model");
+  g_assert_cmpstr (vae_latent_get_model_hash (back), ==,
+                   "sha256:0123456789abcdef0123456789abcdef");
+  g_assert_true (vae_latent_get_image_size (back, &width, &height));
+  g_assert_cmpuint (width, ==, 56 * 8 - 3);
+  g_assert_cmpuint (height, ==, 40 * 8);
+
+  /* quality 80: a step of 2^(2 - 800/125) = 0.047 standard deviations per
+   * channel; uniform quantisation errs by at most half a step */
+  a = vae_tensor_peek_data (vae_latent_get_tensor (latent));
+  b = vae_tensor_peek_data (vae_latent_get_tensor (back));
+  for (i = 0; i < 4 * 40 * 56; i++)
+    worst = MAX (worst, fabs (a[i] - b[i]) / ((i / (40 * 56) + 1) * 0.3 / sqrt (2)));
+  g_test_message ("worst error %.4f of a channel's spread", worst);
+  g_assert_cmpfloat (worst, <=, 0.5 * exp2 (2.0 - 800 / 125.0) * 1.2);
+}
+
+static void
+test_container_rate_control (void)
+{
+  g_autoptr (VaeLatent) latent = smooth_latent (16, 48, 64);
+  const gdouble         targets[] = { 0.05, 0.1, 0.25, 0.5, 1.0 };
+  guint                 i;
+
+  for (i = 0; i < G_N_ELEMENTS (targets); i++)
+    {
+      g_autoptr (GBytes)  file = NULL;
+      VaeCompressSettings settings;
+      VaeCompressedInfo   info;
+
+      vae_compress_settings_init (&settings);
+      settings.target_bpp = targets[i];
+      file = vae_compress_latent (latent, &settings, NULL);
+      g_assert_true (vae_compressed_read_info (file, &info, NULL));
+      g_test_message ("target %.3f bpp: %.4f bpp at quality %.1f",
+                      targets[i], info.bpp, info.quality);
+      /* never over; under by little (a quality step is 0.1) */
+      g_assert_cmpfloat (info.bpp, <=, targets[i]);
+      g_assert_cmpfloat (info.bpp, >=, targets[i] * 0.9);
+      vae_compressed_info_clear (&info);
+    }
+}
+
+/* Every truncation and a flip of every byte give an error, never a crash
+ * (the checksum covers the file). */
+static void
+test_container_damage (void)
+{
+  g_autoptr (VaeLatent) latent = smooth_latent (3, 8, 8);
+  g_autoptr (GBytes)    file = NULL;
+  VaeCompressSettings   settings;
+  const guint8         *data;
+  gsize                 size;
+  gsize                 i;
+
+  vae_compress_settings_init (&settings);
+  file = vae_compress_latent (latent, &settings, NULL);
+  data = g_bytes_get_data (file, &size);
+
+  for (i = 0; i < size; i++)
+    {
+      g_autoptr (GBytes)    cut = g_bytes_new (data, i);
+      g_autoptr (GError)    error = NULL;
+      g_autoptr (VaeLatent) back = vae_decompress_latent (NULL, cut, &error);
+
+      g_assert_null (back);
+      g_assert_error (error, VAE_ERROR, VAE_ERROR_FORMAT);
+    }
+  for (i = 0; i < size; i++)
+    {
+      g_autofree guint8    *copy = g_memdup2 (data, size);
+      g_autoptr (GBytes)    bad = NULL;
+      g_autoptr (GError)    error = NULL;
+      g_autoptr (VaeLatent) back = NULL;
+
+      copy[i] ^= 0x10;
+      bad = g_bytes_new (copy, size);
+      back = vae_decompress_latent (NULL, bad, &error);
+      g_assert_null (back);
+      g_assert_nonnull (error);
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/codec/range-coder/roundtrip", test_range_coder_roundtrip);
+  g_test_add_func ("/codec/range-coder/efficiency", test_range_coder_efficiency);
+  g_test_add_func ("/codec/range-coder/garbage", test_range_coder_garbage);
+  g_test_add_func ("/codec/latent-coder/roundtrip", test_latent_coder_roundtrip);
+  g_test_add_func ("/codec/container/latent", test_container_latent);
+  g_test_add_func ("/codec/container/rate-control", test_container_rate_control);
+  g_test_add_func ("/codec/container/damage", test_container_damage);
+
+  return g_test_run ();
+}
