@@ -660,11 +660,6 @@ vae_model_get_gflops (VaeModel *model,
   return model->arch->flops (model->arch_data, decoder, width, height) / 1e9;
 }
 
-/* Working memory beyond which encode and decode go tiled when the caller
- * sets no budget: a 1024x1024 TAEF2 decode (about 1 GiB) stays whole, a
- * 4096x4096 one (about 13 GiB whole) is tiled. */
-#define DEFAULT_MEMORY_BUDGET ((gsize) 1536 << 20)
-
 /* The tile side in image pixels, or 0 to run untiled. */
 static gsize
 choose_tile (VaeModel         *model,
@@ -674,31 +669,20 @@ choose_tile (VaeModel         *model,
              const VaeOptions *options)
 {
   const VaeArchClass *arch = model->arch;
-  gsize               budget, fixed, tile;
+  VaePlan             plan;
 
   if ((decoder ? arch->decode_tiled : arch->encode_tiled) == NULL ||
-      arch->memory == NULL)
+      arch->plan == NULL)
     return 0;
 
-  if (options->tile_size > 0)
-    return (gsize) options->tile_size < MAX (width, height) ? (gsize) options->tile_size : 0;
-
-  budget = options->memory_budget ? options->memory_budget : DEFAULT_MEMORY_BUDGET;
-  /* The whole image, its padded or cropped copy, and the latent-resolution
-   * maps that stay untiled. */
-  fixed = (2 * 3 * width * height +
-           2 * 64 * (width / model->info.factor) * (height / model->info.factor)) *
-          sizeof (gfloat);
-  if (arch->memory (model->arch_data, decoder, width, height) + fixed <= budget)
+  if (! arch->plan (model->arch_data, decoder, width, height, FALSE,
+                    options->memory_budget ? options->memory_budget
+                                           : VAE_DEFAULT_MEMORY_BUDGET,
+                    options->tile_size > 0 ? (gsize) options->tile_size : 0,
+                    &plan, NULL))
     return 0;
 
-  /* Tiles carry a margin of context on each side: count a quarter more. */
-  for (tile = 2048; tile > 128; tile -= 128)
-    if (arch->memory (model->arch_data, decoder, tile + tile / 4, tile + tile / 4) +
-        fixed <= budget)
-      break;
-
-  return tile;
+  return plan.tile;
 }
 
 static gboolean

@@ -204,6 +204,9 @@ vae_run_init (VaeRun           *run,
   run->n_threads = CLAMP (run->n_threads, 1, 256);
   run->reference = options->reference;
   run->norm_stats = NULL;
+  run->memory_budget = options->memory_budget ? options->memory_budget
+                                              : VAE_DEFAULT_MEMORY_BUDGET;
+  run->pad_mode = options->pad_mode;
   run->pool = pool_new (run->n_threads);
   run->n_threads = run->pool->n_workers + 1;
 }

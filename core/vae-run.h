@@ -33,7 +33,14 @@ typedef struct
   gboolean         reference;
   VaePool         *pool;
   VaeNormStats    *norm_stats;   /* tiles of a normalised model, else NULL */
+  gsize            memory_budget; /* bytes; the default when the options set none */
+  VaePadMode       pad_mode;
 } VaeRun;
+
+/* Working memory beyond which encode and decode go tiled when the caller
+ * sets no budget: a 1024x1024 TAEF2 decode (about 1 GiB) stays whole, a
+ * 4096x4096 one (about 13 GiB whole) is tiled. */
+#define VAE_DEFAULT_MEMORY_BUDGET ((gsize) 1536 << 20)
 
 void      vae_run_init      (VaeRun            *run,
                              const VaeOptions  *options,

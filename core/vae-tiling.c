@@ -2,6 +2,9 @@
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
 
+#include <string.h>
+
+#include "vae-error.h"
 #include "vae-tiling.h"
 
 GArray *
@@ -129,4 +132,82 @@ vae_tiles_blend (VaeTensor       *out,
     }
 
   g_free (wx);
+}
+
+/* The source index of padded position @i on an axis of @n pixels: the
+ * same folding as vae_image_pad()'s. */
+static gsize
+pad_index (gsize      i,
+           gsize      n,
+           VaePadMode mode)
+{
+  gsize period;
+
+  if (i < n)
+    return i;
+  if (mode != VAE_PAD_REFLECT || n == 1)
+    return n - 1;
+
+  period = 2 * (n - 1);
+  i %= period;
+
+  return i < n ? i : period - i;
+}
+
+void
+vae_tiles_crop_into (const VaeTensor *image,
+                     VaePadMode       mode,
+                     gsize            x,
+                     gsize            y,
+                     VaeTensor       *out)
+{
+  const gsize ih = VAE_T_H (image), iw = VAE_T_W (image);
+  const gsize h = VAE_T_H (out), w = VAE_T_W (out);
+  const gsize inside = x < iw ? MIN (w, iw - x) : 0;
+  gsize       c, row, i;
+
+  for (c = 0; c < VAE_T_C (out); c++)
+    for (row = 0; row < h; row++)
+      {
+        const gfloat *s = image->data + (c * ih + pad_index (y + row, ih, mode)) * iw;
+        gfloat       *d = out->data + (c * h + row) * w;
+
+        if (inside > 0)
+          memcpy (d, s + x, inside * sizeof (gfloat));
+        for (i = inside; i < w; i++)
+          d[i] = s[pad_index (x + i, iw, mode)];
+      }
+}
+
+VaeTensor *
+vae_tiles_crop (const VaeTensor  *image,
+                VaePadMode        mode,
+                gsize             x,
+                gsize             y,
+                gsize             width,
+                gsize             height,
+                GError          **error)
+{
+  VaeTensor *out = vae_tensor_new_3d_uninit (VAE_T_C (image), height, width, error);
+
+  if (out)
+    vae_tiles_crop_into (image, mode, x, y, out);
+
+  return out;
+}
+
+void
+vae_plan_set_error (GError  **error,
+                    gboolean  decoder,
+                    gsize     width,
+                    gsize     height,
+                    gsize     need,
+                    gsize     budget)
+{
+  g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+               "%s a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " image needs at "
+               "least %" G_GSIZE_FORMAT " MiB of working memory, more than the "
+               "memory budget of %" G_GSIZE_FORMAT " MiB",
+               decoder ? "decoding" : "encoding", width, height,
+               (need + (1 << 20) - 1) >> 20, budget >> 20);
 }

@@ -4,6 +4,7 @@
 
 #pragma once
 
+#include "vae-options.h"
 #include "vae-tensor-private.h"
 
 G_BEGIN_DECLS
@@ -66,5 +67,42 @@ void      vae_tiles_blend   (VaeTensor       *out,
                              guint            iy,
                              gsize            overlap,
                              gsize            scale);
+
+/* Fills @out ([C, h, w]) with the region at (x, y) of @image padded at
+ * the right and bottom as vae_image_pad() pads it with @mode, to any
+ * size: a tiled encoder reads its tiles through this instead of holding a
+ * padded copy of the whole image beside it. */
+void      vae_tiles_crop_into (const VaeTensor *image,
+                               VaePadMode       mode,
+                               gsize            x,
+                               gsize            y,
+                               VaeTensor       *out);
+VaeTensor * vae_tiles_crop    (const VaeTensor *image,
+                               VaePadMode       mode,
+                               gsize            x,
+                               gsize            y,
+                               gsize            width,
+                               gsize            height,
+                               GError         **error);
+
+/* What a planned run costs: its tile side in image pixels (0: whole),
+ * its work in FLOPs (margins and repeated passes included) and the peak
+ * bytes of working memory it holds (feature maps, the output, copies of
+ * the input; not the caller's input nor the weights). */
+typedef struct
+{
+  gsize   tile;
+  gdouble flops;
+  gsize   memory;
+} VaePlan;
+
+/* Sets VAE_ERROR_NO_MEMORY for a run of @width x @height pixels that
+ * needs at least @need bytes while @budget allows less. */
+void      vae_plan_set_error  (GError         **error,
+                               gboolean         decoder,
+                               gsize            width,
+                               gsize            height,
+                               gsize            need,
+                               gsize            budget);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 
 #include "../vae-run.h"
 #include "../vae-tensor-private.h"
+#include "../vae-tiling.h"
 #include "../vae-weights.h"
 
 G_BEGIN_DECLS
@@ -76,8 +77,28 @@ typedef struct
                          gboolean         decoder,
                          gsize            width,
                          gsize            height);
+  /* How a run on a width x height image (multiples of the factor) goes
+   * within @budget bytes of working memory: whole, or in tiles of at most
+   * @max_tile image pixels a side (0: as large as the budget allows, and
+   * no smaller than keeps the work growing with the pixel count).  @copy:
+   * the run holds a copy of the image beside it (the encoder's padded
+   * input when it runs whole, the decoder's cropped output).  FALSE with
+   * VAE_ERROR_NO_MEMORY, before anything is allocated, when no plan fits.
+   * NULL: the architecture runs whole and checks nothing. */
+  gboolean  (* plan)    (gpointer         self,
+                         gboolean         decoder,
+                         gsize            width,
+                         gsize            height,
+                         gboolean         copy,
+                         gsize            budget,
+                         gsize            max_tile,
+                         VaePlan         *plan,
+                         GError         **error);
   /* The same as encode/decode, in tiles of about @tile image pixels a
-   * side; NULL when the architecture cannot tile. */
+   * side (plan()'s); NULL when the architecture cannot tile.  The
+   * encoder's @image need not be padded: its tiles are read as padded
+   * with run->pad_mode (vae_tiles_crop ()), and the latents cover it
+   * rounded up to the factor. */
   gboolean  (* encode_tiled) (gpointer          self,
                               const VaeTensor  *image,
                               VaeTensor       **latent,

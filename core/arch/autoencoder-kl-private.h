@@ -155,6 +155,17 @@ gsize      vae_kl_memory                 (gpointer         self,
                                           gsize            width,
                                           gsize            height);
 
+/* autoencoder-kl-tiles.c */
+gboolean   vae_kl_plan                   (gpointer         self,
+                                          gboolean         decoder,
+                                          gsize            width,
+                                          gsize            height,
+                                          gboolean         copy,
+                                          gsize            budget,
+                                          gsize            max_tile,
+                                          VaePlan         *plan,
+                                          GError         **error);
+
 /* autoencoder-kl-bands.c */
 gboolean   vae_kl_resnet_banded          (VaeRun          *run,
                                           VaeScratch      *scratch,

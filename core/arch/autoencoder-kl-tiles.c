@@ -869,6 +869,29 @@ tiler_clear (Tiler *tiler,
   grid_clear (grid);
 }
 
+/* The whole work of a tiled run as planned: the whole part, the
+ * statistics passes and the last pass. */
+static gdouble
+tiler_flops (const Tiler *tiler,
+             const Grid  *grid,
+             VaeKlStats   plan)
+{
+  const Half *half = tiler->half;
+  gsize       h = grid->h, w = grid->w;
+
+  if (tiler->decoder)
+    return vae_kl_decoder_head_flops (half, TRUE, h, w) +
+           vae_kl_levels_flops (half, 0, tiler->split, FALSE, TRUE, &h, &w) +
+           stats_flops (tiler, grid, plan) + grid_flops (tiler, grid, -1);
+
+  h *= tiler->out_scale;
+  w *= tiler->out_scale;
+
+  return stats_flops (tiler, grid, plan) + grid_flops (tiler, grid, -1) +
+         vae_kl_levels_flops (half, tiler->split, half->n_levels, TRUE, TRUE, &h, &w) +
+         vae_kl_encoder_tail_flops (half, TRUE, grid->h, grid->w);
+}
+
 gboolean
 vae_kl_decode_tiled_with (gpointer          self,
                           const VaeTensor  *latent,
@@ -887,7 +910,6 @@ vae_kl_decode_tiled_with (gpointer          self,
   Grid                  grid;
   VaeTensor            *x = NULL;
   gboolean              ok = FALSE;
-  gsize                 ph = h, pw = w;
 
   *image = NULL;
   if (! vae_kl_check_latent (d, latent, error))
@@ -897,10 +919,7 @@ vae_kl_decode_tiled_with (gpointer          self,
 
   tiler_init (&tiler, &grid, self, TRUE, h, w, tile, split);
   run->norm_stats = NULL;
-  vae_run_begin (run, "decode",
-                 vae_kl_decoder_head_flops (d, TRUE, h, w) +
-                 vae_kl_levels_flops (d, 0, tiler.split, FALSE, TRUE, &ph, &pw) +
-                 stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1));
+  vae_run_begin (run, "decode", tiler_flops (&tiler, &grid, plan));
 
   /* The untiled part on the whole latent; its buffers (the attention's
    * above all) go before the tiles start. */
@@ -954,20 +973,14 @@ vae_kl_encode_tiled_with (gpointer          self,
   Grid          grid;
   VaeTensor    *body = NULL;
   gboolean      ok = FALSE;
-  gsize         bh, bw;
 
   *latent = NULL;
   if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
     plan = VAE_KL_STATS_EXACT;
 
   tiler_init (&tiler, &grid, self, FALSE, h, w, tile, split);
-  bh = h * tiler.out_scale;
-  bw = w * tiler.out_scale;
   run->norm_stats = NULL;
-  vae_run_begin (run, "encode",
-                 stats_flops (&tiler, &grid, plan) + grid_flops (&tiler, &grid, -1) +
-                 vae_kl_levels_flops (e, tiler.split, e->n_levels, TRUE, TRUE, &bh, &bw) +
-                 vae_kl_encoder_tail_flops (e, TRUE, h, w));
+  vae_run_begin (run, "encode", tiler_flops (&tiler, &grid, plan));
 
   tiler.source = image;
   body = vae_tensor_new_3d (tiler_channels (&tiler, TRUE), h * tiler.out_scale,
@@ -998,4 +1011,52 @@ out:
   tiler_clear (&tiler, &grid);
 
   return ok;
+}
+
+gboolean
+vae_kl_plan (gpointer   self,
+             gboolean   decoder,
+             gsize      width,
+             gsize      height,
+             gboolean   copy,
+             gsize      budget,
+             gsize      max_tile,
+             VaePlan   *plan,
+             GError   **error)
+{
+  const Kl   *kl = self;
+  const Half *half = decoder ? &kl->decoder : &kl->encoder;
+  const gsize f = half->factor;
+  gsize       fixed, tile;
+  Tiler       tiler;
+  Grid        grid;
+
+  plan->tile = 0;
+  plan->flops = vae_arch_autoencoder_kl.flops (self, decoder, width, height);
+  plan->memory = vae_kl_memory (self, decoder, width, height);
+
+  if (max_tile > 0)
+    tile = max_tile < MAX (width, height) ? max_tile : 0;
+  else
+    {
+      fixed = (2 * 3 * width * height + 2 * 64 * (width / f) * (height / f)) *
+              sizeof (gfloat);
+      plan->memory += fixed;
+      if (plan->memory <= budget)
+        return TRUE;
+      for (tile = 2048; tile > 128; tile -= 128)
+        if (vae_kl_memory (self, decoder, tile + tile / 4, tile + tile / 4) +
+            fixed <= budget)
+          break;
+      plan->memory = vae_kl_memory (self, decoder, tile + tile / 4, tile + tile / 4) + fixed;
+    }
+  if (tile == 0)
+    return TRUE;
+
+  tiler_init (&tiler, &grid, kl, decoder, height / f, width / f, tile, -1);
+  plan->tile = tile;
+  plan->flops = tiler_flops (&tiler, &grid, VAE_KL_STATS_EXACT);
+  tiler_clear (&tiler, &grid);
+
+  return TRUE;
 }

@@ -1790,6 +1790,7 @@ const VaeArchClass vae_arch_autoencoder_kl = {
   .decode = kl_decode,
   .flops = kl_flops,
   .memory = vae_kl_memory,
+  .plan = vae_kl_plan,
   .encode_tiled = kl_encode_tiled,
   .decode_tiled = kl_decode_tiled,
 };

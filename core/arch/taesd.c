@@ -841,6 +841,140 @@ taesd_memory (gpointer self,
                       width, height);
 }
 
+/* The tiled part's margin in latent pixels.  Encoder tiles start on the
+ * latent grid so that every stride-2 conv samples where it does on the
+ * whole image. */
+static gsize
+tiled_margin (const Half *half,
+              gboolean    decoder,
+              guint       split)
+{
+  return decoder
+         ? (gsize) ceil (half_radius (half, split, half->layers->len, 1.0)) + 1
+         : (gsize) ceil (half_radius (half, 0, split, (gdouble) half->factor)) + 1;
+}
+
+/* The grid of a tiled run over h x w latent pixels in tiles of @tile
+ * image pixels, and its work: the whole part once, the tiled part on
+ * every tile with its margin.  @xs and @ys may be NULL. */
+static gdouble
+tiled_grid (const Half  *half,
+            gboolean     decoder,
+            guint        split,
+            gsize        h,
+            gsize        w,
+            gsize        tile,
+            gsize       *margin,
+            gsize       *overlap,
+            GArray     **xs,
+            GArray     **ys)
+{
+  const guint  end = half->layers->len;
+  const gsize  f = half->factor;
+  GArray      *sx, *sy;
+  gdouble      work;
+  guint        ix, iy;
+
+  *margin = tiled_margin (half, decoder, split);
+  /* The margin makes tiles exact; the overlap only has to hide rounding. */
+  tile = MAX (tile / f, 2);
+  *overlap = MIN (*margin, tile / 2);
+  sx = vae_tiles_split (w, tile, *overlap, 1);
+  sy = vae_tiles_split (h, tile, *overlap, 1);
+
+  work = decoder ? half_flops (half, 0, split, h, w) : half_flops (half, split, end, h, w);
+  for (iy = 0; iy < sy->len; iy++)
+    for (ix = 0; ix < sx->len; ix++)
+      {
+        gsize x0, x1, y0, y1;
+
+        vae_span_extend (&g_array_index (sx, VaeSpan, ix), *margin, w, &x0, &x1);
+        vae_span_extend (&g_array_index (sy, VaeSpan, iy), *margin, h, &y0, &y1);
+        work += decoder ? half_flops (half, split, end, y1 - y0, x1 - x0)
+                        : half_flops (half, 0, split, (y1 - y0) * f, (x1 - x0) * f);
+      }
+
+  if (xs)
+    *xs = sx;
+  else
+    g_array_unref (sx);
+  if (ys)
+    *ys = sy;
+  else
+    g_array_unref (sy);
+
+  return work;
+}
+
+static gdouble
+taesd_flops (gpointer self,
+             gboolean decoder,
+             gsize    width,
+             gsize    height)
+{
+  Taesd *taesd = self;
+
+  if (decoder)
+    return taesd->has_decoder
+           ? half_flops (&taesd->decoder, 0, taesd->decoder.layers->len,
+                         height / taesd->decoder.factor,
+                         width / taesd->decoder.factor)
+           : 0.0;
+
+  return taesd->has_encoder
+         ? half_flops (&taesd->encoder, 0, taesd->encoder.layers->len, height, width)
+         : 0.0;
+}
+
+static gboolean
+taesd_plan (gpointer   self,
+            gboolean   decoder,
+            gsize      width,
+            gsize      height,
+            gboolean   copy,
+            gsize      budget,
+            gsize      max_tile,
+            VaePlan   *plan,
+            GError   **error)
+{
+  Taesd      *taesd = self;
+  const Half *half = decoder ? &taesd->decoder : &taesd->encoder;
+  const gsize f = half->factor;
+  gsize       fixed, tile, margin, overlap;
+  guint       split;
+
+  plan->tile = 0;
+  plan->flops = taesd_flops (self, decoder, width, height);
+  plan->memory = taesd_memory (self, decoder, width, height);
+
+  if (max_tile > 0)
+    tile = max_tile < MAX (width, height) ? max_tile : 0;
+  else
+    {
+      fixed = (2 * 3 * width * height + 2 * 64 * (width / f) * (height / f)) *
+              sizeof (gfloat);
+      plan->memory += fixed;
+      if (plan->memory <= budget)
+        return TRUE;
+      for (tile = 2048; tile > 128; tile -= 128)
+        if (taesd_memory (self, decoder, tile + tile / 4, tile + tile / 4) +
+            fixed <= budget)
+          break;
+      plan->memory = taesd_memory (self, decoder, tile + tile / 4, tile + tile / 4) + fixed;
+    }
+
+  if (tile == 0 ||
+      ! (decoder ? decoder_split (half, &split)
+                 : (encoder_split (half, &split) && split > 0)))
+    return TRUE;
+
+  plan->tile = tile;
+  plan->flops = tiled_grid (half, decoder, split, height / f, width / f, tile,
+                            &margin, &overlap, NULL, NULL);
+
+  return TRUE;
+}
+
 static gboolean
 taesd_decode_tiled (gpointer          self,
                     const VaeTensor  *latent,
@@ -865,23 +999,7 @@ taesd_decode_tiled (gpointer          self,
     return taesd->has_decoder &&
            vae_arch_taesd.decode (self, latent, image, run, error);
 
-  margin = (gsize) ceil (half_radius (dec, split, end, 1.0)) + 1;
-  /* The margin makes tiles exact; the overlap only has to hide rounding. */
-  tile = MAX (tile / f, 2);
-  overlap = MIN (margin, tile / 2);
-  xs = vae_tiles_split (w, tile, overlap, 1);
-  ys = vae_tiles_split (h, tile, overlap, 1);
-
-  work = half_flops (dec, 0, split, h, w);
-  for (iy = 0; iy < ys->len; iy++)
-    for (ix = 0; ix < xs->len; ix++)
-      {
-        gsize x0, x1, y0, y1;
-
-        vae_span_extend (&g_array_index (xs, VaeSpan, ix), margin, w, &x0, &x1);
-        vae_span_extend (&g_array_index (ys, VaeSpan, iy), margin, h, &y0, &y1);
-        work += half_flops (dec, split, end, y1 - y0, x1 - x0);
-      }
+  work = tiled_grid (dec, TRUE, split, h, w, tile, &margin, &overlap, &xs, &ys);
   vae_run_begin (run, "decode", work);
 
   head = half_forward (dec, latent, 0, split, run, error);
@@ -942,24 +1060,7 @@ taesd_encode_tiled (gpointer          self,
   if (! encoder_split (enc, &split) || split == 0)
     return vae_arch_taesd.encode (self, image, latent, run, error);
 
-  /* In latent pixels; tiles start on the latent grid so that every
-   * stride-2 conv samples where it does on the whole image. */
-  margin = (gsize) ceil (half_radius (enc, 0, split, (gdouble) f)) + 1;
-  tile = MAX (tile / f, 2);
-  overlap = MIN (margin, tile / 2);
-  xs = vae_tiles_split (w, tile, overlap, 1);
-  ys = vae_tiles_split (h, tile, overlap, 1);
-
-  work = half_flops (enc, split, end, h, w);
-  for (iy = 0; iy < ys->len; iy++)
-    for (ix = 0; ix < xs->len; ix++)
-      {
-        gsize x0, x1, y0, y1;
-
-        vae_span_extend (&g_array_index (xs, VaeSpan, ix), margin, w, &x0, &x1);
-        vae_span_extend (&g_array_index (ys, VaeSpan, iy), margin, h, &y0, &y1);
-        work += half_flops (enc, 0, split, (y1 - y0) * f, (x1 - x0) * f);
-      }
+  work = tiled_grid (enc, FALSE, split, h, w, tile, &margin, &overlap, &xs, &ys);
   vae_run_begin (run, "encode", work);
 
   body_channels = split > 0 ? (gsize) enc->in_channels : 0;
@@ -1300,26 +1401,6 @@ taesd_decode (gpointer          self,
   return *image != NULL;
 }
 
-static gdouble
-taesd_flops (gpointer self,
-             gboolean decoder,
-             gsize    width,
-             gsize    height)
-{
-  Taesd *taesd = self;
-
-  if (decoder)
-    return taesd->has_decoder
-           ? half_flops (&taesd->decoder, 0, taesd->decoder.layers->len,
-                         height / taesd->decoder.factor,
-                         width / taesd->decoder.factor)
-           : 0.0;
-
-  return taesd->has_encoder
-         ? half_flops (&taesd->encoder, 0, taesd->encoder.layers->len, height, width)
-         : 0.0;
-}
-
 const VaeArchClass vae_arch_taesd = {
   .name = "taesd",
   .probe = taesd_probe,
@@ -1331,6 +1412,7 @@ const VaeArchClass vae_arch_taesd = {
   .decode = taesd_decode,
   .flops = taesd_flops,
   .memory = taesd_memory,
+  .plan = taesd_plan,
   .encode_tiled = taesd_encode_tiled,
   .decode_tiled = taesd_decode_tiled,
 };
