@@ -207,7 +207,8 @@ check_readable (const gchar  *path,
   GStatBuf st;
   gint     fd;
 
-  fd = g_open (path, O_RDONLY, 0);
+  /* O_NONBLOCK: opening a FIFO would wait for a writer forever */
+  fd = g_open (path, O_RDONLY | O_NONBLOCK, 0);
   if (fd < 0)
     {
       gint saved = errno;

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -26,6 +27,7 @@
 #include "vae-json-private.h"
 #include "vae-registry.h"
 #include "vae-resources.h"
+#include "vae-weights.h"
 
 #define RESOURCE_PREFIX   "/org/gimp-vae"
 #define RESOURCE_REGISTRY RESOURCE_PREFIX "/models.json"
@@ -757,26 +759,40 @@ VaeRegistry *
 vae_registry_new_from_file (const gchar  *path,
                             GError      **error)
 {
-  g_autofree gchar  *contents = NULL;
-  g_autoptr (GError) local_error = NULL;
-  gsize              length;
+  g_autoptr (GMappedFile) mapped = NULL;
+  g_autoptr (GError)      local_error = NULL;
+  const gchar            *contents;
+  struct stat             st;
+  gsize                   length;
+  gint                    fd;
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  if (! g_file_get_contents (path, &contents, &length, &local_error))
+  /* A FIFO or /dev/zero would be read forever: a regular file of a known
+   * size only. */
+  fd = vae_open_regular (path, error);
+  if (fd < 0)
+    return NULL;
+  if (fstat (fd, &st) == 0 && st.st_size > (off_t) MAX_REGISTRY_SIZE)
     {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "%s", local_error->message);
-      return NULL;
-    }
-  if (length > MAX_REGISTRY_SIZE)
-    {
+      close (fd);
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: %" G_GSIZE_FORMAT " bytes is too large for a registry",
-                   path, length);
+                   "%s: %" G_GINT64_FORMAT " bytes is too large for a "
+                   "registry", path, (gint64) st.st_size);
       return NULL;
     }
+  mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
+  close (fd);
+  if (! mapped)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "%s: cannot read: %s",
+                   path, local_error->message);
+      return NULL;
+    }
+  contents = g_mapped_file_get_contents (mapped);
+  length = g_mapped_file_get_length (mapped);
 
-  return registry_parse (contents, length, path, error);
+  return registry_parse (contents ? contents : "", length, path, error);
 }
 
 /**

@@ -535,6 +535,62 @@ vae_dtype_widen (VaeDtype      dtype,
 
 /* Reading files */
 
+/**
+ * vae_open_regular:
+ * @path: a file to read
+ * @error: return location for a #GError
+ *
+ * Opens @path for reading if it is a regular file.  Without O_NONBLOCK,
+ * opening a FIFO waits for a writer, possibly forever; a regular file
+ * ignores the flag, so it stays set.
+ *
+ * Returns: the descriptor, or -1 with a %VAE_ERROR_IO error that starts
+ *   with @path's base name.
+ */
+gint
+vae_open_regular (const gchar  *path,
+                  GError      **error)
+{
+  g_autofree gchar *display = g_path_get_basename (path);
+  struct stat       st;
+  const gchar      *kind;
+  gint              fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "%s: cannot open: %s", display, g_strerror (saved_errno));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "%s: cannot read: %s", display, g_strerror (saved_errno));
+      close (fd);
+      return -1;
+    }
+  if (! S_ISREG (st.st_mode))
+    {
+      /* A folder would map as garbage, a FIFO or device block or never
+       * end. */
+      kind = S_ISDIR (st.st_mode) ? "a folder" :
+             S_ISFIFO (st.st_mode) ? "a FIFO" :
+             S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode) ? "a device" :
+             S_ISSOCK (st.st_mode) ? "a socket" : "a special file";
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "%s: not a regular file but %s", display, kind);
+      close (fd);
+      return -1;
+    }
+
+  return fd;
+}
+
 static GMappedFile *
 map_file (const gchar  *path,
           GError      **error)
@@ -542,26 +598,11 @@ map_file (const gchar  *path,
   g_autofree gchar  *display = g_path_get_basename (path);
   g_autoptr(GError)  local_error = NULL;
   GMappedFile       *mapped;
-  struct stat        st;
   int                fd;
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  fd = vae_open_regular (path, error);
   if (fd < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "%s: cannot open: %s", display, g_strerror (saved_errno));
-      return NULL;
-    }
-  /* A directory or a FIFO would map as garbage or block. */
-  if (fstat (fd, &st) != 0 || ! S_ISREG (st.st_mode))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "%s: not a regular file", display);
-      close (fd);
-      return NULL;
-    }
+    return NULL;
 
   mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
   close (fd);

@@ -57,6 +57,11 @@ VaeWeights      * vae_safetensors_load_from_data (const guint8 *data,
                                                   GError      **error);
 void              vae_weights_free          (VaeWeights   *weights);
 
+/* Opens a file to read, refusing folders, FIFOs and devices without
+ * blocking on them; -1 and VAE_ERROR_IO otherwise. */
+gint              vae_open_regular          (const gchar  *path,
+                                             GError      **error);
+
 const gchar     * vae_weights_get_path      (VaeWeights   *weights);
 guint             vae_weights_get_n_tensors (VaeWeights   *weights);
 guint64           vae_weights_get_n_params  (VaeWeights   *weights);

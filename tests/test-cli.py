@@ -243,6 +243,17 @@ class UsageTest(CliTestCase):
         self.assert_error(run('info', self.path('no-such-model')),
                           pattern='no-such-model')
 
+    def test_fifo_model(self):
+        """A FIFO blocks open() until a writer comes: refused at once."""
+        fifo = self.path('fifo-model.safetensors')
+        os.mkfifo(fifo)
+        try:
+            self.assert_error(run('info', fifo, timeout=60),
+                              pattern='fifo-model.safetensors: not a regular '
+                                      'file but a FIFO')
+        finally:
+            os.unlink(fifo)
+
     def test_truncated_model(self):
         if not have_model():
             self.skipTest('no TAEF2 weights in %s' % MODEL)
@@ -572,6 +583,24 @@ class ModelTest(CliTestCase):
                                 ['roundtrip', MODEL, self.path(name)]):
                     self.assert_error(run(*command), pattern=name)
                 self.assertFalse(os.path.exists(self.path('x.latent')))
+
+    def test_fifo_inputs(self):
+        """An image or latent that is a FIFO is refused, not waited on."""
+        for name in ['fifo.png', 'fifo.latent']:
+            with self.subTest(name=name):
+                fifo = self.path(name)
+                os.mkfifo(fifo)
+                try:
+                    if name.endswith('.png'):
+                        command = ['encode', MODEL, fifo, '-o',
+                                   self.path('fifo-out.latent')]
+                    else:
+                        command = ['decode', MODEL, fifo, '-o',
+                                   self.path('fifo-out.png')]
+                    self.assert_error(run(*command, timeout=60),
+                                      pattern='not a regular file')
+                finally:
+                    os.unlink(fifo)
 
     def test_garbage_latent(self):
         for name in ['garbage.png', 'a.png']:

@@ -5,9 +5,15 @@
 #include <math.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <glib/gstdio.h>
 
 #include "vae-error.h"
+#include "vae-latent.h"
+#include "vae-model.h"
+#include "vae-registry.h"
 #include "vae-weights.h"
 
 /* Builds a safetensors file: length, the JSON padded with spaces to a
@@ -755,6 +761,69 @@ test_hostile_files (void)
   remove_temp (path);
 }
 
+/* A FIFO or device given as a model, latent or registry: opening a FIFO
+ * for reading waits for a writer, so a loader that does not refuse it
+ * first hangs (the alarm turns that into a failure). */
+static void
+test_not_regular (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("vae-fifo-XXXXXX", &error);
+  g_autofree gchar *fifo = NULL;
+  g_autofree gchar *latent = NULL;
+  g_autofree gchar *registry = NULL;
+
+  g_assert_no_error (error);
+  fifo = g_build_filename (dir, "model.safetensors", NULL);
+  latent = g_build_filename (dir, "image.latent", NULL);
+  registry = g_build_filename (dir, "models.json", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (mkfifo (latent, 0600), ==, 0);
+  g_assert_cmpint (mkfifo (registry, 0600), ==, 0);
+
+  alarm (60);
+
+  g_assert_null (vae_weights_load (fifo, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  g_assert_cmpstr (error->message, ==,
+                   "model.safetensors: not a regular file but a FIFO");
+  g_clear_error (&error);
+
+  g_assert_null (vae_safetensors_load (fifo, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  g_clear_error (&error);
+
+  g_assert_null (vae_model_load (fifo, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file but a FIFO"));
+  g_clear_error (&error);
+
+  g_assert_null (vae_latent_load (latent, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  g_assert_cmpstr (error->message, ==,
+                   "image.latent: not a regular file but a FIFO");
+  g_clear_error (&error);
+
+  g_assert_null (vae_registry_new_from_file (registry, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  g_assert_cmpstr (error->message, ==,
+                   "models.json: not a regular file but a FIFO");
+  g_clear_error (&error);
+
+  /* a device would read forever or as nothing */
+  g_assert_null (vae_weights_load ("/dev/zero", &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  g_assert_cmpstr (error->message, ==, "zero: not a regular file but a device");
+  g_clear_error (&error);
+
+  alarm (0);
+
+  g_unlink (fifo);
+  g_unlink (latent);
+  g_unlink (registry);
+  g_rmdir (dir);
+}
+
 /* Random damage to a valid file: each load must give weights or a GError,
  * never a crash (valgrind or ASan turn a stray read into a failure). */
 static void
@@ -848,6 +917,7 @@ main (int    argc,
   g_test_add_func ("/safetensors/hostile", test_hostile);
   g_test_add_func ("/safetensors/hostile-files", test_hostile_files);
   g_test_add_func ("/safetensors/many-values", test_many_values);
+  g_test_add_func ("/safetensors/not-regular", test_not_regular);
   g_test_add_func ("/safetensors/integer-and-lazy", test_integer_and_lazy);
   g_test_add_func ("/safetensors/mutations", test_mutations);
 
