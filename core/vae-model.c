@@ -57,11 +57,11 @@ is_weight_file (const gchar *name)
 static gchar *
 sibling_half (const gchar *path)
 {
-  g_autofree gchar *dir = g_path_get_dirname (path);
-  g_autofree gchar *base = g_path_get_basename (path);
-  const gchar      *from, *to;
-  gchar            *hit;
-  GString          *other;
+  g_autofree gchar   *dir = g_path_get_dirname (path);
+  g_autofree gchar   *base = g_path_get_basename (path);
+  g_autoptr (GString) other = NULL;
+  const gchar        *from, *to;
+  gchar              *hit;
 
   if ((hit = strstr (base, "encoder")))
     from = "encoder", to = "decoder";
