@@ -829,7 +829,7 @@ vae_decompress_latent (VaeModel  *model,
       return NULL;
     }
 
-  latent = vae_latent_new (g_steal_pointer (&tensor), error);
+  latent = vae_latent_new (tensor, error);
   if (latent != NULL)
     {
       vae_latent_set_model (latent, h.model_id, hash);
