@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -334,6 +335,33 @@ vae_weights_get_metadata (VaeWeights  *weights,
   return g_hash_table_lookup (weights->metadata, key);
 }
 
+/* The first NaN or infinity of @data, or -1: a whole pass that only ORs
+ * bits, so that it vectorises; the position is looked for only when there
+ * is one. */
+static gssize
+find_non_finite (const gfloat *data,
+                 gsize         n)
+{
+  guint32 bad = 0;
+  gsize   i;
+
+  for (i = 0; i < n; i++)
+    {
+      guint32 bits;
+
+      memcpy (&bits, data + i, sizeof bits);
+      bad |= (bits & 0x7f800000) == 0x7f800000;
+    }
+  if (! bad)
+    return -1;
+
+  for (i = 0; i < n; i++)
+    if (! isfinite (data[i]))
+      return i;
+
+  return -1;
+}
+
 const gfloat *
 vae_weights_get (VaeWeights   *weights,
                  const gchar  *name,
@@ -370,6 +398,35 @@ vae_weights_get (VaeWeights   *weights,
       g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
                    "%s: tensor '%s' has shape %s, expected %s",
                    weights->display_name, name, have, want);
+      return NULL;
+    }
+
+  /* A NaN or infinity in a weight spreads to every pixel it touches: the
+   * file is damaged, and saying so beats a garbage image.  Checked once,
+   * on the tensors a model uses. */
+  if (! weight->checked)
+    {
+      VaeWeight *w = (VaeWeight *) weight;
+      gssize     at = find_non_finite (weight->data, weight->n_elements);
+
+      w->checked = TRUE;
+      w->finite = at < 0;
+      if (at >= 0)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensor '%s' holds %s at element %" G_GSSIZE_FORMAT
+                       "; the weights are damaged",
+                       weights->display_name, name,
+                       isnan (weight->data[at]) ? "NaN" :
+                       weight->data[at] > 0 ? "+inf" : "-inf", at);
+          return NULL;
+        }
+    }
+  if (! weight->finite)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s' holds NaN or infinite values; the "
+                   "weights are damaged", weights->display_name, name);
       return NULL;
     }
 

@@ -41,6 +41,8 @@ typedef struct
                               * NULL until looked up for lazy tensors */
   const guint8 *source;      /* lazy tensors: the file bytes */
   gboolean      used;        /* fetched by vae_weights_get*() */
+  gboolean      checked;     /* scanned for NaN and infinities */
+  gboolean      finite;      /* ... and found none */
 } VaeWeight;
 
 /* Reads safetensors and PyTorch zip checkpoints (.pth, .ckpt, .pt: the
@@ -75,8 +77,9 @@ const gchar     * vae_weights_get_metadata  (VaeWeights   *weights,
                                              const gchar  *key);
 
 /* Returns the data of @name if it has exactly @n_dims dimensions of the
- * given sizes; otherwise NULL and VAE_ERROR_FORMAT (missing) or
- * VAE_ERROR_SHAPE (present, wrong shape), naming the tensor. */
+ * given sizes and only finite values; otherwise NULL and VAE_ERROR_FORMAT
+ * (missing, or holding a NaN or infinity) or VAE_ERROR_SHAPE (present,
+ * wrong shape), naming the tensor. */
 const gfloat    * vae_weights_get           (VaeWeights   *weights,
                                              const gchar  *name,
                                              guint         n_dims,

@@ -388,6 +388,8 @@ typedef enum
   COPY_ALL,
   COPY_DROP,          /* leave out @name */
   COPY_RESHAPE,       /* give @name another shape of as many elements */
+  COPY_NAN,           /* put a NaN into @name */
+  COPY_INF,           /* put -inf into @name */
   COPY_ONLY_PREFIXED  /* keep only names with one of the prefixes in @name */
 } CopyMode;
 
@@ -437,6 +439,14 @@ copy_model (const gchar        *src,
           touched = TRUE;
           if (mode == COPY_DROP)
             continue;
+          if (mode == COPY_NAN || mode == COPY_INF)
+            {
+              /* the copy is this function's own: change it in place */
+              ((gfloat *) t->data)[t->n_elements / 2] =
+                mode == COPY_NAN ? NAN : -INFINITY;
+              out_tensors_add (out, t->name, n_dims, shape, t->data);
+              continue;
+            }
           /* Same number of elements, another shape: flat, or 1-D split
            * in two. */
           if (n_dims > 1)
@@ -860,6 +870,11 @@ test_damaged (void)
     { "flux2", COPY_RESHAPE, "bn.running_var", VAE_ERROR_SHAPE },
     { "flux2", COPY_DROP,    "bn.running_mean", VAE_ERROR_FORMAT },
     { "flux2", COPY_RESHAPE, "decoder.post_quant_conv.weight", VAE_ERROR_SHAPE },
+    /* a NaN or infinity spreads to the whole image */
+    { "sd",    COPY_NAN,     "first_stage_model.decoder.conv_in.weight", VAE_ERROR_FORMAT },
+    { "sd",    COPY_INF,     "first_stage_model.encoder.mid.attn_1.k.bias", VAE_ERROR_FORMAT },
+    { "kl16",  COPY_NAN,     "decoder.up_blocks.0.resnets.0.norm1.weight", VAE_ERROR_FORMAT },
+    { "flux2", COPY_INF,     "bn.running_var", VAE_ERROR_FORMAT },
   };
   g_autofree gchar *dir = temp_dir ();
   guint             i;
@@ -875,7 +890,8 @@ test_damaged (void)
       model = vae_model_load (dest, &error);
       g_assert_null (model);
       g_assert_nonnull (error);
-      g_test_message ("%s %s: %s", cases[i].mode == COPY_DROP ? "without" : "reshaped",
+      g_test_message ("%s %s: %s", cases[i].mode == COPY_DROP ? "without" :
+                      cases[i].mode == COPY_RESHAPE ? "reshaped" : "poisoned",
                       cases[i].name, error->message);
       g_assert_error (error, VAE_ERROR, cases[i].code);
       g_assert_nonnull (strstr (error->message, cases[i].name));

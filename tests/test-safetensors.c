@@ -243,9 +243,18 @@ test_hand_built (void)
   data = vae_weights_get (weights, "a", 2, shape_a, &error);
   g_assert_no_error (error);
   g_assert_true (data == vae_weights_lookup (weights, "a")->data);
+  /* b holds infinities: readable, but no weights a model may use */
   data = vae_weights_get_1d (weights, "b", 9, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (data);
+  g_assert_null (data);
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_FORMAT);
+  g_assert_cmpstr (error->message, ==,
+                   "hand.safetensors: tensor 'b' holds +inf at element 3; "
+                   "the weights are damaged");
+  g_clear_error (&error);
+  data = vae_weights_get_1d (weights, "b", 9, &error);
+  g_assert_null (data);
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_FORMAT);
+  g_clear_error (&error);
   g_clear_pointer (&weights, vae_weights_free);
 
   weights = vae_safetensors_load (path, &error);

@@ -8,6 +8,7 @@
  * vae_fast_exp on its own: relative 1e-6 over [-87, 88].
  */
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -118,6 +119,14 @@ test_exp (void)
   g_assert_cmpfloat (vae_fast_exp (-1000.0f), <=, 2e-38f);
   g_assert_cmpfloat (vae_fast_exp (1000.0f), >=, 1e38f);
   g_assert_true (isfinite (vae_fast_exp (1000.0f)));
+  /* the whole float range: a latent of 3e38 reaches here as NaN or inf,
+   * which must not overflow the exponent arithmetic (UBSan builds) */
+  g_assert_true (isnan (vae_fast_exp (-NAN)));
+  g_assert_cmpfloat (vae_fast_exp (INFINITY), >=, 1e38f);
+  g_assert_cmpfloat (vae_fast_exp (-INFINITY), <=, 2e-38f);
+  g_assert_cmpfloat (vae_fast_exp (3e38f), >=, 1e38f);
+  g_assert_cmpfloat (vae_fast_exp (-FLT_MAX), <=, 2e-38f);
+  g_assert_cmpfloat (vae_fast_exp (1e-45f), ==, 1.0f);
 }
 
 int

@@ -11,7 +11,10 @@
  * 2, a degree-6 polynomial for e^r (Cephes' coefficients, ~2 ulp), and 2^n
  * put straight into the exponent bits.  x is clamped to [-87, 88]: below,
  * e^-87 ~ 1.6e-38 stands in for results under FLT_MIN, above, e^88 ~
- * 1.65e38 for overflow; NaN passes through (it compares false). */
+ * 1.65e38 for overflow, so every finite or infinite x gives a finite
+ * n; NaN passes through (it compares false) and leaves n undefined, hence
+ * the exponent arithmetic in unsigned integers, where any bits are
+ * defined. */
 /* x clamped to [lo, hi], NaN kept.  Written with masks rather than ?:,
  * because two conditionals in a row stop GCC from vectorising the loop
  * ("unsupported control flow"). */
@@ -33,7 +36,7 @@ static inline gfloat
 vae_fast_exp (gfloat x)
 {
   const gfloat magic = 12582912.0f;     /* 1.5 * 2^23: rounds to integer */
-  union { gfloat f; gint32 i; } t, scale;
+  union { gfloat f; guint32 u; } t, scale;
   gfloat n, r, p;
 
   x = vae_clamp_keep_nan (x, -87.0f, 88.0f);
@@ -51,7 +54,7 @@ vae_fast_exp (gfloat x)
   p = p * r * r + r + 1.0f;
 
   /* t's low mantissa bits hold n + 0x400000; n is in [-126, 127]. */
-  scale.i = (t.i - 0x4B400000 + 127) << 23;
+  scale.u = (t.u - 0x4B400000u + 127u) << 23;
 
   return p * scale.f;
 }
