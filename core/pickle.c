@@ -19,6 +19,18 @@
 /* Dict nesting followed when naming tensors; a Lightning checkpoint has 2. */
 #define MAX_DICT_DEPTH 32
 
+/* What a file may make the reader hold.  torch's pickles open a MARK per
+ * nesting level (Python's own recursion limit keeps that under about a
+ * thousand) and keep their stack a few batches of 1000 items deep.  Every
+ * object, container slot, memo entry and string is charged at about what
+ * it costs here; real checkpoints take some ten bytes for each byte of
+ * pickle, a hostile one up to a few hundred, so the charge is bounded by
+ * the pickle's size (itself bounded by VAE_PICKLE_MAX_SIZE). */
+#define MAX_MARKS         4096
+#define MAX_STACK         ((guint) 1 << 20)
+#define BUDGET_PER_BYTE   24
+#define BUDGET_BASE       ((guint64) 64 << 20)
+
 typedef enum
 {
   OBJ_NONE,
@@ -96,6 +108,9 @@ typedef struct
   GPtrArray     *popped;        /* what the last pop_mark() took */
   GArray        *marks;         /* stack lengths at each MARK */
   GHashTable    *memo;          /* index -> Obj * */
+  guint64        cost;          /* bytes charged so far, see BUDGET_* */
+  guint64        budget;
+  gboolean       failed;        /* the error is set; later ones are not */
   GError       **error;
 } Vm;
 
@@ -188,10 +203,25 @@ fail (Vm          *vm,
   message = g_strdup_vprintf (format, args);
   va_end (args);
 
-  g_set_error (vm->error, VAE_ERROR, code, "%s: byte %" G_GSIZE_FORMAT ": %s",
-               vm->display, vm->op_pos, message);
+  if (! vm->failed)
+    g_set_error (vm->error, VAE_ERROR, code, "%s: byte %" G_GSIZE_FORMAT
+                 ": %s", vm->display, vm->op_pos, message);
+  vm->failed = TRUE;
 
   return FALSE;
+}
+
+/* Counts @bytes against the budget.  Going over fails the pickle; the
+ * caller may go on with its opcode (what it allocates is bounded), the
+ * main loop stops after it. */
+static void
+charge (Vm    *vm,
+        gsize  bytes)
+{
+  vm->cost += bytes;
+  if (vm->cost > vm->budget)
+    fail (vm, VAE_ERROR_NO_MEMORY, "the pickle would take more than %"
+          G_GUINT64_FORMAT " MiB to read; refusing", vm->budget >> 20);
 }
 
 static Obj *
@@ -202,6 +232,7 @@ obj_new (Vm      *vm,
 
   obj->type = type;
   g_ptr_array_add (vm->objects, obj);
+  charge (vm, sizeof (Obj) + 24);
 
   return obj;
 }
@@ -214,13 +245,15 @@ dict_new (Vm *vm)
   obj->v.dict.keys = g_ptr_array_new ();
   obj->v.dict.values = g_ptr_array_new ();
   obj->v.dict.index = g_hash_table_new (g_str_hash, g_str_equal);
+  charge (vm, 256);
 
   return obj;
 }
 
 /* Python semantics: a repeated key keeps its place, takes the new value. */
 static void
-dict_set (Obj *dict,
+dict_set (Vm  *vm,
+          Obj *dict,
           Obj *key,
           Obj *value)
 {
@@ -236,9 +269,11 @@ dict_set (Obj *dict,
         }
       g_hash_table_insert (dict->v.dict.index, key->v.string.text,
                            GUINT_TO_POINTER (dict->v.dict.keys->len + 1));
+      charge (vm, 32);
     }
   g_ptr_array_add (dict->v.dict.keys, key);
   g_ptr_array_add (dict->v.dict.values, value);
+  charge (vm, 2 * sizeof (gpointer));
 }
 
 static const guint8 *
@@ -280,6 +315,14 @@ static void
 push (Vm  *vm,
       Obj *obj)
 {
+  /* BINGET pushes without making an object: the stack needs its own
+   * bound. */
+  if (vm->stack->len >= MAX_STACK)
+    {
+      fail (vm, VAE_ERROR_NO_MEMORY, "the pickle stack grows past %u "
+            "entries", MAX_STACK);
+      return;
+    }
   g_ptr_array_add (vm->stack, obj);
 }
 
@@ -347,6 +390,7 @@ tuple_new (Vm    *vm,
   tuple->v.items = g_ptr_array_sized_new (n_items);
   for (i = 0; i < n_items; i++)
     g_ptr_array_add (tuple->v.items, items[i]);
+  charge (vm, 32 + n_items * sizeof (gpointer));
 
   return tuple;
 }
@@ -364,6 +408,9 @@ push_string (Vm    *vm,
     return fail (vm, VAE_ERROR_FORMAT, "string is not valid UTF-8");
 
   obj = obj_new (vm, OBJ_STRING);
+  charge (vm, length + 16);
+  if (vm->failed)
+    return FALSE;
   obj->v.string.text = g_malloc (length + 1);
   memcpy (obj->v.string.text, p, length);
   obj->v.string.text[length] = '\0';
@@ -634,7 +681,7 @@ op_setitems (Vm       *vm,
                  "items");
 
   for (i = 0; i < n_items; i += 2)
-    dict_set (dict, items[i], items[i + 1]);
+    dict_set (vm, dict, items[i], items[i + 1]);
 
   return TRUE;
 }
@@ -676,6 +723,7 @@ op_appends (Vm       *vm,
 
   for (i = 0; i < n_items; i++)
     g_ptr_array_add (list->v.items, items[i]);
+  charge (vm, n_items * sizeof (gpointer));
 
   return TRUE;
 }
@@ -713,7 +761,8 @@ memo_put (Vm      *vm,
   if (! top)
     return FALSE;
 
-  g_hash_table_insert (vm->memo, GUINT_TO_POINTER ((guint) index), top);
+  if (g_hash_table_insert (vm->memo, GUINT_TO_POINTER ((guint) index), top))
+    charge (vm, 32);
 
   return TRUE;
 }
@@ -824,6 +873,9 @@ step (Vm       *vm,
       return read_uint (vm, 8, &n) && push_string (vm, n);
 
     case '(':                   /* MARK */
+      if (vm->marks->len >= MAX_MARKS)
+        return fail (vm, VAE_ERROR_FORMAT, "MARKs nest deeper than %d",
+                     MAX_MARKS);
       g_array_append_val (vm->marks, vm->stack->len);
       return TRUE;
 
@@ -1105,9 +1157,16 @@ vae_pickle_load_tensors (const guint8  *data,
   vm.popped = g_ptr_array_new ();
   vm.marks = g_array_new (FALSE, FALSE, sizeof (guint));
   vm.memo = g_hash_table_new (NULL, NULL);
+  vm.budget = BUDGET_BASE + (guint64) size * BUDGET_PER_BYTE;
 
+  if (size > VAE_PICKLE_MAX_SIZE)
+    ok = fail (&vm, VAE_ERROR_NO_MEMORY, "a pickle of %" G_GSIZE_FORMAT
+               " bytes is over the %" G_GSIZE_FORMAT " MiB limit", size,
+               VAE_PICKLE_MAX_SIZE >> 20);
+
+  /* step() may charge past the budget and still succeed: fail counts. */
   while (ok && ! result)
-    ok = step (&vm, &result);
+    ok = step (&vm, &result) && ! vm.failed;
 
   if (ok && result->type != OBJ_DICT)
     ok = fail (&vm, VAE_ERROR_FORMAT, "the checkpoint holds a %s, not a "

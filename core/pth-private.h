@@ -61,6 +61,10 @@ typedef struct
   guint64   n_elements;
 } VaePickleTensor;
 
+/* Largest pickle read: some 100000 tensors.  The reader's memory is
+ * bounded by a multiple of the pickle's size. */
+#define VAE_PICKLE_MAX_SIZE ((gsize) 32 << 20)
+
 /* Returns an array of VaePickleTensor (freed with the array).  Every
  * tensor's view lies inside storage_numel; whether the storage entry really
  * holds that many elements is the caller's check.  @display names the

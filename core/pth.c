@@ -13,11 +13,12 @@
 #include "pth-private.h"
 
 /* Views may share storages (tied weights) or repeat elements (stride 0),
- * so the f32 copies can outgrow the file.  Past this many times the
- * storages' elements, plus some slack, a file is taken to be an attempt
- * to exhaust memory. */
-#define MAX_VIEW_GROWTH  4
-#define VIEW_SLACK       ((guint64) 1 << 24)
+ * so the f32 copies can outgrow the file.  Past this many times the bytes
+ * of the storages, plus some slack, a file is taken to be an attempt to
+ * exhaust memory.  The storages' sizes are what the archive's directory
+ * gives, checked before anything is inflated or allocated. */
+#define MAX_VIEW_GROWTH  8
+#define VIEW_SLACK       ((guint64) 4 << 20)
 
 static gboolean
 is_contiguous (const VaePickleTensor *t)
@@ -74,34 +75,62 @@ gather (const guint8          *storage,
     }
 }
 
+/* Every storage a tensor names must be an entry of the archive with room
+ * for the elements the pickle claims, and the views together may not
+ * outgrow the storages by much: both checked on the sizes in the zip
+ * directory, before a byte is inflated or a float allocated. */
 static gboolean
 check_sizes (const gchar  *display,
+             VaeZip       *zip,
+             const gchar  *prefix,
              GPtrArray    *tensors,
              GError      **error)
 {
-  g_autoptr(GHashTable) storages = g_hash_table_new (g_str_hash,
-                                                     g_str_equal);
-  guint64               storage_elements = 0;
-  guint64               view_elements = 0;
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+  guint64               storage_bytes = 0;
+  guint64               view_bytes = 0;
   guint                 i;
 
   for (i = 0; i < tensors->len; i++)
     {
       const VaePickleTensor *t = g_ptr_array_index (tensors, i);
+      g_autofree gchar      *entry_name = NULL;
+      const VaeZipEntry     *entry;
+      gsize                  esize = vae_dtype_size (t->dtype);
 
-      if (g_hash_table_add (storages, t->storage_key))
-        storage_elements = MIN (storage_elements + t->storage_numel,
-                                G_MAXUINT64 / 8);
-      view_elements = MIN (view_elements + t->n_elements, G_MAXUINT64 / 8);
+      /* Each tensor: two may name one storage with different sizes. */
+      entry_name = g_strdup_printf ("%s/data/%s", prefix, t->storage_key);
+      entry = vae_zip_find (zip, entry_name);
+      if (! entry)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensor '%s': its storage '%s' is missing",
+                       display, t->name, entry_name);
+          return FALSE;
+        }
+      if (t->storage_numel > entry->size / esize)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensor '%s': storage '%s' holds %"
+                       G_GUINT64_FORMAT " bytes, too few for %"
+                       G_GUINT64_FORMAT " %s elements", display, t->name,
+                       t->storage_key, entry->size, t->storage_numel,
+                       vae_dtype_name (t->dtype));
+          return FALSE;
+        }
+      if (g_hash_table_add (seen, (gpointer) entry))
+        storage_bytes += entry->size;
+      view_bytes = MIN (view_bytes + t->n_elements * sizeof (gfloat),
+                        G_MAXUINT64 / 16);
     }
 
-  if (view_elements > MAX_VIEW_GROWTH * storage_elements + VIEW_SLACK)
+  if (view_bytes > MAX_VIEW_GROWTH * storage_bytes + VIEW_SLACK)
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "%s: the tensors view %" G_GUINT64_FORMAT " elements of "
-                   "storages holding %" G_GUINT64_FORMAT "; refusing to "
-                   "copy that much", display, view_elements,
-                   storage_elements);
+                   "%s: the tensors view %" G_GUINT64_FORMAT " MiB of "
+                   "floats in storages of %" G_GUINT64_FORMAT " bytes; "
+                   "refusing to copy that much", display, view_bytes >> 20,
+                   storage_bytes);
       return FALSE;
     }
 
@@ -151,6 +180,16 @@ vae_pth_parse (const guint8  *data,
       return NULL;
     }
 
+  /* before inflating: a megabyte can inflate to a gigabyte */
+  if (entry->size > VAE_PICKLE_MAX_SIZE)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                   "%s: '%s' of %" G_GUINT64_FORMAT " bytes is over the %"
+                   G_GSIZE_FORMAT " MiB limit for a checkpoint's pickle",
+                   display, entry_name, entry->size,
+                   VAE_PICKLE_MAX_SIZE >> 20);
+      return NULL;
+    }
   pickle = vae_zip_read (zip, entry, error);
   if (! pickle)
     return NULL;
@@ -160,13 +199,17 @@ vae_pth_parse (const guint8  *data,
   entry = vae_zip_find (zip, entry_name);
   if (entry)
     {
-      g_autoptr(GBytes) order = vae_zip_read (zip, entry, error);
-      gsize             length;
-      const gchar      *text;
+      g_autoptr(GBytes) order = NULL;
+      gsize             length = 0;
+      const gchar      *text = NULL;
 
-      if (! order)
-        return NULL;
-      text = g_bytes_get_data (order, &length);
+      if (entry->size == 6)
+        {
+          order = vae_zip_read (zip, entry, error);
+          if (! order)
+            return NULL;
+          text = g_bytes_get_data (order, &length);
+        }
       if (length != 6 || memcmp (text, "little", 6) != 0)
         {
           g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
@@ -183,7 +226,7 @@ vae_pth_parse (const guint8  *data,
   if (! tensors)
     return NULL;
 
-  if (! check_sizes (display, tensors, error))
+  if (! check_sizes (display, zip, prefix, tensors, error))
     return NULL;
 
   storages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -194,7 +237,6 @@ vae_pth_parse (const guint8  *data,
       const VaePickleTensor *t = g_ptr_array_index (tensors, i);
       GBytes                *bytes;
       VaeWeight             *weight;
-      gsize                  esize = vae_dtype_size (t->dtype);
 
       bytes = g_hash_table_lookup (storages, t->storage_key);
       if (! bytes)
@@ -203,28 +245,10 @@ vae_pth_parse (const guint8  *data,
           entry_name = g_strdup_printf ("%s/data/%s", prefix,
                                         t->storage_key);
           entry = vae_zip_find (zip, entry_name);
-          if (! entry)
-            {
-              g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                           "%s: tensor '%s': its storage '%s' is missing",
-                           display, t->name, entry_name);
-              return NULL;
-            }
           bytes = vae_zip_read (zip, entry, error);
           if (! bytes)
             return NULL;
           g_hash_table_insert (storages, g_strdup (t->storage_key), bytes);
-        }
-
-      if (t->storage_numel > g_bytes_get_size (bytes) / esize)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s': storage '%s' holds %" G_GSIZE_FORMAT
-                       " bytes, too few for %" G_GUINT64_FORMAT " %s "
-                       "elements", display, t->name, t->storage_key,
-                       g_bytes_get_size (bytes), t->storage_numel,
-                       vae_dtype_name (t->dtype));
-          return NULL;
         }
 
       weight = vae_weights_add (weights, t->name, t->dtype, t->n_dims,

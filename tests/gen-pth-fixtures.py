@@ -119,7 +119,10 @@ def rezip(src, dst, compression=zipfile.ZIP_DEFLATED):
     with zipfile.ZipFile(src) as zin, \
          zipfile.ZipFile(dst, 'w', compression=compression) as zout:
         for info in zin.infolist():
-            zout.writestr(info.filename, zin.read(info.filename))
+            out = zipfile.ZipInfo(info.filename,
+                                  date_time=(2026, 1, 1, 0, 0, 0))
+            out.compress_type = compression
+            zout.writestr(out, zin.read(info.filename))
 
 
 def rezip64(src, dst):
@@ -177,22 +180,28 @@ def fake_pickle(obj):
     return f.getvalue()
 
 
-def write_zip(name, entries, archive='archive'):
+def write_zip(name, entries, archive='archive', compression=zipfile.ZIP_STORED):
+    """A fixed date, so that regenerating gives the same bytes."""
     with zipfile.ZipFile(os.path.join(OUT, name), 'w') as z:
         for entry, data in entries:
-            z.writestr(f'{archive}/{entry}', data)
+            info = zipfile.ZipInfo(f'{archive}/{entry}',
+                                   date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            z.writestr(info, data)
 
 
-def write_fake(name, pkl, storages, byteorder=b'little'):
+def write_fake(name, pkl, storages, byteorder=b'little',
+               compression=zipfile.ZIP_STORED):
     entries = [('data.pkl', pkl), ('byteorder', byteorder)]
     entries += [(f'data/{k}', v) for k, v in storages.items()]
-    write_zip(name, entries)
+    write_zip(name, entries, compression=compression)
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
         os.unlink(os.path.join(OUT, f))
+    torch.manual_seed(0)  # the modules' own initialisation
     hostile = []
 
     def expect(name, code, fragment):
@@ -324,6 +333,38 @@ def main():
     write_fake('no-stop.pth', fake_pickle({'w': View(s, 0, [6], [1])})[:-1],
                {'0': six})
     expect('no-stop.pth', 'FORMAT', 'without STOP')
+    # --- small files that would take gigabytes (each checked before any
+    # allocation; the numbers are those of the hostile files found) ---
+    # 8 GiB of floats from a stride-0 view, allowed by a decoy storage that
+    # claims 2^31 elements and holds 4 bytes
+    write_fake('decoy-storage.pth',
+               fake_pickle(collections.OrderedDict([
+                   ('big', View(s, 0, [1 << 31], [0])),
+                   ('decoy', View(Storage('1', 1 << 31), 0, [1], [1]))])),
+               {'0': six, '1': struct.pack('<f', 1.0)})
+    expect('decoy-storage.pth', 'FORMAT',
+           "storage '1' holds 4 bytes, too few for 2147483648 F32 elements")
+    # a pickle inflating to 64 MiB (the finding: 1 GiB from 1 MiB)
+    write_fake('pickle-bomb.pth', b'\x80\x02' + b'(' * (64 << 20) + b'.',
+               {}, compression=zipfile.ZIP_DEFLATED)
+    expect('pickle-bomb.pth', 'NO_MEMORY',
+           "'archive/data.pkl' of 67108867 bytes is over the 32 MiB limit")
+    # five million MARKs: the mark stack grew without bound
+    write_fake('mark-bomb.pth', b'\x80\x02' + b'(' * 5000000 + b'.', {},
+               compression=zipfile.ZIP_DEFLATED)
+    expect('mark-bomb.pth', 'FORMAT', 'MARKs nest deeper than 4096')
+    # eight million empty dicts, some 300 bytes each
+    write_fake('object-bomb.pth', b'\x80\x02' + b'}' * (8 << 20) + b'.', {},
+               compression=zipfile.ZIP_DEFLATED)
+    expect('object-bomb.pth', 'NO_MEMORY',
+           'the pickle would take more than 256 MiB to read')
+    # two million pushes of one memoised object: no objects, a long stack
+    write_fake('stack-bomb.pth',
+               b'\x80\x02Nq\x00' + b'h\x00' * 2000000 + b'.', {},
+               compression=zipfile.ZIP_DEFLATED)
+    expect('stack-bomb.pth', 'NO_MEMORY',
+           'the pickle stack grows past 1048576 entries')
+
     write_zip('not-a-checkpoint.zip', [('hello.txt', b'hello')], archive='x')
     expect('not-a-checkpoint.zip', 'FORMAT', 'not a PyTorch checkpoint')
 
