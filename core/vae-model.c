@@ -660,29 +660,39 @@ vae_model_get_gflops (VaeModel *model,
   return model->arch->flops (model->arch_data, decoder, width, height) / 1e9;
 }
 
-/* The tile side in image pixels, or 0 to run untiled. */
-static gsize
-choose_tile (VaeModel         *model,
-             gboolean          decoder,
-             gsize             width,
-             gsize             height,
-             const VaeOptions *options)
+/* The tile side in image pixels, 0 to run untiled; FALSE when the run
+ * cannot fit the memory budget.  @copy: the run holds a copy of the
+ * image (the padded input of an untiled encode, a cropped output). */
+static gboolean
+choose_tile (VaeModel          *model,
+             gboolean           decoder,
+             gsize              width,
+             gsize              height,
+             gboolean           copy,
+             const VaeOptions  *options,
+             gsize             *tile,
+             GError           **error)
 {
   const VaeArchClass *arch = model->arch;
   VaePlan             plan;
 
-  if ((decoder ? arch->decode_tiled : arch->encode_tiled) == NULL ||
-      arch->plan == NULL)
-    return 0;
-
-  if (! arch->plan (model->arch_data, decoder, width, height, FALSE,
+  *tile = 0;
+  if (arch->plan == NULL)
+    return TRUE;
+  if (! arch->plan (model->arch_data, decoder, width, height, copy,
                     options->memory_budget ? options->memory_budget
                                            : VAE_DEFAULT_MEMORY_BUDGET,
                     options->tile_size > 0 ? (gsize) options->tile_size : 0,
-                    &plan, NULL))
-    return 0;
+                    &plan, error))
+    return FALSE;
+  if ((decoder ? arch->decode_tiled : arch->encode_tiled) != NULL)
+    *tile = plan.tile;
+  g_debug ("%s %s %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " plan: tiles of %"
+           G_GSIZE_FORMAT " (0: whole), %.2f TFLOP, %" G_GSIZE_FORMAT
+           " MiB of working memory", model->info.id, decoder ? "decode" : "encode",
+           width, height, *tile, plan.flops / 1e12, plan.memory >> 20);
 
-  return plan.tile;
+  return TRUE;
 }
 
 static gboolean
@@ -719,7 +729,9 @@ check_image (VaeModel         *model,
  * size, so that decoding gives back an image of that size.
  *
  * Returns: %TRUE on success; %FALSE with @error set, e.g.
- *   %VAE_ERROR_CANCELLED when @cancellable was cancelled.
+ *   %VAE_ERROR_CANCELLED when @cancellable was cancelled,
+ *   %VAE_ERROR_NO_MEMORY (before anything is allocated) when @image cannot
+ *   be encoded within the memory budget of @options.
  */
 gboolean
 vae_model_encode (VaeModel          *model,
@@ -735,7 +747,7 @@ vae_model_encode (VaeModel          *model,
   VaeRun               run;
   g_autoptr (VaeTensor) padded = NULL;
   g_autoptr (VaeTensor) z = NULL;
-  gsize                tile;
+  gsize                f, width, height, tile;
   gboolean             ok;
 
   g_return_val_if_fail (model != NULL, FALSE);
@@ -759,11 +771,22 @@ vae_model_encode (VaeModel          *model,
   if (! check_image (model, image, error))
     return FALSE;
 
-  padded = vae_image_pad (image, model->info.factor, options->pad_mode, error);
+  /* Planned before anything is allocated.  Tiles read the image as
+   * padded; only an untiled run of an image off the factor needs a padded
+   * copy. */
+  f = model->info.factor;
+  width = (VAE_T_W (image) + f - 1) / f * f;
+  height = (VAE_T_H (image) + f - 1) / f * f;
+  if (! choose_tile (model, FALSE, width, height,
+                     width != VAE_T_W (image) || height != VAE_T_H (image),
+                     options, &tile, error))
+    return FALSE;
+  if (tile == 0 && (width != VAE_T_W (image) || height != VAE_T_H (image)))
+    padded = vae_image_pad (image, f, options->pad_mode, error);
+  else
+    padded = vae_tensor_ref ((VaeTensor *) image);
   if (padded == NULL)
     return FALSE;
-
-  tile = choose_tile (model, FALSE, VAE_T_W (padded), VAE_T_H (padded), options);
 
   vae_run_init (&run, options, cancellable, progress, progress_data);
   ok = vae_run_check (&run, error) &&
@@ -801,6 +824,8 @@ vae_model_encode (VaeModel          *model,
  * Returns: %TRUE on success; %FALSE with @error set:
  *   %VAE_ERROR_MODEL_MISMATCH for latents of another model,
  *   %VAE_ERROR_SHAPE for the wrong number of channels,
+ *   %VAE_ERROR_NO_MEMORY (before anything is allocated) when the image
+ *   cannot be decoded within the memory budget of @options,
  *   %VAE_ERROR_CANCELLED, ...
  */
 gboolean
@@ -863,8 +888,16 @@ vae_model_decode (VaeModel          *model,
       return FALSE;
     }
 
-  tile = choose_tile (model, TRUE, VAE_T_W (z) * model->info.factor,
-                      VAE_T_H (z) * model->info.factor, options);
+  /* An image smaller than the latents' is cropped into a copy. */
+  if (! choose_tile (model, TRUE, VAE_T_W (z) * model->info.factor,
+                     VAE_T_H (z) * model->info.factor,
+                     vae_latent_get_image_size (latent, &width, &height) &&
+                     width <= VAE_T_W (z) * model->info.factor &&
+                     height <= VAE_T_H (z) * model->info.factor &&
+                     (width != VAE_T_W (z) * model->info.factor ||
+                      height != VAE_T_H (z) * model->info.factor),
+                     options, &tile, error))
+    return FALSE;
 
   vae_run_init (&run, options, cancellable, progress, progress_data);
   ok = vae_run_check (&run, error) &&

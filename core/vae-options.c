@@ -10,8 +10,9 @@
  * vae_options_init:
  * @options: (out caller-allocates): options to fill with defaults
  *
- * Sets every field to its default: all CPUs, edge padding, no memory
- * limit, optimized kernels, latents checked against the decoding model.
+ * Sets every field to its default: all CPUs, edge padding, the default
+ * memory budget (1.5 GiB), tiles sized from it, optimized kernels,
+ * latents checked against the decoding model.
  */
 void
 vae_options_init (VaeOptions *options)

@@ -41,16 +41,23 @@ typedef enum
  * VaeOptions:
  * @n_threads: worker threads; 0 uses every online CPU.
  * @pad_mode: how to pad images to a multiple of the model's factor.
- * @memory_budget: bytes of working memory the operation may use; above it
- *   the work is split into tiles.  0 means the default, 1.5 GiB.
- * @tile_size: the tile side in image pixels; 0 derives it from
- *   @memory_budget.  The architectures that tile (the TAESD family and
- *   AutoencoderKL; seed-f16 runs whole) tile exactly: each tile carries a
- *   margin as wide as its receptive field, attention and the TAESD
- *   family's GroupNorm layers run on the whole latent-resolution map, and
- *   AutoencoderKL's GroupNorm statistics are taken over the whole image
- *   (one pass over the tiles per GroupNorm), so tiled or not gives the
- *   same result to float rounding (docs/tiling.md).
+ * @memory_budget: bytes of working memory the operation may use (its
+ *   feature maps, its output and any copy of its input; not the caller's
+ *   input nor the weights); above what a whole run needs the work is split
+ *   into tiles, and a run that cannot fit even in tiles fails with
+ *   %VAE_ERROR_NO_MEMORY before anything is allocated.  0 means the
+ *   default, 1.5 GiB.
+ * @tile_size: the largest tile side in image pixels; tiles are made
+ *   smaller when the budget needs it.  0 derives the side from
+ *   @memory_budget, keeping tiles wide enough that the work stays about
+ *   proportional to the pixel count.  The architectures that tile (the
+ *   TAESD family and AutoencoderKL; seed-f16 runs whole) tile exactly:
+ *   each tile carries a margin as wide as its receptive field, attention
+ *   and the TAESD family's GroupNorm layers run on the whole
+ *   latent-resolution map, and AutoencoderKL's GroupNorm statistics are
+ *   taken over the whole image (one pass over the tiles per GroupNorm),
+ *   so tiled or not gives the same result to float rounding
+ *   (docs/tiling.md).
  * @force: decode latents even when they were made by another model.
  * @reference: run the plain reference kernels instead of the optimized ones
  *   (slow; for tests).

@@ -196,6 +196,19 @@ vae_tiles_crop (const VaeTensor  *image,
   return out;
 }
 
+/* GLib's g_format_size () puts a no-break space before the unit, which
+ * a terminal in another encoding garbles. */
+static gchar *
+format_bytes (gsize bytes)
+{
+  if (bytes >= (gsize) 1 << 30)
+    return g_strdup_printf ("%.1f GiB", bytes / (gdouble) ((gsize) 1 << 30));
+  if (bytes >= (gsize) 1 << 20)
+    return g_strdup_printf ("%.1f MiB", bytes / (gdouble) ((gsize) 1 << 20));
+
+  return g_strdup_printf ("%.1f KiB", bytes / 1024.0);
+}
+
 void
 vae_plan_set_error (GError  **error,
                     gboolean  decoder,
@@ -204,10 +217,12 @@ vae_plan_set_error (GError  **error,
                     gsize     need,
                     gsize     budget)
 {
+  g_autofree gchar *need_text = format_bytes (need);
+  g_autofree gchar *budget_text = format_bytes (budget);
+
   g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
                "%s a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " image needs at "
-               "least %" G_GSIZE_FORMAT " MiB of working memory, more than the "
-               "memory budget of %" G_GSIZE_FORMAT " MiB",
-               decoder ? "decoding" : "encoding", width, height,
-               (need + (1 << 20) - 1) >> 20, budget >> 20);
+               "least %s of working memory, more than the memory budget of %s",
+               decoder ? "decoding" : "encoding", width, height, need_text,
+               budget_text);
 }

@@ -35,6 +35,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "vae-image.h"
 #include "vae-tiling.h"
 #include "vae-run.h"
 #include "vae-weights.h"
@@ -174,9 +175,11 @@ test_taesd_small (gconstpointer data)
   g_assert_no_error (error);
   f = vae_model_get_factor (model);
 
-  /* Big enough for several tiles of the smallest size the margin allows. */
+  /* Big enough for several tiles of the smallest size the margin allows;
+   * its width off the factor: tiles read it as padded, the untiled run
+   * pads a copy. */
   side = f * 40;
-  image = vae_tensor_new_3d (3, side, side + f * 3, &error);
+  image = vae_tensor_new_3d (3, side, side + f * 3 + 5, &error);
   g_assert_no_error (error);
   d = vae_tensor_get_data (image);
   for (i = 0; i < vae_tensor_get_n_elements (image); i++)
@@ -372,10 +375,11 @@ test_kl_small (gconstpointer data)
   g_assert_no_error (error);
   f = vae_model_get_factor (model);
 
-  /* Not a multiple of the tiles, nor square; the reference kernels get a
-   * smaller one (their attention holds n^2 doubles). */
+  /* Not a multiple of the tiles, nor square, nor of the factor (tiles
+   * read it as padded, the untiled run pads a copy); the reference
+   * kernels get a smaller one (their attention holds n^2 doubles). */
   image = kc->reference ? sky_and_ground (f * 18, f * 14)
-                        : sky_and_ground (f * 62, f * 45);
+                        : sky_and_ground (f * 62 + 1, f * 45 - 1);
 
   vae_options_init (&options);
   options.reference = kc->reference;
@@ -412,10 +416,16 @@ test_kl_small (gconstpointer data)
     g_clear_error (&error);
   }
 
-  /* A budget far below what the decode needs whole makes choose_tile()
-   * tile it, from the architecture's memory estimate. */
+  /* A budget far below what the decode needs whole (8 MiB) makes the
+   * planner tile it, from the architecture's memory estimate; one below
+   * what even its smallest tiles need is refused. */
   options.tile_size = 0;
   options.memory_budget = 1 << 20;
+  g_assert_false (vae_model_decode (model, whole, &out_budget, &options, NULL, NULL,
+                                    NULL, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY);
+  g_clear_error (&error);
+  options.memory_budget = 2 << 20;
   g_test_expect_message ("libvae", G_LOG_LEVEL_DEBUG, "KL decode tiles*");
   g_assert_true (vae_model_decode (model, whole, &out_budget, &options, NULL, NULL, NULL,
                                    &error));
@@ -729,6 +739,303 @@ test_kl_splits (void)
   g_free (info.architecture);
 }
 
+/* --- planning: cost and memory against the image size ------------------- */
+
+/* Tiles read the image as vae_image_pad() pads it: a crop through
+ * vae_tiles_crop() equals the same crop of the padded copy. */
+static void
+test_crop_padded (void)
+{
+  static const gsize    sizes[][2] = { { 13, 7 }, { 1, 9 }, { 8, 8 }, { 5, 1 } };
+  static const gsize    boxes[][4] = {
+    { 0, 0, 8, 8 }, { 3, 2, 20, 17 }, { 10, 5, 22, 30 }, { 0, 6, 31, 2 },
+  };
+  g_autoptr (GRand)     rand = g_rand_new_with_seed (3);
+  guint                 s, b, m;
+
+  for (s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (m = 0; m < 2; m++)
+      {
+        const VaePadMode      mode = m ? VAE_PAD_REFLECT : VAE_PAD_EDGE;
+        g_autoptr (VaeTensor) image = vae_tensor_new_3d (3, sizes[s][1], sizes[s][0], NULL);
+        g_autoptr (VaeTensor) padded = NULL;
+        gfloat               *d = vae_tensor_get_data (image);
+        gsize                 i;
+
+        for (i = 0; i < vae_tensor_get_n_elements (image); i++)
+          d[i] = (gfloat) g_rand_double (rand);
+        /* Padded to a multiple of 40 covers every box below. */
+        padded = vae_image_pad (image, 40, mode, NULL);
+        g_assert_nonnull (padded);
+
+        for (b = 0; b < G_N_ELEMENTS (boxes); b++)
+          {
+            g_autoptr (VaeTensor) want = vae_image_crop (padded, boxes[b][0], boxes[b][1],
+                                                         boxes[b][2], boxes[b][3], NULL);
+            g_autoptr (VaeTensor) got = vae_tiles_crop (image, mode, boxes[b][0],
+                                                        boxes[b][1], boxes[b][2],
+                                                        boxes[b][3], NULL);
+
+            g_assert_nonnull (want);
+            g_assert_nonnull (got);
+            g_assert_cmpfloat (max_abs_diff (got, want), ==, 0.0);
+          }
+      }
+}
+
+typedef struct
+{
+  const VaeArchClass *arch;
+  VaeWeights         *encoder;
+  VaeWeights         *decoder;
+  VaeModelInfo        info;
+  gpointer            self;
+} Arch;
+
+/* An architecture's instance straight from its weight files (the
+ * planner is internal), or FALSE when the files are not there. */
+static gboolean
+arch_load (Arch               *a,
+           const VaeArchClass *arch,
+           const gchar        *encoder,
+           const gchar        *decoder)
+{
+  g_autoptr (GError) error = NULL;
+
+  memset (a, 0, sizeof *a);
+  if (! g_file_test (encoder, G_FILE_TEST_EXISTS) ||
+      ! g_file_test (decoder, G_FILE_TEST_EXISTS))
+    return FALSE;
+
+  a->arch = arch;
+  a->encoder = vae_weights_load (encoder, &error);
+  g_assert_no_error (error);
+  a->decoder = strcmp (encoder, decoder) == 0 ? a->encoder
+                                              : vae_weights_load (decoder, &error);
+  g_assert_no_error (error);
+  a->self = arch->create (a->encoder, a->decoder, &a->info, &error);
+  g_assert_no_error (error);
+
+  return TRUE;
+}
+
+static void
+arch_clear (Arch *a)
+{
+  if (a->self)
+    a->arch->destroy (a->self);
+  if (a->decoder != a->encoder)
+    vae_weights_free (a->decoder);
+  vae_weights_free (a->encoder);
+  g_free (a->info.id);
+  g_free (a->info.name);
+  g_free (a->info.architecture);
+}
+
+static VaePlan
+plan_ok (const Arch *a,
+         gboolean    decoder,
+         gsize       side,
+         gsize       budget)
+{
+  g_autoptr (GError) error = NULL;
+  VaePlan            plan;
+
+  a->arch->plan (a->self, decoder, side, side, FALSE, budget, 0, &plan, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s %s %" G_GSIZE_FORMAT "^2, budget %" G_GSIZE_FORMAT
+                  " MiB: tiles of %" G_GSIZE_FORMAT ", %.2f TFLOP (%.2f x untiled), "
+                  "%" G_GSIZE_FORMAT " MiB", a->info.id, decoder ? "decode" : "encode",
+                  side, budget >> 20, plan.tile, plan.flops / 1e12,
+                  plan.flops / a->arch->flops (a->self, decoder, side, side),
+                  plan.memory >> 20);
+  return plan;
+}
+
+/* Twice the side, four times the pixels: the planned work (margins and
+ * every pass included) grows as the untiled work does (4 times for the
+ * TAESD family; more with AutoencoderKL's attention, quadratic in the
+ * pixels), at most 4.5 / 4 times that for an encode, within the budget.
+ * Before, fixed costs that grew with the image ate the budget, and the
+ * tiles shrank to 128 pixels whose margins cost 20 times their area
+ * (issue 11, item 10): 51 times the work for 4 times the pixels.
+ * Decoding gets 6 / 4: its output image is fixed memory too (768 MiB of
+ * the 1.5 GiB at 8192^2 with TAEF2), so its tiles are smaller at the
+ * larger size.  @overhead, when not 0: the planned work is at most that
+ * many times the untiled work (the TAESD family's tiles are at least
+ * MIN_TILE_MARGINS margins wide). */
+static void
+assert_linear (const Arch *a,
+               gsize       side,
+               gsize       budget,
+               gdouble     overhead)
+{
+  gint d;
+
+  for (d = 0; d < 2; d++)
+    {
+      const VaePlan small = plan_ok (a, d, side, budget);
+      const VaePlan large = plan_ok (a, d, 2 * side, budget);
+      const gdouble untiled = a->arch->flops (a->self, d, 2 * side, 2 * side) /
+                              a->arch->flops (a->self, d, side, side);
+
+      g_test_message ("  work %" G_GSIZE_FORMAT "^2 / %" G_GSIZE_FORMAT "^2 = %.2f "
+                      "(untiled %.2f)", 2 * side, side, large.flops / small.flops,
+                      untiled);
+      g_assert_cmpfloat (large.flops / small.flops, <=, untiled * (d ? 6.0 : 4.5) / 4);
+      if (overhead > 0)
+        g_assert_cmpfloat (large.flops, <=,
+                           overhead * a->arch->flops (a->self, d, 2 * side, 2 * side));
+      /* The plans' own estimates stay within the budget. */
+      g_assert_cmpuint (small.memory, <=, budget);
+      g_assert_cmpuint (large.memory, <=, budget);
+    }
+}
+
+/* No plan fits: a clear error from the planner, so before anything is
+ * allocated. */
+static void
+assert_refused (const Arch *a,
+                gboolean    decoder,
+                gsize       side,
+                gsize       budget)
+{
+  g_autoptr (GError) error = NULL;
+  VaePlan            plan;
+
+  g_assert_false (a->arch->plan (a->self, decoder, side, side, FALSE, budget, 0,
+                                 &plan, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY);
+  g_test_message ("%s", error->message);
+}
+
+static void
+test_plan_taesd (void)
+{
+  g_autofree gchar *enc = g_test_build_filename (G_TEST_DIST, "data", "taesd", "taef2",
+                                                 "encoder.safetensors", NULL);
+  g_autofree gchar *dec = g_test_build_filename (G_TEST_DIST, "data", "taesd", "taef2",
+                                                 "decoder.safetensors", NULL);
+  Arch              a;
+
+  g_test_summary ("The small TAEF2-shaped model (a quarter of TAEF2's widths) "
+                  "plans 8192^2 at most 4.5 times the work of 4096^2 within "
+                  "the default budget, and refuses what cannot fit");
+
+  g_assert_true (arch_load (&a, &vae_arch_taesd, enc, dec));
+  assert_linear (&a, 4096, VAE_DEFAULT_MEMORY_BUDGET, 2.6);
+  /* The latent-resolution maps alone are over 32 MiB at 8192^2. */
+  assert_refused (&a, FALSE, 8192, 32 << 20);
+  assert_refused (&a, TRUE, 8192, 32 << 20);
+  arch_clear (&a);
+}
+
+/* The same with the real TAEF2: the issue's 68-minute encode. */
+static void
+test_plan_taef2 (void)
+{
+  const gchar      *shared = g_getenv ("VAE_SHARED_DIR");
+  g_autofree gchar *enc = g_build_filename (shared ? shared : "", "models", "taef2",
+                                            "encoder.safetensors", NULL);
+  g_autofree gchar *dec = g_build_filename (shared ? shared : "", "models", "taef2",
+                                            "decoder.safetensors", NULL);
+  Arch              a;
+
+  if (shared == NULL || ! arch_load (&a, &vae_arch_taesd, enc, dec))
+    {
+      g_test_skip ("TAEF2 weights are not in VAE_SHARED_DIR");
+      return;
+    }
+  assert_linear (&a, 4096, VAE_DEFAULT_MEMORY_BUDGET, 2.6);
+  /* 16384^2: the latent-resolution part alone needs about 2 GiB. */
+  assert_refused (&a, FALSE, 16384, VAE_DEFAULT_MEMORY_BUDGET);
+  assert_refused (&a, TRUE, 16384, VAE_DEFAULT_MEMORY_BUDGET);
+  arch_clear (&a);
+}
+
+/* Through the public API: a run that cannot fit its budget fails with
+ * VAE_ERROR_NO_MEMORY, whatever the architecture. */
+static void
+assert_public_refused (const gchar *model_path,
+                       gsize        side,
+                       gsize        budget)
+{
+  g_autoptr (VaeModel)  model = NULL;
+  g_autoptr (VaeTensor) image = NULL, out = NULL;
+  g_autoptr (VaeLatent) latent = NULL;
+  g_autoptr (GError)    error = NULL;
+  VaeOptions            options;
+  guint                 f;
+
+  model = vae_model_load (model_path, &error);
+  g_assert_no_error (error);
+  f = vae_model_get_factor (model);
+  image = sky_and_ground (side, side);
+
+  vae_options_init (&options);
+  g_assert_true (vae_model_encode (model, image, &latent, &options, NULL, NULL, NULL,
+                                   &error));
+  g_assert_no_error (error);
+
+  options.memory_budget = budget;
+  g_clear_pointer (&latent, vae_latent_unref);
+  g_assert_false (vae_model_encode (model, image, &latent, &options, NULL, NULL, NULL,
+                                    &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY);
+  g_test_message ("%s: %s", model_path, error->message);
+  g_assert_null (latent);
+  g_clear_error (&error);
+
+  options.memory_budget = 0;
+  g_assert_true (vae_model_encode (model, image, &latent, &options, NULL, NULL, NULL,
+                                   &error));
+  options.memory_budget = budget;
+  g_assert_false (vae_model_decode (model, latent, &out, &options, NULL, NULL, NULL,
+                                    &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY);
+  g_test_message ("%s: %s", model_path, error->message);
+  g_assert_null (out);
+  (void) f;
+}
+
+static void
+test_plan_refused (void)
+{
+  g_autofree gchar *taef2 = g_test_build_filename (G_TEST_DIST, "data", "taesd", "taef2",
+                                                   NULL);
+  g_autofree gchar *kl = g_test_build_filename (G_TEST_DIST, "data", "kl", "sd",
+                                                "model.safetensors", NULL);
+  g_autofree gchar *seed = g_test_build_filename (G_TEST_DIST, "data", "seed",
+                                                  "model.safetensors", NULL);
+
+  g_test_summary ("A budget below what a run needs at the least is a clear "
+                  "VAE_ERROR_NO_MEMORY, for every architecture");
+
+  assert_public_refused (taef2, 256, 64 << 10);
+  assert_public_refused (kl, 256, 64 << 10);
+  assert_public_refused (seed, 256, 64 << 10);
+}
+
+static void
+test_plan_kl (void)
+{
+  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "data", "kl", "sd",
+                                                  "model.safetensors", NULL);
+  Arch              a;
+
+  g_test_summary ("A small KL model plans 2048^2 at most 4.5 times the work of "
+                  "1024^2 under a budget its maps at 2048^2 nearly fill, and "
+                  "refuses what cannot fit");
+
+  g_assert_true (arch_load (&a, &vae_arch_autoencoder_kl, path, path));
+  assert_linear (&a, 1024, 384 << 20, 0.0);
+  /* Where the budget could not even hold two copies of the image and the
+   * latent maps, the plan used to fall through to tiles of 128 pixels. */
+  assert_refused (&a, FALSE, 2048, 96 << 20);
+  assert_refused (&a, TRUE, 2048, 96 << 20);
+  arch_clear (&a);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -756,6 +1063,11 @@ main (int    argc,
       g_test_add_data_func (path, &kl_small_cases[i], test_kl_small);
     }
   g_test_add_func ("/tiling/kl-splits", test_kl_splits);
+  g_test_add_func ("/tiling/crop-padded", test_crop_padded);
+  g_test_add_func ("/tiling/plan/taesd-small", test_plan_taesd);
+  g_test_add_func ("/tiling/plan/taef2", test_plan_taef2);
+  g_test_add_func ("/tiling/plan/kl-small", test_plan_kl);
+  g_test_add_func ("/tiling/plan/refused", test_plan_refused);
   g_test_add_func ("/tiling/kl-sd-style-photo", test_kl_photo);
 
   return g_test_run ();

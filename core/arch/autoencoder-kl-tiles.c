@@ -66,6 +66,8 @@ typedef struct
   gsize            budget;     /* bytes, and of them the whole maps' */
   gsize            fixed;
   gsize            max_tile;   /* latent pixels */
+  gsize            h, w;       /* the latent grid */
+  VaePadMode       pad_mode;   /* how the encoder's image is read past its edge */
   const VaeTensor *source;     /* the tiled part's input, whole */
   VaeTensor       *out;        /* its output, blended from the tiles */
   VaeScratch       scratch;
@@ -397,10 +399,12 @@ pass_tile (const Tiler *tiler,
 {
   gsize t = tiler->max_tile;
 
-  while (t > 8 &&
-         tiler->fixed + tiled_cost (tiler, stop, t + 2 * margin, t + 2 * margin).memory >
+  t = MIN (t, MAX (tiler->h, tiler->w));
+  while (t > 2 &&
+         tiler->fixed + tiled_cost (tiler, stop, MIN (t + 2 * margin, tiler->h),
+                                    MIN (t + 2 * margin, tiler->w)).memory >
          tiler->budget)
-    t -= MAX (t / 8, 1);
+    t -= MAX (t / 16, 1);
 
   return t;
 }
@@ -544,24 +548,16 @@ crop_source (Tiler   *tiler,
              GError **error)
 {
   const VaeTensor *src = tiler->source;
-  const gsize      channels = VAE_T_C (src);
-  VaeTensor       *out = vae_scratch_get (&tiler->scratch, channels, h, w, error);
-  gsize            c, row, i;
+  VaeTensor       *out = vae_scratch_get (&tiler->scratch, VAE_T_C (src), h, w, error);
+  gsize            i;
 
   if (out == NULL)
     return NULL;
-  for (c = 0; c < channels; c++)
-    for (row = 0; row < h; row++)
-      {
-        const gfloat *s = src->data + (c * VAE_T_H (src) + y + row) * VAE_T_W (src) + x;
-        gfloat       *d = out->data + (c * h + row) * w;
-
-        if (tiler->decoder)
-          memcpy (d, s, w * sizeof (gfloat));
-        else
-          for (i = 0; i < w; i++)
-            d[i] = s[i] * 2.0f - 1.0f;
-      }
+  /* The encoder's image is read as padded, and mapped to [-1, 1]. */
+  vae_tiles_crop_into (src, tiler->pad_mode, x, y, out);
+  if (! tiler->decoder)
+    for (i = 0; i < out->n_elements; i++)
+      out->data[i] = out->data[i] * 2.0f - 1.0f;
 
   return out;
 }
@@ -754,34 +750,48 @@ stats_flops (const Tiler *tiler,
   return 0.0;
 }
 
-/* Bytes a tiled run of @tile image pixels a side may use in all, on h x
- * w latent pixels.  choose_tile() (vae-model.c) took the largest tile for
- * which an untiled run on a quarter more (vae_kl_memory ()) fits the budget
- * beside two copies of the image and two 64-channel maps at latent
- * resolution; that sum is this run's budget (when the tile size was given,
- * the budget it implies).  The encoder's image and its padded copy are the
- * caller's, so it leaves them out. */
-static gsize
-tiled_budget (const Kl *kl,
-              gboolean  decoder,
-              gsize     h,
-              gsize     w,
-              gsize     tile)
-{
-  const gsize f = decoder ? kl->decoder.factor : kl->encoder.factor;
+/* Planned last-pass tiles are at least this many margins wide, or the
+ * split is not taken: narrower tiles would be mostly margin, and the
+ * work would grow faster than the pixels. */
+#define MIN_TILE_MARGINS 2
 
-  return vae_kl_memory ((gpointer) kl, decoder, tile + tile / 4, tile + tile / 4) +
-         (2 * 64 * h * w + (decoder ? 2 * 3 * h * w * f * f : 0)) * sizeof (gfloat);
+/* Bytes of the whole maps the tiled part reads and writes: the decoder's
+ * input map and output image, the encoder's output map. */
+static gsize
+tiler_fixed (const Tiler *tiler,
+             gsize        h,
+             gsize        w)
+{
+  const Half *half = tiler->half;
+
+  return (tiler->decoder
+          ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
+            3 * half->factor * half->factor
+          : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
+         h * w * sizeof (gfloat);
 }
 
-/* Plans a tiled run of @tile image pixels a side over h x w latent
- * pixels.  Every split is tried: the whole part (in bands) must fit the
- * budget, and the tiles of the last pass, no larger than @tile, must fit
- * it beside the whole maps the tiled part reads and writes; of those that
- * fit, the one with the least work wins.  The most tiled (the decoder's
- * split 0, the encoder's last) is the fallback that always runs, over the
- * budget if it must: the latent-resolution part cannot be tiled. */
-static void
+/* Peak bytes of the run with the split set: its whole part, or its last
+ * pass's tiles beside the maps they read and write. */
+static gsize
+tiler_memory (const Tiler *tiler,
+              const Grid  *grid)
+{
+  const gsize t = grid->tile + 2 * grid->margin;
+
+  return MAX (whole_memory (tiler, tiler->split, grid->h, grid->w),
+              tiler->fixed + tiled_cost (tiler, -1, MIN (t, grid->h), MIN (t, grid->w)).memory);
+}
+
+/* Plans a tiled run within @budget bytes over h x w latent pixels, in
+ * tiles of at most @tile image pixels a side.  Every split is tried: the
+ * whole part (in bands) must fit the budget, and the tiles of the last
+ * pass must fit it beside the whole maps the tiled part reads and writes,
+ * with @min_tile: at least MIN_TILE_MARGINS margins wide; of those that
+ * fit, the one with the least work wins.  FALSE when none fits (the
+ * latent-resolution part cannot be tiled), with *need the least a split
+ * would need; with @force_split >= 0, that split, fitting or not. */
+static gboolean
 tiler_init (Tiler      *tiler,
             Grid       *grid,
             const Kl   *kl,
@@ -789,40 +799,46 @@ tiler_init (Tiler      *tiler,
             gsize       h,
             gsize       w,
             gsize       tile,
-            gint        force_split)
+            gsize       budget,
+            gboolean    min_tile,
+            gint        force_split,
+            gsize      *need)
 {
   const Half *half = decoder ? &kl->decoder : &kl->encoder;
-  const gint  fallback = decoder ? 0 : half->n_levels;
   gdouble     best_work = G_MAXDOUBLE;
-  gint        best = fallback, split;
+  gint        best = -1, split;
 
   memset (tiler, 0, sizeof *tiler);
+  memset (grid, 0, sizeof *grid);
   tiler->half = half;
   tiler->decoder = decoder;
-  tiler->budget = tiled_budget (kl, decoder, h, w, tile);
+  tiler->budget = budget;
+  tiler->h = h;
+  tiler->w = w;
   tiler->max_tile = MAX (tile / half->factor, 2);
   vae_scratch_init (&tiler->scratch);
+  *need = G_MAXSIZE;
 
   for (split = 0; split <= half->n_levels && force_split < 0; split++)
     {
-      gsize   margin, th, tw;
+      gsize   margin, th, tw, whole, least;
       gdouble work;
       Grid    g;
 
       tiler_set_split (tiler, split);
-      if (split != fallback && whole_memory (tiler, split, h, w) > tiler->budget)
-        continue;
-
-      /* The tiled part's whole input (decoder) and output. */
-      tiler->fixed = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
-                                3 * half->factor * half->factor
-                              : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
-                     h * w * sizeof (gfloat);
+      tiler->fixed = tiler_fixed (tiler, h, w);
+      whole = whole_memory (tiler, split, h, w);
       margin = tiled_margin (tiler, -1);
       th = pass_tile (tiler, -1, margin);
-      if (split != fallback &&
-          tiler->fixed + tiled_cost (tiler, -1, th + 2 * margin, th + 2 * margin).memory >
-          tiler->budget)
+      /* What this split needs at the least: its whole part, and its
+       * narrowest tiles beside the whole maps. */
+      least = min_tile ? MIN (MIN_TILE_MARGINS * margin, MAX (h, w)) : 2;
+      *need = MIN (*need, MAX (whole, tiler->fixed +
+                               tiled_cost (tiler, -1, MIN (least + 2 * margin, h),
+                                           MIN (least + 2 * margin, w)).memory));
+      if (whole > budget || th < least ||
+          tiler->fixed + tiled_cost (tiler, -1, MIN (th + 2 * margin, h),
+                                     MIN (th + 2 * margin, w)).memory > budget)
         continue;
 
       pass_grid (tiler, &g, w, h, -1);
@@ -844,21 +860,24 @@ tiler_init (Tiler      *tiler,
 
   if (force_split >= 0)
     best = MIN (force_split, half->n_levels);
+  if (best < 0)
+    return FALSE;
   tiler_set_split (tiler, best);
-  tiler->fixed = (decoder ? tiler_channels (tiler, FALSE) * tiler->in_scale * tiler->in_scale +
-                            3 * half->factor * half->factor
-                          : tiler_channels (tiler, TRUE) * tiler->out_scale * tiler->out_scale) *
-                 h * w * sizeof (gfloat);
+  tiler->fixed = tiler_fixed (tiler, h, w);
   pass_grid (tiler, grid, w, h, -1);
   best_work = stats_flops (tiler, grid, VAE_KL_STATS_EXACT) + grid_flops (tiler, grid, -1);
   g_debug ("KL %s tiles: levels %s %d whole, %d GroupNorms tiled, "
            "%" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT " tiles of %" G_GSIZE_FORMAT
            " latent pixels, margin %" G_GSIZE_FORMAT "; budget %" G_GSIZE_FORMAT
-           " MiB, whole part %" G_GSIZE_FORMAT " MiB; tiles %.1f TFLOP",
+           " MiB, whole part %" G_GSIZE_FORMAT " MiB, peak %" G_GSIZE_FORMAT
+           " MiB; tiles %.1f TFLOP",
            decoder ? "decode" : "encode", decoder ? "before" : "from",
            tiler->split, tiler->n_norms, (gsize) grid->xs->len,
            (gsize) grid->ys->len, grid->tile, grid->margin, tiler->budget >> 20,
-           whole_memory (tiler, best, h, w) >> 20, best_work / 1e12);
+           whole_memory (tiler, best, h, w) >> 20, tiler_memory (tiler, grid) >> 20,
+           best_work / 1e12);
+
+  return TRUE;
 }
 
 static void
@@ -910,6 +929,7 @@ vae_kl_decode_tiled_with (gpointer          self,
   Grid                  grid;
   VaeTensor            *x = NULL;
   gboolean              ok = FALSE;
+  gsize                 need;
 
   *image = NULL;
   if (! vae_kl_check_latent (d, latent, error))
@@ -917,7 +937,14 @@ vae_kl_decode_tiled_with (gpointer          self,
   if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
     plan = VAE_KL_STATS_EXACT;
 
-  tiler_init (&tiler, &grid, self, TRUE, h, w, tile, split);
+  if (! tiler_init (&tiler, &grid, self, TRUE, h, w, tile, run->memory_budget, FALSE,
+                    split, &need))
+    {
+      vae_plan_set_error (error, TRUE, w * d->factor, h * d->factor, need,
+                          run->memory_budget);
+      tiler_clear (&tiler, &grid);
+      return FALSE;
+    }
   run->norm_stats = NULL;
   vae_run_begin (run, "decode", tiler_flops (&tiler, &grid, plan));
 
@@ -967,22 +994,33 @@ vae_kl_encode_tiled_with (gpointer          self,
 {
   const Half   *e = &((Kl *) self)->encoder;
   const gsize   f = e->factor;
-  const gsize   h = VAE_T_H (image) / f, w = VAE_T_W (image) / f;
+  /* The image need not be padded: its tiles are read as padded. */
+  const gsize   h = (VAE_T_H (image) + f - 1) / f, w = (VAE_T_W (image) + f - 1) / f;
   VaeNormStats *saved = run->norm_stats;
   Tiler         tiler;
   Grid          grid;
   VaeTensor    *body = NULL;
   gboolean      ok = FALSE;
+  gsize         need;
 
   *latent = NULL;
-  if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
+  /* The half-resolution pass (a measurement) reads the whole image. */
+  if (plan == VAE_KL_STATS_LOW_RES &&
+      (h % 2 != 0 || w % 2 != 0 || VAE_T_H (image) != h * f || VAE_T_W (image) != w * f))
     plan = VAE_KL_STATS_EXACT;
 
-  tiler_init (&tiler, &grid, self, FALSE, h, w, tile, split);
+  if (! tiler_init (&tiler, &grid, self, FALSE, h, w, tile, run->memory_budget, FALSE,
+                    split, &need))
+    {
+      vae_plan_set_error (error, FALSE, w * f, h * f, need, run->memory_budget);
+      tiler_clear (&tiler, &grid);
+      return FALSE;
+    }
   run->norm_stats = NULL;
   vae_run_begin (run, "encode", tiler_flops (&tiler, &grid, plan));
 
   tiler.source = image;
+  tiler.pad_mode = run->pad_mode;
   body = vae_tensor_new_3d (tiler_channels (&tiler, TRUE), h * tiler.out_scale,
                             w * tiler.out_scale, error);
   if (body == NULL)
@@ -1027,35 +1065,42 @@ vae_kl_plan (gpointer   self,
   const Kl   *kl = self;
   const Half *half = decoder ? &kl->decoder : &kl->encoder;
   const gsize f = half->factor;
-  gsize       fixed, tile;
+  const gsize image = 3 * width * height * sizeof (gfloat);
+  gsize       tile, need;
   Tiler       tiler;
   Grid        grid;
+  gboolean    ok;
 
+  /* Whole: every map at once, beside the encoder's padded copy of its
+   * input or the decoder's cropped copy of its output. */
   plan->tile = 0;
   plan->flops = vae_arch_autoencoder_kl.flops (self, decoder, width, height);
-  plan->memory = vae_kl_memory (self, decoder, width, height);
-
-  if (max_tile > 0)
-    tile = max_tile < MAX (width, height) ? max_tile : 0;
-  else
-    {
-      fixed = (2 * 3 * width * height + 2 * 64 * (width / f) * (height / f)) *
-              sizeof (gfloat);
-      plan->memory += fixed;
-      if (plan->memory <= budget)
-        return TRUE;
-      for (tile = 2048; tile > 128; tile -= 128)
-        if (vae_kl_memory (self, decoder, tile + tile / 4, tile + tile / 4) +
-            fixed <= budget)
-          break;
-      plan->memory = vae_kl_memory (self, decoder, tile + tile / 4, tile + tile / 4) + fixed;
-    }
-  if (tile == 0)
+  plan->memory = vae_kl_memory (self, decoder, width, height) + (copy ? image : 0);
+  if (plan->memory <= budget && (max_tile == 0 || max_tile >= MAX (width, height)))
     return TRUE;
 
-  tiler_init (&tiler, &grid, kl, decoder, height / f, width / f, tile, -1);
+  /* Tiled: no larger than asked, or than the image; the tiler takes the
+   * largest that fit.  The encoder reads its tiles from the unpadded
+   * image; the decoder's output may be cropped into a copy after the
+   * tiles are gone. */
+  tile = max_tile > 0 ? MIN (max_tile, MAX (width, height)) : MAX (width, height);
+  ok = tiler_init (&tiler, &grid, kl, decoder, height / f, width / f, tile, budget,
+                   max_tile == 0, -1, &need);
+  if (ok && decoder && copy && 2 * image > budget)
+    {
+      need = 2 * image;
+      ok = FALSE;
+    }
+  if (! ok)
+    {
+      vae_plan_set_error (error, decoder, width, height, need, budget);
+      tiler_clear (&tiler, &grid);
+      return FALSE;
+    }
+
   plan->tile = tile;
   plan->flops = tiler_flops (&tiler, &grid, VAE_KL_STATS_EXACT);
+  plan->memory = MAX (tiler_memory (&tiler, &grid), decoder && copy ? 2 * image : 0);
   tiler_clear (&tiler, &grid);
 
   return TRUE;

@@ -646,6 +646,62 @@ seed_flops (gpointer self,
   return seed->has_encoder ? encoder_flops (seed, height, width) : 0.0;
 }
 
+/* Peak bytes of feature maps of a run on a width x height image (what
+ * the scratch lists hold at their fullest), for the memory budget. */
+static gsize
+seed_memory (const Seed *seed,
+             gboolean    decoder,
+             gsize       width,
+             gsize       height)
+{
+  const gsize n = (height / FACTOR) * (width / FACTOR), n4 = 16 * n;
+  gsize       tokens, head;
+
+  if (! decoder)
+    /* The latents beside the learned branch's widest level: conv_in's
+     * input and output, then its Res block's three maps. */
+    return ((gsize) seed->latent_channels * n +
+            MAX (PATCH * n,
+                 MAX (48 * n4 + (gsize) seed->conv_in.c_out * n4,
+                      3 * (gsize) seed->conv_in.c_out * n4))) * sizeof (gfloat);
+
+  /* base at H/4 twice (as is and as the skip conv's input) beside the
+   * token map with the transformer's buffers, or the head's Res blocks
+   * (three maps each). */
+  tokens = (PATCH + 6 * (gsize) seed->dim + (gsize) seed->hidden) * n;
+  head = MAX (3 * (gsize) seed->up1.c_out * n, 3 * (gsize) seed->up2.c_out * 4 * n);
+
+  return (2 * 48 * n4 + MAX (tokens, head)) * sizeof (gfloat);
+}
+
+/* seed-f16 cannot tile (the decoder's attention is global): it runs
+ * whole when that fits the budget, and refuses before allocating
+ * otherwise. */
+static gboolean
+seed_plan (gpointer   self,
+           gboolean   decoder,
+           gsize      width,
+           gsize      height,
+           gboolean   copy,
+           gsize      budget,
+           gsize      max_tile,
+           VaePlan   *plan,
+           GError   **error)
+{
+  Seed *seed = self;
+
+  plan->tile = 0;
+  plan->flops = seed_flops (self, decoder, width, height);
+  plan->memory = seed_memory (seed, decoder, width, height) +
+                 (copy ? 3 * width * height * sizeof (gfloat) : 0);
+  if (plan->memory <= budget)
+    return TRUE;
+
+  vae_plan_set_error (error, decoder, width, height, plan->memory, budget);
+
+  return FALSE;
+}
+
 /* --- forward -------------------------------------------------------------- */
 
 /* x <- Res (x) = x + conv2 (silu (conv1 (silu (x)))). */
@@ -1005,4 +1061,5 @@ const VaeArchClass vae_arch_seed_f16 = {
   .encode = seed_encode,
   .decode = seed_decode,
   .flops = seed_flops,
+  .plan = seed_plan,
 };
