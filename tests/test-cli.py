@@ -708,18 +708,21 @@ class ModelTest(CliTestCase):
             with self.subTest(command=command[0]):
                 self.assert_error(run(*command), pattern='/dev/full.*space')
                 self.assertFalse(os.path.isfile('/dev/full'))
-        fifo = self.path('fifo.png')
+        fifo = self.path('out-fifo.png')
         os.mkfifo(fifo)
-        proc = subprocess.Popen([VAE, 'roundtrip', MODEL, self.path('a.png'),
-                                 '-o', fifo, '--quiet'],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        with open(fifo, 'rb') as f:
-            data = f.read()
-        self.assertEqual(proc.wait(timeout=600), 0, proc.stderr.read())
-        proc.stderr.close()
-        self.assertEqual(data[:8], b'\x89PNG\r\n\x1a\n')
-        self.assertFalse(os.path.isfile(fifo))
+        try:
+            proc = subprocess.Popen([VAE, 'roundtrip', MODEL,
+                                     self.path('a.png'), '-o', fifo, '--quiet'],
+                                    stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE)
+            with open(fifo, 'rb') as f:
+                data = f.read()
+            self.assertEqual(proc.wait(timeout=600), 0, proc.stderr.read())
+            proc.stderr.close()
+            self.assertEqual(data[:8], b'\x89PNG\r\n\x1a\n')
+            self.assertFalse(os.path.isfile(fifo))
+        finally:
+            os.unlink(fifo)
 
     def test_unwritable_output_before_work(self):
         """An output that cannot be created is reported before the inputs

@@ -158,11 +158,14 @@ def main():
     if args.resume:
         out = args.resume
         state = torch.load(os.path.join(out, "ckpt.pt"), map_location="cpu", weights_only=False)
-        budget = args.budget_min
+        budget, threads = args.budget_min, args.threads
         args = argparse.Namespace(**state["args"])
         args.resume = out
         if budget is not None:
             args.budget_min = budget
+        # a busy machine may call for fewer threads than the run began with
+        if "--threads" in sys.argv:
+            args.threads = threads
     else:
         if not args.out:
             sys.exit("--out or --resume is required")
