@@ -750,6 +750,17 @@ stats_flops (const Tiler *tiler,
   return 0.0;
 }
 
+/* What of a budget the feature maps a tiled run plans may take: the rest
+ * is for what the plan does not count, above all the Winograd transforms
+ * of the weights a conv makes on each call (36 MiB for 512 x 512
+ * channels) and the ops' per-thread buffers.  An SD-size decode at 4096^2
+ * peaked at 590 MiB above its planned maps, weights (335 MiB) included. */
+static gsize
+maps_budget (gsize budget)
+{
+  return budget - budget / 8;
+}
+
 /* Planned last-pass tiles are at least this many margins wide, or the
  * split is not taken: narrower tiles would be mostly margin, and the
  * work would grow faster than the pixels. */
@@ -937,10 +948,10 @@ vae_kl_decode_tiled_with (gpointer          self,
   if (plan == VAE_KL_STATS_LOW_RES && (h % 2 != 0 || w % 2 != 0))
     plan = VAE_KL_STATS_EXACT;
 
-  if (! tiler_init (&tiler, &grid, self, TRUE, h, w, tile, run->memory_budget, FALSE,
-                    split, &need))
+  if (! tiler_init (&tiler, &grid, self, TRUE, h, w, tile,
+                    maps_budget (run->memory_budget), FALSE, split, &need))
     {
-      vae_plan_set_error (error, TRUE, w * d->factor, h * d->factor, need,
+      vae_plan_set_error (error, TRUE, w * d->factor, h * d->factor, need + need / 7,
                           run->memory_budget);
       tiler_clear (&tiler, &grid);
       return FALSE;
@@ -1009,10 +1020,11 @@ vae_kl_encode_tiled_with (gpointer          self,
       (h % 2 != 0 || w % 2 != 0 || VAE_T_H (image) != h * f || VAE_T_W (image) != w * f))
     plan = VAE_KL_STATS_EXACT;
 
-  if (! tiler_init (&tiler, &grid, self, FALSE, h, w, tile, run->memory_budget, FALSE,
-                    split, &need))
+  if (! tiler_init (&tiler, &grid, self, FALSE, h, w, tile,
+                    maps_budget (run->memory_budget), FALSE, split, &need))
     {
-      vae_plan_set_error (error, FALSE, w * f, h * f, need, run->memory_budget);
+      vae_plan_set_error (error, FALSE, w * f, h * f, need + need / 7,
+                          run->memory_budget);
       tiler_clear (&tiler, &grid);
       return FALSE;
     }
@@ -1084,8 +1096,9 @@ vae_kl_plan (gpointer   self,
    * image; the decoder's output may be cropped into a copy after the
    * tiles are gone. */
   tile = max_tile > 0 ? MIN (max_tile, MAX (width, height)) : MAX (width, height);
-  ok = tiler_init (&tiler, &grid, kl, decoder, height / f, width / f, tile, budget,
-                   max_tile == 0, -1, &need);
+  ok = tiler_init (&tiler, &grid, kl, decoder, height / f, width / f, tile,
+                   maps_budget (budget), max_tile == 0, -1, &need);
+  need += need / 7;
   if (ok && decoder && copy && 2 * image > budget)
     {
       need = 2 * image;
