@@ -332,6 +332,13 @@ cli_image_load (CliContext   *ctx,
                    "'%s' holds latents or weights, not an image", path);
       return NULL;
     }
+  if (cli_is_compressed_file (path))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "'%s' is a compressed image: 'vae decompress' turns it "
+                   "into one", path);
+      return NULL;
+    }
 
   ensure_gegl ();
 
@@ -815,4 +822,26 @@ cli_is_latent_file (const gchar *path)
   g_autofree gchar *ext = lower_extension (path);
 
   return g_str_equal (ext, "latent") || looks_like_safetensors (path);
+}
+
+/**
+ * cli_is_compressed_file:
+ * @path: a file named on the command line
+ *
+ * Returns: %TRUE for a .vaez file (told by its first bytes).
+ */
+gboolean
+cli_is_compressed_file (const gchar *path)
+{
+  gchar  head[4];
+  FILE  *file;
+  gsize  n;
+
+  file = g_fopen (path, "rb");
+  if (file == NULL)
+    return FALSE;
+  n = fread (head, 1, sizeof (head), file);
+  fclose (file);
+
+  return n == sizeof (head) && memcmp (head, "VAEZ", 4) == 0;
 }

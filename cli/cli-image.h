@@ -41,6 +41,7 @@ gboolean   cli_image_save         (const gchar      *path,
                                    guint             depth,
                                    GError          **error);
 
+gboolean   cli_is_compressed_file (const gchar      *path);
 gboolean   cli_is_latent_file     (const gchar      *path);
 
 void       cli_image_shutdown     (void);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-image.h"
 #include "vae-cli.h"
 
 /* The reference size for the cost figures, the one most models are
@@ -38,6 +39,38 @@ group_digits (guint64 n)
   return g_string_free (out, FALSE);
 }
 
+/* vae info IN.vaez: what the file's header says */
+static gboolean
+info_compressed (const gchar  *path,
+                 GError      **error)
+{
+  g_autoptr (GBytes) file = NULL;
+  VaeCompressedInfo  info;
+
+  file = vae_compressed_load (path, error);
+  if (file == NULL || !vae_compressed_read_info (file, &info, error))
+    {
+      g_prefix_error (error, "'%s': ", path);
+      return FALSE;
+    }
+
+  printf ("file             %s\n", path);
+  printf ("kind             %s\n",
+          info.kind == VAE_COMPRESS_LEARNED
+            ? "image, coded with its model's entropy model"
+            : "latents, coded with the generic coder");
+  printf ("model            %s (hash %s...)\n", info.model_id, info.model_hash);
+  printf ("image            %u x %u\n", info.width, info.height);
+  printf ("latent           %u x %u x %u\n", info.channels,
+          info.latent_height, info.latent_width);
+  printf ("quality          %.1f\n", info.quality);
+  printf ("size             %" G_GSIZE_FORMAT " bytes, %.4f bits per pixel\n",
+          info.size, info.bpp);
+  vae_compressed_info_clear (&info);
+
+  return TRUE;
+}
+
 gboolean
 cli_info (CliContext  *ctx,
           gint         argc,
@@ -55,16 +88,20 @@ cli_info (CliContext  *ctx,
   gdouble               scale;
   gdouble               shift;
 
-  if (!cli_parse_options (ctx, "[MODEL]",
+  if (!cli_parse_options (ctx, "[MODEL | IN.vaez]",
                           "Shows what a model is: its architecture, latent "
                           "space, size, license, and what encoding and "
-                          "decoding a 1024x1024 image costs.",
+                          "decoding a 1024x1024 image costs; or what a .vaez "
+                          "file holds.",
                           NULL, NULL, argc, argv, &positional, error))
     return FALSE;
 
   if (!cli_split_model_arg (ctx, positional, 0, NULL, &model_spec, &rest,
                             error))
     return FALSE;
+
+  if (model_spec != NULL && cli_is_compressed_file (model_spec))
+    return info_compressed (model_spec, error);
 
   model = cli_model_open (ctx, model_spec, error);
   if (model == NULL)

@@ -22,6 +22,8 @@ cli_roundtrip (CliContext  *ctx,
   g_autofree gchar      *diff = NULL;
   g_autofree gchar      *diff_style = NULL;
   gdouble                gain = DEFAULT_GAIN;
+  gdouble                bpp = 0.0;
+  gdouble                level = -1.0;
   gint                   depth = 8;
   GOptionEntry           entries[] =
   {
@@ -38,6 +40,11 @@ cli_roundtrip (CliContext  *ctx,
       "How much the differences are amplified (default 10)", "G" },
     { "depth", 0, 0, G_OPTION_ARG_INT, &depth,
       "Bits per channel of OUT: 8 (default) or 16", "8|16" },
+    { "bpp", 'b', 0, G_OPTION_ARG_DOUBLE, &bpp,
+      "Go through a .vaez file of at most this many bits per pixel (see "
+      "'vae compress')", "B" },
+    { "quality", 'q', 0, G_OPTION_ARG_DOUBLE, &level,
+      "Go through a .vaez file of this quality, 0 to 100", "Q" },
     { NULL }
   };
   g_auto (GStrv)         positional = NULL;
@@ -50,6 +57,8 @@ cli_roundtrip (CliContext  *ctx,
   gchar                **rest;
   VaeDiffStyle           style = VAE_DIFF_AMPLIFIED;
   VaeQuality             quality;
+  g_autoptr (GBytes)     file = NULL;
+  gboolean               compress;
   gdouble                encode_s;
   gdouble                decode_s;
 
@@ -107,7 +116,18 @@ cli_roundtrip (CliContext  *ctx,
       return FALSE;
   }
 
-  model = cli_model_open (ctx, model_spec, error);
+  compress = bpp != 0.0 || level >= 0.0;
+  if (compress && (!(bpp >= 0.0 && bpp <= 64.0) || level > 100.0 ||
+                   (bpp != 0.0 && level >= 0.0)))
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+                   "give one of --bpp (above 0) or --quality (0 to 100)");
+      return FALSE;
+    }
+
+  /* compressing with no MODEL: the codec model, not the default one */
+  model = compress && model_spec == NULL ? cli_open_codec_model (ctx, error)
+                                         : cli_model_open (ctx, model_spec, error);
   if (model == NULL)
     return FALSE;
 
@@ -115,11 +135,32 @@ cli_roundtrip (CliContext  *ctx,
   if (image == NULL)
     return FALSE;
 
-  latent = cli_run_encode (ctx, model, image->rgb, &encode_s, error);
-  if (latent == NULL)
-    return FALSE;
+  if (compress)
+    {
+      VaeCompressedInfo info;
 
-  decoded = cli_run_decode (ctx, model, latent, &decode_s, error);
+      file = cli_run_compress (ctx, model, image->rgb, bpp, level, &encode_s,
+                               error);
+      if (file == NULL || !vae_compressed_read_info (file, &info, error))
+        return FALSE;
+      printf ("%.4f bpp  %" G_GSIZE_FORMAT " bytes  quality %.1f\n",
+              info.bpp, info.size, info.quality);
+      vae_compressed_info_clear (&info);
+
+      decode_s = cli_seconds ();
+      decoded = vae_decompress_image (model, file, &ctx->options,
+                                      ctx->cancellable, cli_progress, ctx,
+                                      error);
+      decode_s = cli_seconds () - decode_s;
+      cli_progress_clear (ctx);
+    }
+  else
+    {
+      latent = cli_run_encode (ctx, model, image->rgb, &encode_s, error);
+      if (latent == NULL)
+        return FALSE;
+      decoded = cli_run_decode (ctx, model, latent, &decode_s, error);
+    }
   if (decoded == NULL)
     return FALSE;
 
@@ -171,7 +212,10 @@ cli_roundtrip (CliContext  *ctx,
     printf ("  MS-SSIM n/a\n");
   else
     printf ("  MS-SSIM %.4f\n", quality.ms_ssim);
-  printf ("time encode %.3f s  decode %.3f s\n", encode_s, decode_s);
+  if (compress)
+    printf ("time compress %.3f s  decompress %.3f s\n", encode_s, decode_s);
+  else
+    printf ("time encode %.3f s  decode %.3f s\n", encode_s, decode_s);
 
   return TRUE;
 }

@@ -41,6 +41,8 @@ static const CliCommand commands[] =
   { "encode",      cli_encode,      "encode an image into a .latent file" },
   { "decode",      cli_decode,      "decode a .latent file into an image" },
   { "roundtrip",   cli_roundtrip,   "encode and decode an image, measure the loss" },
+  { "compress",    cli_compress,    "compress an image (or latents) into a .vaez file" },
+  { "decompress",  cli_decompress,  "decompress a .vaez file into an image" },
   { "interpolate", cli_interpolate, "decode frames between two images or latents" },
   { "bench",       cli_bench,       "time encoding and decoding of a random image" },
   { "models",      cli_models,      "list the known models, verify installed files" },

@@ -69,6 +69,27 @@ gboolean   cli_roundtrip           (CliContext  *ctx,
                                     gint         argc,
                                     gchar      **argv,
                                     GError     **error);
+gboolean   cli_compress            (CliContext  *ctx,
+                                    gint         argc,
+                                    gchar      **argv,
+                                    GError     **error);
+gboolean   cli_decompress          (CliContext  *ctx,
+                                    gint         argc,
+                                    gchar      **argv,
+                                    GError     **error);
+VaeModel * cli_open_codec_model    (CliContext  *ctx,
+                                    GError     **error);
+GBytes   * cli_run_compress        (CliContext       *ctx,
+                                    VaeModel         *model,
+                                    const VaeTensor  *image,
+                                    gdouble           bpp,
+                                    gdouble           quality,
+                                    gdouble          *seconds,
+                                    GError          **error);
+GBytes   * cli_load_compressed     (CliContext  *ctx,
+                                    const gchar *path,
+                                    VaeModel   **model,
+                                    GError     **error);
 gboolean   cli_interpolate         (CliContext  *ctx,
                                     gint         argc,
                                     gchar      **argv,

@@ -64,6 +64,7 @@ struct _VaeRegistryEntry
   gdouble    scale;
   gdouble    shift;
   gboolean   is_default;
+  gboolean   is_codec;
   gboolean   embedded;
   GArray    *files;         /* FileSpec, in registry order */
   GPtrArray *sets;          /* distinct set names, first-listed first */
@@ -425,7 +426,7 @@ parse_entry (JsonNode     *node,
   static const gchar *const keys[] = {
     "id", "name", "architecture", "latent_channels", "factor", "scale",
     "shift", "tensors", "license", "homepage", "note", "default",
-    "embedded", "files", NULL
+    "codec", "embedded", "files", NULL
   };
   VaeRegistryEntry *entry;
   g_autofree gchar *where = g_strdup_printf ("%s: model %u", source, index + 1);
@@ -468,6 +469,7 @@ parse_entry (JsonNode     *node,
       ! get_string (object, "homepage", FALSE, where, &entry->homepage, error) ||
       ! get_string (object, "note", FALSE, where, &entry->note, error) ||
       ! get_bool (object, "default", where, &entry->is_default, error) ||
+      ! get_bool (object, "codec", where, &entry->is_codec, error) ||
       ! get_bool (object, "embedded", where, &entry->embedded, error) ||
       ! get_double (object, "scale", 1.0, where, &entry->scale, error) ||
       ! get_double (object, "shift", 0.0, where, &entry->shift, error))
@@ -2331,6 +2333,46 @@ vae_registry_entry_get_note (const VaeRegistryEntry *entry)
   g_return_val_if_fail (entry != NULL, NULL);
 
   return entry->note;
+}
+
+/**
+ * vae_registry_get_default_codec:
+ * @registry: a registry
+ *
+ * Returns: (transfer none) (nullable): the first entry marked as a codec
+ *   model (one with a trained entropy model, see vae_compress_image()),
+ *   whether or not it is available, or %NULL when none is.
+ */
+const VaeRegistryEntry *
+vae_registry_get_default_codec (VaeRegistry *registry)
+{
+  guint i;
+
+  g_return_val_if_fail (registry != NULL, NULL);
+
+  for (i = 0; i < registry->entries->len; i++)
+    {
+      const VaeRegistryEntry *entry = g_ptr_array_index (registry->entries, i);
+
+      if (entry->is_codec)
+        return entry;
+    }
+
+  return NULL;
+}
+
+/**
+ * vae_registry_entry_is_codec:
+ * @entry: a registry entry
+ *
+ * Returns: whether the entry is marked as a codec model.
+ */
+gboolean
+vae_registry_entry_is_codec (const VaeRegistryEntry *entry)
+{
+  g_return_val_if_fail (entry != NULL, FALSE);
+
+  return entry->is_codec;
 }
 
 /**

@@ -135,6 +135,7 @@ GPtrArray              * vae_registry_list                 (VaeRegistry         
 const VaeRegistryEntry * vae_registry_lookup               (VaeRegistry             *registry,
                                                             const gchar             *id);
 const VaeRegistryEntry * vae_registry_get_default          (VaeRegistry             *registry);
+const VaeRegistryEntry * vae_registry_get_default_codec    (VaeRegistry             *registry);
 
 const gchar * const    * vae_registry_get_search_path      (VaeRegistry             *registry);
 void                     vae_registry_set_search_path      (VaeRegistry             *registry,
@@ -176,6 +177,7 @@ const gchar            * vae_registry_entry_get_license         (const VaeRegist
 const gchar            * vae_registry_entry_get_homepage        (const VaeRegistryEntry *entry);
 const gchar            * vae_registry_entry_get_note            (const VaeRegistryEntry *entry);
 gboolean                 vae_registry_entry_is_default          (const VaeRegistryEntry *entry);
+gboolean                 vae_registry_entry_is_codec            (const VaeRegistryEntry *entry);
 gboolean                 vae_registry_entry_is_embedded         (const VaeRegistryEntry *entry);
 guint                    vae_registry_entry_get_n_files         (const VaeRegistryEntry *entry);
 const VaeRegistryFile  * vae_registry_entry_get_file            (const VaeRegistryEntry *entry,

@@ -751,6 +751,71 @@ class ModelTest(CliTestCase):
         self.assert_error(run('roundtrip', MODEL, self.path('truncated.png')),
                           pattern='truncated.png.*PNG file is damaged or truncated')
 
+    # --- compress / decompress (generic coder, TAEF2) ----------------------
+
+    def test_compress_latent_roundtrip(self):
+        """A TAEF2 .latent through a .vaez file: the header says what the
+        file is, the image comes back at its size, better at a higher
+        quality; sizes are counted here from the files."""
+        latent = self.encode('a.png', 'c.latent')
+        w, h = Image.open(self.path('a.png')).size
+        psnr = []
+        for quality in (10, 60):
+            vaez = self.path('c%d.vaez' % quality)
+            r = run('compress', latent, '-o', vaez, '--quality', quality)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            bpp = os.path.getsize(vaez) * 8.0 / (w * h)
+            m = re.search(r'^(\d+) bytes  (\S+) bpp  quality (\S+)', r.stdout, re.M)
+            self.assertEqual(int(m.group(1)), os.path.getsize(vaez))
+            self.assertAlmostEqual(float(m.group(2)), bpp, places=3)
+            self.assertEqual(float(m.group(3)), quality)
+            r = run('info', vaez)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r'model +taef2 ')
+            self.assertRegex(r.stdout, r'image +%d x %d' % (w, h))
+            self.assertRegex(r.stdout, r'latent +32 x %d x %d' % (h // 8, w // 8))
+            out = self.path('c%d.png' % quality)
+            r = run('decompress', vaez, '-o', out,
+                    env=dict(os.environ, GIMP_VAE_MODEL_PATH=os.path.dirname(MODEL)))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(Image.open(out).size, (w, h))
+            psnr.append(psnr_8bit(rgb_of(out), rgb_of(self.path('a.png'))))
+        self.assertGreater(psnr[1], psnr[0])
+
+    def test_compress_bpp(self):
+        latent = self.encode('b.png', 'bpp.latent')
+        w, h = Image.open(self.path('b.png')).size
+        # 64x48: the header alone (256 bytes of channel steps) is 0.7 bpp
+        for target in (2.0, 4.0):
+            vaez = self.path('bpp.vaez')
+            r = run('compress', latent, '-o', vaez, '--bpp', target)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            bpp = os.path.getsize(vaez) * 8.0 / (w * h)
+            self.assertLessEqual(bpp, target)
+            self.assertGreaterEqual(bpp, 0.9 * target)
+
+    def test_compress_damaged(self):
+        latent = self.encode('a.png', 'dmg.latent')
+        vaez = self.path('dmg.vaez')
+        self.assert_ok(run('compress', latent, '-o', vaez, '--quiet'))
+        with open(vaez, 'rb') as f:
+            data = f.read()
+        env = dict(os.environ, GIMP_VAE_MODEL_PATH=os.path.dirname(MODEL))
+        for name, bad in (('cut.vaez', data[:len(data) // 2]),
+                          ('flip.vaez', data[:40] + bytes([data[40] ^ 1]) + data[41:]),
+                          ('empty.vaez', b'VAEZ')):
+            with self.subTest(name=name):
+                with open(self.path(name), 'wb') as f:
+                    f.write(bad)
+                self.assert_error(run('decompress', self.path(name), '-o',
+                                      self.path('x.png'), env=env),
+                                  pattern='damaged|truncated')
+                self.assert_error(run('info', self.path(name)),
+                                  pattern='damaged|truncated')
+        self.assertFalse(os.path.exists(self.path('x.png')))
+        self.assert_error(run('roundtrip', MODEL, vaez),
+                          pattern='compressed image.*decompress')
+
     # --- progress and Ctrl-C ---------------------------------------------
 
     def run_on_tty(self, *args, interrupt=False):
