@@ -652,6 +652,7 @@ vae_latent_deserialize (GBytes  *bytes,
                         GError **error)
 {
   g_autoptr (VaeWeights) weights = NULL;
+  VaeLatent             *latent;
   gconstpointer          data;
   gsize                  size;
 
@@ -662,7 +663,11 @@ vae_latent_deserialize (GBytes  *bytes,
   if (! weights)
     return NULL;
 
-  return latent_from_weights (weights, error);
+  latent = latent_from_weights (weights, error);
+  if (! latent && error)
+    vae_error_tidy (*error);
+
+  return latent;
 }
 
 /**
@@ -680,6 +685,7 @@ vae_latent_load (const gchar  *path,
                  GError      **error)
 {
   g_autoptr (VaeWeights) weights = NULL;
+  VaeLatent             *latent;
 
   g_return_val_if_fail (path != NULL, NULL);
 
@@ -687,5 +693,9 @@ vae_latent_load (const gchar  *path,
   if (! weights)
     return NULL;
 
-  return latent_from_weights (weights, error);
+  latent = latent_from_weights (weights, error);
+  if (! latent && error)
+    vae_error_tidy (*error);
+
+  return latent;
 }

@@ -763,6 +763,7 @@ vae_registry_new_from_file (const gchar  *path,
 {
   g_autoptr (GMappedFile) mapped = NULL;
   g_autoptr (GError)      local_error = NULL;
+  VaeRegistry            *registry;
   const gchar            *contents;
   struct stat             st;
   gsize                   length;
@@ -794,7 +795,11 @@ vae_registry_new_from_file (const gchar  *path,
   contents = g_mapped_file_get_contents (mapped);
   length = g_mapped_file_get_length (mapped);
 
-  return registry_parse (contents ? contents : "", length, path, error);
+  registry = registry_parse (contents ? contents : "", length, path, error);
+  if (! registry && error)
+    vae_error_tidy (*error);
+
+  return registry;
 }
 
 /**
@@ -816,10 +821,16 @@ vae_registry_new_from_data (const gchar  *data,
                             const gchar  *display_name,
                             GError      **error)
 {
+  VaeRegistry *registry;
+
   g_return_val_if_fail (data != NULL, NULL);
   g_return_val_if_fail (display_name != NULL, NULL);
 
-  return registry_parse (data, length, display_name, error);
+  registry = registry_parse (data, length, display_name, error);
+  if (! registry && error)
+    vae_error_tidy (*error);
+
+  return registry;
 }
 
 /**

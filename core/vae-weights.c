@@ -362,12 +362,12 @@ find_non_finite (const gfloat *data,
   return -1;
 }
 
-const gfloat *
-vae_weights_get (VaeWeights   *weights,
-                 const gchar  *name,
-                 guint         n_dims,
-                 const gsize  *shape,
-                 GError      **error)
+static const gfloat *
+weights_get (VaeWeights   *weights,
+             const gchar  *name,
+             guint         n_dims,
+             const gsize  *shape,
+             GError      **error)
 {
   const VaeWeight *weight;
   gboolean         same;
@@ -431,6 +431,21 @@ vae_weights_get (VaeWeights   *weights,
     }
 
   return weight->data;
+}
+
+const gfloat *
+vae_weights_get (VaeWeights   *weights,
+                 const gchar  *name,
+                 guint         n_dims,
+                 const gsize  *shape,
+                 GError      **error)
+{
+  const gfloat *data = weights_get (weights, name, n_dims, shape, error);
+
+  if (! data && error)
+    vae_error_tidy (*error);
+
+  return data;
 }
 
 const gfloat *
@@ -590,6 +605,64 @@ vae_dtype_widen (VaeDtype      dtype,
     dest[i] = vae_dtype_load (dtype, src + i * step);
 }
 
+/* Messages quote names from files (tensor names, zip entries, metadata),
+ * which may hold newlines or terminal escapes, or run to megabytes.
+ * Longest message kept whole; longer ones lose their middle. */
+#define MAX_MESSAGE 1000
+
+/**
+ * vae_error_tidy:
+ * @error: (nullable): an error about data from a file
+ *
+ * Makes @error's message one line of printable text: control characters
+ * become escapes (\n, \t, \xHH), invalid UTF-8 becomes U+FFFD and an
+ * overlong message is shortened in the middle.
+ */
+void
+vae_error_tidy (GError *error)
+{
+  g_autofree gchar *valid = NULL;
+  GString          *out;
+  const gchar      *p;
+
+  if (! error || ! error->message)
+    return;
+
+  valid = g_utf8_make_valid (error->message, -1);
+  out = g_string_sized_new (strlen (valid));
+  for (p = valid; *p; p++)
+    {
+      guchar c = *p;
+
+      if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else if (c == '\r')
+        g_string_append (out, "\\r");
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else
+        g_string_append_c (out, c);
+    }
+
+  if (out->len > MAX_MESSAGE)
+    {
+      const gchar *cut = g_utf8_find_prev_char (out->str,
+                                                out->str + MAX_MESSAGE * 2 / 3);
+      const gchar *resume = g_utf8_find_next_char (out->str + out->len -
+                                                   MAX_MESSAGE / 3, NULL);
+      g_autofree gchar *tail = g_strdup (resume);
+
+      g_string_truncate (out, cut - out->str);
+      g_string_append (out, " [...] ");
+      g_string_append (out, tail);
+    }
+
+  g_free (error->message);
+  error->message = g_string_free (out, FALSE);
+}
+
 /* Reading files */
 
 /**
@@ -677,13 +750,72 @@ static const guint8 legacy_torch_magic[] =
   { 0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8,
     0x50, 0x19 };
 
+/* vae_weights_parse() before its messages are tidied */
+static VaeWeights *
+weights_parse (const guint8  *data,
+               gsize          size,
+               const gchar   *path,
+               GMappedFile   *keep,
+               GError       **error)
+{
+  if (size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0)
+    return vae_pth_parse (data, size, path, error);
+
+  if (size >= sizeof legacy_torch_magic &&
+      memcmp (data, legacy_torch_magic, sizeof legacy_torch_magic) == 0)
+    {
+      g_autofree gchar *display = g_path_get_basename (path);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: a PyTorch checkpoint in the legacy format (before "
+                   "torch 1.6) cannot be read; save it again with a newer "
+                   "torch or convert it to safetensors", display);
+      return NULL;
+    }
+
+  return vae_safetensors_parse (data, size, path, keep, error);
+}
+
 /**
- * vae_weights_load:
- * @path: a safetensors file or a PyTorch zip checkpoint
+ * vae_weights_parse:
+ * @data: (array length=size): a whole weights file
+ * @size: its length
+ * @path: the path (or display name) to keep
+ * @keep: (nullable): the mapping @data lies in, for lazy widening
  * @error: return location for a #GError
  *
- * Reads every tensor of a weights file.  The format is told from the
- * content: PyTorch checkpoints (.pth, .ckpt, .pt) are zip archives.
+ * Reads a weights file held in memory, telling the format from the
+ * content: PyTorch checkpoints are zip archives (or, before torch 1.6, a
+ * sequence of pickles), anything else is taken for safetensors.
+ *
+ * Returns: (transfer full) (nullable): the weights, or %NULL with @error
+ *   set; every message starts with @path's base name.
+ */
+VaeWeights *
+vae_weights_parse (const guint8  *data,
+                   gsize          size,
+                   const gchar   *path,
+                   GMappedFile   *keep,
+                   GError       **error)
+{
+  VaeWeights *weights;
+
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  weights = weights_parse (data, size, path, keep, error);
+  if (! weights && error)
+    vae_error_tidy (*error);
+
+  return weights;
+}
+
+/**
+ * vae_weights_load:
+ * @path: a safetensors file or a PyTorch checkpoint
+ * @error: return location for a #GError
+ *
+ * Reads every tensor of a weights file; see vae_weights_parse().
  *
  * Returns: (transfer full) (nullable): the weights, or %NULL with @error
  *   set; every message starts with the file's base name.
@@ -692,10 +824,8 @@ VaeWeights *
 vae_weights_load (const gchar  *path,
                   GError      **error)
 {
-  GMappedFile  *mapped;
-  VaeWeights   *weights;
-  const guint8 *data;
-  gsize         size;
+  GMappedFile *mapped;
+  VaeWeights  *weights;
 
   g_return_val_if_fail (path != NULL, NULL);
 
@@ -703,29 +833,10 @@ vae_weights_load (const gchar  *path,
   if (! mapped)
     return NULL;
 
-  data = (const guint8 *) g_mapped_file_get_contents (mapped);
-  size = g_mapped_file_get_length (mapped);
-
-  if (size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0)
-    {
-      weights = vae_pth_parse (data, size, path, error);
-    }
-  else if (size >= sizeof legacy_torch_magic &&
-           memcmp (data, legacy_torch_magic, sizeof legacy_torch_magic) == 0)
-    {
-      g_autofree gchar *display = g_path_get_basename (path);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: a PyTorch checkpoint in the legacy format (before "
-                   "torch 1.6) cannot be read; save it again with a newer "
-                   "torch or convert it to safetensors", display);
-      weights = NULL;
-    }
-  else
-    {
-      weights = vae_safetensors_parse (data, size, path, mapped, error);
-    }
-
+  weights = vae_weights_parse ((const guint8 *)
+                               g_mapped_file_get_contents (mapped),
+                               g_mapped_file_get_length (mapped), path,
+                               mapped, error);
   g_mapped_file_unref (mapped);
 
   return weights;
@@ -759,6 +870,8 @@ vae_safetensors_load (const gchar  *path,
                                    g_mapped_file_get_length (mapped),
                                    path, mapped, error);
   g_mapped_file_unref (mapped);
+  if (! weights && error)
+    vae_error_tidy (*error);
 
   return weights;
 }
@@ -782,8 +895,14 @@ vae_safetensors_load_from_data (const guint8  *data,
                                 const gchar   *display_name,
                                 GError       **error)
 {
+  VaeWeights *weights;
+
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (display_name != NULL, NULL);
 
-  return vae_safetensors_parse (data, size, display_name, NULL, error);
+  weights = vae_safetensors_parse (data, size, display_name, NULL, error);
+  if (! weights && error)
+    vae_error_tidy (*error);
+
+  return weights;
 }

@@ -59,6 +59,10 @@ VaeWeights      * vae_safetensors_load_from_data (const guint8 *data,
                                                   GError      **error);
 void              vae_weights_free          (VaeWeights   *weights);
 
+/* One printable line of an error about a file's data; every loader passes
+ * its errors through it before they leave libvae. */
+void              vae_error_tidy            (GError       *error);
+
 /* Opens a file to read, refusing folders, FIFOs and devices without
  * blocking on them; -1 and VAE_ERROR_IO otherwise. */
 gint              vae_open_regular          (const gchar  *path,
@@ -134,6 +138,14 @@ void              vae_dtype_widen           (VaeDtype      dtype,
  * widened only when first looked up and @keep is held until then;
  * without, everything is widened now and @data may go. */
 VaeWeights      * vae_safetensors_parse     (const guint8 *data,
+                                             gsize         size,
+                                             const gchar  *path,
+                                             GMappedFile  *keep,
+                                             GError      **error);
+
+/* Any format, told by the content (vae_weights_load() without the file);
+ * @keep as for vae_safetensors_parse(). */
+VaeWeights      * vae_weights_parse         (const guint8 *data,
                                              gsize         size,
                                              const gchar  *path,
                                              GMappedFile  *keep,

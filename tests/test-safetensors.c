@@ -566,6 +566,12 @@ static const Hostile hostile_cases[] =
     "}", 4, NULL, 0, VAE_ERROR_FORMAT, "control character 0x09" },
   { "not UTF-8", "{\"__metadata__\":{\"a\":\"\xff\"}}", 0, NULL, 0,
     VAE_ERROR_FORMAT, "not UTF-8" },
+  /* names reach messages: one line, no terminal escapes (found by
+   * fuzzing) */
+  { "newline in a name", "{" ENTRY ("a\\nb", "F32", "[3]", "[0,8]") "}", 8,
+    NULL, 0, VAE_ERROR_FORMAT, "tensor 'a\\nb': data_offsets [0, 8] hold 8" },
+  { "escape in a dtype", "{" ENTRY ("w", "\\u001b[31m", "[2]", "[0,8]") "}",
+    8, NULL, 0, VAE_ERROR_UNSUPPORTED, "has dtype \\x1b[31m" },
   { "deep nesting", "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0, NULL, 0,
     VAE_ERROR_FORMAT, "nests deeper" },
@@ -629,6 +635,7 @@ check_hostile (const Hostile *h,
 {
   g_autoptr(GError)     error = NULL;
   g_autoptr(VaeWeights) weights = NULL;
+  const gchar          *p;
 
   g_test_message ("case: %s", h->what);
   weights = vae_safetensors_load_from_data (g_bytes_get_data (bytes, NULL),
@@ -637,6 +644,10 @@ check_hostile (const Hostile *h,
   g_assert_null (weights);
   g_assert_error (error, VAE_ERROR, h->code);
   g_assert_true (g_str_has_prefix (error->message, "hostile.safetensors: "));
+  for (p = error->message; *p; p++)
+    if ((guchar) *p < 0x20)
+      g_error ("case '%s': a control character in \"%s\"", h->what,
+               error->message);
   if (! strstr (error->message, h->mention))
     g_error ("case '%s': message \"%s\" does not mention \"%s\"",
              h->what, error->message, h->mention);

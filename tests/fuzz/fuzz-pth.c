@@ -1,0 +1,31 @@
+/* gimp-vae - fuzz harness: PyTorch checkpoints (zip reader, pickle
+ * reader, storages and views), through the same format dispatch as files
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "fuzz-common.h"
+
+int
+LLVMFuzzerInitialize (int    *argc,
+                      char ***argv)
+{
+  fuzz_init ();
+
+  return 0;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data,
+                        size_t         size)
+{
+  g_autoptr(VaeWeights) weights = NULL;
+  g_autoptr(GError)     error = NULL;
+
+  weights = vae_weights_parse (data, size, "fuzz.pth", NULL, &error);
+  if (weights)
+    fuzz_touch_weights (weights);
+  else
+    fuzz_check_error (error, "fuzz.pth: ");
+
+  return 0;
+}
