@@ -121,22 +121,6 @@ vae_edit_procedure_new (GimpPlugIn  *plug_in,
   return procedure;
 }
 
-static gdouble *
-config_get_doubles (GimpProcedureConfig *config,
-                    const gchar         *name,
-                    gsize               *length)
-{
-  GValue   value = G_VALUE_INIT;
-  gdouble *values;
-
-  g_value_init (&value, GIMP_TYPE_DOUBLE_ARRAY);
-  g_object_get_property (G_OBJECT (config), name, &value);
-  values = gimp_value_dup_double_array (&value, length);
-  g_value_unset (&value);
-
-  return values;
-}
-
 static void
 params_read (GimpProcedureConfig *config,
              EditParams          *params)
@@ -148,10 +132,12 @@ params_read (GimpProcedureConfig *config,
                 "noise-strength", &params->strength,
                 "mix-amount",     &params->mix_amount,
                 NULL);
-  params->channel_gains = config_get_doubles (config, "channel-gains",
-                                              &params->n_channel_gains);
-  params->channel_offsets = config_get_doubles (config, "channel-offsets",
-                                                &params->n_channel_offsets);
+  params->channel_gains =
+    vae_ui_config_dup_doubles (G_OBJECT (config), "channel-gains",
+                               &params->n_channel_gains);
+  params->channel_offsets =
+    vae_ui_config_dup_doubles (G_OBJECT (config), "channel-offsets",
+                               &params->n_channel_offsets);
 }
 
 static void

@@ -27,17 +27,43 @@ struct _VaeUiChannelEditor
 
 G_DEFINE_TYPE (VaeUiChannelEditor, vae_ui_channel_editor, GTK_TYPE_BOX)
 
-static gdouble *
-read_array (GObject     *config,
-            const gchar *property,
-            gsize       *length)
+/**
+ * vae_ui_config_dup_doubles:
+ * @config: a procedure config
+ * @property: the name of one of its double-array properties
+ * @length: (out): the number of values
+ *
+ * Reads a double-array property of @config.  An unset array reads as an
+ * empty one.
+ *
+ * Returns: (transfer full) (nullable) (array length=length): the values,
+ *   %NULL when there are none.
+ */
+gdouble *
+vae_ui_config_dup_doubles (GObject     *config,
+                           const gchar *property,
+                           gsize       *length)
 {
-  GValue   value = G_VALUE_INIT;
-  gdouble *values;
+  GValue     value  = G_VALUE_INIT;
+  GimpArray *array;
+  gdouble   *values = NULL;
 
+  *length = 0;
   g_value_init (&value, GIMP_TYPE_DOUBLE_ARRAY);
   g_object_get_property (config, property, &value);
-  values = gimp_value_dup_double_array (&value, length);
+
+  /* A double-array argument takes no default in GIMP 3.0: its default is
+   * no array at all (NULL), not an empty one.  libgimp gives each argument
+   * a caller leaves out its default, and GIMP's menus pass only run-mode,
+   * image and drawables, so a run from the menu starts with NULL until a
+   * run has stored last-used values; Reset to Factory Defaults sets NULL
+   * again.  gimp_value_dup_double_array() (3.0.4) dereferences it
+   * unchecked.
+   */
+  array = g_value_get_boxed (&value);
+  if (array != NULL && array->length > 0)
+    values = gimp_value_dup_double_array (&value, length);
+
   g_value_unset (&value);
 
   return values;
@@ -97,10 +123,12 @@ load (VaeUiChannelEditor *editor)
 {
   gsize    n_gains   = 0;
   gsize    n_offsets = 0;
-  gdouble *gains     = read_array (editor->config, editor->gain_property,
-                                   &n_gains);
-  gdouble *offsets   = read_array (editor->config, editor->offset_property,
-                                   &n_offsets);
+  gdouble *gains     = vae_ui_config_dup_doubles (editor->config,
+                                                  editor->gain_property,
+                                                  &n_gains);
+  gdouble *offsets   = vae_ui_config_dup_doubles (editor->config,
+                                                  editor->offset_property,
+                                                  &n_offsets);
   guint    i;
 
   editor->updating = TRUE;

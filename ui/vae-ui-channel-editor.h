@@ -17,4 +17,8 @@ GtkWidget * vae_ui_channel_editor_new (GObject     *config,
                                        const gchar *offset_property,
                                        guint        n_channels);
 
+gdouble   * vae_ui_config_dup_doubles (GObject     *config,
+                                       const gchar *property,
+                                       gsize       *length);
+
 G_END_DECLS

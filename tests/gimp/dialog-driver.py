@@ -8,6 +8,9 @@ screenshot and presses Return (OK).
     dialog-driver.py OUTDIR SETTLE_SECONDS TITLE=FILE [TITLE=FILE ...]
 
 Exits non-zero when a dialog does not show up or does not close.
+
+test-menus.py imports it for the same window handling and for opening
+Filters > VAE entries with the keyboard in GIMP's own image window.
 """
 
 import re
@@ -17,6 +20,8 @@ import time
 
 APPEAR_TIMEOUT = 180
 CLOSE_TIMEOUT = 60
+# GIMP's title for its message box, "Plug-in crashed" among others.
+MESSAGE_TITLE = "GIMP Message"
 
 
 def find(title):
@@ -25,6 +30,45 @@ def find(title):
                             capture_output=True, text=True)
     ids = result.stdout.split()
     return ids[-1] if ids else None
+
+
+def key(*keys):
+    subprocess.run(["xdotool", "key", "--clearmodifiers"] + list(keys))
+
+
+def press(window, name):
+    """Presses @name in @window: Return is OK, Escape is Cancel."""
+    subprocess.run(["xdotool", "windowfocus", "--sync", window])
+    key(name)
+
+
+def open_vae_menu_entry(window, mnemonic):
+    """Opens Filters > VAE > the entry with @mnemonic in GIMP's image
+    @window with the keyboard: Alt+R opens Filters, Up wraps round to its
+    last entry, VAE (the plug-in's own submenu, last in a throw-away
+    config), Right opens it, the mnemonic activates the entry.  Exactly
+    what clicking the entry does: GIMP runs the procedure interactively
+    with its own arguments."""
+    subprocess.run(["xdotool", "windowfocus", "--sync", window])
+    for keys in ("alt+r", "Up", "Right", mnemonic):
+        key(keys)
+        time.sleep(0.4)
+
+
+def wait_for_dialog(title, timeout=APPEAR_TIMEOUT):
+    """Waits for a window called @title; returns (window, None), or
+    (None, why) when it did not come or GIMP showed a message instead."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        window = find(title)
+        if window is not None:
+            return window, None
+        if find(MESSAGE_TITLE) is not None:
+            return None, ("GIMP showed a message box instead of %r "
+                          "(the log says which, e.g. a crashed plug-in)"
+                          % title)
+        time.sleep(0.25)
+    return None, "no dialog %r within %d s" % (title, timeout)
 
 
 def give_up(message):
@@ -59,8 +103,7 @@ def main():
         time.sleep(settle)
         subprocess.run(["import", "-window", window,
                         "%s/%s.png" % (outdir, name)], check=True)
-        subprocess.run(["xdotool", "windowfocus", "--sync", window])
-        subprocess.run(["xdotool", "key", "--clearmodifiers", "Return"])
+        press(window, "Return")
         if wait_for(title, False, CLOSE_TIMEOUT) is None:
             return give_up("dialog %r did not close on Return" % title)
         print("driver: %r shown, captured and confirmed" % title, flush=True)
