@@ -5,9 +5,12 @@
 /* A pickle reader for what torch.save writes for a state dict, and nothing
  * more.  Python's unpickler imports any global a file names and calls it;
  * this one knows a fixed list of globals (OrderedDict, the tensor rebuild
- * functions, the storage types) and models them as plain data, so nothing
- * in a checkpoint can run code.  Every other global and opcode is refused
- * by name.
+ * functions, the storage types, and a few classes training checkpoints
+ * carry beside their tensors) and models them as plain data, so nothing in
+ * a checkpoint can run code.  Every other global and opcode is refused by
+ * name.  Both of torch's formats are read: the zip archive's data.pkl, and
+ * the legacy file (before torch 1.6), a run of five pickles followed by the
+ * storages' bytes.
  */
 
 #include <stdarg.h>
@@ -43,7 +46,9 @@ typedef enum
   OBJ_DICT,
   OBJ_GLOBAL,
   OBJ_STORAGE,
-  OBJ_TENSOR
+  OBJ_TENSOR,
+  OBJ_BYTES,                            /* also integers over 8 bytes */
+  OBJ_OPAQUE                            /* what an inert global made */
 } ObjType;
 
 typedef enum
@@ -51,8 +56,14 @@ typedef enum
   GLOBAL_ORDERED_DICT,
   GLOBAL_REBUILD_TENSOR,
   GLOBAL_REBUILD_PARAMETER,
-  GLOBAL_STORAGE
+  GLOBAL_STORAGE,
+  GLOBAL_INERT
 } GlobalKind;
+
+/* The legacy format's first pickle: this number as a 10-byte LONG1. */
+static const guint8 legacy_magic[] =
+  { 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19 };
+#define LEGACY_PROTOCOL 1001
 
 typedef struct _Obj Obj;
 
@@ -79,10 +90,14 @@ struct _Obj
     {
       GlobalKind kind;
       VaeDtype   dtype;                 /* GLOBAL_STORAGE */
+      guint      esize;
+      gboolean   integer;
     } global;
     struct
     {
       VaeDtype  dtype;
+      guint     esize;
+      gboolean  integer;                /* not a weight: never named */
       gchar    *key;
       guint64   numel;
     } storage;
@@ -108,6 +123,7 @@ typedef struct
   GPtrArray     *popped;        /* what the last pop_mark() took */
   GArray        *marks;         /* stack lengths at each MARK */
   GHashTable    *memo;          /* index -> Obj * */
+  GHashTable    *storages;      /* key -> OBJ_STORAGE, the first seen */
   guint64        cost;          /* bytes charged so far, see BUDGET_* */
   guint64        budget;
   gboolean       failed;        /* the error is set; later ones are not */
@@ -120,15 +136,43 @@ static const struct
   const gchar *name;
   GlobalKind   kind;
   VaeDtype     dtype;
+  guint        esize;
+  gboolean     integer;
 } allowed_globals[] =
 {
-  { "collections", "OrderedDict",         GLOBAL_ORDERED_DICT,      0 },
-  { "torch._utils", "_rebuild_tensor_v2", GLOBAL_REBUILD_TENSOR,    0 },
-  { "torch._utils", "_rebuild_parameter", GLOBAL_REBUILD_PARAMETER, 0 },
-  { "torch", "FloatStorage",    GLOBAL_STORAGE, VAE_DTYPE_F32 },
-  { "torch", "HalfStorage",     GLOBAL_STORAGE, VAE_DTYPE_F16 },
-  { "torch", "BFloat16Storage", GLOBAL_STORAGE, VAE_DTYPE_BF16 },
-  { "torch", "DoubleStorage",   GLOBAL_STORAGE, VAE_DTYPE_F64 },
+  { "collections", "OrderedDict",         GLOBAL_ORDERED_DICT,      0, 0, 0 },
+  { "torch._utils", "_rebuild_tensor_v2", GLOBAL_REBUILD_TENSOR,    0, 0, 0 },
+  { "torch._utils", "_rebuild_parameter", GLOBAL_REBUILD_PARAMETER, 0, 0, 0 },
+  { "torch._utils", "_rebuild_parameter_with_state",
+                                          GLOBAL_REBUILD_PARAMETER, 0, 0, 0 },
+  { "torch", "FloatStorage",    GLOBAL_STORAGE, VAE_DTYPE_F32,  4, FALSE },
+  { "torch", "HalfStorage",     GLOBAL_STORAGE, VAE_DTYPE_F16,  2, FALSE },
+  { "torch", "BFloat16Storage", GLOBAL_STORAGE, VAE_DTYPE_BF16, 2, FALSE },
+  { "torch", "DoubleStorage",   GLOBAL_STORAGE, VAE_DTYPE_F64,  8, FALSE },
+  /* Integer tensors (step counters, a text encoder's position_ids in a
+   * full SD checkpoint) are data too, just never weights: read over,
+   * never named. */
+  { "torch", "LongStorage",     GLOBAL_STORAGE, 0, 8, TRUE },
+  { "torch", "IntStorage",      GLOBAL_STORAGE, 0, 4, TRUE },
+  { "torch", "ShortStorage",    GLOBAL_STORAGE, 0, 2, TRUE },
+  { "torch", "CharStorage",     GLOBAL_STORAGE, 0, 1, TRUE },
+  { "torch", "ByteStorage",     GLOBAL_STORAGE, 0, 1, TRUE },
+  { "torch", "BoolStorage",     GLOBAL_STORAGE, 0, 1, TRUE },
+  /* What training checkpoints keep beside the weights: Lightning's
+   * callback state is keyed by its class (SD 1.x checkpoints), and steps
+   * or metrics may be numpy scalars (pickled through numpy's dtype and,
+   * in protocol 2, bytes through _codecs.encode).  Inert: naming them
+   * makes an opaque placeholder, nothing is imported or called. */
+  { "pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint",
+                                          GLOBAL_INERT, 0, 0, 0 },
+  { "lightning.pytorch.callbacks.model_checkpoint", "ModelCheckpoint",
+                                          GLOBAL_INERT, 0, 0, 0 },
+  { "numpy.core.multiarray", "scalar",    GLOBAL_INERT, 0, 0, 0 },
+  { "numpy._core.multiarray", "scalar",   GLOBAL_INERT, 0, 0, 0 },
+  { "numpy", "dtype",                     GLOBAL_INERT, 0, 0, 0 },
+  { "_codecs", "encode",                  GLOBAL_INERT, 0, 0, 0 },
+  { "builtins", "set",                    GLOBAL_INERT, 0, 0, 0 },
+  { "__builtin__", "set",                 GLOBAL_INERT, 0, 0, 0 },
 };
 
 /* Names of opcodes this reader refuses, so that the message says which. */
@@ -142,12 +186,9 @@ static const struct
   { 0x82, "EXT1" }, { 0x83, "EXT2" }, { 0x84, "EXT4" }, { 'P', "PERSID" },
   { 'I', "INT" }, { 'L', "LONG" }, { 0x8b, "LONG4" }, { 'F', "FLOAT" },
   { 'S', "STRING" }, { 'T', "BINSTRING" }, { 'U', "SHORT_BINSTRING" },
-  { 'V', "UNICODE" }, { 'B', "BINBYTES" }, { 'C', "SHORT_BINBYTES" },
-  { 0x8e, "BINBYTES8" }, { 0x96, "BYTEARRAY8" }, { 0x97, "NEXT_BUFFER" },
-  { 0x98, "READONLY_BUFFER" }, { 'd', "DICT" }, { 'l', "LIST" },
-  { 0x8f, "EMPTY_SET" }, { 0x90, "ADDITEMS" }, { 0x91, "FROZENSET" },
-  { '0', "POP" }, { '1', "POP_MARK" }, { '2', "DUP" }, { 'g', "GET" },
-  { 'p', "PUT" },
+  { 'V', "UNICODE" }, { 0x97, "NEXT_BUFFER" }, { 0x98, "READONLY_BUFFER" },
+  { 'd', "DICT" }, { 'l', "LIST" }, { '0', "POP" }, { '1', "POP_MARK" },
+  { '2', "DUP" }, { 'g', "GET" }, { 'p', "PUT" },
 };
 
 static void
@@ -158,6 +199,7 @@ obj_free (gpointer data)
   switch (obj->type)
     {
     case OBJ_STRING:
+    case OBJ_BYTES:
       g_free (obj->v.string.text);
       break;
     case OBJ_TUPLE:
@@ -184,7 +226,7 @@ obj_type_name (const Obj *obj)
   static const gchar *names[] =
     {
       "None", "bool", "int", "float", "str", "tuple", "list", "dict",
-      "global", "storage", "tensor"
+      "global", "storage", "tensor", "bytes", "object"
     };
 
   return names[obj->type];
@@ -395,19 +437,44 @@ tuple_new (Vm    *vm,
   return tuple;
 }
 
+/* Python's str may hold U+0000, which g_utf8_validate() refuses: the
+ * runs between them are checked.  (Such a string never names a tensor:
+ * flatten() wants names without.) */
 static gboolean
-push_string (Vm    *vm,
-             gsize  length)
+utf8_with_nuls (const gchar *text,
+                gsize        length)
 {
-  const guint8 *p = take (vm, length);
+  const gchar *end = text + length;
+
+  while (text < end)
+    {
+      const gchar *nul = memchr (text, '\0', end - text);
+      const gchar *stop = nul ? nul : end;
+
+      if (! g_utf8_validate_len (text, stop - text, NULL))
+        return FALSE;
+      text = nul ? nul + 1 : end;
+    }
+
+  return TRUE;
+}
+
+/* A str (UTF-8), or bytes, which are kept only to be ignored. */
+static gboolean
+push_text (Vm      *vm,
+           guint64  length,
+           ObjType  type)
+{
+  const guint8 *p = length <= vm->size - vm->pos ? take (vm, length) : NULL;
   Obj          *obj;
 
   if (! p)
-    return FALSE;
-  if (! g_utf8_validate ((const gchar *) p, length, NULL))
+    return fail (vm, VAE_ERROR_FORMAT, "pickle ends in the middle of an "
+                 "opcode");
+  if (type == OBJ_STRING && ! utf8_with_nuls ((const gchar *) p, length))
     return fail (vm, VAE_ERROR_FORMAT, "string is not valid UTF-8");
 
-  obj = obj_new (vm, OBJ_STRING);
+  obj = obj_new (vm, type);
   charge (vm, length + 16);
   if (vm->failed)
     return FALSE;
@@ -453,6 +520,8 @@ resolve_global (Vm          *vm,
 
         obj->v.global.kind = allowed_globals[i].kind;
         obj->v.global.dtype = allowed_globals[i].dtype;
+        obj->v.global.esize = allowed_globals[i].esize;
+        obj->v.global.integer = allowed_globals[i].integer;
         push (vm, obj);
         return TRUE;
       }
@@ -515,11 +584,17 @@ op_persistent_id (Vm *vm)
   if (! pid)
     return FALSE;
 
-  /* ('storage', <storage type>, key, location, numel) */
-  if (pid->type != OBJ_TUPLE || pid->v.items->len != 5)
+  /* ('storage', <storage type>, key, location, numel), and in the legacy
+   * format a sixth item, the view of the storage that old versions
+   * pickled (None since torch 1.x). */
+  if (pid->type != OBJ_TUPLE ||
+      (pid->v.items->len != 5 && pid->v.items->len != 6))
     return fail (vm, VAE_ERROR_FORMAT, "persistent id is not a storage "
                  "tuple of 5");
   f = (Obj *const *) pid->v.items->pdata;
+  if (pid->v.items->len == 6 && f[5]->type != OBJ_NONE)
+    return fail (vm, VAE_ERROR_UNSUPPORTED, "storage views of torch before "
+                 "1.0 are not supported");
   if (f[0]->type != OBJ_STRING || strcmp (f[0]->v.string.text, "storage"))
     return fail (vm, VAE_ERROR_UNSUPPORTED, "persistent id is not a "
                  "'storage'");
@@ -533,8 +608,28 @@ op_persistent_id (Vm *vm)
 
   obj = obj_new (vm, OBJ_STORAGE);
   obj->v.storage.dtype = f[1]->v.global.dtype;
+  obj->v.storage.esize = f[1]->v.global.esize;
+  obj->v.storage.integer = f[1]->v.global.integer;
   obj->v.storage.key = g_strdup (f[2]->v.string.text);
   obj->v.storage.numel = f[4]->v.integer;
+
+  /* The legacy format lays storages out by key: one key, one size. */
+  {
+    Obj *first = g_hash_table_lookup (vm->storages, obj->v.storage.key);
+
+    if (! first)
+      {
+        g_hash_table_insert (vm->storages, obj->v.storage.key, obj);
+        charge (vm, 32);
+      }
+    else if (first->v.storage.esize != obj->v.storage.esize)
+      {
+        g_autofree gchar *key = g_strescape (obj->v.storage.key, NULL);
+
+        return fail (vm, VAE_ERROR_FORMAT, "storage '%s' has two element "
+                     "sizes", key);
+      }
+  }
   push (vm, obj);
 
   return TRUE;
@@ -634,6 +729,10 @@ op_reduce (Vm *vm)
 
     case GLOBAL_STORAGE:
       return fail (vm, VAE_ERROR_UNSUPPORTED, "REDUCE on a storage type");
+
+    case GLOBAL_INERT:
+      result = obj_new (vm, OBJ_OPAQUE);
+      break;
     }
 
   push (vm, result);
@@ -833,9 +932,10 @@ step (Vm       *vm,
     case 0x8a:                  /* LONG1: little-endian two's complement */
       if (! read_uint (vm, 1, &n))
         return FALSE;
+      /* Wider integers are only compared (the legacy magic number): kept
+       * as their bytes. */
       if (n > 8)
-        return fail (vm, VAE_ERROR_UNSUPPORTED, "integer of %u bytes",
-                     (guint) n);
+        return push_text (vm, n, OBJ_BYTES);
       {
         guint   length = n;
         guint64 bits;
@@ -866,11 +966,18 @@ step (Vm       *vm,
       }
 
     case 'X':                   /* BINUNICODE */
-      return read_uint (vm, 4, &n) && push_string (vm, n);
+      return read_uint (vm, 4, &n) && push_text (vm, n, OBJ_STRING);
     case 0x8c:                  /* SHORT_BINUNICODE */
-      return read_uint (vm, 1, &n) && push_string (vm, n);
+      return read_uint (vm, 1, &n) && push_text (vm, n, OBJ_STRING);
     case 0x8d:                  /* BINUNICODE8 */
-      return read_uint (vm, 8, &n) && push_string (vm, n);
+      return read_uint (vm, 8, &n) && push_text (vm, n, OBJ_STRING);
+    case 'C':                   /* SHORT_BINBYTES */
+      return read_uint (vm, 1, &n) && push_text (vm, n, OBJ_BYTES);
+    case 'B':                   /* BINBYTES */
+      return read_uint (vm, 4, &n) && push_text (vm, n, OBJ_BYTES);
+    case 0x8e:                  /* BINBYTES8 */
+    case 0x96:                  /* BYTEARRAY8 */
+      return read_uint (vm, 8, &n) && push_text (vm, n, OBJ_BYTES);
 
     case '(':                   /* MARK */
       if (vm->marks->len >= MAX_MARKS)
@@ -891,6 +998,7 @@ step (Vm       *vm,
       return op_tuple (vm, -1);
 
     case ']':                   /* EMPTY_LIST */
+    case 0x8f:                  /* EMPTY_SET: a list will do */
       obj = obj_new (vm, OBJ_LIST);
       obj->v.items = g_ptr_array_new ();
       push (vm, obj);
@@ -898,7 +1006,10 @@ step (Vm       *vm,
     case 'a':                   /* APPEND */
       return op_appends (vm, TRUE);
     case 'e':                   /* APPENDS */
+    case 0x90:                  /* ADDITEMS */
       return op_appends (vm, FALSE);
+    case 0x91:                  /* FROZENSET: a tuple will do */
+      return op_tuple (vm, -1);
 
     case '}':                   /* EMPTY_DICT */
       push (vm, dict_new (vm));
@@ -938,7 +1049,7 @@ step (Vm       *vm,
 
         if (! target)
           return FALSE;
-        if (target->type != OBJ_DICT)
+        if (target->type != OBJ_DICT && target->type != OBJ_OPAQUE)
           return fail (vm, VAE_ERROR_UNSUPPORTED, "BUILD on a %s",
                        obj_type_name (target));
         return TRUE;
@@ -1102,6 +1213,9 @@ flatten (Vm          *vm,
 
       if (value->type != OBJ_TENSOR && value->type != OBJ_DICT)
         continue;
+      if (value->type == OBJ_TENSOR &&
+          value->v.tensor.storage->v.storage.integer)
+        continue;
 
       if (key->type == OBJ_STRING &&
           strlen (key->v.string.text) == key->v.string.length)
@@ -1134,6 +1248,72 @@ flatten (Vm          *vm,
   return TRUE;
 }
 
+static void
+vm_init (Vm           *vm,
+         const guint8 *data,
+         gsize         size,
+         const gchar  *display,
+         GError      **error)
+{
+  memset (vm, 0, sizeof *vm);
+  vm->data = data;
+  vm->size = size;
+  vm->display = display;
+  vm->error = error;
+  vm->objects = g_ptr_array_new_with_free_func (obj_free);
+  vm->stack = g_ptr_array_new ();
+  vm->popped = g_ptr_array_new ();
+  vm->marks = g_array_new (FALSE, FALSE, sizeof (guint));
+  vm->memo = g_hash_table_new (NULL, NULL);
+  vm->storages = g_hash_table_new (g_str_hash, g_str_equal);
+  vm->budget = BUDGET_BASE + (guint64) size * BUDGET_PER_BYTE;
+}
+
+static void
+vm_clear (Vm *vm)
+{
+  g_hash_table_unref (vm->storages);
+  g_hash_table_unref (vm->memo);
+  g_array_unref (vm->marks);
+  g_ptr_array_unref (vm->stack);
+  g_ptr_array_unref (vm->popped);
+  g_ptr_array_unref (vm->objects);
+}
+
+/* One pickle, from vm->pos to its STOP, with a stack and memo of its own;
+ * the objects stay until vm_clear(). */
+static gboolean
+run_pickle (Vm   *vm,
+            Obj **result)
+{
+  gboolean ok = ! vm->failed;
+
+  *result = NULL;
+  g_ptr_array_set_size (vm->stack, 0);
+  g_array_set_size (vm->marks, 0);
+  g_hash_table_remove_all (vm->memo);
+
+  /* step() may charge past the budget and still succeed: fail counts. */
+  while (ok && ! *result)
+    ok = step (vm, result) && ! vm->failed;
+
+  return ok;
+}
+
+static gboolean
+flatten_root (Vm         *vm,
+              const Obj  *root,
+              GPtrArray  *tensors)
+{
+  g_autoptr(GHashTable) visited = g_hash_table_new (NULL, NULL);
+
+  if (root->type != OBJ_DICT)
+    return fail (vm, VAE_ERROR_FORMAT, "the checkpoint holds a %s, not a "
+                 "dict of tensors", obj_type_name (root));
+
+  return flatten (vm, root, NULL, 0, visited, tensors);
+}
+
 GPtrArray *
 vae_pickle_load_tensors (const guint8  *data,
                          gsize          size,
@@ -1141,47 +1321,142 @@ vae_pickle_load_tensors (const guint8  *data,
                          GError       **error)
 {
   g_autoptr(GPtrArray)  tensors = NULL;
-  g_autoptr(GHashTable) visited = NULL;
   Obj                  *result = NULL;
-  Vm                    vm = { 0 };
+  Vm                    vm;
   gboolean              ok = TRUE;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
 
-  vm.data = data;
-  vm.size = size;
-  vm.display = display;
-  vm.error = error;
-  vm.objects = g_ptr_array_new_with_free_func (obj_free);
-  vm.stack = g_ptr_array_new ();
-  vm.popped = g_ptr_array_new ();
-  vm.marks = g_array_new (FALSE, FALSE, sizeof (guint));
-  vm.memo = g_hash_table_new (NULL, NULL);
-  vm.budget = BUDGET_BASE + (guint64) size * BUDGET_PER_BYTE;
+  vm_init (&vm, data, size, display, error);
+  tensors = g_ptr_array_new_with_free_func (pickle_tensor_free);
 
   if (size > VAE_PICKLE_MAX_SIZE)
     ok = fail (&vm, VAE_ERROR_NO_MEMORY, "a pickle of %" G_GSIZE_FORMAT
                " bytes is over the %" G_GSIZE_FORMAT " MiB limit", size,
                VAE_PICKLE_MAX_SIZE >> 20);
 
-  /* step() may charge past the budget and still succeed: fail counts. */
-  while (ok && ! result)
-    ok = step (&vm, &result) && ! vm.failed;
-
-  if (ok && result->type != OBJ_DICT)
-    ok = fail (&vm, VAE_ERROR_FORMAT, "the checkpoint holds a %s, not a "
-               "dict of tensors", obj_type_name (result));
-
-  tensors = g_ptr_array_new_with_free_func (pickle_tensor_free);
-  visited = g_hash_table_new (NULL, NULL);
-  if (ok)
-    ok = flatten (&vm, result, NULL, 0, visited, tensors);
-
-  g_hash_table_unref (vm.memo);
-  g_array_unref (vm.marks);
-  g_ptr_array_unref (vm.stack);
-  g_ptr_array_unref (vm.popped);
-  g_ptr_array_unref (vm.objects);
+  ok = ok && run_pickle (&vm, &result) && flatten_root (&vm, result, tensors);
+  vm_clear (&vm);
 
   return ok ? g_steal_pointer (&tensors) : NULL;
+}
+
+static void
+pickle_storage_free (gpointer data)
+{
+  VaePickleStorage *storage = data;
+
+  g_free (storage->key);
+  g_free (storage);
+}
+
+/* The value of a str key of a pickled dict, or NULL. */
+static const Obj *
+dict_lookup (const Obj   *dict,
+             const gchar *key)
+{
+  guint at = GPOINTER_TO_UINT (g_hash_table_lookup (dict->v.dict.index, key));
+
+  return at ? g_ptr_array_index (dict->v.dict.values, at - 1) : NULL;
+}
+
+GPtrArray *
+vae_pickle_load_legacy (const guint8  *data,
+                        gsize          size,
+                        const gchar   *display,
+                        GPtrArray    **storages,
+                        gsize         *data_start,
+                        GError       **error)
+{
+  g_autoptr(GPtrArray)  tensors = NULL;
+  g_autoptr(GPtrArray)  layout = NULL;
+  Obj                  *magic = NULL;
+  Obj                  *protocol = NULL;
+  Obj                  *info = NULL;
+  Obj                  *root = NULL;
+  Obj                  *keys = NULL;
+  const Obj            *little;
+  Vm                    vm;
+  gboolean              ok;
+  guint                 i;
+
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (storages != NULL && data_start != NULL, NULL);
+
+  /* The pickles come first; the storages after them may be gigabytes, so
+   * only the first VAE_PICKLE_MAX_SIZE bytes are pickle material. */
+  vm_init (&vm, data, MIN (size, VAE_PICKLE_MAX_SIZE), display, error);
+  tensors = g_ptr_array_new_with_free_func (pickle_tensor_free);
+  layout = g_ptr_array_new_with_free_func (pickle_storage_free);
+
+  ok = run_pickle (&vm, &magic);
+  if (ok && (magic->type != OBJ_BYTES ||
+             magic->v.string.length != sizeof legacy_magic ||
+             memcmp (magic->v.string.text, legacy_magic,
+                     sizeof legacy_magic) != 0))
+    ok = fail (&vm, VAE_ERROR_FORMAT, "no legacy PyTorch magic number");
+
+  ok = ok && run_pickle (&vm, &protocol);
+  if (ok && (protocol->type != OBJ_INT ||
+             protocol->v.integer != LEGACY_PROTOCOL))
+    ok = fail (&vm, VAE_ERROR_UNSUPPORTED, "legacy format version is not "
+               "%d", LEGACY_PROTOCOL);
+
+  ok = ok && run_pickle (&vm, &info);
+  if (ok && (info->type != OBJ_DICT ||
+             ! (little = dict_lookup (info, "little_endian")) ||
+             little->type != OBJ_BOOL))
+    ok = fail (&vm, VAE_ERROR_FORMAT, "no system information with "
+               "little_endian");
+  else if (ok && ! little->v.integer)
+    ok = fail (&vm, VAE_ERROR_UNSUPPORTED, "only little-endian checkpoints "
+               "are supported");
+
+  ok = ok && run_pickle (&vm, &root) && flatten_root (&vm, root, tensors);
+
+  ok = ok && run_pickle (&vm, &keys);
+  if (ok && keys->type != OBJ_LIST)
+    ok = fail (&vm, VAE_ERROR_FORMAT, "the storage keys are a %s, not a "
+               "list", obj_type_name (keys));
+
+  /* The storages follow in the order of this list, each as its element
+   * count and its bytes: the element sizes come from the pickle. */
+  for (i = 0; ok && i < keys->v.items->len; i++)
+    {
+      const Obj        *key = g_ptr_array_index (keys->v.items, i);
+      const Obj        *storage;
+      VaePickleStorage *entry;
+
+      if (key->type != OBJ_STRING)
+        {
+          ok = fail (&vm, VAE_ERROR_FORMAT, "storage key %u is a %s", i,
+                     obj_type_name (key));
+          break;
+        }
+      storage = g_hash_table_lookup (vm.storages, key->v.string.text);
+      if (! storage)
+        {
+          g_autofree gchar *name = g_strescape (key->v.string.text, NULL);
+
+          ok = fail (&vm, VAE_ERROR_FORMAT, "storage '%s' is listed but "
+                     "never described", name);
+          break;
+        }
+      entry = g_new0 (VaePickleStorage, 1);
+      entry->key = g_strdup (key->v.string.text);
+      entry->esize = storage->v.storage.esize;
+      entry->numel = storage->v.storage.numel;
+      g_ptr_array_add (layout, entry);
+      charge (&vm, 64);
+      ok = ! vm.failed;
+    }
+
+  *data_start = vm.pos;
+  vm_clear (&vm);
+  if (! ok)
+    return NULL;
+
+  *storages = g_steal_pointer (&layout);
+
+  return g_steal_pointer (&tensors);
 }

@@ -74,10 +74,37 @@ GPtrArray         * vae_pickle_load_tensors (const guint8    *data,
                                              const gchar     *display,
                                              GError         **error);
 
-/* pth.c */
+/* The storages of a legacy checkpoint, in the order their bytes follow
+ * the pickles: each an 8-byte little-endian element count, then the
+ * elements. */
+typedef struct
+{
+  gchar    *key;
+  guint     esize;          /* bytes per element, integer storages too */
+  guint64   numel;          /* what the pickle claims */
+} VaePickleStorage;
+
+/* Reads the five pickles of a legacy (before torch 1.6) checkpoint: magic
+ * number, format version, system information, the object, the storage
+ * keys.  Returns the tensors as vae_pickle_load_tensors() does, with
+ * @storages (VaePickleStorage, freed with the array) and @data_start, the
+ * offset where the storages' bytes begin. */
+GPtrArray         * vae_pickle_load_legacy  (const guint8    *data,
+                                             gsize            size,
+                                             const gchar     *display,
+                                             GPtrArray      **storages,
+                                             gsize           *data_start,
+                                             GError         **error);
+
+/* pth.c: a zip or legacy checkpoint held in memory.  With @keep (the
+ * mapping @data lies in), contiguous views of stored bytes are widened
+ * only when looked up, as vae_safetensors_parse() does. */
+gboolean            vae_pth_is_legacy     (const guint8      *data,
+                                           gsize              size);
 VaeWeights        * vae_pth_parse         (const guint8      *data,
                                            gsize              size,
                                            const gchar       *path,
+                                           GMappedFile       *keep,
                                            GError           **error);
 
 G_END_DECLS

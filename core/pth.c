@@ -2,12 +2,18 @@
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
 
-/* PyTorch zip checkpoints: find <archive>/data.pkl, read the tensor views
- * it describes (pickle.c), then copy each view out of its storage entry
- * <archive>/data/<key>, widening to f32.
+/* PyTorch checkpoints.  The zip format (torch 1.6 and later): find
+ * <archive>/data.pkl, read the tensor views it describes (pickle.c), then
+ * take each view from its storage entry <archive>/data/<key>.  The legacy
+ * format: five pickles, then every storage's bytes in a row.  Views that
+ * are contiguous runs of bytes in the file stay there until a model looks
+ * them up, as safetensors tensors do; the rest (strided or expanded views,
+ * deflated entries) are widened to f32 now.
  */
 
 #include <string.h>
+
+#include <zlib.h>
 
 #include "vae-error.h"
 #include "pth-private.h"
@@ -15,10 +21,33 @@
 /* Views may share storages (tied weights) or repeat elements (stride 0),
  * so the f32 copies can outgrow the file.  Past this many times the bytes
  * of the storages, plus some slack, a file is taken to be an attempt to
- * exhaust memory.  The storages' sizes are what the archive's directory
- * gives, checked before anything is inflated or allocated. */
+ * exhaust memory.  The storages' sizes are what the file really holds
+ * (the zip directory, the legacy layout), checked before anything is
+ * inflated or allocated. */
 #define MAX_VIEW_GROWTH  8
 #define VIEW_SLACK       ((guint64) 4 << 20)
+
+/* Where a storage's bytes are. */
+typedef struct
+{
+  const gchar       *name;      /* for messages: the zip entry, or the key */
+  guint64            size;      /* bytes the file holds for it */
+  const guint8      *bytes;     /* NULL until a deflated entry is read */
+  gboolean           in_file;   /* bytes lie in the file itself */
+  const VaeZipEntry *entry;     /* zip: what to read */
+  gchar             *owned_name;
+  gboolean           verified;  /* a stored zip entry's CRC was checked */
+  VaeWeightCheck    *check;     /* ... or will be, by the lazy tensors */
+} Storage;
+
+static void
+storage_free (gpointer data)
+{
+  Storage *storage = data;
+
+  g_free (storage->owned_name);
+  g_free (storage);
+}
 
 static gboolean
 is_contiguous (const VaePickleTensor *t)
@@ -37,7 +66,7 @@ is_contiguous (const VaePickleTensor *t)
 }
 
 /* The view was checked against storage_numel by the pickle reader and the
- * storage's bytes against storage_numel by the caller. */
+ * storage's bytes against storage_numel by check_sizes(). */
 static void
 gather (const guint8          *storage,
         const VaePickleTensor *t,
@@ -75,15 +104,13 @@ gather (const guint8          *storage,
     }
 }
 
-/* Every storage a tensor names must be an entry of the archive with room
- * for the elements the pickle claims, and the views together may not
- * outgrow the storages by much: both checked on the sizes in the zip
- * directory, before a byte is inflated or a float allocated. */
+/* Every storage a tensor names must be there with room for the elements
+ * the pickle claims (each tensor: two may name one storage with different
+ * sizes), and the views together may not outgrow the storages by much. */
 static gboolean
 check_sizes (const gchar  *display,
-             VaeZip       *zip,
-             const gchar  *prefix,
              GPtrArray    *tensors,
+             GHashTable   *storages,
              GError      **error)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
@@ -94,32 +121,35 @@ check_sizes (const gchar  *display,
   for (i = 0; i < tensors->len; i++)
     {
       const VaePickleTensor *t = g_ptr_array_index (tensors, i);
-      g_autofree gchar      *entry_name = NULL;
-      const VaeZipEntry     *entry;
-      gsize                  esize = vae_dtype_size (t->dtype);
+      const Storage         *storage;
 
-      /* Each tensor: two may name one storage with different sizes. */
-      entry_name = g_strdup_printf ("%s/data/%s", prefix, t->storage_key);
-      entry = vae_zip_find (zip, entry_name);
-      if (! entry)
+      storage = g_hash_table_lookup (storages, t->storage_key);
+      if (! storage)
         {
           g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                        "%s: tensor '%s': its storage '%s' is missing",
-                       display, t->name, entry_name);
+                       display, t->name, t->storage_key);
           return FALSE;
         }
-      if (t->storage_numel > entry->size / esize)
+      if (storage->entry == NULL && storage->bytes == NULL)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: tensor '%s': its storage '%s' is missing",
+                       display, t->name, storage->name);
+          return FALSE;
+        }
+      if (t->storage_numel > storage->size / vae_dtype_size (t->dtype))
         {
           g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                        "%s: tensor '%s': storage '%s' holds %"
                        G_GUINT64_FORMAT " bytes, too few for %"
                        G_GUINT64_FORMAT " %s elements", display, t->name,
-                       t->storage_key, entry->size, t->storage_numel,
+                       t->storage_key, storage->size, t->storage_numel,
                        vae_dtype_name (t->dtype));
           return FALSE;
         }
-      if (g_hash_table_add (seen, (gpointer) entry))
-        storage_bytes += entry->size;
+      if (g_hash_table_add (seen, (gpointer) storage))
+        storage_bytes += storage->size;
       view_bytes = MIN (view_bytes + t->n_elements * sizeof (gfloat),
                         G_MAXUINT64 / 16);
     }
@@ -137,11 +167,105 @@ check_sizes (const gchar  *display,
   return TRUE;
 }
 
-VaeWeights *
-vae_pth_parse (const guint8  *data,
-               gsize          size,
-               const gchar   *path,
-               GError       **error)
+/* The weights of checked views: lazy where the bytes stay in @keep's
+ * mapping, copied otherwise. */
+static VaeWeights *
+add_tensors (VaeWeights   *weights,
+             GPtrArray    *tensors,
+             GHashTable   *storages,
+             VaeZip       *zip,
+             GMappedFile  *keep,
+             GError      **error)
+{
+  g_autoptr(GPtrArray) inflated = g_ptr_array_new_with_free_func (
+                                    (GDestroyNotify) g_bytes_unref);
+  guint                i;
+
+  for (i = 0; i < tensors->len; i++)
+    {
+      const VaePickleTensor *t = g_ptr_array_index (tensors, i);
+      Storage               *storage;
+      VaeWeight             *weight;
+
+      gboolean               lazy;
+
+      storage = g_hash_table_lookup (storages, t->storage_key);
+      lazy = keep && storage->in_file && is_contiguous (t);
+      if (! storage->bytes)
+        {
+          /* deflated: the zip reader inflates and checks the CRC */
+          GBytes *bytes = vae_zip_read (zip, storage->entry, error);
+
+          if (! bytes)
+            {
+              vae_weights_free (weights);
+              return NULL;
+            }
+          g_ptr_array_add (inflated, bytes);
+          storage->bytes = g_bytes_get_data (bytes, NULL);
+          storage->verified = TRUE;
+        }
+      else if (storage->entry && ! lazy && ! storage->verified)
+        {
+          if (crc32_z (0, storage->bytes, storage->size) !=
+              storage->entry->crc32)
+            {
+              g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                           "%s: zip entry '%s' is damaged (CRC mismatch)",
+                           vae_weights_get_display_name (weights),
+                           storage->name);
+              vae_weights_free (weights);
+              return NULL;
+            }
+          storage->verified = TRUE;
+        }
+
+      if (lazy)
+        {
+          weight = vae_weights_add_lazy (weights, t->name, t->dtype,
+                                         t->n_dims, t->shape,
+                                         storage->bytes + t->offset *
+                                         vae_dtype_size (t->dtype),
+                                         error);
+          /* a stored entry's CRC is checked when a model first widens a
+           * tensor of it: the file's other gigabytes stay unread */
+          if (weight && storage->entry && ! storage->verified)
+            {
+              if (! storage->check)
+                storage->check = vae_weights_add_check (weights,
+                                                        storage->name,
+                                                        storage->bytes,
+                                                        storage->size,
+                                                        storage->entry->crc32);
+              weight->check = storage->check;
+            }
+        }
+      else
+        {
+          weight = vae_weights_add (weights, t->name, t->dtype, t->n_dims,
+                                    t->shape, error);
+          if (weight)
+            gather (storage->bytes, t, weight->data);
+        }
+      if (! weight)
+        {
+          vae_weights_free (weights);
+          return NULL;
+        }
+    }
+
+  if (keep)
+    vae_weights_keep (weights, keep);
+
+  return weights;
+}
+
+static VaeWeights *
+parse_zip (const guint8  *data,
+           gsize          size,
+           const gchar   *path,
+           GMappedFile   *keep,
+           GError       **error)
 {
   g_autoptr(VaeWeights)  weights = NULL;
   g_autoptr(VaeZip)      zip = NULL;
@@ -226,38 +350,147 @@ vae_pth_parse (const guint8  *data,
   if (! tensors)
     return NULL;
 
-  if (! check_sizes (display, zip, prefix, tensors, error))
-    return NULL;
-
-  storages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                    (GDestroyNotify) g_bytes_unref);
-
+  storages = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                    storage_free);
   for (i = 0; i < tensors->len; i++)
     {
       const VaePickleTensor *t = g_ptr_array_index (tensors, i);
-      GBytes                *bytes;
-      VaeWeight             *weight;
+      Storage               *storage;
 
-      bytes = g_hash_table_lookup (storages, t->storage_key);
-      if (! bytes)
+      if (g_hash_table_contains (storages, t->storage_key))
+        continue;
+      storage = g_new0 (Storage, 1);
+      storage->owned_name = g_strdup_printf ("%s/data/%s", prefix,
+                                             t->storage_key);
+      storage->name = storage->owned_name;
+      storage->entry = vae_zip_find (zip, storage->name);
+      if (storage->entry)
         {
-          g_free (entry_name);
-          entry_name = g_strdup_printf ("%s/data/%s", prefix,
-                                        t->storage_key);
-          entry = vae_zip_find (zip, entry_name);
-          bytes = vae_zip_read (zip, entry, error);
-          if (! bytes)
-            return NULL;
-          g_hash_table_insert (storages, g_strdup (t->storage_key), bytes);
+          storage->size = storage->entry->size;
+          storage->in_file = storage->entry->method == 0;
+          if (storage->in_file)
+            storage->bytes = data + storage->entry->data_offset;
         }
-
-      weight = vae_weights_add (weights, t->name, t->dtype, t->n_dims,
-                                t->shape, error);
-      if (! weight)
-        return NULL;
-
-      gather (g_bytes_get_data (bytes, NULL), t, weight->data);
+      g_hash_table_insert (storages, t->storage_key, storage);
     }
 
-  return g_steal_pointer (&weights);
+  if (! check_sizes (display, tensors, storages, error))
+    return NULL;
+
+  return add_tensors (g_steal_pointer (&weights), tensors, storages, zip,
+                      keep, error);
+}
+
+/* The legacy format: the pickles (pickle.c), then the storages in the
+ * order the last pickle lists them. */
+static VaeWeights *
+parse_legacy (const guint8  *data,
+              gsize          size,
+              const gchar   *path,
+              GMappedFile   *keep,
+              GError       **error)
+{
+  g_autoptr(VaeWeights)  weights = NULL;
+  g_autoptr(GPtrArray)   tensors = NULL;
+  g_autoptr(GPtrArray)   layout = NULL;
+  g_autoptr(GHashTable)  storages = NULL;
+  g_autofree gchar      *display = NULL;
+  gsize                  pos;
+  guint                  i;
+
+  weights = vae_weights_new (path);
+  display = g_strdup (vae_weights_get_display_name (weights));
+
+  tensors = vae_pickle_load_legacy (data, size, display, &layout, &pos,
+                                    error);
+  if (! tensors)
+    return NULL;
+
+  storages = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                    storage_free);
+  for (i = 0; i < layout->len; i++)
+    {
+      const VaePickleStorage *s = g_ptr_array_index (layout, i);
+      Storage                *storage;
+      guint64                 count;
+
+      if (size - pos < 8)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: the file ends before storage %u of %u; "
+                       "truncated?", display, i + 1, layout->len);
+          return NULL;
+        }
+      memcpy (&count, data + pos, 8);
+      count = GUINT64_FROM_LE (count);
+      pos += 8;
+      if (count > (size - pos) / s->esize)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: storage %u of %u (%" G_GUINT64_FORMAT " elements "
+                       "of %u bytes) runs past the end of the file; "
+                       "truncated?", display, i + 1, layout->len, count,
+                       s->esize);
+          return NULL;
+        }
+      if (g_hash_table_contains (storages, s->key))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: storage %u is listed twice", display, i + 1);
+          return NULL;
+        }
+
+      storage = g_new0 (Storage, 1);
+      storage->owned_name = g_strdup (s->key);
+      storage->name = storage->owned_name;
+      storage->size = count * s->esize;
+      storage->bytes = data + pos;
+      storage->in_file = TRUE;
+      g_hash_table_insert (storages, storage->owned_name, storage);
+      pos += count * s->esize;
+    }
+
+  if (! check_sizes (display, tensors, storages, error))
+    return NULL;
+
+  return add_tensors (g_steal_pointer (&weights), tensors, storages, NULL,
+                      keep, error);
+}
+
+/* torch.save's legacy format starts with a pickled magic number
+ * (0x1950a86a20f9469cfc6c as a LONG1), in protocol 2 unless the caller
+ * asked for another: 0x80 <protocol>, then for protocol 4 and later a
+ * FRAME, then 0x8a 0x0a and the number. */
+gboolean
+vae_pth_is_legacy (const guint8 *data,
+                   gsize         size)
+{
+  static const guint8 number[] =
+    { 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50,
+      0x19 };
+
+  if (size < 2 + sizeof number || data[0] != 0x80 || data[1] < 2 ||
+      data[1] > 5)
+    return FALSE;
+  if (memcmp (data + 2, number, sizeof number) == 0)
+    return TRUE;
+
+  return size >= 11 + sizeof number && data[2] == 0x95 &&
+         memcmp (data + 11, number, sizeof number) == 0;
+}
+
+VaeWeights *
+vae_pth_parse (const guint8  *data,
+               gsize          size,
+               const gchar   *path,
+               GMappedFile   *keep,
+               GError       **error)
+{
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (vae_pth_is_legacy (data, size))
+    return parse_legacy (data, size, path, keep, error);
+
+  return parse_zip (data, size, path, keep, error);
 }

@@ -192,6 +192,88 @@ model_free (VaeModel *model)
   g_free (model);
 }
 
+/* The dicts checkpoints wrap a model's tensors in, tried one and two deep
+ * after the bare names: Lightning and latent-diffusion (SD 1.x, the VAE
+ * releases) save {"state_dict": ..., "global_step": ...}; training scripts
+ * {"model": ..., "optimizer": ...}; DataParallel prefixes "module.".  Top-
+ * level EMA copies come first: like latent-diffusion's own EMA copies
+ * (vae_weights_set_root()), they are the weights meant for use. */
+static const gchar *const wrappers[] = {
+  "ema", "model_ema", "state_dict_ema", "state_dict", "model_state_dict",
+  "model", "module",
+};
+
+static const VaeArchClass *
+probe (VaeWeights *encoder,
+       VaeWeights *decoder)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (architectures); i++)
+    if (architectures[i]->probe (encoder, decoder))
+      return architectures[i];
+
+  return NULL;
+}
+
+/* Sets @root on both halves (a half with nothing under it keeps its bare
+ * names) and asks the architectures; FALSE when no tensor lies under
+ * @root at all. */
+static gboolean
+try_root (VaeModel    *model,
+          const gchar *root)
+{
+  VaeWeights *halves[2] = { model->encoder_weights, model->decoder_weights };
+  gboolean    any = FALSE;
+  guint       i;
+
+  for (i = 0; i < 2; i++)
+    if (halves[i] && (i == 0 || halves[1] != halves[0]))
+      {
+        if (vae_weights_set_root (halves[i], root))
+          any = TRUE;
+        else
+          vae_weights_set_root (halves[i], "");
+      }
+  if (! any)
+    return FALSE;
+
+  model->arch = probe (model->encoder_weights, model->decoder_weights);
+
+  return model->arch != NULL;
+}
+
+/* The architecture, found under the first root that holds one. */
+static void
+find_architecture (VaeModel *model)
+{
+  guint i, j;
+
+  if (try_root (model, ""))
+    return;
+
+  for (i = 0; i < G_N_ELEMENTS (wrappers); i++)
+    {
+      g_autofree gchar *root = g_strconcat (wrappers[i], ".", NULL);
+
+      if (try_root (model, root))
+        return;
+    }
+
+  for (i = 0; i < G_N_ELEMENTS (wrappers); i++)
+    for (j = 0; j < G_N_ELEMENTS (wrappers); j++)
+      {
+        g_autofree gchar *root = g_strconcat (wrappers[i], ".", wrappers[j],
+                                              ".", NULL);
+
+        if (try_root (model, root))
+          return;
+      }
+
+  /* none: the message lists the names as they are in the file */
+  try_root (model, "");
+}
+
 /* What both loaders share once the weights are read: recognise the
  * architecture, build it, read the license.  Frees @model on failure. */
 static VaeModel *
@@ -201,12 +283,7 @@ model_finish (VaeModel  *model,
   const gchar *license;
   guint        i;
 
-  for (i = 0; i < G_N_ELEMENTS (architectures); i++)
-    if (architectures[i]->probe (model->encoder_weights, model->decoder_weights))
-      {
-        model->arch = architectures[i];
-        break;
-      }
+  find_architecture (model);
 
   if (model->arch == NULL)
     {
@@ -264,6 +341,8 @@ model_finish (VaeModel  *model,
   return model;
 
 fail:
+  if (error)
+    vae_error_tidy (*error);
   model_free (model);
 
   return NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <zlib.h>
 
 #include "vae-error.h"
 #include "vae-weights.h"
@@ -24,7 +25,31 @@ struct _VaeWeights
   GHashTable *metadata;      /* key -> value, both owned */
   guint64     n_params;
   GMappedFile *mapping;      /* what lazy tensors' sources lie in */
+  GPtrArray  *checks;        /* VaeWeightCheck *, owned */
+  gchar      *root;          /* prefix of every name looked up, "" or a
+                              * wrapper such as "state_dict." */
+  gboolean    ema;           /* LitEma copies under root "model_ema." */
 };
+
+/* The CRC of bytes lazy tensors take their values from (a stored zip
+ * entry), checked when the first of them is widened. */
+struct _VaeWeightCheck
+{
+  gchar        *what;
+  const guint8 *bytes;
+  gsize         size;
+  guint32       crc;
+  gint          state;       /* 0 not yet, 1 good, -1 damaged */
+};
+
+static void
+check_free (gpointer data)
+{
+  VaeWeightCheck *check = data;
+
+  g_free (check->what);
+  g_free (check);
+}
 
 static void
 weight_free (gpointer data)
@@ -50,6 +75,8 @@ vae_weights_new (const gchar *path)
   weights->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   weights->metadata = g_hash_table_new_full (g_str_hash, g_str_equal,
                                              g_free, g_free);
+  weights->checks = g_ptr_array_new_with_free_func (check_free);
+  weights->root = g_strdup ("");
 
   return weights;
 }
@@ -63,7 +90,9 @@ vae_weights_free (VaeWeights *weights)
   g_hash_table_unref (weights->by_name);
   g_hash_table_unref (weights->metadata);
   g_ptr_array_unref (weights->tensors);
+  g_ptr_array_unref (weights->checks);
   g_clear_pointer (&weights->mapping, g_mapped_file_unref);
+  g_free (weights->root);
   g_free (weights->display_name);
   g_free (weights->path);
   g_free (weights);
@@ -183,6 +212,24 @@ vae_weights_add_lazy (VaeWeights   *weights,
   return weights_add (weights, name, dtype, n_dims, shape, source, error);
 }
 
+VaeWeightCheck *
+vae_weights_add_check (VaeWeights   *weights,
+                       const gchar  *what,
+                       const guint8 *bytes,
+                       gsize         size,
+                       guint32       crc)
+{
+  VaeWeightCheck *check = g_new0 (VaeWeightCheck, 1);
+
+  check->what = g_strdup (what);
+  check->bytes = bytes;
+  check->size = size;
+  check->crc = crc;
+  g_ptr_array_add (weights->checks, check);
+
+  return check;
+}
+
 void
 vae_weights_keep (VaeWeights  *weights,
                   GMappedFile *mapping)
@@ -275,6 +322,21 @@ vae_weights_get_n_params (VaeWeights *weights)
   return weights->n_params;
 }
 
+/* Does @name lie under the root, and is it one models see? */
+static const gchar *
+relative_name (VaeWeights  *weights,
+               const gchar *name)
+{
+  gsize n = strlen (weights->root);
+
+  if (strncmp (name, weights->root, n) != 0)
+    return NULL;
+  if (weights->ema && g_str_has_prefix (name + n, "model_ema."))
+    return NULL;
+
+  return name + n;
+}
+
 GPtrArray *
 vae_weights_list (VaeWeights *weights)
 {
@@ -286,12 +348,145 @@ vae_weights_list (VaeWeights *weights)
   names = g_ptr_array_sized_new (weights->tensors->len);
   for (i = 0; i < weights->tensors->len; i++)
     {
-      VaeWeight *weight = g_ptr_array_index (weights->tensors, i);
+      VaeWeight   *weight = g_ptr_array_index (weights->tensors, i);
+      const gchar *name = relative_name (weights, weight->name);
 
-      g_ptr_array_add (names, weight->name);
+      if (name)
+        g_ptr_array_add (names, (gpointer) name);
     }
 
   return names;
+}
+
+/* LitEma (latent-diffusion, stable-diffusion) keeps its copy of parameter
+ * a.b.c as buffer "model_ema.abc" of the same module. */
+static gchar *
+ema_name (const gchar *root,
+          const gchar *name)
+{
+  GString     *out = g_string_new (root);
+  const gchar *p;
+
+  g_string_append (out, "model_ema.");
+  for (p = name; *p; p++)
+    if (*p != '.')
+      g_string_append_c (out, *p);
+
+  return g_string_free (out, FALSE);
+}
+
+/* The tensor @name names for models: under the root, the EMA copy when
+ * there is one of the same shape. */
+static VaeWeight *
+find (VaeWeights  *weights,
+      const gchar *name)
+{
+  g_autofree gchar *full = NULL;
+  VaeWeight        *plain;
+
+  if (! weights->root[0] && ! weights->ema)
+    return g_hash_table_lookup (weights->by_name, name);
+
+  full = g_strconcat (weights->root, name, NULL);
+  plain = g_hash_table_lookup (weights->by_name, full);
+
+  if (weights->ema)
+    {
+      g_autofree gchar *shadow_name = ema_name (weights->root, name);
+      VaeWeight        *shadow = g_hash_table_lookup (weights->by_name,
+                                                      shadow_name);
+      gboolean          same = shadow != NULL;
+      guint             d;
+
+      if (shadow && plain)
+        {
+          same = shadow->n_dims == plain->n_dims;
+          for (d = 0; same && d < plain->n_dims; d++)
+            same = shadow->shape[d] == plain->shape[d];
+        }
+      if (same)
+        return shadow;
+    }
+
+  return plain;
+}
+
+gboolean
+vae_weights_set_root (VaeWeights  *weights,
+                      const gchar *root)
+{
+  gsize n = strlen (root);
+  guint i;
+
+  g_return_val_if_fail (weights != NULL && root != NULL, FALSE);
+
+  g_free (weights->root);
+  weights->root = g_strdup (root);
+  weights->ema = FALSE;
+
+  for (i = 0; i < weights->tensors->len; i++)
+    {
+      VaeWeight   *weight = g_ptr_array_index (weights->tensors, i);
+      const gchar *rest;
+
+      if (strncmp (weight->name, root, n) != 0 ||
+          ! g_str_has_prefix (weight->name + n, "model_ema."))
+        continue;
+      /* a LitEma copy: one undotted name past its prefix, not LitEma's
+       * own counters */
+      rest = weight->name + n + strlen ("model_ema.");
+      if (! strchr (rest, '.') && strcmp (rest, "decay") != 0 &&
+          strcmp (rest, "num_updates") != 0)
+        {
+          weights->ema = TRUE;
+          break;
+        }
+    }
+
+  for (i = 0; i < weights->tensors->len; i++)
+    if (relative_name (weights,
+                       ((VaeWeight *) g_ptr_array_index (weights->tensors,
+                                                         i))->name))
+      return TRUE;
+
+  return FALSE;
+}
+
+const gchar *
+vae_weights_get_root (VaeWeights *weights)
+{
+  g_return_val_if_fail (weights != NULL, NULL);
+
+  return weights->root;
+}
+
+gboolean
+vae_weights_uses_ema (VaeWeights *weights)
+{
+  g_return_val_if_fail (weights != NULL, FALSE);
+
+  return weights->ema;
+}
+
+/* Widens a lazy tensor on first use.  Out of memory it stays unwidened,
+ * and callers report that. */
+static gboolean
+materialize (VaeWeight *weight)
+{
+  if (weight->data)
+    return TRUE;
+
+  weight->data = g_try_new (gfloat, MAX (weight->n_elements, 1));
+  if (! weight->data)
+    return FALSE;
+  if (weight->check && weight->check->state == 0)
+    weight->check->state = crc32_z (0, weight->check->bytes,
+                                    weight->check->size) ==
+                           weight->check->crc ? 1 : -1;
+  vae_dtype_widen (weight->dtype, weight->source, weight->data,
+                   weight->n_elements);
+
+  return TRUE;
 }
 
 const VaeWeight *
@@ -303,17 +498,9 @@ vae_weights_lookup (VaeWeights  *weights,
   g_return_val_if_fail (weights != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
 
-  weight = g_hash_table_lookup (weights->by_name, name);
-  if (weight && ! weight->data)
-    {
-      /* A lazy tensor, looked at for the first time.  Out of memory it
-       * reads as missing, which the caller reports. */
-      weight->data = g_try_new (gfloat, MAX (weight->n_elements, 1));
-      if (! weight->data)
-        return NULL;
-      vae_dtype_widen (weight->dtype, weight->source, weight->data,
-                       weight->n_elements);
-    }
+  weight = find (weights, name);
+  if (weight && ! materialize (weight))
+    return NULL;
 
   return weight;
 }
@@ -322,7 +509,10 @@ gboolean
 vae_weights_has (VaeWeights  *weights,
                  const gchar *name)
 {
-  return vae_weights_lookup (weights, name) != NULL;
+  g_return_val_if_fail (weights != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  return find (weights, name) != NULL;
 }
 
 const gchar *
@@ -377,11 +567,19 @@ weights_get (VaeWeights   *weights,
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (n_dims == 0 || shape != NULL, NULL);
 
-  weight = vae_weights_lookup (weights, name);
+  weight = find (weights, name);
   if (! weight)
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "%s: missing tensor '%s'", weights->display_name, name);
+      return NULL;
+    }
+  if (! materialize ((VaeWeight *) weight))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
+                   "%s: out of memory for tensor '%s' (%" G_GSIZE_FORMAT
+                   " MiB)", weights->display_name, name,
+                   (weight->n_elements * sizeof (gfloat)) >> 20);
       return NULL;
     }
   ((VaeWeight *) weight)->used = TRUE;
@@ -398,6 +596,14 @@ weights_get (VaeWeights   *weights,
       g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
                    "%s: tensor '%s' has shape %s, expected %s",
                    weights->display_name, name, have, want);
+      return NULL;
+    }
+
+  if (weight->check && weight->check->state < 0)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: tensor '%s': %s is damaged (CRC mismatch)",
+                   weights->display_name, name, weight->check->what);
       return NULL;
     }
 
@@ -743,12 +949,30 @@ map_file (const gchar  *path,
   return mapped;
 }
 
-/* torch.save's legacy format starts with a pickled magic number
- * (0x1950a86a20f9469cfc6c, protocol 2, LONG1).  As a safetensors header
- * length these bytes would be far over the limit, so the test is safe. */
-static const guint8 legacy_torch_magic[] =
-  { 0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8,
-    0x50, 0x19 };
+
+/* Formats users mistake for weights libvae reads, told by their first
+ * bytes, and what to do with them; NULL for anything else. */
+static const gchar *
+foreign_format (const guint8 *data,
+                gsize         size)
+{
+  if (size >= 2 && data[0] == 0x80 && data[1] >= 2 && data[1] <= 5)
+    return "a Python pickle, but not one torch.save wrote; load it in "
+           "Python and save the state dict with torch.save or as "
+           "safetensors";
+  if (size >= 262 && memcmp (data + 257, "ustar", 5) == 0)
+    return "a tar archive, as PyTorch before 0.4 saved checkpoints; load it "
+           "with that torch and save it again with a newer one or as "
+           "safetensors";
+  if (size >= 4 && memcmp (data, "GGUF", 4) == 0)
+    return "a GGUF file (llama.cpp); libvae reads safetensors and PyTorch "
+           "checkpoints";
+  if (size >= 8 && memcmp (data, "\x89HDF\r\n\x1a\n", 8) == 0)
+    return "an HDF5 file (Keras?); libvae reads safetensors and PyTorch "
+           "checkpoints";
+
+  return NULL;
+}
 
 /* vae_weights_parse() before its messages are tidied */
 static VaeWeights *
@@ -758,18 +982,21 @@ weights_parse (const guint8  *data,
                GMappedFile   *keep,
                GError       **error)
 {
-  if (size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0)
-    return vae_pth_parse (data, size, path, error);
+  const gchar *foreign;
 
-  if (size >= sizeof legacy_torch_magic &&
-      memcmp (data, legacy_torch_magic, sizeof legacy_torch_magic) == 0)
+  if ((size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0) ||
+      vae_pth_is_legacy (data, size))
+    return vae_pth_parse (data, size, path, keep, error);
+
+  /* A safetensors header is a JSON object right after its length: only
+   * what is not one may be something else. */
+  if (! (size > 8 && data[8] == '{') &&
+      (foreign = foreign_format (data, size)))
     {
       g_autofree gchar *display = g_path_get_basename (path);
 
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: a PyTorch checkpoint in the legacy format (before "
-                   "torch 1.6) cannot be read; save it again with a newer "
-                   "torch or convert it to safetensors", display);
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED, "%s: %s",
+                   display, foreign);
       return NULL;
     }
 

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
  * tensor, never a crash.
  */
 typedef struct _VaeWeights VaeWeights;
+typedef struct _VaeWeightCheck VaeWeightCheck;
 
 typedef enum
 {
@@ -41,6 +42,7 @@ typedef struct
                               * NULL until looked up for lazy tensors */
   const guint8 *source;      /* lazy tensors: the file bytes */
   gboolean      used;        /* fetched by vae_weights_get*() */
+  VaeWeightCheck *check;     /* lazy tensors: the CRC of their bytes */
   gboolean      checked;     /* scanned for NaN and infinities */
   gboolean      finite;      /* ... and found none */
 } VaeWeight;
@@ -100,6 +102,22 @@ const gfloat    * vae_weights_get_4d        (VaeWeights   *weights,
                                              gsize         d2,
                                              gsize         d3,
                                              GError      **error);
+
+/* Checkpoints wrap their tensors: Lightning and latent-diffusion under
+ * "state_dict.", others under "model." or "module." (DataParallel).
+ * vae_model_load() tries roots until an architecture recognises what lies
+ * under one; from then on every lookup, vae_weights_list() and
+ * vae_weights_has() see names relative to @root.  When the tensors under
+ * @root include a latent-diffusion EMA copy ("model_ema." followed by the
+ * parameter's name without its dots, as LitEma stores it), a parameter
+ * with a copy of the same shape is taken from the copy: the EMA weights
+ * are what latent-diffusion samples and evaluates with (its ema_scope),
+ * and what released VAEs (the "-ema" files) hold.  Returns whether any
+ * tensor lies under @root. */
+gboolean          vae_weights_set_root      (VaeWeights   *weights,
+                                             const gchar  *root);
+const gchar     * vae_weights_get_root      (VaeWeights   *weights);
+gboolean          vae_weights_uses_ema      (VaeWeights   *weights);
 
 /* Base name of the file (or the display name given for data in memory):
  * every error message about these weights starts with it. */
@@ -162,6 +180,14 @@ VaeWeight       * vae_weights_add_lazy      (VaeWeights   *weights,
                                              GError      **error);
 void              vae_weights_keep          (VaeWeights   *weights,
                                              GMappedFile  *mapping);
+/* Lazy tensors over @bytes get the returned check in their @check: the
+ * bytes' CRC is compared when the first of them is widened, and a
+ * mismatch is the error of vae_weights_get().  Owned by @weights. */
+VaeWeightCheck  * vae_weights_add_check     (VaeWeights   *weights,
+                                             const gchar  *what,
+                                             const guint8 *bytes,
+                                             gsize         size,
+                                             guint32       crc);
 
 /* A model has read every tensor it needs through vae_weights_get*():
  * forget the others (a full diffusion checkpoint holds gigabytes of them)

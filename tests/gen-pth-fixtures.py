@@ -14,6 +14,28 @@ pickler (with stand-in objects that reduce to torch's rebuild functions) or
 written opcode by opcode, and damaged copies of a good file.  Each hostile
 file is listed in hostile.tsv with the error code and a fragment of the
 message test-pth.c expects.
+
+Checkpoints in the layouts real ones have (checkpoint_layouts below), each
+holding the same small AutoencoderKL (LDM names, F16), whose plain
+safetensors twin is kl-vae.safetensors: test-pth.c decodes both and wants
+the same bits.
+  sd-v1.ckpt              a Stable Diffusion 1.x checkpoint as
+                          latent-diffusion's Lightning saves it: the VAE
+                          under state_dict.first_stage_model., the UNet and
+                          its LitEma copy (model_ema.), the text encoder with
+                          int64 position_ids, schedule buffers, callbacks
+                          keyed by Lightning's ModelCheckpoint class, a numpy
+                          scalar, optimizer and scheduler states
+  vae-ft-ema-pruned.ckpt  a stand-alone VAE as vae-ft-mse-840000-ema-pruned:
+                          state_dict (LDM names, LitEma counters) and
+                          global_step
+  vae-train-ema.ckpt      a VAE training checkpoint before pruning: the
+                          trained weights, their LitEma copy (the twin's
+                          values), the discriminator, optimizer states; the
+                          EMA copy must be the one read
+  ddp.pth                 {'model': DataParallel state dict ('module.'),
+                          'optimizer': ..., 'epoch': ...}
+  legacy-vae.pth          the VAE in torch's legacy (non-zip) format
 """
 
 import collections
@@ -21,11 +43,17 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import struct
 import sys
+import types
 import zipfile
 
+import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kl_reference as K  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'pth')
 
@@ -55,23 +83,54 @@ def save_safetensors(path, tensors, metadata):
 
 
 def flatten(obj, prefix=''):
-    """What libvae must produce: tensors of nested dicts with dotted names,
-    in dict order; anything inside lists is not named."""
+    """What libvae must produce: floating-point tensors of nested dicts with
+    dotted names, in dict order; anything inside lists is not named, and
+    integer tensors are read over."""
     out = collections.OrderedDict()
     for key, value in obj.items():
         if not isinstance(key, (str, int)) or isinstance(key, bool):
             continue
         name = f'{prefix}{key}'
         if isinstance(value, torch.Tensor):
-            out[name] = value
+            if value.is_floating_point():
+                out[name] = value
         elif isinstance(value, dict):
             out.update(flatten(value, name + '.'))
     return out
 
 
+def fix_legacy_keys(path):
+    """The legacy format keys storages by their addresses: renumber them
+    (same lengths, same order), so that regenerating a file of one storage
+    gives the same bytes (with several, their order still follows the
+    addresses)."""
+    data = open(path, 'rb').read()
+    f = io.BytesIO(data)
+    for _ in range(4):
+        for op, _, _ in pickletools.genops(f):
+            if op.name == 'STOP':
+                break
+    keys = pickle.load(f)
+    for i, key in enumerate(keys):
+        new = f'{i:0{len(key)}d}'
+        assert len(new) == len(key)
+        for old_bytes, new_bytes in ((key.encode(), new.encode()),):
+            for prefix in (b'X' + struct.pack('<I', len(key)),
+                           b'\x8c' + bytes([len(key)])):
+                data = data.replace(prefix + old_bytes, prefix + new_bytes)
+    with open(path, 'wb') as out:
+        out.write(data)
+
+
+def save(obj, path, **save_args):
+    torch.save(obj, path, **save_args)
+    if save_args.get('_use_new_zipfile_serialization') is False:
+        fix_legacy_keys(path)
+
+
 def write_good(name, obj, **save_args):
     path = os.path.join(OUT, name)
-    torch.save(obj, path, **save_args)
+    save(obj, path, **save_args)
     expected = flatten(obj)
     metadata = {f'dtype:{k}': DTYPE_NAMES[v.dtype] for k, v in expected.items()}
     stem = name.rsplit('.', 1)[0]
@@ -197,6 +256,140 @@ def write_fake(name, pkl, storages, byteorder=b'little',
     write_zip(name, entries, compression=compression)
 
 
+# --- checkpoints in the layouts of real ones ----------------------------------
+
+def lightning_checkpoint_class():
+    """Lightning 1.4 keyed callback states by the callback's class, so SD
+    1.x checkpoints pickle pytorch_lightning...ModelCheckpoint by name; a
+    stand-in under that name pickles the same way."""
+    names = ['pytorch_lightning', 'pytorch_lightning.callbacks',
+             'pytorch_lightning.callbacks.model_checkpoint']
+    for name in names:
+        sys.modules.setdefault(name, types.ModuleType(name))
+    cls = type('ModelCheckpoint', (), {})
+    cls.__module__ = names[-1]
+    sys.modules[names[-1]].ModelCheckpoint = cls
+    return cls
+
+
+def small_vae(seed):
+    """The AutoencoderKL of the layout fixtures: one level of 32 channels,
+    LDM names, stored in F16."""
+    torch.manual_seed(seed)
+    model = K.AutoencoderKL([32], 1, 4, 'outer').eval()
+    return collections.OrderedDict(
+        (k, v.detach().half()) for k, v in model.state_dict().items())
+
+
+def lit_ema_name(name):
+    return 'model_ema.' + name.replace('.', '')
+
+
+def checkpoint_layouts(write):
+    vae = small_vae(5)
+    save_safetensors_f16(os.path.join(OUT, 'kl-vae.safetensors'), vae)
+    g = torch.Generator().manual_seed(6)
+    ModelCheckpoint = lightning_checkpoint_class()
+    adam = {'lr': 1e-4, 'betas': (0.9, 0.999), 'eps': 1e-08,
+            'weight_decay': 0.0, 'amsgrad': False, 'params': [0, 1]}
+
+    # Stable Diffusion 1.x (sd-v1-4.ckpt, v1-5-pruned.ckpt): Lightning's
+    # dict around latent-diffusion's state dict
+    sd = collections.OrderedDict()
+    sd['betas'] = torch.linspace(0.00085, 0.012, 10, dtype=torch.float32)
+    sd['alphas_cumprod'] = torch.cumprod(1 - sd['betas'], 0)
+    unet = collections.OrderedDict([
+        ('diffusion_model.input_blocks.0.0.weight',
+         torch.randn(8, 4, 3, 3, generator=g)),
+        ('diffusion_model.input_blocks.0.0.bias', torch.randn(8, generator=g)),
+        ('diffusion_model.out.2.weight', torch.randn(4, 8, 3, 3, generator=g)),
+    ])
+    for k, v in unet.items():
+        sd['model.' + k] = v
+    sd['model_ema.decay'] = torch.tensor(0.9999)
+    sd['model_ema.num_updates'] = torch.tensor(470000, dtype=torch.int32)
+    for k, v in unet.items():
+        sd[lit_ema_name(k)] = v + 0.01
+    for k, v in vae.items():
+        sd['first_stage_model.' + k] = v
+    sd['cond_stage_model.transformer.text_model.embeddings.position_ids'] = \
+        torch.arange(77).unsqueeze(0)
+    sd['cond_stage_model.transformer.text_model.embeddings.'
+       'token_embedding.weight'] = torch.randn(16, 8, generator=g)
+    write('sd-v1.ckpt', {
+        'epoch': 6,
+        'global_step': 470000,
+        'pytorch-lightning_version': '1.4.2',
+        'state_dict': sd,
+        'callbacks': {ModelCheckpoint: {
+            'monitor': None, 'best_model_score': np.float64(0.5),
+            'best_model_path': '', 'current_score': None,
+            'dirpath': '/fsx/stable-diffusion/logs/checkpoints'}},
+        'optimizer_states': [{'state': {0: {
+            'step': 470000,
+            'exp_avg': torch.zeros(8, 4, 3, 3),
+            'exp_avg_sq': torch.zeros(8, 4, 3, 3)}}, 'param_groups': [adam]}],
+        'lr_schedulers': [{'base_lrs': [0.0001], 'last_epoch': 470000,
+                           '_step_count': 470001, '_last_lr': [0.0001]}],
+    })
+
+    # vae-ft-mse-840000-ema-pruned.ckpt: the EMA weights under the plain
+    # names, LitEma's counters, the step
+    ft = collections.OrderedDict(vae)
+    ft['model_ema.decay'] = torch.tensor(0.9999)
+    ft['model_ema.num_updates'] = torch.tensor(840001, dtype=torch.int32)
+    write('vae-ft-ema-pruned.ckpt', {'global_step': 840001,
+                                     'state_dict': ft})
+
+    # before pruning: the trained weights and their EMA copy, which is the
+    # twin; the discriminator of the loss
+    train = collections.OrderedDict()
+    for k, v in vae.items():
+        train[k] = (v.float() + 0.05 * torch.randn(v.shape, generator=g)).half()
+    train['loss.logvar'] = torch.zeros(())
+    train['loss.discriminator.main.0.weight'] = torch.randn(8, 3, 4, 4,
+                                                            generator=g)
+    train['model_ema.decay'] = torch.tensor(0.9999)
+    train['model_ema.num_updates'] = torch.tensor(1000, dtype=torch.int32)
+    for k, v in vae.items():
+        train[lit_ema_name(k)] = v
+    write('vae-train-ema.ckpt', {
+        'epoch': 3, 'global_step': 1000, 'pytorch-lightning_version': '1.9.4',
+        'state_dict': train,
+        'optimizer_states': [{'state': {}, 'param_groups': [adam]}],
+        'lr_schedulers': [],
+    })
+
+    # torch.nn.DataParallel's names inside a training script's own dict
+    write('ddp.pth', {
+        'model': collections.OrderedDict(('module.' + k, v)
+                                         for k, v in vae.items()),
+        'optimizer': {'state': {}, 'param_groups': [adam]},
+        'epoch': 3,
+    })
+
+    write('legacy-vae.pth', vae, _use_new_zipfile_serialization=False)
+
+
+def save_safetensors_f16(path, tensors):
+    header = {}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        data = t.to(torch.float16).contiguous().numpy().astype('<f2').tobytes()
+        header[name] = {'dtype': 'F16', 'shape': list(t.shape),
+                        'data_offsets': [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(',', ':')).encode()
+    text += b' ' * (-len(text) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -243,10 +436,60 @@ def main():
          ('b', torch.randn(4, generator=g).half())])
     write_good('proto4.pth', small, pickle_protocol=4)
 
-    # --- refused but well formed ---
-    torch.save(small, os.path.join(OUT, 'legacy.pth'),
+    # integer tensors are read over, as safetensors' are
+    write_good('integers.pth', collections.OrderedDict(
+        [('w', torch.randn(2, generator=g)), ('ids', torch.arange(3)),
+         ('count', torch.tensor(7, dtype=torch.int32)),
+         ('mask', torch.tensor([True, False])),
+         ('b', torch.randn(3, generator=g).half())]))
+
+    # torch's legacy format (before 1.6), still written on request
+    write_good('legacy.pth', small, _use_new_zipfile_serialization=False)
+    write_good('legacy-proto4.pth', small, pickle_protocol=4,
                _use_new_zipfile_serialization=False)
-    expect('legacy.pth', 'UNSUPPORTED', 'legacy format')
+    shared = simple_state_dict()
+    shared['ids'] = torch.arange(5)
+    write_good('legacy-shared.pth', shared,
+               _use_new_zipfile_serialization=False)
+
+    # decoded against their twin by test-pth.c: no expected files
+    checkpoint_layouts(lambda name, obj, **args:
+                       save(obj, os.path.join(OUT, name), **args))
+
+    # --- refused but well formed ---
+    legacy = open(os.path.join(OUT, 'legacy-shared.pth'), 'rb').read()
+
+    def damaged_legacy(name, data, code, fragment):
+        with open(os.path.join(OUT, name), 'wb') as f:
+            f.write(data)
+        expect(name, code, fragment)
+
+    # where the cut falls depends on the storages' order, which follows
+    # their addresses when torch wrote the file
+    damaged_legacy('legacy-truncated.pth', legacy[:-100], 'FORMAT',
+                   'truncated?')
+    f = io.BytesIO(legacy)
+    for _ in range(5):      # magic, version, system, object, storage keys
+        for op, _, _ in pickletools.genops(f):
+            if op.name == 'STOP':
+                break
+    damaged_legacy('legacy-no-storages.pth', legacy[:f.tell()], 'FORMAT',
+                   'the file ends before storage 1 of')
+    at = legacy.find(b'little_endianq')
+    assert at > 0
+    big = bytearray(legacy)
+    big[at + len('little_endianq') + 1] = 0x89     # NEWTRUE -> NEWFALSE
+    damaged_legacy('legacy-big-endian.pth', bytes(big), 'UNSUPPORTED',
+                   'only little-endian checkpoints')
+
+    # what users take for checkpoints: said what it is
+    with open(os.path.join(OUT, 'plain-pickle.pth'), 'wb') as f:
+        pickle.dump({'w': [1.0, 2.0]}, f, protocol=4)
+    expect('plain-pickle.pth', 'UNSUPPORTED',
+           'a Python pickle, but not one torch.save wrote')
+    with open(os.path.join(OUT, 'model.gguf'), 'wb') as f:
+        f.write(b'GGUF\x03\x00\x00\x00' + bytes(24))
+    expect('model.gguf', 'UNSUPPORTED', 'a GGUF file')
 
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 1)),
                os.path.join(OUT, 'full-model.pth'))
@@ -322,10 +565,11 @@ def main():
                fake_pickle({'w': View(Storage('7', 6), 0, [6], [1])}),
                {'0': six})
     expect('storage-missing.pth', 'FORMAT', "storage 'archive/data/7'")
-    write_fake('storage-int64.pth',
-               fake_pickle({'w': View(Storage('0', 3, 'LongStorage'), 0, [3],
-                                      [1])}), {'0': six})
-    expect('storage-int64.pth', 'UNSUPPORTED', "global 'torch LongStorage'")
+    write_fake('storage-complex.pth',
+               fake_pickle({'w': View(Storage('0', 3, 'ComplexFloatStorage'),
+                                      0, [3], [1])}), {'0': six})
+    expect('storage-complex.pth', 'UNSUPPORTED',
+           "global 'torch ComplexFloatStorage'")
     write_fake('big-endian.pth',
                fake_pickle({'w': View(s, 0, [6], [1])}), {'0': six},
                byteorder=b'big')
@@ -405,7 +649,10 @@ def main():
     name_len, extra_len = struct.unpack('<HH', good[local + 26:local + 30])
     bad = bytearray(good)
     bad[local + 30 + name_len + extra_len + 5] ^= 0x40
-    damaged('bad-crc.pth', bytes(bad), 'FORMAT', 'CRC mismatch')
+    # a stored entry's CRC is checked when a model reads its tensors
+    # (test-pth.c), a deflated one's when it is inflated
+    with open(os.path.join(OUT, 'bad-crc.pth'), 'wb') as f:
+        f.write(bytes(bad))
 
     deflated = open(os.path.join(OUT, 'simple-deflate.pth'), 'rb').read()
     dend = deflated.rfind(b'PK\x05\x06')
@@ -417,6 +664,10 @@ def main():
     bad[dcd + 24:dcd + 28] = struct.pack(
         '<I', struct.unpack('<I', deflated[dcd + 24:dcd + 28])[0] + 1)
     damaged('deflate-short.pth', bytes(bad), 'FORMAT', 'does not inflate')
+    bad = bytearray(deflated)
+    crc_at = dcd + 16   # the first entry's CRC in the central directory
+    bad[crc_at] ^= 0x01
+    damaged('deflate-bad-crc.pth', bytes(bad), 'FORMAT', 'CRC mismatch')
 
     with open(os.path.join(OUT, 'hostile.tsv'), 'w') as f:
         f.write('# file\terror code\tmessage fragment '

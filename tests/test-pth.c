@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "vae-error.h"
+#include "vae-latent.h"
+#include "vae-model.h"
+#include "vae-tensor-private.h"
 #include "vae-weights.h"
 #include "pth-private.h"
 
@@ -82,6 +85,166 @@ test_good (void)
   compare_with_expected ("lightning.ckpt", "lightning.expected.safetensors");
   compare_with_expected ("module.pth", "module.expected.safetensors");
   compare_with_expected ("proto4.pth", "proto4.expected.safetensors");
+  /* integer tensors (token ids, counters, masks) are read over */
+  compare_with_expected ("integers.pth", "integers.expected.safetensors");
+  /* torch's legacy format: pickles, then the storages in a row */
+  compare_with_expected ("legacy.pth", "legacy.expected.safetensors");
+  compare_with_expected ("legacy-proto4.pth",
+                         "legacy-proto4.expected.safetensors");
+  compare_with_expected ("legacy-shared.pth",
+                         "legacy-shared.expected.safetensors");
+}
+
+/* A stored entry's tensors are widened, and its CRC checked, only when a
+ * model fetches them: the damage shows then, naming the entry. */
+static void
+test_lazy_crc (void)
+{
+  g_autofree gchar     *path = fixture ("bad-crc.pth");
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeWeights) weights = NULL;
+
+  weights = vae_weights_load (path, &error);
+  g_assert_no_error (error);
+
+  /* conv.bias is in another entry */
+  g_assert_nonnull (vae_weights_get_1d (weights, "conv.bias", 4, &error));
+  g_assert_no_error (error);
+
+  g_assert_null (vae_weights_get_4d (weights, "conv.weight", 4, 3, 3, 3,
+                                     &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_FORMAT);
+  g_assert_cmpstr (error->message, ==, "bad-crc.pth: tensor 'conv.weight': "
+                   "simple/data/0 is damaged (CRC mismatch)");
+}
+
+static VaeTensor *
+decode_fixture (const gchar *file)
+{
+  g_autofree gchar     *path = fixture (file);
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeModel)   model = NULL;
+  g_autoptr(VaeTensor)  values = vae_tensor_new_3d (4, 6, 5, NULL);
+  g_autoptr(VaeLatent)  latent = NULL;
+  VaeTensor            *image = NULL;
+  gsize                 i;
+
+  model = vae_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vae_model_get_architecture (model), ==, "autoencoder-kl");
+
+  for (i = 0; i < 4 * 6 * 5; i++)
+    values->data[i] = sinf (0.37f * i) * 1.5f;
+  latent = vae_latent_new (values, &error);
+  g_assert_no_error (error);
+  g_assert_true (vae_model_decode (model, latent, &image, NULL, NULL, NULL,
+                                   NULL, &error));
+  g_assert_no_error (error);
+
+  return image;
+}
+
+static VaeLatent *
+encode_fixture (const gchar *file)
+{
+  g_autofree gchar     *path = fixture (file);
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeModel)   model = NULL;
+  g_autoptr(VaeTensor)  image = vae_tensor_new_3d (3, 12, 10, NULL);
+  VaeLatent            *latent = NULL;
+  gsize                 i;
+
+  model = vae_model_load (path, &error);
+  g_assert_no_error (error);
+  for (i = 0; i < 3 * 12 * 10; i++)
+    image->data[i] = 0.5f + 0.4f * cosf (0.21f * i);
+  g_assert_true (vae_model_encode (model, image, &latent, NULL, NULL, NULL,
+                                   NULL, &error));
+  g_assert_no_error (error);
+
+  return latent;
+}
+
+/* Checkpoints as real ones are laid out (see gen-pth-fixtures.py), each
+ * holding the VAE of kl-vae.safetensors: the model found in each must
+ * decode and encode to the twin's bits.  vae-train-ema.ckpt also holds
+ * other trained weights under the plain names: only its EMA copy is the
+ * twin. */
+static void
+test_layouts (void)
+{
+  static const gchar *const files[] =
+    {
+      "sd-v1.ckpt", "vae-ft-ema-pruned.ckpt", "vae-train-ema.ckpt",
+      "ddp.pth", "legacy-vae.pth",
+    };
+  g_autoptr(VaeTensor) want = decode_fixture ("kl-vae.safetensors");
+  g_autoptr(VaeLatent) want_latent = encode_fixture ("kl-vae.safetensors");
+  const VaeTensor     *want_values = vae_latent_get_tensor (want_latent);
+  guint                i;
+
+  for (i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autoptr(VaeTensor) got = decode_fixture (files[i]);
+      g_autoptr(VaeLatent) latent = encode_fixture (files[i]);
+      const VaeTensor     *values = vae_latent_get_tensor (latent);
+
+      g_test_message ("%s", files[i]);
+      g_assert_cmpuint (got->n_elements, ==, want->n_elements);
+      if (memcmp (got->data, want->data,
+                  want->n_elements * sizeof (gfloat)) != 0)
+        g_error ("%s decodes other than kl-vae.safetensors", files[i]);
+      g_assert_cmpuint (values->n_elements, ==, want_values->n_elements);
+      if (memcmp (values->data, want_values->data,
+                  want_values->n_elements * sizeof (gfloat)) != 0)
+        g_error ("%s encodes other than kl-vae.safetensors", files[i]);
+    }
+}
+
+/* What the roots and the EMA choice look like from the weights. */
+static void
+test_roots (void)
+{
+  g_autofree gchar     *path = fixture ("vae-train-ema.ckpt");
+  g_autoptr(GError)     error = NULL;
+  g_autoptr(VaeWeights) weights = NULL;
+  g_autoptr(VaeWeights) twin = NULL;
+  g_autofree gchar     *twin_path = fixture ("kl-vae.safetensors");
+  g_autoptr(GPtrArray)  names = NULL;
+  const VaeWeight      *w;
+  const VaeWeight      *want;
+
+  weights = vae_weights_load (path, &error);
+  g_assert_no_error (error);
+  twin = vae_weights_load (twin_path, &error);
+  g_assert_no_error (error);
+
+  /* as stored */
+  g_assert_true (vae_weights_has (weights,
+                                  "state_dict.encoder.conv_in.weight"));
+  g_assert_false (vae_weights_uses_ema (weights));
+
+  g_assert_false (vae_weights_set_root (weights, "nothing."));
+  g_assert_true (vae_weights_set_root (weights, "state_dict."));
+  g_assert_true (vae_weights_uses_ema (weights));
+  g_assert_cmpstr (vae_weights_get_root (weights), ==, "state_dict.");
+
+  /* the EMA copies answer for the plain names, and are not listed */
+  names = vae_weights_list (weights);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, "encoder.conv_in.weight");
+  g_assert_false (g_ptr_array_find_with_equal_func (names,
+                                                    "model_ema.decay",
+                                                    g_str_equal, NULL));
+  w = vae_weights_lookup (weights, "encoder.conv_in.weight");
+  want = vae_weights_lookup (twin, "encoder.conv_in.weight");
+  g_assert_nonnull (w);
+  g_assert_cmpstr (w->name, ==, "state_dict.model_ema.encoderconv_inweight");
+  g_assert_cmpmem (w->data, w->n_elements * sizeof (gfloat), want->data,
+                   want->n_elements * sizeof (gfloat));
+  /* a tensor without a copy is itself */
+  w = vae_weights_lookup (weights, "loss.logvar");
+  g_assert_nonnull (w);
+  g_assert_cmpstr (w->name, ==, "state_dict.loss.logvar");
 }
 
 /* Independent of torch: the special values the generator stored by bit
@@ -303,7 +466,7 @@ test_zip_mutations (void)
             }
         }
 
-      weights = vae_pth_parse (copy, length, "mutant.pth", &error);
+      weights = vae_pth_parse (copy, length, "mutant.pth", NULL, &error);
       check_outcome (weights, error, "mutant.pth: ", &n_loaded, &n_refused);
     }
 
@@ -412,6 +575,9 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/pth/good", test_good);
+  g_test_add_func ("/pth/lazy-crc", test_lazy_crc);
+  g_test_add_func ("/pth/layouts", test_layouts);
+  g_test_add_func ("/pth/roots", test_roots);
   g_test_add_func ("/pth/special-values", test_special_values);
   g_test_add_func ("/pth/hostile", test_hostile);
   g_test_add_func ("/pth/zip-mutations", test_zip_mutations);
