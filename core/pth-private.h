@@ -61,9 +61,10 @@ typedef struct
   guint64   n_elements;
 } VaePickleTensor;
 
-/* Largest pickle read: some 100000 tensors.  The reader's memory is
- * bounded by a multiple of the pickle's size. */
-#define VAE_PICKLE_MAX_SIZE ((gsize) 32 << 20)
+/* Largest pickle read: some 80000 tensors (a full SD checkpoint has
+ * about 1100 in a pickle of 150 KiB).  The reader's memory is bounded by a
+ * multiple of the pickle's size. */
+#define VAE_PICKLE_MAX_SIZE ((gsize) 16 << 20)
 
 /* Returns an array of VaePickleTensor (freed with the array).  Every
  * tensor's view lies inside storage_numel; whether the storage entry really

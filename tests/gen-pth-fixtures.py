@@ -592,7 +592,7 @@ def main():
     write_fake('pickle-bomb.pth', b'\x80\x02' + b'(' * (64 << 20) + b'.',
                {}, compression=zipfile.ZIP_DEFLATED)
     expect('pickle-bomb.pth', 'NO_MEMORY',
-           "'archive/data.pkl' of 67108867 bytes is over the 32 MiB limit")
+           "'archive/data.pkl' of 67108867 bytes is over the 16 MiB limit")
     # five million MARKs: the mark stack grew without bound
     write_fake('mark-bomb.pth', b'\x80\x02' + b'(' * 5000000 + b'.', {},
                compression=zipfile.ZIP_DEFLATED)
@@ -601,7 +601,7 @@ def main():
     write_fake('object-bomb.pth', b'\x80\x02' + b'}' * (8 << 20) + b'.', {},
                compression=zipfile.ZIP_DEFLATED)
     expect('object-bomb.pth', 'NO_MEMORY',
-           'the pickle would take more than 256 MiB to read')
+           'the pickle would take more than 320 MiB to read')
     # two million pushes of one memoised object: no objects, a long stack
     write_fake('stack-bomb.pth',
                b'\x80\x02Nq\x00' + b'h\x00' * 2000000 + b'.', {},
