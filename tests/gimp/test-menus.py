@@ -19,7 +19,10 @@ import glob
 import importlib.util
 import re
 import subprocess
+import sys
 
+# The driver is shared with test-dialogs.py; keep the source tree clean.
+sys.dont_write_bytecode = True
 spec = importlib.util.spec_from_file_location("dialog_driver",
                                               os.environ["VAE_TEST_DRIVER"])
 driver = importlib.util.module_from_spec(spec)
