@@ -190,6 +190,7 @@ def main():
                      % (targs.get("lr", 0), targs.get("lr_head_mult", 0), targs.get("lr_pca_mult", 0),
                         targs.get("warmup", 0), targs.get("budget_min", 0), targs.get("clip", 0)),
         "hardware": targs.get("hardware"),
+        "changes": targs.get("legs", []),
         "tool": "gimp-vae tools/train/train_codec.py, tables by tools/train/export_codec.py",
     }
     spec = {

@@ -158,14 +158,18 @@ def main():
     if args.resume:
         out = args.resume
         state = torch.load(os.path.join(out, "ckpt.pt"), map_location="cpu", weights_only=False)
-        budget, threads = args.budget_min, args.threads
+        given = args
         args = argparse.Namespace(**state["args"])
         args.resume = out
-        if budget is not None:
-            args.budget_min = budget
-        # a busy machine may call for fewer threads than the run began with
-        if "--threads" in sys.argv:
-            args.threads = threads
+        if given.budget_min is not None:
+            args.budget_min = given.budget_min
+        # what may change between the legs of a run: threads (a busy
+        # machine), the balance of the distortion terms (recorded per leg)
+        for name in ("threads", "ms_ssim_weight"):
+            if "--" + name.replace("_", "-") in sys.argv:
+                setattr(args, name, getattr(given, name))
+                args.legs = getattr(args, "legs", []) + [
+                    "from step %d: %s = %s" % (state["step"], name, getattr(given, name))]
     else:
         if not args.out:
             sys.exit("--out or --resume is required")
