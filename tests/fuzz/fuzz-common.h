@@ -10,7 +10,9 @@
 
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -23,13 +25,27 @@ int LLVMFuzzerInitialize   (int            *argc,
 int LLVMFuzzerTestOneInput (const uint8_t  *data,
                             size_t          size);
 
+static void
+fuzz_trap (int signal_number)
+{
+  abort ();
+}
+
 static inline void
 fuzz_init (void)
 {
-  /* The library never warns about data: a warning is a finding too. */
+  /* The library never warns about data: a warning is a finding too.
+   * GLib stops on fatal messages with SIGTRAP, which libFuzzer does not
+   * catch: made an abort, whose input it keeps. */
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
                           G_LOG_LEVEL_WARNING);
+  signal (SIGTRAP, fuzz_trap);
 }
+
+/* abort(), not g_error()'s trap: libFuzzer saves the input on SIGABRT */
+#define fuzz_fail(...) \
+  G_STMT_START { g_printerr (__VA_ARGS__); g_printerr ("\n"); abort (); } \
+  G_STMT_END
 
 static inline void
 fuzz_check_error (const GError *error,
@@ -40,13 +56,13 @@ fuzz_check_error (const GError *error,
   g_assert_nonnull (error);
   if (error->domain != VAE_ERROR || ! g_str_has_prefix (error->message,
                                                         display))
-    g_error ("not a libvae error about %s: %s", display, error->message);
+    fuzz_fail ("not a libvae error about %s: %s", display, error->message);
   /* one line of text: no control characters from the file */
   for (p = error->message; *p; p++)
     if ((guchar) *p < 0x20 || *p == 0x7f)
-      g_error ("a control character in the message: %s", error->message);
+      fuzz_fail ("a control character in the message: %s", error->message);
   if (! g_utf8_validate (error->message, -1, NULL))
-    g_error ("a message that is not UTF-8: %s", error->message);
+    fuzz_fail ("a message that is not UTF-8: %s", error->message);
 }
 
 /* Reads every value of every tensor, as a model would, through the checked

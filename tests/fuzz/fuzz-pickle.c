@@ -26,6 +26,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   tensors = vae_pickle_load_tensors (data, size, "fuzz.pkl", &error);
   if (! tensors)
     {
+      /* as vae_weights_parse() passes it on */
+      vae_error_tidy (error);
       fuzz_check_error (error, "fuzz.pkl: ");
       return 0;
     }
