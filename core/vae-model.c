@@ -369,6 +369,16 @@ model_new (const gchar *path)
  * shapes, not from file names; file names only pair the encoder and decoder
  * files of two-file models such as TAESD.
  *
+ * Weight files are safetensors or PyTorch checkpoints (zip, or the legacy
+ * format before torch 1.6).  Checkpoints that wrap the state dict (under
+ * "state_dict", "model", "module." and the like, as Lightning,
+ * latent-diffusion and training scripts save them) are looked into until
+ * an architecture is found, so a full Stable Diffusion checkpoint loads its
+ * VAE.  Where a checkpoint also holds an EMA copy of the weights
+ * (latent-diffusion's "model_ema.", or a top-level "ema" dict), the EMA
+ * copy is used: it is what latent-diffusion samples and evaluates with and
+ * what released VAE weights are.
+ *
  * Returns: (transfer full) (nullable): the model, or %NULL with @error set
  *   (%VAE_ERROR_IO, %VAE_ERROR_FORMAT, %VAE_ERROR_SHAPE,
  *   %VAE_ERROR_UNSUPPORTED or %VAE_ERROR_NO_MEMORY).
