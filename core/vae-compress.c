@@ -25,9 +25,14 @@
 #define VERSION 1
 #define MAX_ID 64
 #define HASH_BYTES 16
-#define MAX_SIDE (1u << 16)
+/* Bounds on what a header may claim.  A range-coded symbol can cost far
+ * less than a bit, so a small file may honestly describe many values: the
+ * bounds keep what a hostile one makes the decoder allocate (8 bytes per
+ * latent value, 256 MiB at most) and loop over within reason, and still
+ * hold 16384^2 images, TAEF2's latents of 8192^2. */
+#define MAX_SIDE (1u << 14)
 #define MAX_CHANNELS 1024
-#define MAX_LATENT_VALUES ((gsize) 1 << 28)
+#define MAX_LATENT_VALUES ((gsize) 1 << 25)
 #define MAX_FILE ((gsize) 1 << 30)
 
 /* The generic coder's step, relative to each channel's spread: from 4
@@ -681,7 +686,8 @@ vae_compress_latent (const VaeLatent           *latent,
   h.width = width;
   h.height = height;
   if (h.channels > MAX_CHANNELS || h.width > MAX_SIDE || h.height > MAX_SIDE ||
-      h.latent_width > MAX_SIDE || h.latent_height > MAX_SIDE)
+      h.latent_width > MAX_SIDE || h.latent_height > MAX_SIDE ||
+      (gsize) h.channels * h.latent_width * h.latent_height > MAX_LATENT_VALUES)
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
                    "latents of %u x %u x %u are too large for a .vaez file",
