@@ -1,13 +1,15 @@
 /* gimp-vae - image autoencoders in GIMP 3
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The plug-in object: one binary, five procedures under Filters ▸ VAE.
- * Each procedure lives in its own file (proc-*.c).
+ * The plug-in object: one binary, five procedures under Filters ▸ VAE
+ * (proc-*.c) and File ▸ Open and Export As for .latent and .vaez files
+ * (file-*.c).
  */
 
 #include <libgimp/gimp.h>
 
 #include "gimp-vae.h"
+#include "vae-file-common.h"
 
 typedef struct
 {
@@ -23,6 +25,12 @@ static const ProcedureEntry procedures[] =
   { VAE_PROC_RECONSTRUCT, vae_reconstruct_procedure_new },
   { VAE_PROC_INTERPOLATE, vae_interpolate_procedure_new },
   { VAE_PROC_EDIT,        vae_edit_procedure_new        },
+  { VAE_PROC_LATENT_LOAD,   vae_latent_load_procedure_new   },
+  { VAE_PROC_LATENT_THUMB,  vae_latent_thumb_procedure_new  },
+  { VAE_PROC_LATENT_EXPORT, vae_latent_export_procedure_new },
+  { VAE_PROC_VAEZ_LOAD,     vae_vaez_load_procedure_new     },
+  { VAE_PROC_VAEZ_THUMB,    vae_vaez_thumb_procedure_new    },
+  { VAE_PROC_VAEZ_EXPORT,   vae_vaez_export_procedure_new   },
 };
 
 #define VAE_TYPE_PLUG_IN (vae_plug_in_get_type ())
