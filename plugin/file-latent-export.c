@@ -45,6 +45,8 @@ vae_latent_export_procedure_new (GimpPlugIn  *plug_in,
                               "the latents as a .latent file, which File ▸ "
                               "Open decodes again and ComfyUI's Load Latent "
                               "reads.  The image is not changed."));
+  gimp_file_procedure_set_format_name (GIMP_FILE_PROCEDURE (procedure),
+                                       "Latent");
   gimp_file_procedure_set_mime_types (GIMP_FILE_PROCEDURE (procedure),
                                       "application/x-vae-latent");
   gimp_file_procedure_set_extensions (GIMP_FILE_PROCEDURE (procedure),

@@ -59,6 +59,8 @@ vae_latent_load_procedure_new (GimpPlugIn  *plug_in,
                               "installed model that takes its latents; when "
                               "several do, an interactive run asks and a "
                               "script names one in “model”."));
+  gimp_file_procedure_set_format_name (GIMP_FILE_PROCEDURE (procedure),
+                                       "Latent");
   gimp_file_procedure_set_mime_types (GIMP_FILE_PROCEDURE (procedure),
                                       "application/x-vae-latent");
   gimp_file_procedure_set_extensions (GIMP_FILE_PROCEDURE (procedure),

@@ -72,6 +72,8 @@ vae_vaez_export_procedure_new (GimpPlugIn  *plug_in,
                               "model is installed, or the model named.  "
                               "Aims at a quality or at a number of bits per "
                               "pixel.  The image is not changed."));
+  gimp_file_procedure_set_format_name (GIMP_FILE_PROCEDURE (procedure),
+                                       "VAEZ");
   gimp_file_procedure_set_mime_types (GIMP_FILE_PROCEDURE (procedure),
                                       "image/x-vaez");
   gimp_file_procedure_set_extensions (GIMP_FILE_PROCEDURE (procedure),

@@ -41,6 +41,8 @@ vae_vaez_load_procedure_new (GimpPlugIn  *plug_in,
                             _("Decompresses a .vaez file with the model it "
                               "names.  The layer carries the decompressed "
                               "latents."));
+  gimp_file_procedure_set_format_name (GIMP_FILE_PROCEDURE (procedure),
+                                       "VAEZ");
   gimp_file_procedure_set_mime_types (GIMP_FILE_PROCEDURE (procedure),
                                       "image/x-vaez");
   gimp_file_procedure_set_extensions (GIMP_FILE_PROCEDURE (procedure),

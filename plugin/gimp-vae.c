@@ -25,11 +25,13 @@ static const ProcedureEntry procedures[] =
   { VAE_PROC_RECONSTRUCT, vae_reconstruct_procedure_new },
   { VAE_PROC_INTERPOLATE, vae_interpolate_procedure_new },
   { VAE_PROC_EDIT,        vae_edit_procedure_new        },
-  { VAE_PROC_LATENT_LOAD,   vae_latent_load_procedure_new   },
+  /* A thumbnail procedure must be installed before the load procedure
+   * that names it. */
   { VAE_PROC_LATENT_THUMB,  vae_latent_thumb_procedure_new  },
+  { VAE_PROC_LATENT_LOAD,   vae_latent_load_procedure_new   },
   { VAE_PROC_LATENT_EXPORT, vae_latent_export_procedure_new },
-  { VAE_PROC_VAEZ_LOAD,     vae_vaez_load_procedure_new     },
   { VAE_PROC_VAEZ_THUMB,    vae_vaez_thumb_procedure_new    },
+  { VAE_PROC_VAEZ_LOAD,     vae_vaez_load_procedure_new     },
   { VAE_PROC_VAEZ_EXPORT,   vae_vaez_export_procedure_new   },
 };
 

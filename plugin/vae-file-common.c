@@ -350,7 +350,12 @@ ask_model (const VaeLatent *latent,
         first = button;
     }
 
+  /* Return opens, as in every other dialog: a focused radio button would
+   * take the key for itself. */
+  gtk_dialog_set_default_response (GTK_DIALOG (dialog), GTK_RESPONSE_OK);
   gtk_widget_show_all (dialog);
+  gtk_widget_grab_focus (gtk_dialog_get_widget_for_response (GTK_DIALOG (dialog),
+                                                             GTK_RESPONSE_OK));
   if (gimp_dialog_run (GIMP_DIALOG (dialog)) == GTK_RESPONSE_OK)
     for (iter = buttons, i = 0; iter != NULL; iter = iter->next, i++)
       if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (iter->data)))

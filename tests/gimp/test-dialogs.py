@@ -7,6 +7,8 @@
 # and the run made its layer.  Run by run-gimp-test.py --xvfb; with
 # VAE_TEST_SCREENSHOTS set, the PNGs land there (docs/screenshots/).
 
+import json
+import struct
 import subprocess
 
 image, source = kodak("kodim23")
@@ -36,11 +38,52 @@ runs = [
      "plug-in-vae-edit", dict(drawables=[latents])),
 ]
 
+# File > Export As and File > Open: the .vaez export dialog with its size
+# and PSNR estimate, the .latent export dialog, and the question a
+# ComfyUI latent without a model name asks.
+blob = parasite_bytes(latents, "gimp-vae-latent")
+n, = struct.unpack("<Q", blob[:8])
+entry = json.loads(blob[8:8 + n])["latent_tensor"]
+data = blob[8 + n + entry["data_offsets"][0]:8 + n + entry["data_offsets"][1]]
+header = json.dumps({"latent_tensor": {"dtype": "F32", "shape": entry["shape"],
+                                       "data_offsets": [0, len(data)]}}).encode()
+header += b" " * (-len(header) % 8)
+comfy = os.path.join(WORK, "comfy.latent")
+with open(comfy, "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header + data)
+
+files = [
+    ("Export Image as VAEZ", "dialog-export-vaez", "file-vaez-export",
+     dict(file=Gio.File.new_for_path(os.path.join(WORK, "out.vaez")))),
+    ("Export Image as Latent", "dialog-export-latent", "file-vae-latent-export",
+     dict(file=Gio.File.new_for_path(os.path.join(WORK, "out.latent")))),
+]
+runs += files
+runs.append(("Which Model Made These Latents?", "dialog-open-latent",
+             "file-vae-latent-load", dict(file=Gio.File.new_for_path(comfy))))
+
 driver = subprocess.Popen(
     ["python3", os.environ["VAE_TEST_DRIVER"], shots, settle] +
     ["%s=%s" % (title, shot) for title, shot, _, _ in runs])
 
 for title, shot, procedure, arguments in runs:
+    if procedure == "file-vae-latent-load":
+        opened, = call(procedure, run_mode=Gimp.RunMode.INTERACTIVE,
+                       **arguments)
+        check(opened.get_width() == 384 // 8 * 16 or
+              opened.get_width() == 384,
+              "%s: OK opened the file with the first model offered (%d px)"
+              % (title, opened.get_width()))
+        continue
+    if procedure.startswith("file-"):
+        before = digest(source)
+        call(procedure, image=image, run_mode=Gimp.RunMode.INTERACTIVE,
+             **arguments)
+        path = arguments["file"].get_path()
+        check(os.path.getsize(path) > 0 and digest(source) == before,
+              "%s: OK wrote %s and left the image alone"
+              % (title, os.path.basename(path)))
+        continue
     before = len(image.get_layers())
     values = call(procedure, image=image, run_mode=Gimp.RunMode.INTERACTIVE,
                   **arguments)
