@@ -39,16 +39,6 @@ cli_run_encode (CliContext       *ctx,
       return NULL;
     }
 
-  /* decode crops and checks the model from these; make sure they are
-   * there even should the library leave them out
-   */
-  if (vae_latent_get_model_hash (latent) == NULL)
-    vae_latent_set_model (latent, vae_model_get_id (model),
-                          vae_model_get_hash (model));
-  if (!vae_latent_get_image_size (latent, NULL, NULL))
-    vae_latent_set_image_size (latent, vae_tensor_get_dim (image, 2),
-                               vae_tensor_get_dim (image, 1));
-
   return latent;
 }
 

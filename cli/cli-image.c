@@ -3,23 +3,23 @@
  *
  * Image files <-> libvae tensors, through GEGL.
  *
- * Pixel mapping (the plug-in should do the same so that both give the same
- * latents for the same file):
+ * Pixel mapping (the plug-in crosses the same adapter, vae-pixels.h, so
+ * that both give the same latents for the same file):
  *
  *   - every file is read as babl "R'G'B'A float": non-linear sRGB, alpha
  *     not premultiplied.  babl converts from the file's own format and
  *     colour space (an embedded ICC profile is honoured), so an 8-bit value
  *     k becomes exactly k / 255 and a 16-bit value k becomes k / 65535;
- *   - values are clamped to [0, 1] (float formats such as EXR may exceed
- *     it) and NaN becomes 0;
- *   - R', G', B' go planar into a [3, H, W] tensor; gray files arrive as
- *     R' = G' = B' = Y' (babl's conversion) and are encoded as colour;
+ *   - vae_tensor_from_pixels() clamps to [0, 1] (float formats such as EXR
+ *     may exceed it), NaN becomes 0, and puts R', G', B' planar into a
+ *     [3, H, W] tensor; gray files arrive as R' = G' = B' = Y' (babl's
+ *     conversion) and are encoded as colour;
  *   - alpha, when the file has it, goes into a separate [1, H, W] tensor.
  *     Colour under transparent pixels is encoded as stored.
  *
- * Writing is the reverse: 8 bits by default, rounding to the nearest level
- * (v * 255 + 0.5), or 16 bits; RGBA when an alpha tensor of the same size
- * is given, RGB otherwise.
+ * Writing is the reverse through vae_tensor_to_pixels(): 8 bits by
+ * default or 16, the nearest level with ties to even; RGBA when an alpha
+ * tensor of the same size is given, RGB otherwise.
  */
 
 #include <errno.h>
@@ -236,8 +236,6 @@ check_readable (const gchar  *path,
   return TRUE;
 }
 
-static gboolean looks_like_safetensors (const gchar *path);
-
 /* The format a file's first bytes announce, or NULL. */
 static const gchar *
 sniff_format (const gchar *path)
@@ -277,17 +275,6 @@ sniff_format (const gchar *path)
   return NULL;
 }
 
-static inline gfloat
-clamp_unit (gfloat v)
-{
-  /* written so that NaN fails both tests and ends up 0 */
-  if (!(v > 0.0f))
-    return 0.0f;
-  if (!(v < 1.0f))
-    return 1.0f;
-  return v;
-}
-
 /**
  * cli_image_load:
  * @ctx: the command's context, for notes
@@ -316,17 +303,14 @@ cli_image_load (CliContext   *ctx,
   g_autofree gchar    *log_detail = NULL;
   g_autofree gchar    *raw_detail = NULL;
   g_autofree gchar    *what = NULL;
-  gfloat              *rgb;
-  gfloat              *alpha = NULL;
   gfloat              *chunk;
-  gsize                n_pixels;
   gint                 n_components;
   gint                 y0;
 
   if (!check_readable (path, error))
     return NULL;
 
-  if (looks_like_safetensors (path))
+  if (vae_safetensors_sniff_file (path))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "'%s' holds latents or weights, not an image", path);
@@ -425,11 +409,8 @@ cli_image_load (CliContext   *ctx,
           g_prefix_error (error, "cannot load '%s': ", path);
           return NULL;
         }
-      alpha = vae_tensor_get_data (image->alpha);
     }
 
-  rgb = vae_tensor_get_data (image->rgb);
-  n_pixels = (gsize) image->width * image->height;
   chunk = g_try_malloc_n ((gsize) image->width * CHUNK_ROWS, 4 * sizeof (gfloat));
   if (chunk == NULL)
     {
@@ -442,8 +423,6 @@ cli_image_load (CliContext   *ctx,
   for (y0 = 0; y0 < (gint) image->height; y0 += CHUNK_ROWS)
     {
       GeglRectangle rect;
-      gsize         i;
-      gsize         base;
 
       if (!cli_check_cancelled (ctx, error))
         {
@@ -459,16 +438,10 @@ cli_image_load (CliContext   *ctx,
 
       gegl_buffer_get (buffer, &rect, 1.0, babl_format ("R'G'B'A float"),
                        chunk, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
-
-      base = (gsize) y0 * image->width;
-      for (i = 0; i < (gsize) rect.width * rect.height; i++)
-        {
-          rgb[base + i]                = clamp_unit (chunk[4 * i + 0]);
-          rgb[n_pixels + base + i]     = clamp_unit (chunk[4 * i + 1]);
-          rgb[2 * n_pixels + base + i] = clamp_unit (chunk[4 * i + 2]);
-          if (alpha != NULL)
-            alpha[base + i] = clamp_unit (chunk[4 * i + 3]);
-        }
+      /* the tensors were made to the buffer's extent: this cannot fail */
+      vae_tensor_from_pixels (image->rgb, image->alpha, y0, rect.height, chunk,
+                              VAE_PIXEL_FORMAT_RGBA_FLOAT,
+                              (gsize) image->width * 4 * sizeof (gfloat), NULL);
     }
 
   g_free (chunk);
@@ -568,45 +541,41 @@ tensors_to_buffer (const VaeTensor  *rgb,
                    guint             depth,
                    GError          **error)
 {
-  const gfloat  *src = vae_tensor_peek_data (rgb);
-  const gfloat  *a = alpha ? vae_tensor_peek_data (alpha) : NULL;
-  gsize          height = vae_tensor_get_dim (rgb, 1);
-  gsize          width = vae_tensor_get_dim (rgb, 2);
-  gsize          n_pixels = width * height;
-  gint           n_channels = a ? 4 : 3;
-  const Babl    *format;
-  GeglRectangle  extent = { 0, 0, (gint) width, (gint) height };
-  gpointer       data;
-  gsize          i;
-  gint           c;
+  gsize           height = vae_tensor_get_dim (rgb, 1);
+  gsize           width = vae_tensor_get_dim (rgb, 2);
+  const Babl     *format;
+  VaePixelFormat  pixel_format;
+  GeglRectangle   extent = { 0, 0, (gint) width, (gint) height };
+  gsize           bpp;
+  gpointer        data;
 
   if (depth == 16)
-    format = babl_format (a ? "R'G'B'A u16" : "R'G'B' u16");
+    {
+      format = babl_format (alpha ? "R'G'B'A u16" : "R'G'B' u16");
+      pixel_format = alpha ? VAE_PIXEL_FORMAT_RGBA_U16 : VAE_PIXEL_FORMAT_RGB_U16;
+    }
   else
-    format = babl_format (a ? "R'G'B'A u8" : "R'G'B' u8");
+    {
+      format = babl_format (alpha ? "R'G'B'A u8" : "R'G'B' u8");
+      pixel_format = alpha ? VAE_PIXEL_FORMAT_RGBA_U8 : VAE_PIXEL_FORMAT_RGB_U8;
+    }
+  bpp = vae_pixel_format_get_bytes_per_pixel (pixel_format);
 
-  data = g_try_malloc_n (n_pixels, n_channels * (depth / 8));
+  data = g_try_malloc_n (width * height, bpp);
   if (data == NULL)
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY, "out of memory");
       return NULL;
     }
-
-  for (i = 0; i < n_pixels; i++)
-    for (c = 0; c < n_channels; c++)
-      {
-        gfloat v = c < 3 ? src[c * n_pixels + i] : a[i];
-
-        if (depth == 16)
-          ((guint16 *) data)[i * n_channels + c] =
-            (guint16) (clamp_unit (v) * 65535.0f + 0.5f);
-        else
-          ((guint8 *) data)[i * n_channels + c] =
-            (guint8) (clamp_unit (v) * 255.0f + 0.5f);
-      }
+  if (!vae_tensor_to_pixels (rgb, alpha, 0, height, data, pixel_format,
+                             width * bpp, error))
+    {
+      g_free (data);
+      return NULL;
+    }
 
   return gegl_buffer_linear_new_from_data (data, format, &extent,
-                                           GEGL_AUTO_ROWSTRIDE,
+                                           width * bpp,
                                            (GDestroyNotify) g_free, data);
 }
 
@@ -782,32 +751,6 @@ cli_image_save (const gchar      *path,
   return TRUE;
 }
 
-/* No image format starts like a safetensors file: a little-endian 64-bit
- * header length followed by a JSON object.
- */
-static gboolean
-looks_like_safetensors (const gchar *path)
-{
-  guint8   head[9];
-  guint64  header_len = 0;
-  FILE    *file;
-  gsize    n;
-  gint     i;
-
-  file = g_fopen (path, "rb");
-  if (file == NULL)
-    return FALSE;
-  n = fread (head, 1, sizeof (head), file);
-  fclose (file);
-  if (n != sizeof (head))
-    return FALSE;
-
-  for (i = 7; i >= 0; i--)
-    header_len = (header_len << 8) | head[i];
-
-  return head[8] == '{' && header_len >= 2 && header_len < (100 << 20);
-}
-
 /**
  * cli_is_latent_file:
  * @path: a file named on the command line
@@ -821,7 +764,7 @@ cli_is_latent_file (const gchar *path)
 {
   g_autofree gchar *ext = lower_extension (path);
 
-  return g_str_equal (ext, "latent") || looks_like_safetensors (path);
+  return g_str_equal (ext, "latent") || vae_safetensors_sniff_file (path);
 }
 
 /**

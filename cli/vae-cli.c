@@ -436,9 +436,9 @@ cli_model_open (CliContext   *ctx,
  * @path: where they came from, for the message
  * @error: return location for a #GError
  *
- * Refuses latents that another model made, with a message that names both
- * models and the option to override.  libvae checks this too, but cannot
- * name the file or the command-line option.
+ * vae_model_check_latent() before any work, with a message for latents of
+ * another model that names the file, both models and the option to
+ * override, which libvae cannot know.
  *
  * Returns: %TRUE when @latent may be decoded.
  */
@@ -449,19 +449,28 @@ cli_check_latent_model (CliContext       *ctx,
                         const gchar      *path,
                         GError          **error)
 {
-  const gchar *hash = vae_latent_get_model_hash (latent);
-  const gchar *id = vae_latent_get_model_id (latent);
+  g_autoptr (GError)  local = NULL;
+  const gchar        *hash = vae_latent_get_model_hash (latent);
+  const gchar        *id = vae_latent_get_model_id (latent);
 
-  /* latents from elsewhere (ComfyUI) record no model: nothing to check */
-  if (ctx->options.force || hash == NULL ||
-      g_strcmp0 (hash, vae_model_get_hash (model)) == 0)
+  /* --force lets vae_model_decode() take any model's latents */
+  if (ctx->options.force || vae_model_check_latent (model, latent, &local))
     return TRUE;
 
+  if (!g_error_matches (local, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH))
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+
   g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-               "'%s' was made by another model (%s, %s) than '%s' (%s, %s); "
+               "'%s' was made by another model (%s%s%s) than '%s' (%s, %s); "
                "--force decodes it anyway",
-               path, id ? id : "unknown", hash, vae_model_get_path (model),
-               vae_model_get_id (model), vae_model_get_hash (model));
+               path, id != NULL && id[0] != '\0' ? id : "unknown",
+               hash != NULL && hash[0] != '\0' ? ", " : "",
+               hash != NULL ? hash : "",
+               vae_model_get_path (model), vae_model_get_id (model),
+               vae_model_get_hash (model));
   return FALSE;
 }
 

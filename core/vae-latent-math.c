@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vae-error.h"
+#include "vae-image.h"
 #include "vae-latent-private.h"
 #include "vae-tensor-private.h"
 
@@ -480,4 +481,56 @@ vae_latent_mix (const VaeLatent  *a,
                  data + ch * plane, plane);
 
   return out;
+}
+
+/**
+ * vae_latent_resize:
+ * @latent: latents
+ * @width: the new latent width
+ * @height: the new latent height
+ * @error: return location for a #GError
+ *
+ * Resamples latents (bicubic, like pictures), keeping their model and
+ * scaling the image size they decode to by the same factor.
+ *
+ * Returns: (transfer full) (nullable): the resampled latents, or a new
+ *   reference to @latent when the size is already right.
+ */
+VaeLatent *
+vae_latent_resize (const VaeLatent  *latent,
+                   guint             width,
+                   guint             height,
+                   GError          **error)
+{
+  guint      w = vae_latent_get_width (latent);
+  guint      h = vae_latent_get_height (latent);
+  VaeTensor *tensor;
+  VaeLatent *resized;
+  guint      image_w;
+  guint      image_h;
+
+  g_return_val_if_fail (latent != NULL, NULL);
+
+  if (w == width && h == height)
+    return vae_latent_ref ((VaeLatent *) latent);
+
+  tensor = vae_image_resize (vae_latent_get_tensor (latent), width, height,
+                             error);
+  if (tensor == NULL)
+    return NULL;
+
+  resized = vae_latent_new (tensor, error);
+  vae_tensor_unref (tensor);
+  if (resized == NULL)
+    return NULL;
+
+  vae_latent_set_model (resized,
+                        vae_latent_get_model_id (latent),
+                        vae_latent_get_model_hash (latent));
+  if (vae_latent_get_image_size (latent, &image_w, &image_h))
+    vae_latent_set_image_size (resized,
+                               MAX (1, (guint) round (image_w * (gdouble) width / w)),
+                               MAX (1, (guint) round (image_h * (gdouble) height / h)));
+
+  return resized;
 }

@@ -1,18 +1,18 @@
-/* gimp-vae - image autoencoders in GIMP 3
- * SPDX-License-Identifier: GPL-3.0-or-later
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
  *
  * Latent -> RGB projections of known models, fitted on photographs by
- * plugin/fit-latent-rgb.py (the Kodak set): each colour is a weighted sum
+ * tools/fit-latent-rgb.py (the Kodak set): each colour is a weighted sum
  * of the latent channels plus a bias, the last weight.  A projection
  * fitted on real photos previews other photos far better than one fitted
  * at run time on a synthetic picture (TAEF2: 18.9 dB leave-one-out on the
  * 24 photos, against 13.4 dB for the run-time fit on five of them), so
- * models listed here use it.  The table is keyed by
- * content hash: other weights under the same id get the run-time fit.
- * When libvae's model registry exists, these belong there.
+ * models listed here use it.  The table is keyed by content hash, not by
+ * registry id: the projection belongs to the weights, and other weights
+ * under the same id get the run-time fit.
  */
 
-#include "vae-latent-preview.h"
+#include "vae-preview-private.h"
 
 typedef struct
 {
@@ -22,7 +22,7 @@ typedef struct
   const gdouble *weights;    /* [3][channels + 1] */
 } LatentRgb;
 
-/* taef2: fitted on 24 photos by plugin/fit-latent-rgb.py;
+/* taef2: fitted on 24 photos by tools/fit-latent-rgb.py;
  * leave-one-photo-out PSNR against the block means 18.88 dB. */
 static const gdouble taef2_rgb[3 * 33] =
 {
@@ -54,17 +54,9 @@ static const LatentRgb known[] =
   { "taef2", "sha256:dda8234bc4b4387833a68aa34ee8c8c2", 32, taef2_rgb },
 };
 
-/**
- * vae_plugin_latent_rgb_lookup:
- * @model_hash: a model's content hash
- * @channels: its latent channels
- *
- * Returns: (nullable): the fitted [3][@channels + 1] projection of the
- *   model with @model_hash, or %NULL when it is not a known model.
- */
 const gdouble *
-vae_plugin_latent_rgb_lookup (const gchar *model_hash,
-                              guint        channels)
+vae_latent_rgb_lookup (const gchar *model_hash,
+                       guint        channels)
 {
   gsize i;
 

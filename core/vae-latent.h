@@ -82,6 +82,10 @@ VaeLatent       * vae_latent_mix              (const VaeLatent  *a,
                                                const VaeLatent  *b,
                                                const gdouble    *channel_weight,
                                                GError          **error);
+VaeLatent       * vae_latent_resize           (const VaeLatent  *latent,
+                                               guint             width,
+                                               guint             height,
+                                               GError          **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VaeLatent, vae_latent_unref)
 

@@ -7,6 +7,7 @@
 
 #include "vae-error.h"
 #include "vae-metrics.h"
+#include "vae-pixels-private.h"
 #include "vae-tensor-private.h"
 
 /* SSIM as in Wang et al. 2004 and their reference MATLAB code: an 11x11
@@ -97,13 +98,7 @@ vae_image_quantize_8bit (VaeTensor *image)
   d = image->data;
   n = image->n_elements;
   for (i = 0; i < n; i++)
-    {
-      gfloat v = d[i];
-
-      /* Written so that NaN fails both tests and lands on 0. */
-      v = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
-      d[i] = nearbyintf (v * 255.0f) / 255.0f;
-    }
+    d[i] = vae_pixel_level (d[i], 255.0f) / 255.0f;
 }
 
 /**

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vae-error.h"
+#include "vae-file-types.h"
 #include "vae-image.h"
 #include "vae-model.h"
 #include "vae-model-private.h"
@@ -35,20 +36,22 @@ static const VaeArchClass *const architectures[] = {
 
 static const gchar *const license_keys[] = { "vae.license", "license" };
 
-static const gchar *const weight_suffixes[] = {
-  ".safetensors", ".pth", ".pt", ".ckpt",
-};
-
-static gboolean
-is_weight_file (const gchar *name)
+/* ".safetensors, .pth, .pt or .ckpt" */
+static gchar *
+suffix_sentence (void)
 {
-  guint i;
+  const gchar * const *suffixes = vae_weight_file_suffixes ();
+  GString             *text = g_string_new (NULL);
+  guint                i;
 
-  for (i = 0; i < G_N_ELEMENTS (weight_suffixes); i++)
-    if (g_str_has_suffix (name, weight_suffixes[i]))
-      return TRUE;
+  for (i = 0; suffixes[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append (text, suffixes[i + 1] != NULL ? ", " : " or ");
+      g_string_append (text, suffixes[i]);
+    }
 
-  return FALSE;
+  return g_string_free (text, FALSE);
 }
 
 /* Two-file models (TAESD) name their halves "...encoder..." and
@@ -107,7 +110,7 @@ find_weight_files (const gchar  *path,
           return FALSE;
         }
       while ((name = g_dir_read_name (dir)))
-        if (is_weight_file (name))
+        if (vae_is_weight_file_name (name))
           g_ptr_array_add (files, g_strdup (name));
       g_ptr_array_sort (files, (GCompareFunc) g_strcmp0);
 
@@ -130,13 +133,19 @@ find_weight_files (const gchar  *path,
           return TRUE;
         }
 
-      g_set_error (error, VAE_ERROR, files->len ? VAE_ERROR_UNSUPPORTED
-                                                : VAE_ERROR_IO,
-                   files->len ? "%s holds %u weight files and none is named "
-                                "as an encoder or decoder"
-                              : "%s holds no model weights (.safetensors, "
-                                ".pth, .pt or .ckpt)",
-                   path, files->len);
+      if (files->len > 0)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                       "%s holds %u weight files and none is named as an "
+                       "encoder or decoder", path, files->len);
+        }
+      else
+        {
+          g_autofree gchar *suffixes = suffix_sentence ();
+
+          g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                       "%s holds no model weights (%s)", path, suffixes);
+        }
       return FALSE;
     }
 
@@ -894,6 +903,92 @@ vae_model_encode (VaeModel          *model,
   return TRUE;
 }
 
+/* The content hash decides when the latents record one, else the id.
+ * Latents from elsewhere (ComfyUI) record neither and pass. */
+gboolean
+vae_model_made_latent (VaeModel        *model,
+                       const VaeLatent *latent)
+{
+  const gchar *hash = vae_latent_get_model_hash (latent);
+  const gchar *id   = vae_latent_get_model_id (latent);
+
+  if (hash != NULL && hash[0] != '\0')
+    return g_strcmp0 (hash, vae_model_get_hash (model)) == 0;
+  if (id != NULL && id[0] != '\0')
+    return g_strcmp0 (id, model->info.id) == 0;
+
+  return TRUE;
+}
+
+static gboolean
+check_latent (VaeModel         *model,
+              const VaeLatent  *latent,
+              gboolean          check_origin,
+              GError          **error)
+{
+  if (! vae_model_can_decode (model))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s has no decoder", model->path);
+      return FALSE;
+    }
+
+  /* Before the channels: latents of another model with another channel
+   * count are best explained by their origin. */
+  if (check_origin && ! vae_model_made_latent (model, latent))
+    {
+      const gchar *id = vae_latent_get_model_id (latent);
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                   "the latents were made by another model (%s) than %s; "
+                   "decoding them anyway needs force",
+                   id != NULL && id[0] != '\0' ? id : "unknown",
+                   model->info.id);
+      return FALSE;
+    }
+
+  if (vae_latent_get_channels (latent) != model->info.latent_channels)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+                   "the latents have %u channels, but %s decodes %u",
+                   vae_latent_get_channels (latent), model->info.id,
+                   model->info.latent_channels);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * vae_model_check_latent:
+ * @model: a model
+ * @latent: latents to decode with it
+ * @error: return location for a #GError
+ *
+ * Tells whether @model can decode @latent, the check vae_model_decode()
+ * makes first, for front ends that want to refuse before any work or word
+ * the refusal their own way (the error codes say which rule failed).
+ * Latents mean nothing to another model's decoder, even one with as many
+ * channels, so the model that made them must be @model: the content hash
+ * decides when @latent records one, else the model id; latents that
+ * record neither (made elsewhere, e.g. by ComfyUI) are taken as @model's.
+ *
+ * Returns: %TRUE when @model may decode @latent; %FALSE with
+ *   %VAE_ERROR_UNSUPPORTED when @model has no decoder,
+ *   %VAE_ERROR_MODEL_MISMATCH when another model made @latent,
+ *   %VAE_ERROR_SHAPE when the channel counts differ.
+ */
+gboolean
+vae_model_check_latent (VaeModel         *model,
+                        const VaeLatent  *latent,
+                        GError          **error)
+{
+  g_return_val_if_fail (model != NULL, FALSE);
+  g_return_val_if_fail (latent != NULL, FALSE);
+
+  return check_latent (model, latent, TRUE, error);
+}
+
 /**
  * vae_model_decode:
  * @model: a model that can decode
@@ -930,7 +1025,6 @@ vae_model_decode (VaeModel          *model,
   VaeOptions           defaults;
   VaeRun               run;
   const VaeTensor     *z;
-  const gchar         *hash;
   g_autoptr (VaeTensor) out = NULL;
   guint                width, height;
   gboolean             ok;
@@ -948,34 +1042,9 @@ vae_model_decode (VaeModel          *model,
       options = &defaults;
     }
 
-  if (! vae_model_can_decode (model))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s has no decoder", model->path);
-      return FALSE;
-    }
-
+  if (! check_latent (model, latent, ! options->force, error))
+    return FALSE;
   z = vae_latent_get_tensor (latent);
-  if (vae_latent_get_channels (latent) != model->info.latent_channels)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "the latents have %u channels, but %s decodes %u",
-                   vae_latent_get_channels (latent), model->info.id,
-                   model->info.latent_channels);
-      return FALSE;
-    }
-
-  hash = vae_latent_get_model_hash (latent);
-  if (! options->force && hash && g_strcmp0 (hash, vae_model_get_hash (model)) != 0)
-    {
-      const gchar *id = vae_latent_get_model_id (latent);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-                   "the latents were made by another model (%s) than %s; "
-                   "decoding them anyway needs force",
-                   id ? id : "unknown", model->info.id);
-      return FALSE;
-    }
 
   /* An image smaller than the latents' is cropped into a copy. */
   if (! choose_tile (model, TRUE, VAE_T_W (z) * model->info.factor,

@@ -55,6 +55,9 @@ gboolean      vae_model_encode               (VaeModel         *model,
                                               VaeProgressFunc   progress,
                                               gpointer          progress_data,
                                               GError          **error);
+gboolean      vae_model_check_latent         (VaeModel         *model,
+                                              const VaeLatent  *latent,
+                                              GError          **error);
 gboolean      vae_model_decode               (VaeModel         *model,
                                               const VaeLatent  *latent,
                                               VaeTensor       **image,

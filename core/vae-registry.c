@@ -24,6 +24,7 @@
 #include <json-glib/json-glib.h>
 
 #include "vae-error.h"
+#include "vae-file-types.h"
 #include "vae-json-private.h"
 #include "vae-registry.h"
 #include "vae-resources.h"
@@ -141,21 +142,6 @@ static const gchar *
 first_set (const VaeRegistryEntry *entry)
 {
   return g_ptr_array_index (entry->sets, 0);
-}
-
-static gboolean
-has_weight_suffix (const gchar *name)
-{
-  static const gchar *const suffixes[] = {
-    ".safetensors", ".pth", ".pt", ".ckpt",
-  };
-  guint i;
-
-  for (i = 0; i < G_N_ELEMENTS (suffixes); i++)
-    if (g_str_has_suffix (name, suffixes[i]))
-      return TRUE;
-
-  return FALSE;
 }
 
 
@@ -1284,7 +1270,8 @@ vae_registry_is_available (VaeRegistry            *registry,
 static gboolean
 is_weight_file (const gchar *path)
 {
-  return has_weight_suffix (path) && g_file_test (path, G_FILE_TEST_IS_REGULAR);
+  return vae_is_weight_file_name (path) &&
+         g_file_test (path, G_FILE_TEST_IS_REGULAR);
 }
 
 static gboolean
@@ -1522,13 +1509,8 @@ count_tensors (const guint8 *data,
   JsonNode              *root;
   guint64                length = 0;
   gint                   n;
-  gint                   i;
 
-  if (size < 8)
-    return -1;
-  for (i = 7; i >= 0; i--)
-    length = (length << 8) | data[i];
-  if (length == 0 || length > size - 8)
+  if (! vae_safetensors_sniff (data, size, &length) || length > size - 8)
     return -1;
 
   if (! vae_json_check ((const gchar *) data + 8, length, MAX_JSON_DEPTH,
@@ -1554,24 +1536,20 @@ count_tensors_in_file (const gchar *path)
   g_autoptr (GFile)            file = g_file_new_for_path (path);
   g_autoptr (GFileInputStream) in = g_file_read (file, NULL, NULL);
   g_autofree guint8           *buffer = NULL;
-  guint8                       head[8];
+  guint8                       head[9];
   guint64                      length = 0;
   gsize                        got;
-  gint                         i;
 
   if (in == NULL ||
-      ! g_input_stream_read_all (G_INPUT_STREAM (in), head, 8, &got, NULL, NULL) ||
-      got != 8)
-    return -1;
-  for (i = 7; i >= 0; i--)
-    length = (length << 8) | head[i];
-  if (length == 0 || length > MAX_REGISTRY_SIZE)
+      ! g_input_stream_read_all (G_INPUT_STREAM (in), head, 9, &got, NULL, NULL) ||
+      ! vae_safetensors_sniff (head, got, &length) ||
+      length > MAX_REGISTRY_SIZE)
     return -1;
 
   buffer = g_malloc (8 + length);
-  memcpy (buffer, head, 8);
-  if (! g_input_stream_read_all (G_INPUT_STREAM (in), buffer + 8, length, &got,
-                                 NULL, NULL) || got != length)
+  memcpy (buffer, head, 9);
+  if (! g_input_stream_read_all (G_INPUT_STREAM (in), buffer + 9, length - 1,
+                                 &got, NULL, NULL) || got != length - 1)
     return -1;
 
   return count_tensors (buffer, 8 + length);

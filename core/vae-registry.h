@@ -150,6 +150,7 @@ gboolean                 vae_registry_has_embedded         (VaeRegistry         
 gboolean                 vae_registry_is_available         (VaeRegistry             *registry,
                                                             const VaeRegistryEntry  *entry);
 GPtrArray              * vae_registry_find_local           (VaeRegistry             *registry);
+gchar                 ** vae_registry_list_available       (VaeRegistry             *registry);
 
 gboolean                 vae_registry_verify               (VaeRegistry             *registry,
                                                             const VaeRegistryEntry  *entry,
@@ -162,6 +163,10 @@ VaeModel               * vae_registry_load                 (VaeRegistry         
                                                             GError                 **error);
 VaeModel               * vae_registry_resolve              (VaeRegistry             *registry,
                                                             const gchar             *spec,
+                                                            GError                 **error);
+VaeModel               * vae_registry_resolve_for_latent   (VaeRegistry             *registry,
+                                                            const gchar             *spec,
+                                                            const VaeLatent         *latent,
                                                             GError                 **error);
 
 const gchar            * vae_registry_entry_get_id              (const VaeRegistryEntry *entry);

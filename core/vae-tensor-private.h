@@ -27,9 +27,6 @@ struct _VaeTensor
  */
 #define VAE_TENSOR_MAX_BYTES ((gsize) 1 << 36)
 
-VaeTensor * vae_tensor_new_uninit (guint         n_dims,
-                                   const gsize  *shape,
-                                   GError      **error);
 VaeTensor * vae_tensor_new_3d_uninit (gsize     channels,
                                       gsize     height,
                                       gsize     width,

@@ -96,14 +96,6 @@ vae_tensor_new (guint         n_dims,
   return tensor_alloc (n_dims, shape, TRUE, error);
 }
 
-VaeTensor *
-vae_tensor_new_uninit (guint         n_dims,
-                       const gsize  *shape,
-                       GError      **error)
-{
-  return tensor_alloc (n_dims, shape, FALSE, error);
-}
-
 /**
  * vae_tensor_new_3d:
  * @channels: first dimension

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "vae-error.h"
+#include "vae-file-types.h"
 #include "vae-weights.h"
 #include "pth-private.h"
 
@@ -988,9 +989,8 @@ weights_parse (const guint8  *data,
       vae_pth_is_legacy (data, size))
     return vae_pth_parse (data, size, path, keep, error);
 
-  /* A safetensors header is a JSON object right after its length: only
-   * what is not one may be something else. */
-  if (! (size > 8 && data[8] == '{') &&
+  /* Only what does not start like safetensors may be something else. */
+  if (! vae_safetensors_sniff (data, size, NULL) &&
       (foreign = foreign_format (data, size)))
     {
       g_autofree gchar *display = g_path_get_basename (path);

@@ -7,11 +7,14 @@
 
 #include "vae-compress.h"
 #include "vae-error.h"
+#include "vae-file-types.h"
 #include "vae-image.h"
 #include "vae-latent.h"
 #include "vae-metrics.h"
 #include "vae-model.h"
 #include "vae-options.h"
+#include "vae-pixels.h"
+#include "vae-preview.h"
 #include "vae-registry.h"
 #include "vae-tensor.h"
 

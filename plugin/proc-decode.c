@@ -22,7 +22,6 @@
 
 #include "gimp-vae.h"
 #include "vae-gimp-io.h"
-#include "vae-latent-preview.h"
 #include "vae-plugin-dialog.h"
 #include "vae-ui.h"
 
@@ -310,10 +309,10 @@ decode_content (VaeModel          *model,
     {
       guint factor = vae_model_get_factor (model);
 
-      scaled = vae_plugin_latent_resize (latent,
-                                         (g->content_width + factor - 1) / factor,
-                                         (g->content_height + factor - 1) / factor,
-                                         error);
+      scaled = vae_latent_resize (latent,
+                                  (g->content_width + factor - 1) / factor,
+                                  (g->content_height + factor - 1) / factor,
+                                  error);
       if (scaled == NULL)
         return NULL;
       latent = scaled;
@@ -663,8 +662,8 @@ decode_load_latents (DecodeDialog *dialog)
   if (dialog->latent != NULL)
     {
       /* Preview latents of about PREVIEW_SIDE pixels for an 8× model. */
-      dialog->small = vae_plugin_latent_shrink (dialog->latent,
-                                                PREVIEW_SIDE / 8, &error);
+      dialog->small = vae_latent_shrink (dialog->latent,
+                                         PREVIEW_SIDE / 8, &error);
     }
   if (error != NULL)
     {

@@ -17,7 +17,6 @@
 
 #include "gimp-vae.h"
 #include "vae-gimp-io.h"
-#include "vae-latent-preview.h"
 #include "vae-plugin-dialog.h"
 #include "vae-ui.h"
 
@@ -184,10 +183,10 @@ apply_edits (const VaeLatent   *latent,
   if (mix != NULL && params->mix_amount > 0.0)
     {
       /* The other layer's latents at this layer's size. */
-      g_autoptr (VaeLatent) partner = vae_plugin_latent_resize (mix,
-                                                                vae_latent_get_width (current),
-                                                                vae_latent_get_height (current),
-                                                                error);
+      g_autoptr (VaeLatent) partner = vae_latent_resize (mix,
+                                                         vae_latent_get_width (current),
+                                                         vae_latent_get_height (current),
+                                                         error);
       gdouble              *weights;
       guint                 i;
 
@@ -498,7 +497,7 @@ edit_dialog (GimpProcedure       *procedure,
                                               edit_model_changed, &state);
   if (vae_plugin_model_choice_get_model (state.choice) != NULL)
     factor = vae_model_get_factor (vae_plugin_model_choice_get_model (state.choice));
-  state.small = vae_plugin_latent_shrink (latent, PREVIEW_SIDE / factor, NULL);
+  state.small = vae_latent_shrink (latent, PREVIEW_SIDE / factor, NULL);
 
   expander = gtk_expander_new_with_mnemonic (_("_Per-channel gain and "
                                                "offset"));

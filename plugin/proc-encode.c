@@ -13,7 +13,6 @@
 
 #include "gimp-vae.h"
 #include "vae-gimp-io.h"
-#include "vae-latent-preview.h"
 #include "vae-plugin-dialog.h"
 #include "vae-ui.h"
 
@@ -80,16 +79,16 @@ latent_picture (VaeModel         *model,
                 GCancellable     *cancellable,
                 GError          **error)
 {
-  g_autoptr (VaePluginProjection) projection = NULL;
+  g_autoptr (VaeLatentProjection) projection = NULL;
   g_autoptr (VaeTensor)           small = NULL;
 
-  projection = vae_plugin_projection_new (model,
+  projection = vae_latent_projection_new (model,
                                           vae_latent_get_channels (latent),
                                           cancellable, error);
   if (projection == NULL)
     return NULL;
 
-  small = vae_plugin_projection_apply (projection, latent, error);
+  small = vae_latent_projection_apply (projection, latent, error);
   if (small == NULL)
     return NULL;
 
@@ -287,8 +286,8 @@ encode_model_changed (VaeModel *model,
 
   job = g_new0 (EncodePreviewJob, 1);
   job->model = vae_model_ref (model);
-  job->image = vae_plugin_image_shrink (dialog->small, PREVIEW_SIDE,
-                                        vae_model_get_factor (model), &error);
+  job->image = vae_image_shrink (dialog->small, PREVIEW_SIDE,
+                                 vae_model_get_factor (model), &error);
   if (job->image == NULL)
     {
       vae_ui_preview_set_message (VAE_UI_PREVIEW (dialog->preview),
@@ -322,8 +321,8 @@ encode_dialog (GimpProcedure       *procedure,
     {
       width = vae_tensor_get_dim (pixels.rgb, 2);
       height = vae_tensor_get_dim (pixels.rgb, 1);
-      state.small = vae_plugin_image_shrink (pixels.rgb, 2 * PREVIEW_SIDE, 1,
-                                             NULL);
+      state.small = vae_image_shrink (pixels.rgb, 2 * PREVIEW_SIDE, 1,
+                                      NULL);
       vae_plugin_pixels_clear (&pixels);
     }
 

@@ -17,7 +17,6 @@
 
 #include "gimp-vae.h"
 #include "vae-gimp-io.h"
-#include "vae-latent-preview.h"
 #include "vae-plugin-dialog.h"
 #include "vae-ui.h"
 
@@ -147,7 +146,7 @@ endpoint_read (GimpDrawable  *drawable,
       if (latent == NULL)
         return FALSE;
       endpoint->latent = max_side > 0 ?
-                         vae_plugin_latent_shrink (latent, max_side / 8, error) :
+                         vae_latent_shrink (latent, max_side / 8, error) :
                          vae_latent_ref (latent);
 
       return endpoint->latent != NULL;
@@ -156,7 +155,7 @@ endpoint_read (GimpDrawable  *drawable,
   if (! vae_plugin_pixels_read (drawable, FALSE, &pixels, error))
     return FALSE;
   endpoint->image = max_side > 0 ?
-                    vae_plugin_image_shrink (pixels.rgb, max_side, 1, error) :
+                    vae_image_shrink (pixels.rgb, max_side, 1, error) :
                     vae_tensor_ref (pixels.rgb);
   vae_plugin_pixels_clear (&pixels);
 
@@ -243,8 +242,8 @@ both_latents (VaeModel           *model,
   if (lb == NULL)
     return FALSE;
 
-  *latent_b = vae_plugin_latent_resize (lb, vae_latent_get_width (la),
-                                        vae_latent_get_height (la), error);
+  *latent_b = vae_latent_resize (lb, vae_latent_get_width (la),
+                                 vae_latent_get_height (la), error);
   if (*latent_b == NULL)
     return FALSE;
   *latent_a = g_steal_pointer (&la);

@@ -5,11 +5,12 @@
  * own colour space: babl converts any precision, gray and linear storage
  * to the non-linear R'G'B' values the models were trained on, and back.
  * 8-bit non-linear pixels are the exception: they cross as "R'G'B'A u8"
- * and are scaled and rounded here.  babl picks its conversion paths by
- * timing them in each process, and paths within its tolerance may round
- * differently, so two plug-in runs on the same layer could see or write
- * different bytes.  Nothing is written into an existing drawable: results
- * always go to new layers, so the source layer stays untouched.
+ * and libvae's pixel adapter (vae-pixels.h) scales and rounds them, as for
+ * the vae command.  babl picks its conversion paths by timing them in each
+ * process, and paths within its tolerance may round differently, so two
+ * plug-in runs on the same layer could see or write different bytes.
+ * Nothing is written into an existing drawable: results always go to new
+ * layers, so the source layer stays untouched.
  */
 
 #include <string.h>
@@ -60,19 +61,18 @@ vae_plugin_pixels_read (GimpDrawable     *drawable,
                         VaePluginPixels  *pixels,
                         GError          **error)
 {
-  GeglBuffer *buffer;
-  gfloat     *data;
-  gfloat     *rgb;
-  gfloat     *alpha = NULL;
-  gboolean    u8 = is_u8_non_linear (drawable);
-  gint        x = 0;
-  gint        y = 0;
-  gint        width;
-  gint        height;
-  gint        offset_x;
-  gint        offset_y;
-  gsize       n;
-  gsize       i;
+  GeglBuffer     *buffer;
+  gpointer        data;
+  gboolean        u8 = is_u8_non_linear (drawable);
+  VaePixelFormat  format = u8 ? VAE_PIXEL_FORMAT_RGBA_U8
+                              : VAE_PIXEL_FORMAT_RGBA_FLOAT;
+  gsize           bpp = vae_pixel_format_get_bytes_per_pixel (format);
+  gint            x = 0;
+  gint            y = 0;
+  gint            width;
+  gint            height;
+  gint            offset_x;
+  gint            offset_y;
 
   memset (pixels, 0, sizeof (VaePluginPixels));
 
@@ -87,8 +87,7 @@ vae_plugin_pixels_read (GimpDrawable     *drawable,
       return FALSE;
     }
 
-  n = (gsize) width * height;
-  data = g_try_malloc (n * 4 * sizeof (gfloat));
+  data = g_try_malloc_n ((gsize) width * height, bpp);
   if (data == NULL)
     {
       g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
@@ -98,43 +97,25 @@ vae_plugin_pixels_read (GimpDrawable     *drawable,
     }
 
   pixels->rgb = vae_tensor_new_3d (3, height, width, error);
-  if (pixels->rgb == NULL)
+  if (pixels->rgb != NULL && gimp_drawable_has_alpha (drawable))
+    pixels->alpha = vae_tensor_new_3d (1, height, width, error);
+  if (pixels->rgb == NULL ||
+      (gimp_drawable_has_alpha (drawable) && pixels->alpha == NULL))
     {
       g_free (data);
+      vae_plugin_pixels_clear (pixels);
       return FALSE;
-    }
-  if (gimp_drawable_has_alpha (drawable))
-    {
-      pixels->alpha = vae_tensor_new_3d (1, height, width, error);
-      if (pixels->alpha == NULL)
-        {
-          g_free (data);
-          vae_plugin_pixels_clear (pixels);
-          return FALSE;
-        }
-      alpha = vae_tensor_get_data (pixels->alpha);
     }
 
   buffer = gimp_drawable_get_buffer (drawable);
   gegl_buffer_get (buffer, GEGL_RECTANGLE (x, y, width, height), 1.0,
                    io_format (drawable, u8), data,
-                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+                   width * bpp, GEGL_ABYSS_NONE);
   g_object_unref (buffer);
-  /* k -> k / 255, from the back so that the bytes are read before the
-   * floats overwrite them. */
-  if (u8)
-    for (i = n * 4; i-- > 0; )
-      data[i] = ((const guint8 *) data)[i] / 255.0f;
 
-  rgb = vae_tensor_get_data (pixels->rgb);
-  for (i = 0; i < n; i++)
-    {
-      rgb[i]         = CLAMP (data[4 * i + 0], 0.0f, 1.0f);
-      rgb[n + i]     = CLAMP (data[4 * i + 1], 0.0f, 1.0f);
-      rgb[2 * n + i] = CLAMP (data[4 * i + 2], 0.0f, 1.0f);
-      if (alpha != NULL)
-        alpha[i] = CLAMP (data[4 * i + 3], 0.0f, 1.0f);
-    }
+  /* The tensors were made to the buffer's size: this cannot fail. */
+  vae_tensor_from_pixels (pixels->rgb, pixels->alpha, 0, height, data,
+                          format, width * bpp, NULL);
   g_free (data);
 
   gimp_drawable_get_offsets (drawable, &offset_x, &offset_y);
@@ -202,37 +183,31 @@ vae_plugin_layer_add (GimpImage        *image,
                       gint              position,
                       GError          **error)
 {
-  GimpLayer     *layer;
-  GeglBuffer    *buffer;
-  GimpImageType  type;
-  const gfloat  *src   = vae_tensor_peek_data (rgb);
-  const gfloat  *src_a = alpha != NULL ? vae_tensor_peek_data (alpha) : NULL;
-  gint           height = vae_tensor_get_dim (rgb, 1);
-  gint           width  = vae_tensor_get_dim (rgb, 2);
-  gsize          n = (gsize) width * height;
-  gboolean       u8;
-  gfloat        *data;
-  gsize          i;
+  GimpLayer      *layer;
+  GeglBuffer     *buffer;
+  GimpImageType   type;
+  gint            height = vae_tensor_get_dim (rgb, 1);
+  gint            width  = vae_tensor_get_dim (rgb, 2);
+  gboolean        u8;
+  VaePixelFormat  format;
+  gsize           bpp;
+  gpointer        data;
 
   g_return_val_if_fail (alpha == NULL ||
                         (vae_tensor_get_dim (alpha, 1) == (gsize) height &&
                          vae_tensor_get_dim (alpha, 2) == (gsize) width),
                         NULL);
 
-  data = g_try_malloc (n * 4 * sizeof (gfloat));
+  /* Room for the float path, the larger one, before a layer exists: a
+   * failure leaves the image as it was. */
+  data = g_try_malloc_n ((gsize) width * height,
+                         vae_pixel_format_get_bytes_per_pixel (VAE_PIXEL_FORMAT_RGBA_FLOAT));
   if (data == NULL)
     {
       g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
                    _("Not enough memory to make a %d × %d layer."),
                    width, height);
       return NULL;
-    }
-  for (i = 0; i < n; i++)
-    {
-      data[4 * i + 0] = CLAMP (src[i], 0.0f, 1.0f);
-      data[4 * i + 1] = CLAMP (src[n + i], 0.0f, 1.0f);
-      data[4 * i + 2] = CLAMP (src[2 * n + i], 0.0f, 1.0f);
-      data[4 * i + 3] = src_a != NULL ? CLAMP (src_a[i], 0.0f, 1.0f) : 1.0f;
     }
 
   type = gimp_image_get_base_type (image) == GIMP_GRAY ? GIMP_GRAYA_IMAGE
@@ -251,13 +226,15 @@ vae_plugin_layer_add (GimpImage        *image,
 
   /* Gray layers stay on the float path: the conversion to Y' is babl's. */
   u8 = is_u8_non_linear (GIMP_DRAWABLE (layer)) && type == GIMP_RGBA_IMAGE;
-  if (u8)
-    for (i = 0; i < n * 4; i++)
-      ((guint8 *) data)[i] = (guint8) (data[i] * 255.0f + 0.5f);
+  format = u8 ? VAE_PIXEL_FORMAT_RGBA_U8 : VAE_PIXEL_FORMAT_RGBA_FLOAT;
+  bpp = vae_pixel_format_get_bytes_per_pixel (format);
+  /* The sizes were checked above: this cannot fail. */
+  vae_tensor_to_pixels (rgb, alpha, 0, height, data, format, width * bpp,
+                        NULL);
+
   buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0,
-                   io_format (GIMP_DRAWABLE (layer), u8), data,
-                   GEGL_AUTO_ROWSTRIDE);
+                   io_format (GIMP_DRAWABLE (layer), u8), data, width * bpp);
   g_object_unref (buffer);
   g_free (data);
 

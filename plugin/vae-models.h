@@ -28,12 +28,11 @@ typedef struct
 
 GPtrArray  * vae_plugin_models_find        (void);
 const VaePluginModelEntry *
-             vae_plugin_models_default     (GPtrArray    *entries);
-VaeModel   * vae_plugin_models_load        (const gchar  *name_or_path,
-                                            GError      **error);
-VaeModel   * vae_plugin_models_load_for    (const gchar  *name_or_path,
-                                            const gchar  *model_id,
-                                            const gchar  *model_hash,
-                                            GError      **error);
+             vae_plugin_models_default     (GPtrArray        *entries);
+VaeModel   * vae_plugin_models_load        (const gchar      *name_or_path,
+                                            GError          **error);
+VaeModel   * vae_plugin_models_load_for    (const gchar      *name_or_path,
+                                            const VaeLatent  *latent,
+                                            GError          **error);
 
 G_END_DECLS

@@ -146,10 +146,7 @@ vae_plugin_config_load_model_for (GimpProcedureConfig  *config,
   gchar    *name = NULL;
 
   g_object_get (config, "model", &name, NULL);
-  model = vae_plugin_models_load_for (name,
-                                      vae_latent_get_model_id (latent),
-                                      vae_latent_get_model_hash (latent),
-                                      error);
+  model = vae_plugin_models_load_for (name, latent, error);
   g_free (name);
 
   if (model != NULL && ! vae_plugin_check_latent_model (model, latent, error))
@@ -164,59 +161,61 @@ vae_plugin_config_load_model_for (GimpProcedureConfig  *config,
  * @latent: the latents
  * @error: return location for a #GError
  *
- * Latents mean nothing to another model's decoder (the channels differ in
- * number or meaning), so decoding them is refused with a message naming
+ * vae_model_check_latent (), with its refusals in the user's language:
+ * latents mean nothing to another model's decoder, so the message names
  * both models.
  *
- * Returns: %TRUE when @model made @latent, or @latent does not say.
+ * Returns: %TRUE when @model may decode @latent.
  */
 gboolean
 vae_plugin_check_latent_model (VaeModel         *model,
                                const VaeLatent  *latent,
                                GError          **error)
 {
-  const gchar *hash = vae_latent_get_model_hash (latent);
-  const gchar *id   = vae_latent_get_model_id (latent);
-  gboolean     same;
+  GError      *local_error = NULL;
+  const gchar *id = vae_latent_get_model_id (latent);
 
-  if (! vae_model_can_decode (model))
+  if (vae_model_check_latent (model, latent, &local_error))
+    return TRUE;
+
+  if (local_error->domain != VAE_ERROR)
     {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   _("The model “%s” has no decoder."),
-                   vae_plugin_model_label (model));
+      g_propagate_error (error, local_error);
       return FALSE;
     }
 
-  if (hash != NULL && hash[0] != '\0')
-    same = g_strcmp0 (hash, vae_model_get_hash (model)) == 0;
-  else if (id != NULL && id[0] != '\0')
-    same = g_strcmp0 (id, vae_model_get_id (model)) == 0;
-  else
-    same = vae_latent_get_channels (latent) ==
-           vae_model_get_latent_channels (model);
-
-  if (! same)
+  switch (local_error->code)
     {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+    case VAE_ERROR_UNSUPPORTED:
+      g_set_error (error, VAE_ERROR, local_error->code,
+                   _("The model “%s” has no decoder."),
+                   vae_plugin_model_label (model));
+      break;
+
+    case VAE_ERROR_MODEL_MISMATCH:
+      g_set_error (error, VAE_ERROR, local_error->code,
                    _("These latents were made by the model “%s”, not by "
                      "“%s”.  Decode them with the model that made them."),
                    id != NULL && id[0] != '\0' ? id : _("unknown"),
                    vae_plugin_model_label (model));
-      return FALSE;
-    }
+      break;
 
-  if (vae_latent_get_channels (latent) != vae_model_get_latent_channels (model))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
+    case VAE_ERROR_SHAPE:
+      g_set_error (error, VAE_ERROR, local_error->code,
                    _("The latents have %u channels but the model “%s” "
                      "expects %u."),
                    vae_latent_get_channels (latent),
                    vae_plugin_model_label (model),
                    vae_model_get_latent_channels (model));
-      return FALSE;
-    }
+      break;
 
-  return TRUE;
+    default:
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      break;
+    }
+  g_clear_error (&local_error);
+
+  return FALSE;
 }
 
 /* The short name used in layer names: "kodim23 (reconstructed, taef2)". */

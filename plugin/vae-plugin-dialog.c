@@ -128,10 +128,7 @@ model_value_changed (GObject     *chooser,
   g_clear_pointer (&choice->model, vae_model_unref);
 
   if (choice->latent != NULL)
-    choice->model = vae_plugin_models_load_for (value,
-                                                vae_latent_get_model_id (choice->latent),
-                                                vae_latent_get_model_hash (choice->latent),
-                                                &error);
+    choice->model = vae_plugin_models_load_for (value, choice->latent, &error);
   else
     choice->model = vae_plugin_models_load (value, &error);
 
@@ -162,27 +159,16 @@ model_value_changed (GObject     *chooser,
 static GdkPixbuf *
 tensor_to_pixbuf (const VaeTensor *rgb)
 {
-  const gfloat *src = vae_tensor_peek_data (rgb);
-  gint          h   = vae_tensor_get_dim (rgb, 1);
-  gint          w   = vae_tensor_get_dim (rgb, 2);
-  gsize         n   = (gsize) w * h;
-  GdkPixbuf    *pixbuf;
-  guchar       *pixels;
-  gint          stride;
-  gint          x, y, c;
+  gint       h = vae_tensor_get_dim (rgb, 1);
+  gint       w = vae_tensor_get_dim (rgb, 2);
+  GdkPixbuf *pixbuf;
 
   pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h);
-  pixels = gdk_pixbuf_get_pixels (pixbuf);
-  stride = gdk_pixbuf_get_rowstride (pixbuf);
-
-  for (y = 0; y < h; y++)
-    for (x = 0; x < w; x++)
-      for (c = 0; c < 3; c++)
-        {
-          gfloat v = CLAMP (src[c * n + (gsize) y * w + x], 0.0f, 1.0f);
-
-          pixels[y * stride + x * 3 + c] = (guchar) (v * 255.0f + 0.5f);
-        }
+  /* A preview-sized [3, h, w] tensor with a pixbuf of its size: the
+   * conversion cannot fail. */
+  vae_tensor_to_pixels (rgb, NULL, 0, h, gdk_pixbuf_get_pixels (pixbuf),
+                        VAE_PIXEL_FORMAT_RGB_U8,
+                        gdk_pixbuf_get_rowstride (pixbuf), NULL);
 
   return pixbuf;
 }
@@ -241,6 +227,8 @@ vae_plugin_model_choice_new (GimpProcedureConfig   *config,
   choice->latent       = latent != NULL ? vae_latent_ref ((VaeLatent *) latent)
                                         : NULL;
   choice->chooser      = vae_ui_model_chooser_new (_("_Model"));
+  vae_ui_model_chooser_set_file_suffixes (VAE_UI_MODEL_CHOOSER (choice->chooser),
+                                          vae_weight_file_suffixes ());
   g_object_set_data_full (G_OBJECT (choice->chooser), "vae-model-choice",
                           choice, model_choice_free);
 

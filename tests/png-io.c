@@ -17,8 +17,6 @@ test_read_png (const gchar *path)
   png_image  png;
   guint8    *pixels;
   VaeTensor *tensor;
-  gfloat    *d;
-  gsize      plane, i;
   GError    *error = NULL;
 
   memset (&png, 0, sizeof png);
@@ -32,14 +30,10 @@ test_read_png (const gchar *path)
 
   tensor = vae_tensor_new_3d (3, png.height, png.width, &error);
   g_assert_no_error (error);
-  d = vae_tensor_get_data (tensor);
-  plane = (gsize) png.width * png.height;
-  for (i = 0; i < plane; i++)
-    {
-      d[i] = pixels[3 * i] / 255.0f;
-      d[plane + i] = pixels[3 * i + 1] / 255.0f;
-      d[2 * plane + i] = pixels[3 * i + 2] / 255.0f;
-    }
+  vae_tensor_from_pixels (tensor, NULL, 0, png.height, pixels,
+                          VAE_PIXEL_FORMAT_RGB_U8, PNG_IMAGE_ROW_STRIDE (png),
+                          &error);
+  g_assert_no_error (error);
   g_free (pixels);
 
   return tensor;

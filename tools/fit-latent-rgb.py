@@ -2,7 +2,7 @@
 # gimp-vae - image autoencoders in GIMP 3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fits a model's latent -> RGB preview projection on photos and prints it
-as C for plugin/vae-latent-rgb.c.
+as C for core/vae-latent-rgb.c.
 
 Each latent pixel stands for a factor x factor block of the image; the fit
 is the ridge-regularised least-squares linear map (plus bias) from latent
@@ -10,7 +10,7 @@ vectors to the mean R'G'B' of their blocks, over every block of every
 photo.  Leave-one-photo-out PSNR of the projected picture against the
 block means is printed as a comment, so the table says how good it is.
 
-    tools/debian13-env python3 plugin/fit-latent-rgb.py BUILD/cli/vae \\
+    tools/debian13-env python3 tools/fit-latent-rgb.py BUILD/cli/vae \\
         ../shared/models/taef2 ../shared/data/kodak/kodim*.png
 """
 
@@ -87,7 +87,7 @@ def main():
                     numpy.concatenate([s[1] for s in samples]))
     channels = weights.shape[0] - 1
     name = re.sub(r"\W", "_", field["variant"])
-    print("/* %s: fitted on %d photos by plugin/fit-latent-rgb.py;"
+    print("/* %s: fitted on %d photos by tools/fit-latent-rgb.py;"
           % (field["variant"], len(photos)))
     print(" * leave-one-photo-out PSNR against the block means %.2f dB. */"
           % numpy.mean(psnrs))

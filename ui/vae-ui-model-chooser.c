@@ -18,10 +18,11 @@ struct _VaeUiModelChooser
 {
   GtkBox     parent_instance;
 
-  GtkWidget *combo;
-  GtkWidget *info;
-  gchar     *value;
-  gboolean   updating;
+  GtkWidget  *combo;
+  GtkWidget  *info;
+  gchar      *value;
+  gchar     **suffixes;   /* of model files, for the file chooser */
+  gboolean    updating;
 };
 
 enum
@@ -97,6 +98,7 @@ choose_file (VaeUiModelChooser *chooser)
   GtkWidget     *dialog;
   GtkFileFilter *filter;
   gchar         *path = NULL;
+  guint          i;
 
   dialog = gtk_file_chooser_dialog_new (_("Choose a Model"),
                                         GTK_IS_WINDOW (toplevel) ?
@@ -106,13 +108,19 @@ choose_file (VaeUiModelChooser *chooser)
                                         _("_Open"),   GTK_RESPONSE_ACCEPT,
                                         NULL);
 
-  filter = gtk_file_filter_new ();
-  gtk_file_filter_set_name (filter, _("Model weights"));
-  gtk_file_filter_add_pattern (filter, "*.safetensors");
-  gtk_file_filter_add_pattern (filter, "*.pth");
-  gtk_file_filter_add_pattern (filter, "*.ckpt");
-  gtk_file_filter_add_pattern (filter, "*.pt");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  if (chooser->suffixes != NULL)
+    {
+      filter = gtk_file_filter_new ();
+      gtk_file_filter_set_name (filter, _("Model weights"));
+      for (i = 0; chooser->suffixes[i] != NULL; i++)
+        {
+          gchar *pattern = g_strconcat ("*", chooser->suffixes[i], NULL);
+
+          gtk_file_filter_add_pattern (filter, pattern);
+          g_free (pattern);
+        }
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+    }
 
   if (gtk_dialog_run (GTK_DIALOG (dialog)) == GTK_RESPONSE_ACCEPT)
     path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (dialog));
@@ -192,6 +200,7 @@ vae_ui_model_chooser_finalize (GObject *object)
   VaeUiModelChooser *chooser = VAE_UI_MODEL_CHOOSER (object);
 
   g_free (chooser->value);
+  g_strfreev (chooser->suffixes);
 
   G_OBJECT_CLASS (vae_ui_model_chooser_parent_class)->finalize (object);
 }
@@ -312,6 +321,22 @@ vae_ui_model_chooser_set_value (VaeUiModelChooser *chooser,
       g_object_notify_by_pspec (G_OBJECT (chooser), props[PROP_VALUE]);
     }
   select_value (chooser);
+}
+
+/**
+ * vae_ui_model_chooser_set_file_suffixes:
+ * @chooser: the chooser
+ * @suffixes: (array zero-terminated=1): the endings of model files, with
+ *   their dot (".safetensors"), that "Other…" offers
+ */
+void
+vae_ui_model_chooser_set_file_suffixes (VaeUiModelChooser   *chooser,
+                                        const gchar * const *suffixes)
+{
+  g_return_if_fail (VAE_UI_IS_MODEL_CHOOSER (chooser));
+
+  g_strfreev (chooser->suffixes);
+  chooser->suffixes = g_strdupv ((gchar **) suffixes);
 }
 
 /**
