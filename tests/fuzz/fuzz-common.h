@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "vae-error.h"
 #include "vae-weights.h"
@@ -46,6 +49,33 @@ fuzz_init (void)
 #define fuzz_fail(...) \
   G_STMT_START { g_printerr (__VA_ARGS__); g_printerr ("\n"); abort (); } \
   G_STMT_END
+
+/* Files are read through their mapping, which lazy tensors point into
+ * and the weights keep a reference to.  The fuzz input stays valid for
+ * the whole run of an input, so a mapping of a one-byte file stands in:
+ * it is only held, never read. */
+static inline GMappedFile *
+fuzz_keep (void)
+{
+  static GMappedFile *keep;
+
+  if (! keep)
+    {
+      g_autoptr(GError) error = NULL;
+      gchar            *path = NULL;
+      gint              fd = g_file_open_tmp ("fuzz-XXXXXX", &path, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (write (fd, "", 1), ==, 1);
+      keep = g_mapped_file_new_from_fd (fd, FALSE, &error);
+      g_assert_no_error (error);
+      close (fd);
+      g_unlink (path);
+      g_free (path);
+    }
+
+  return keep;
+}
 
 static inline void
 fuzz_check_error (const GError *error,
