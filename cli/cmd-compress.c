@@ -154,10 +154,10 @@ cli_compress (CliContext  *ctx,
   {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       "Where to write the compressed image (required)", "OUT.vaez" },
-    { "bpp", 'b', 0, G_OPTION_ARG_DOUBLE, &bpp,
+    { "bpp", 0, 0, G_OPTION_ARG_DOUBLE, &bpp,
       "Aim at this many bits per pixel: the file comes as close as it can "
       "without going over", "B" },
-    { "quality", 'q', 0, G_OPTION_ARG_DOUBLE, &quality,
+    { "quality", 0, 0, G_OPTION_ARG_DOUBLE, &quality,
       "Quality from 0 (smallest) to 100 (best; default 75)", "Q" },
     { NULL }
   };

@@ -40,10 +40,10 @@ cli_roundtrip (CliContext  *ctx,
       "How much the differences are amplified (default 10)", "G" },
     { "depth", 0, 0, G_OPTION_ARG_INT, &depth,
       "Bits per channel of OUT: 8 (default) or 16", "8|16" },
-    { "bpp", 'b', 0, G_OPTION_ARG_DOUBLE, &bpp,
+    { "bpp", 0, 0, G_OPTION_ARG_DOUBLE, &bpp,
       "Go through a .vaez file of at most this many bits per pixel (see "
       "'vae compress')", "B" },
-    { "quality", 'q', 0, G_OPTION_ARG_DOUBLE, &level,
+    { "quality", 0, 0, G_OPTION_ARG_DOUBLE, &level,
       "Go through a .vaez file of this quality, 0 to 100", "Q" },
     { NULL }
   };

@@ -125,7 +125,13 @@ class ModelsTest(unittest.TestCase):
             self.assertRegex(row, r'\s%d\s+%d\s' % (m['latent_channels'], m['factor']))
             # the default is marked
             self.assertEqual(row.split()[1] == '*', bool(m.get('default')))
-            if not m.get('embedded'):
+            # the repository's own models are found in its data/models
+            shipped = os.path.join(HERE, '..', 'data', 'models', m['id'])
+            if m.get('embedded'):
+                pass
+            elif os.path.isdir(shipped):
+                self.assertTrue(row.endswith(os.path.realpath(shipped)), row)
+            else:
                 self.assertTrue(row.endswith('not installed'), row)
         # the search path is listed, ours first
         self.assertIn('\n  %s\n' % os.path.realpath(self.models), r.stdout)

@@ -4,13 +4,19 @@
  *
  * References: the ideal code length -sum log2 p of the symbols coded
  * (computed here in double from the same tables, independent of the
- * coder), exact round trips, and hand-made damaged files.
+ * coder), exact round trips, hand-made damaged files, and for the learned
+ * codec tests/data/codec/reference.safetensors (tests/gen-codec-reference.py:
+ * PyTorch's functional seed-f16 and numpy quantisation, contexts and ideal
+ * code lengths, from docs/compression.md).
  */
 
 #include <math.h>
 #include <string.h>
 
 #include "vae.h"
+#include "png-io.h"
+#include "vae-model-private.h"
+#include "vae-weights.h"
 #include "codec/entropy-model.h"
 #include "codec/latent-coder.h"
 #include "codec/range-coder.h"
@@ -421,6 +427,329 @@ test_container_damage (void)
     }
 }
 
+/* --- the learned codec (seed-f16-codec) ----------------------------------- */
+
+/* Latents quantised by libvae's encoder and by PyTorch's round to other
+ * integers only where a value lies within float noise of a rounding
+ * boundary. */
+#define Q_AGREEMENT 0.995
+/* The coder against the ideal code length of the same symbols: the range
+ * coder's loss, plus a few bytes. */
+#define RATE_OVERHEAD 0.01
+#define RATE_SLACK_BITS 64
+/* The decoder's output against PyTorch's for the same latents (the
+ * reference stored as F16: 1e-3 of rounding), as in test-seed-f16.c. */
+#define IMAGE_TOLERANCE 3e-3
+
+static VaeModel *
+codec_model (void)
+{
+  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "..", "data",
+                                                  "models", "seed-f16-codec",
+                                                  "seed-f16-codec.safetensors",
+                                                  NULL);
+  g_autoptr (GError) error = NULL;
+  VaeModel          *model = vae_model_load (path, &error);
+
+  /* the repository ships it: no skip */
+  g_assert_no_error (error);
+  g_assert_true (vae_model_can_compress (model));
+
+  return model;
+}
+
+/* The crop gen-codec-reference.py uses: rows 100..243, columns 250..457
+ * of kodim23. */
+static VaeTensor *
+reference_crop (void)
+{
+  const gchar      *shared = g_getenv ("VAE_SHARED_DIR");
+  g_autofree gchar *path = NULL;
+  g_autoptr (VaeTensor) photo = NULL;
+  VaeTensor        *crop;
+
+  if (shared == NULL)
+    return NULL;
+  path = g_build_filename (shared, "data", "kodak", "kodim23.png", NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return NULL;
+  photo = test_read_png (path);
+  crop = vae_image_crop (photo, 250, 100, 208, 144, NULL);
+  g_assert_nonnull (crop);
+
+  return crop;
+}
+
+static VaeWeights *
+reference_data (void)
+{
+  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "data", "codec",
+                                                  "reference.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  VaeWeights        *w = vae_safetensors_load (path, &error);
+
+  g_assert_no_error (error);
+
+  return w;
+}
+
+static void
+test_learned_matches_reference (void)
+{
+  static const guint qualities[] = { 0, 375, 1000 };
+  g_autoptr (VaeModel)  model = codec_model ();
+  g_autoptr (VaeTensor) crop = reference_crop ();
+  VaeWeights           *ref;
+  guint                 i;
+
+  if (crop == NULL)
+    {
+      g_test_skip ("kodim23 is not in VAE_SHARED_DIR");
+      return;
+    }
+  ref = reference_data ();
+
+  for (i = 0; i < G_N_ELEMENTS (qualities); i++)
+    {
+      g_autofree gchar      *qname = g_strdup_printf ("q-%u", qualities[i]);
+      g_autofree gchar      *bname = g_strdup_printf ("bits-%u", qualities[i]);
+      g_autoptr (GBytes)     file = NULL;
+      g_autoptr (VaeLatent)  latent = NULL;
+      g_autoptr (GError)     error = NULL;
+      const VaeEntropyModel *em = vae_model_get_entropy_model (model);
+      const VaeWeight       *wq = vae_weights_lookup (ref, qname);
+      const gfloat          *want;
+      const gfloat          *bits;
+      g_autofree gint32     *q = NULL;
+      VaeCompressSettings    settings;
+      VaeCompressedInfo      info;
+      gsize                  n;
+      gsize                  same = 0;
+      gsize                  j;
+      gdouble                coded;
+
+      g_assert_nonnull (wq);
+      n = wq->n_elements;
+      want = vae_weights_get (ref, qname, wq->n_dims, wq->shape, &error);
+      bits = vae_weights_get_1d (ref, bname, 1, &error);
+      g_assert_no_error (error);
+
+      vae_compress_settings_init (&settings);
+      settings.quality = qualities[i] / 10.0;
+      file = vae_compress_image (model, crop, &settings, NULL, NULL, NULL, NULL,
+                                 &error);
+      g_assert_no_error (error);
+      g_assert_true (vae_compressed_read_info (file, &info, &error));
+      g_assert_cmpint (info.kind, ==, VAE_COMPRESS_LEARNED);
+      g_assert_cmpstr (info.model_id, ==, "seed-f16-codec");
+      g_assert_cmpuint (info.width, ==, 208);
+      g_assert_cmpuint (info.height, ==, 144);
+      g_assert_cmpuint (info.channels * info.latent_height * info.latent_width, ==, n);
+
+      /* the symbols, read back by the decoder */
+      latent = vae_decompress_latent (model, file, &error);
+      g_assert_no_error (error);
+      q = g_new (gint32, n);
+      {
+        const gfloat *zh = vae_tensor_peek_data (vae_latent_get_tensor (latent));
+        gsize         plane = n / info.channels;
+        g_autofree gfloat *back = g_new (gfloat, n);
+
+        /* re-quantising the dequantised latents gives the symbols back */
+        vae_entropy_model_quantize (em, qualities[i], zh, plane, q);
+        vae_entropy_model_dequantize (em, qualities[i], q, plane, back);
+        g_assert_cmpmem (zh, n * sizeof (gfloat), back, n * sizeof (gfloat));
+      }
+      for (j = 0; j < n; j++)
+        same += q[j] == (gint32) want[j];
+      coded = 8.0 * info.size;
+      g_test_message ("quality %.1f: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                      " symbols as PyTorch's; file %.0f bits, ideal %.0f bits "
+                      "for the symbols", qualities[i] / 10.0, same, n, coded,
+                      bits[0]);
+      g_assert_cmpfloat (same, >=, Q_AGREEMENT * n);
+      /* the whole file against the reference symbols' ideal length plus
+       * the header: only where the symbols agree is this exact */
+      g_assert_cmpfloat (coded, <=, bits[0] * (1 + RATE_OVERHEAD) + RATE_SLACK_BITS +
+                         8 * 60 + 32 * (n - same));
+      g_assert_cmpfloat (coded, >=, bits[0] * (1 - RATE_OVERHEAD) - 32.0 * (n - same));
+
+      if (qualities[i] == 375)
+        {
+          g_autoptr (VaeTensor) image = NULL;
+          const VaeWeight      *wi = vae_weights_lookup (ref, "image-375");
+          const gfloat         *want_img;
+          const gfloat         *got;
+          gdouble               worst = 0.0;
+
+          /* decoding the very symbols PyTorch decoded: only where all
+           * agree is the image comparable pixel by pixel */
+          g_assert_cmpuint (same, ==, n);
+          want_img = vae_weights_get (ref, "image-375", wi->n_dims, wi->shape, &error);
+          g_assert_no_error (error);
+          image = vae_decompress_image (model, file, NULL, NULL, NULL, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (vae_tensor_get_n_elements (image), ==, wi->n_elements);
+          got = vae_tensor_peek_data (image);
+          /* the public decode clamps to [0, 1] */
+          for (j = 0; j < wi->n_elements; j++)
+            worst = MAX (worst, fabs (got[j] - CLAMP (want_img[j], 0.0f, 1.0f)));
+          g_test_message ("decoded image: max |difference| %.2e", worst);
+          g_assert_cmpfloat (worst, <=, IMAGE_TOLERANCE);
+        }
+      vae_compressed_info_clear (&info);
+    }
+  vae_weights_free (ref);
+}
+
+/* A file made on the plain reference kernels decodes to the same symbols
+ * and, within float noise, the same image on the optimised path, and the
+ * other way round: the entropy coding never depends on the code path. */
+static void
+test_learned_cross_path (void)
+{
+  g_autoptr (VaeModel)  model = codec_model ();
+  g_autoptr (VaeTensor) whole = reference_crop ();
+  g_autoptr (VaeTensor) crop = NULL;
+  GBytes               *file[2];
+  VaeLatent            *latent[2][2];
+  VaeTensor            *image[2][2];
+  VaeOptions            options[2];
+  VaeCompressSettings   settings;
+  gint                  enc;
+  gint                  dec;
+  gsize                 n;
+  gsize                 i;
+  gsize                 agree = 0;
+
+  if (whole == NULL)
+    {
+      g_test_skip ("kodim23 is not in VAE_SHARED_DIR");
+      return;
+    }
+  /* small: the reference kernels are slow */
+  crop = vae_image_crop (whole, 40, 30, 96, 80, NULL);
+  vae_compress_settings_init (&settings);
+  settings.quality = 50;
+  for (enc = 0; enc < 2; enc++)
+    {
+      vae_options_init (&options[enc]);
+      options[enc].reference = enc == 1;
+    }
+  for (enc = 0; enc < 2; enc++)
+    {
+      file[enc] = vae_compress_image (model, crop, &settings, &options[enc],
+                                      NULL, NULL, NULL, NULL);
+      g_assert_nonnull (file[enc]);
+      for (dec = 0; dec < 2; dec++)
+        {
+          latent[enc][dec] = vae_decompress_latent (model, file[enc], NULL);
+          image[enc][dec] = vae_decompress_image (model, file[enc], &options[dec],
+                                                  NULL, NULL, NULL, NULL);
+          g_assert_nonnull (latent[enc][dec]);
+          g_assert_nonnull (image[enc][dec]);
+        }
+    }
+
+  for (enc = 0; enc < 2; enc++)
+    {
+      const VaeTensor *a = vae_latent_get_tensor (latent[enc][0]);
+      const VaeTensor *b = vae_latent_get_tensor (latent[enc][1]);
+      const gfloat    *pa = vae_tensor_peek_data (image[enc][0]);
+      const gfloat    *pb = vae_tensor_peek_data (image[enc][1]);
+
+      n = vae_tensor_get_n_elements (a);
+      g_assert_cmpmem (vae_tensor_peek_data (a), n * sizeof (gfloat),
+                       vae_tensor_peek_data (b), n * sizeof (gfloat));
+      for (i = 0; i < vae_tensor_get_n_elements (image[enc][0]); i++)
+        g_assert_cmpfloat (fabs (pa[i] - pb[i]), <=, 1e-4);
+    }
+
+  /* the two encoders agree but for values on a rounding boundary */
+  {
+    const gfloat *a = vae_tensor_peek_data (vae_latent_get_tensor (latent[0][0]));
+    const gfloat *b = vae_tensor_peek_data (vae_latent_get_tensor (latent[1][0]));
+
+    for (i = 0; i < n; i++)
+      agree += a[i] == b[i];
+    g_test_message ("%" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                    " symbols agree between the encoders", agree, n);
+    g_assert_cmpfloat (agree, >=, Q_AGREEMENT * n);
+  }
+
+  for (enc = 0; enc < 2; enc++)
+    {
+      g_bytes_unref (file[enc]);
+      for (dec = 0; dec < 2; dec++)
+        {
+          vae_latent_unref (latent[enc][dec]);
+          vae_tensor_unref (image[enc][dec]);
+        }
+    }
+}
+
+static void
+test_learned_rate_control (void)
+{
+  g_autoptr (VaeModel)  model = codec_model ();
+  g_autoptr (VaeTensor) crop = reference_crop ();
+  const gdouble         targets[] = { 0.1, 0.25, 0.4 };
+  guint                 i;
+
+  if (crop == NULL)
+    {
+      g_test_skip ("kodim23 is not in VAE_SHARED_DIR");
+      return;
+    }
+  for (i = 0; i < G_N_ELEMENTS (targets); i++)
+    {
+      g_autoptr (GBytes)  file = NULL;
+      VaeCompressSettings settings;
+      VaeCompressedInfo   info;
+
+      vae_compress_settings_init (&settings);
+      settings.target_bpp = targets[i];
+      file = vae_compress_image (model, crop, &settings, NULL, NULL, NULL,
+                                 NULL, NULL);
+      g_assert_true (vae_compressed_read_info (file, &info, NULL));
+      g_test_message ("target %.2f bpp: %.4f at quality %.1f", targets[i],
+                      info.bpp, info.quality);
+      g_assert_cmpfloat (info.bpp, <=, targets[i]);
+      g_assert_cmpfloat (info.bpp, >=, 0.9 * targets[i]);
+      vae_compressed_info_clear (&info);
+    }
+}
+
+/* A learned file names its model: another model is refused. */
+static void
+test_learned_other_model (void)
+{
+  g_autoptr (VaeModel)  model = codec_model ();
+  g_autoptr (VaeModel)  other = NULL;
+  g_autoptr (VaeTensor) image = vae_tensor_new_3d (3, 48, 64, NULL);
+  g_autoptr (GBytes)    file = NULL;
+  g_autoptr (GError)    error = NULL;
+  g_autoptr (VaeLatent) latent = NULL;
+  g_autofree gchar     *path = g_test_build_filename (G_TEST_DIST, "..", "data",
+                                                      "models", "seed-f16",
+                                                      "seed-f16.safetensors",
+                                                      NULL);
+  VaeCompressSettings   settings;
+
+  vae_compress_settings_init (&settings);
+  file = vae_compress_image (model, image, &settings, NULL, NULL, NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  other = vae_model_load (path, &error);
+  g_assert_no_error (error);
+  latent = vae_decompress_latent (other, file, &error);
+  g_assert_null (latent);
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
+  g_clear_error (&error);
+  latent = vae_decompress_latent (NULL, file, &error);
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -434,6 +763,10 @@ main (int    argc,
   g_test_add_func ("/codec/container/latent", test_container_latent);
   g_test_add_func ("/codec/container/rate-control", test_container_rate_control);
   g_test_add_func ("/codec/container/damage", test_container_damage);
+  g_test_add_func ("/codec/learned/matches-reference", test_learned_matches_reference);
+  g_test_add_func ("/codec/learned/cross-path", test_learned_cross_path);
+  g_test_add_func ("/codec/learned/rate-control", test_learned_rate_control);
+  g_test_add_func ("/codec/learned/other-model", test_learned_other_model);
 
   return g_test_run ();
 }

@@ -29,6 +29,7 @@ struct _VaeEntropyModel
   guint32 *cdf;           /* all tables, one after the other */
   guint32 *cdf_offset;    /* [S]: where table s starts in cdf */
   guint32 *cdf_half;      /* [S]: table s codes -half..half, then escape */
+  guint8  *predict;       /* [C]: 1 where a channel codes prediction residuals */
 };
 
 /* Reads an F32 tensor of whole numbers in [lo, hi]: the tables are
@@ -133,6 +134,7 @@ vae_entropy_model_new (VaeWeights  *weights,
   const gfloat    *mean;
   const gfloat    *log_gain;
   guint32         *index = NULL;
+  guint32         *predict = NULL;
   gsize            n_index;
   guint            s;
   gsize            i;
@@ -165,6 +167,7 @@ vae_entropy_model_new (VaeWeights  *weights,
   m->cdf_half = g_new (guint32, m->n_scales);
   n_index = (gsize) m->levels * channels * B1 * B2;
   index = g_new (guint32, n_index);
+  predict = g_new (guint32, channels);
 
   mean = get_floats (weights, "codec.mean", channels, error);
   log_gain = mean ? get_floats (weights, "codec.log_gain",
@@ -177,7 +180,8 @@ vae_entropy_model_new (VaeWeights  *weights,
       !get_integers (weights, "codec.cdf_half", m->n_scales, 0, 1 << 16,
                      m->cdf_half, error) ||
       !get_integers (weights, "codec.scale_index", n_index, 0,
-                     m->n_scales - 1, index, error))
+                     m->n_scales - 1, index, error) ||
+      !get_integers (weights, "codec.predict", channels, 0, 1, predict, error))
     goto fail;
 
   for (s = 0; s < m->n_scales; s++)
@@ -199,7 +203,11 @@ vae_entropy_model_new (VaeWeights  *weights,
   m->scale_index = g_new (guint8, n_index);
   for (i = 0; i < n_index; i++)
     m->scale_index[i] = (guint8) index[i];
+  m->predict = g_new (guint8, channels);
+  for (i = 0; i < channels; i++)
+    m->predict[i] = (guint8) predict[i];
   g_free (index);
+  g_free (predict);
 
   return m;
 
@@ -209,6 +217,7 @@ bad_table:
                vae_weights_get_display_name (weights), s);
 fail:
   g_free (index);
+  g_free (predict);
   vae_entropy_model_free (m);
 
   return NULL;
@@ -226,6 +235,7 @@ vae_entropy_model_free (VaeEntropyModel *model)
   g_free (model->cdf);
   g_free (model->cdf_offset);
   g_free (model->cdf_half);
+  g_free (model->predict);
   g_free (model);
 }
 
@@ -343,23 +353,95 @@ vae_entropy_model_dequantize (const VaeEntropyModel *model,
       z[c * plane + i] = q[c * plane + i] / gain[c] + model->mean[c];
 }
 
-/* The index of (c, y, x)'s context in a [C, B1, B2] table. */
+/* The table for value (y, x) of channel c: @act is the plane its activity
+ * is read from (the values, or for a predicted channel its residuals),
+ * @prev the previous channel's values (NULL for channel 0). */
 static inline guint
-context (const gint32 *q,
-         guint         c,
-         guint         y,
-         guint         x,
-         guint         height,
-         guint         width)
+table_index (const guint8 *index,
+             guint         c,
+             const gint32 *act,
+             const gint32 *prev,
+             guint         y,
+             guint         x,
+             guint         height,
+             guint         width)
 {
-  guint b1;
-  guint b2;
+  guint b1 = vae_codec_activity (act, y, x, width, B1 - 1);
+  guint b2 = vae_codec_cross (prev, y, x, height, width, B2 - 1);
 
-  vae_codec_context (q, c, y, x, height, width, B1 - 1, B2 - 1, &b1, &b2);
-
-  return (c * B1 + b1) * B2 + b2;
+  return index[(c * B1 + b1) * B2 + b2];
 }
 
+static void
+encode_value (VaeRangeEncoder       *enc,
+              const VaeEntropyModel *model,
+              guint                  s,
+              gint32                 v)
+{
+  const guint32 *cdf = model->cdf + model->cdf_offset[s];
+  guint32        half = model->cdf_half[s];
+  guint32        mag = vae_codec_magnitude (v);
+
+  if (mag <= half)
+    {
+      guint sym = (guint) (v + (gint32) half);
+
+      vae_range_encode (enc, cdf[sym], cdf[sym + 1] - cdf[sym]);
+    }
+  else
+    {
+      /* escape, sign, then |v| - half as Exp-Golomb */
+      guint32 u = mag - half;
+      guint   n = vae_codec_bit_length (u) - 1;
+
+      vae_range_encode (enc, cdf[2 * half + 1],
+                        cdf[2 * half + 2] - cdf[2 * half + 1]);
+      vae_range_encode_bypass (enc, v < 0, 1);
+      vae_range_encode_bypass (enc, (1u << n) - 1, n);
+      vae_range_encode_bypass (enc, 0, 1);
+      vae_range_encode_bypass (enc, u & ((1u << n) - 1), n);
+    }
+}
+
+static gboolean
+decode_value (VaeRangeDecoder       *dec,
+              const VaeEntropyModel *model,
+              guint                  s,
+              gint32                *value,
+              GError               **error)
+{
+  const guint32 *cdf = model->cdf + model->cdf_offset[s];
+  guint32        half = model->cdf_half[s];
+  guint          sym = vae_range_decode (dec, cdf, 2 * half + 2);
+  guint          negative;
+  guint          n = 0;
+  guint32        u;
+
+  if (sym <= 2 * half)
+    {
+      *value = (gint32) sym - (gint32) half;
+      return TRUE;
+    }
+
+  negative = vae_range_decode_bypass (dec, 1);
+  while (vae_range_decode_bypass (dec, 1))
+    if (++n >= MAX_ESCAPE_PREFIX)
+      {
+        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                     "the coded latents are damaged");
+        return FALSE;
+      }
+  u = (1u << n) | vae_range_decode_bypass (dec, n);
+  *value = (gint32) MIN (half + u, (guint32) 2 * VAE_CODEC_MAX_MAGNITUDE);
+  if (negative)
+    *value = -*value;
+
+  return TRUE;
+}
+
+/* Channel by channel, each in raster order.  A predicted channel codes
+ * each value's difference from vae_codec_predict () of its neighbours, and
+ * reads its activity from those differences. */
 void
 vae_entropy_model_encode (const VaeEntropyModel *model,
                           guint                  quality,
@@ -368,7 +450,9 @@ vae_entropy_model_encode (const VaeEntropyModel *model,
                           guint                  width,
                           GByteArray            *out)
 {
+  gsize              plane = (gsize) height * width;
   g_autofree guint8 *index = g_new (guint8, model->channels * B1 * B2);
+  g_autofree gint32 *residual = g_new (gint32, plane);
   VaeRangeEncoder    enc;
   guint              c;
   guint              y;
@@ -377,35 +461,24 @@ vae_entropy_model_encode (const VaeEntropyModel *model,
   scale_indices (model, quality, index);
   vae_range_encoder_init (&enc, out);
   for (c = 0; c < model->channels; c++)
-    for (y = 0; y < height; y++)
-      for (x = 0; x < width; x++)
-        {
-          guint          s = index[context (q, c, y, x, height, width)];
-          const guint32 *cdf = model->cdf + model->cdf_offset[s];
-          guint32        half = model->cdf_half[s];
-          gint32         v = q[((gsize) c * height + y) * width + x];
-          guint32        mag = vae_codec_magnitude (v);
+    {
+      const gint32 *values = q + c * plane;
+      const gint32 *prev = c > 0 ? values - plane : NULL;
+      const gint32 *act = model->predict[c] ? residual : values;
 
-          if (mag <= half)
-            {
-              guint sym = (guint) (v + (gint32) half);
+      for (y = 0; y < height; y++)
+        for (x = 0; x < width; x++)
+          {
+            gsize  i = (gsize) y * width + x;
+            gint32 v = values[i];
 
-              vae_range_encode (&enc, cdf[sym], cdf[sym + 1] - cdf[sym]);
-            }
-          else
-            {
-              /* escape, sign, then |v| - half - 1 as Exp-Golomb */
-              guint32 u = mag - half;
-              guint   n = vae_codec_bit_length (u) - 1;
-
-              vae_range_encode (&enc, cdf[2 * half + 1],
-                                cdf[2 * half + 2] - cdf[2 * half + 1]);
-              vae_range_encode_bypass (&enc, v < 0, 1);
-              vae_range_encode_bypass (&enc, (1u << n) - 1, n);
-              vae_range_encode_bypass (&enc, 0, 1);
-              vae_range_encode_bypass (&enc, u & ((1u << n) - 1), n);
-            }
-        }
+            if (model->predict[c])
+              v = residual[i] = v - vae_codec_predict (values, y, x, width);
+            encode_value (&enc, model,
+                          table_index (index, c, act, prev, y, x, height, width),
+                          v);
+          }
+    }
   vae_range_encoder_finish (&enc);
 }
 
@@ -419,7 +492,9 @@ vae_entropy_model_decode (const VaeEntropyModel *model,
                           gint32                *q,
                           GError               **error)
 {
+  gsize              plane = (gsize) height * width;
   g_autofree guint8 *index = g_new (guint8, model->channels * B1 * B2);
+  g_autofree gint32 *residual = g_new (gint32, plane);
   VaeRangeDecoder    dec;
   guint              c;
   guint              y;
@@ -428,39 +503,39 @@ vae_entropy_model_decode (const VaeEntropyModel *model,
   scale_indices (model, quality, index);
   vae_range_decoder_init (&dec, data, size);
   for (c = 0; c < model->channels; c++)
-    for (y = 0; y < height; y++)
-      for (x = 0; x < width; x++)
-        {
-          guint          s = index[context (q, c, y, x, height, width)];
-          const guint32 *cdf = model->cdf + model->cdf_offset[s];
-          guint32        half = model->cdf_half[s];
-          guint          sym = vae_range_decode (&dec, cdf, 2 * half + 2);
-          gint32         v;
+    {
+      gint32       *values = q + c * plane;
+      const gint32 *prev = c > 0 ? values - plane : NULL;
+      const gint32 *act = model->predict[c] ? residual : values;
 
-          if (sym <= 2 * half)
-            {
-              v = (gint32) sym - (gint32) half;
-            }
-          else
-            {
-              guint   negative = vae_range_decode_bypass (&dec, 1);
-              guint   n = 0;
-              guint32 u;
+      for (y = 0; y < height; y++)
+        for (x = 0; x < width; x++)
+          {
+            gsize  i = (gsize) y * width + x;
+            gint32 v;
 
-              while (vae_range_decode_bypass (&dec, 1))
-                if (++n >= MAX_ESCAPE_PREFIX)
-                  {
-                    g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                                 "the coded latents are damaged");
-                    return FALSE;
-                  }
-              u = (1u << n) | vae_range_decode_bypass (&dec, n);
-              v = (gint32) MIN (half + u, (guint32) VAE_CODEC_MAX_MAGNITUDE);
-              if (negative)
-                v = -v;
-            }
-          q[((gsize) c * height + y) * width + x] = v;
-        }
+            if (!decode_value (&dec, model,
+                               table_index (index, c, act, prev, y, x, height,
+                                            width),
+                               &v, error))
+              return FALSE;
+            if (model->predict[c])
+              {
+                /* a damaged stream may point anywhere: keep the values
+                 * within what the encoder writes */
+                gint64 w = (gint64) vae_codec_predict (values, y, x, width) + v;
+
+                residual[i] = v;
+                v = (gint32) CLAMP (w, -VAE_CODEC_MAX_MAGNITUDE,
+                                    VAE_CODEC_MAX_MAGNITUDE);
+              }
+            else
+              {
+                v = CLAMP (v, -VAE_CODEC_MAX_MAGNITUDE, VAE_CODEC_MAX_MAGNITUDE);
+              }
+            values[i] = v;
+          }
+    }
 
   return TRUE;
 }

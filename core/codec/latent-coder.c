@@ -47,10 +47,10 @@ pick (Context      *ctx,
       guint         height,
       guint         width)
 {
-  guint b1;
-  guint b2;
-
-  vae_codec_context (q, c, y, x, height, width, N1 - 1, N2 - 1, &b1, &b2);
+  gsize plane = (gsize) height * width;
+  guint b1 = vae_codec_activity (q + c * plane, y, x, width, N1 - 1);
+  guint b2 = vae_codec_cross (c > 0 ? q + (c - 1) * plane : NULL, y, x,
+                              height, width, N2 - 1);
 
   return &ctx[(c * N1 + b1) * N2 + b2];
 }

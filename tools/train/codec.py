@@ -13,7 +13,9 @@ z [C, h, w] (docs/compression.md has the full specification):
   Channels are coded in order, each in raster order.  The contexts use only
   integers, so the decoder derives the same table index on every machine;
   the integer CDFs themselves are exported (export_codec.py), never computed
-  by the decoder.
+  by the decoder.  The export also codes some channels (those where it
+  counts fewer bits: the low-frequency ones) as residuals of a median edge
+  predictor; training's rate proxy leaves that out.
 
 Training uses the standard relaxation: additive uniform noise for the rate,
 straight-through rounding for the decoder input.

@@ -18,6 +18,11 @@ they are integers, because libvae widens every tensor to f32:
       codes the training photos' quantised latents in the fewest bits
       (counted, not estimated), falling back to the trained scale for
       contexts the photos never reach
+  codec.predict [C]
+      1 for the channels that code each value's difference from a median
+      edge predictor of its neighbours (with the activity read from those
+      differences), where that counts fewer bits over all levels: the
+      low-frequency channels, whose neighbouring values are alike
 
 The decoder never computes a probability: these integers are all it uses.
 """
@@ -92,11 +97,24 @@ def code_lengths(half, cdf, max_mag):
     return bits
 
 
+def med_residual(q):
+    """q - MED(left, up, up-left) per channel (0 outside the map), as
+    vae_codec_predict () computes it."""
+    p = F.pad(q, (1, 1, 1, 0))
+    a, b, c = p[..., 1:, :-2], p[..., :-1, 1:-1], p[..., :-1, :-2]
+    lo, hi = torch.minimum(a, b), torch.maximum(a, b)
+    pred = torch.where(c >= hi, lo, torch.where(c <= lo, hi, a + b - c))
+    return q - pred
+
+
 @torch.no_grad()
 def histograms(model, data, n_batches, batch, size, max_mag):
-    """Counts of |q| per (level, channel, b1, b2) over training crops."""
+    """Counts of |q| per (level, channel, b1, b2) over training crops: [0]
+    for plain coding, [1] for prediction residuals with their own
+    activity."""
     K, C = model.head.K, model.head.C
-    H = np.zeros((K, C, codec.B1, codec.B2, max_mag + 1), dtype=np.int64)
+    H = np.zeros((2, K, C, codec.B1, codec.B2, max_mag + 1), dtype=np.int64)
+    ch = torch.arange(C)[None, :, None, None]
     for i in range(n_batches):
         x = data.batch(batch, size)
         z = model.ae.encoder(x)
@@ -104,10 +122,13 @@ def histograms(model, data, n_batches, batch, size, max_mag):
             g = model.head.log_gain[k].exp()[None, :, None, None]
             q = torch.round((z - model.head.mean[None, :, None, None]) * g)
             b1, b2 = codec.contexts(q)
-            m = q.abs().clamp_max(max_mag).long()
-            idx = ((torch.arange(C)[None, :, None, None] * codec.B1 + b1) * codec.B2 + b2) * (max_mag + 1) + m
-            cnt = torch.bincount(idx.flatten(), minlength=C * codec.B1 * codec.B2 * (max_mag + 1))
-            H[k] += cnt.view(C, codec.B1, codec.B2, max_mag + 1).numpy()
+            r = med_residual(q)
+            b1r, _ = codec.contexts(r)
+            for j, (vals, act) in enumerate(((q, b1), (r, b1r))):
+                m = vals.abs().clamp_max(max_mag).long()
+                idx = ((ch * codec.B1 + act) * codec.B2 + b2) * (max_mag + 1) + m
+                cnt = torch.bincount(idx.flatten(), minlength=C * codec.B1 * codec.B2 * (max_mag + 1))
+                H[j, k] += cnt.view(C, codec.B1, codec.B2, max_mag + 1).numpy()
         print("  histograms: batch %d/%d" % (i + 1, n_batches), flush=True)
     return H
 
@@ -142,8 +163,15 @@ def main():
     paths = list_photos(targs.get("train", ",".join([common.TRAIN_DIR])))
     gen = torch.Generator().manual_seed(args.seed)
     data = Crops(paths, gen, 0.5, 1.0, "cpu")
-    H = histograms(model, data, args.batches, 4, 512, max_mag)
-    cost = np.einsum("kcxym,sm->kcxys", H.astype(np.float64), lengths)          # bits per choice
+    H2 = histograms(model, data, args.batches, 4, 512, max_mag)
+    cost2 = np.einsum("jkcxym,sm->jkcxys", H2.astype(np.float64), lengths)      # bits per choice
+    per_channel = cost2.min(axis=-1).sum(axis=(1, 3, 4))                          # [2, C]
+    predict = (per_channel[1] < per_channel[0]).astype(np.int64)
+    print("predicted channels: %s (%.1f%% fewer bits in them)"
+          % (np.nonzero(predict)[0].tolist(),
+             100 * (1 - per_channel[1][predict == 1].sum() / max(1, per_channel[0][predict == 1].sum()))))
+    H = np.where(predict[None, :, None, None, None] == 1, H2[1], H2[0])
+    cost = np.where(predict[None, :, None, None, None] == 1, cost2[1], cost2[0])
     counted = H.sum(axis=-1)
     best = cost.argmin(axis=-1)
     trained = model.head.log_scale.detach().exp().numpy()                       # [K, C, B1, B2]
@@ -167,8 +195,9 @@ def main():
         "codec.cdf_offset": torch.tensor(offsets, dtype=torch.float32),
         "codec.cdf_half": torch.tensor([h for h, _ in tables], dtype=torch.float32),
         "codec.scale_index": torch.tensor(index, dtype=torch.float32),
+        "codec.predict": torch.tensor(predict, dtype=torch.float32),
     })
-    for name in ("codec.cdf", "codec.cdf_offset", "codec.cdf_half", "codec.scale_index"):
+    for name in ("codec.cdf", "codec.cdf_offset", "codec.cdf_half", "codec.scale_index", "codec.predict"):
         t = tensors[name]
         assert torch.equal(t, t.round()) and t.max() < 2 ** 24
 
@@ -197,8 +226,10 @@ def main():
         "format_version": 1,
         "levels": K,
         "quality_max": 1000,
-        "contexts": "seed-f16-codec-1: b1 = min(7, bitlen(2(|left|+|up|)+|upleft|+|upright|)), "
-                    "b2 = min(3, (bitlen(2|p|+|p left|+|p right|+|p up|+|p down|)+1)/2), p = channel c-1",
+        "contexts": "seed-f16-codec-1: b1 = min(7, bitlen(2(|left|+|up|)+|upleft|+|upright|)) of the "
+                    "channel's values (predicted channels: of its residuals), "
+                    "b2 = min(3, (bitlen(2|p|+|p left|+|p right|+|p up|+|p down|)+1)/2), p = channel c-1; "
+                    "predicted channels code q - MED(left, up, upleft)",
         "distributions": "discretised Laplace, %d scales %g..%g (log-spaced), values -half..half (half = "
                          "ceil(%g scale), at most 4096), escape: sign and Exp-Golomb-0 of |v| - half in "
                          "equiprobable bits" % (N_SCALES, SCALE_MIN, SCALE_MAX, TAIL),
