@@ -202,7 +202,7 @@ static gchar *
 format_bytes (gsize bytes)
 {
   if (bytes >= (gsize) 1 << 30)
-    return g_strdup_printf ("%.1f GiB", bytes / (gdouble) ((gsize) 1 << 30));
+    return g_strdup_printf ("%.2f GiB", bytes / (gdouble) ((gsize) 1 << 30));
   if (bytes >= (gsize) 1 << 20)
     return g_strdup_printf ("%.1f MiB", bytes / (gdouble) ((gsize) 1 << 20));
 
