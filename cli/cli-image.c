@@ -258,13 +258,8 @@ sniff_format (const gchar *path)
   guint8  head[16];
   gsize   n;
   guint   i;
-  FILE   *file;
 
-  file = g_fopen (path, "rb");
-  if (file == NULL)
-    return NULL;
-  n = fread (head, 1, sizeof (head), file);
-  fclose (file);
+  n = vae_file_read_head (path, head, sizeof (head));
 
   for (i = 0; i < G_N_ELEMENTS (formats); i++)
     if (n >= formats[i].offset + formats[i].length &&
@@ -776,15 +771,8 @@ cli_is_latent_file (const gchar *path)
 gboolean
 cli_is_compressed_file (const gchar *path)
 {
-  gchar  head[4];
-  FILE  *file;
-  gsize  n;
+  guint8 head[4];
 
-  file = g_fopen (path, "rb");
-  if (file == NULL)
-    return FALSE;
-  n = fread (head, 1, sizeof (head), file);
-  fclose (file);
-
-  return n == sizeof (head) && memcmp (head, "VAEZ", 4) == 0;
+  return vae_file_read_head (path, head, sizeof (head)) == sizeof (head) &&
+         memcmp (head, "VAEZ", 4) == 0;
 }

@@ -50,8 +50,8 @@ cli_open_codec_model (CliContext  *ctx,
 }
 
 /* Finds the model a .vaez file names (@id, and the first 16 hex digits of
- * its @hash) through the registry and the search path, and checks that it
- * is the one. */
+ * its @hash) through the registry and the search path; when it is not
+ * there, says whether other weights have its name. */
 static VaeModel *
 open_model_of (CliContext   *ctx,
                const gchar  *id,
@@ -61,33 +61,31 @@ open_model_of (CliContext   *ctx,
 {
   g_autoptr (VaeRegistry) registry = NULL;
   g_autoptr (GError)      local = NULL;
+  g_autoptr (VaeModel)    same_name = NULL;
   VaeModel               *model;
 
   registry = vae_registry_new (error);
   if (registry == NULL)
     return NULL;
 
-  model = vae_registry_resolve (registry, id, &local);
-  if (model == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-                   "'%s' was made by the model %s, which is not installed "
-                   "(%s); install it (see 'vae models') or name its files as "
-                   "MODEL", what, id, local->message);
-      return NULL;
-    }
-  if (!g_str_has_prefix (vae_model_get_hash (model) + strlen ("sha256:"), hash))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-                   "'%s' was made by the model %s with hash %s, but the %s "
-                   "found (%s) has hash %s: other weights under the same "
-                   "name", what, id, hash, id, vae_model_get_path (model),
-                   vae_model_get_hash (model));
-      vae_model_unref (model);
-      return NULL;
-    }
+  model = vae_registry_resolve_made_by (registry, id, hash, NULL);
+  if (model != NULL)
+    return model;
 
-  return model;
+  same_name = vae_registry_resolve (registry, id, &local);
+  if (same_name == NULL)
+    g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                 "'%s' was made by the model %s, which is not installed "
+                 "(%s); install it (see 'vae models') or name its files as "
+                 "MODEL", what, id, local->message);
+  else
+    g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                 "'%s' was made by the model %s with hash %s, but the %s "
+                 "found (%s) has hash %s: other weights under the same "
+                 "name", what, id, hash, id, vae_model_get_path (same_name),
+                 vae_model_get_hash (same_name));
+
+  return NULL;
 }
 
 /**

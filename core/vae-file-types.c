@@ -92,31 +92,59 @@ vae_safetensors_sniff (const guint8 *data,
 }
 
 /**
+ * vae_file_read_head:
+ * @path: a file
+ * @head: (out caller-allocates) (array length=size): where to put its
+ *   first bytes
+ * @size: how many bytes are wanted
+ *
+ * Reads the first bytes of a regular file, to tell its format by them.
+ * Folders, FIFOs and devices are not read: opening a FIFO would wait for a
+ * writer.
+ *
+ * Returns: how many bytes were read, fewer than @size for a short file;
+ *   0 when @path cannot be opened or is not a regular file.
+ */
+gsize
+vae_file_read_head (const gchar *path,
+                    guint8      *head,
+                    gsize        size)
+{
+  gssize got;
+  gsize  n = 0;
+  gint   fd;
+
+  g_return_val_if_fail (path != NULL, 0);
+  g_return_val_if_fail (head != NULL || size == 0, 0);
+
+  fd = vae_open_regular (path, NULL);
+  if (fd < 0)
+    return 0;
+  while (n < size && (got = read (fd, head + n, size - n)) > 0)
+    n += got;
+  close (fd);
+
+  return n;
+}
+
+/**
  * vae_safetensors_sniff_file:
  * @path: a file
  *
- * vae_safetensors_sniff() on the first bytes of @path.  Folders, FIFOs
- * and devices are not read (a FIFO would wait for a writer).
+ * vae_safetensors_sniff() on the first bytes of @path
+ * (vae_file_read_head()).
  *
  * Returns: %TRUE when @path is a regular file that starts like safetensors.
  */
 gboolean
 vae_safetensors_sniff_file (const gchar *path)
 {
-  guint8  head[9];
-  gssize  got;
-  gsize   n = 0;
-  gint    fd;
+  guint8 head[9];
+  gsize  n;
 
   g_return_val_if_fail (path != NULL, FALSE);
 
-  fd = vae_open_regular (path, NULL);
-  if (fd < 0)
-    return FALSE;
-  while (n < sizeof (head) &&
-         (got = read (fd, head + n, sizeof (head) - n)) > 0)
-    n += got;
-  close (fd);
+  n = vae_file_read_head (path, head, sizeof (head));
 
   return vae_safetensors_sniff (head, n, NULL);
 }

@@ -11,6 +11,10 @@ G_BEGIN_DECLS
 const gchar * const * vae_weight_file_suffixes   (void);
 gboolean              vae_is_weight_file_name    (const gchar  *name);
 
+gsize                 vae_file_read_head         (const gchar  *path,
+                                                  guint8       *head,
+                                                  gsize         size);
+
 gboolean              vae_safetensors_sniff      (const guint8 *data,
                                                   gsize         size,
                                                   guint64      *header_length);

@@ -14,9 +14,10 @@ G_BEGIN_DECLS
 /* NULL for models without codec tables. */
 const VaeEntropyModel * vae_model_get_entropy_model (VaeModel        *model);
 
-/* The origin rule of vae_model_check_latent() alone: whether @model made
- * @latent, or @latent does not say. */
-gboolean                vae_model_made_latent       (VaeModel        *model,
-                                                     const VaeLatent *latent);
+/* The origin rule of vae_model_check_latent() alone: whether @model is
+ * the one named by @model_id and @model_hash (either may be NULL). */
+gboolean                vae_model_made              (VaeModel        *model,
+                                                     const gchar     *model_id,
+                                                     const gchar     *model_hash);
 
 G_END_DECLS

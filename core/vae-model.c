@@ -903,19 +903,26 @@ vae_model_encode (VaeModel          *model,
   return TRUE;
 }
 
-/* The content hash decides when the latents record one, else the id.
- * Latents from elsewhere (ComfyUI) record neither and pass. */
+/* The content hash decides when one is given, else the id; neither given
+ * (latents from ComfyUI) passes.  A hash without "sha256:" is the first
+ * hex digits of one, as a .vaez header keeps it. */
 gboolean
-vae_model_made_latent (VaeModel        *model,
-                       const VaeLatent *latent)
+vae_model_made (VaeModel    *model,
+                const gchar *model_id,
+                const gchar *model_hash)
 {
-  const gchar *hash = vae_latent_get_model_hash (latent);
-  const gchar *id   = vae_latent_get_model_id (latent);
+  const gchar *own = vae_model_get_hash (model);
 
-  if (hash != NULL && hash[0] != '\0')
-    return g_strcmp0 (hash, vae_model_get_hash (model)) == 0;
-  if (id != NULL && id[0] != '\0')
-    return g_strcmp0 (id, model->info.id) == 0;
+  if (model_hash != NULL && model_hash[0] != '\0')
+    {
+      if (g_str_has_prefix (model_hash, "sha256:"))
+        return g_strcmp0 (model_hash, own) == 0;
+
+      return g_str_has_prefix (own, "sha256:") &&
+             g_str_has_prefix (own + strlen ("sha256:"), model_hash);
+    }
+  if (model_id != NULL && model_id[0] != '\0')
+    return g_strcmp0 (model_id, model->info.id) == 0;
 
   return TRUE;
 }
@@ -935,7 +942,9 @@ check_latent (VaeModel         *model,
 
   /* Before the channels: latents of another model with another channel
    * count are best explained by their origin. */
-  if (check_origin && ! vae_model_made_latent (model, latent))
+  if (check_origin &&
+      ! vae_model_made (model, vae_latent_get_model_id (latent),
+                        vae_latent_get_model_hash (latent)))
     {
       const gchar *id = vae_latent_get_model_id (latent);
 
@@ -970,8 +979,9 @@ check_latent (VaeModel         *model,
  * the refusal their own way (the error codes say which rule failed).
  * Latents mean nothing to another model's decoder, even one with as many
  * channels, so the model that made them must be @model: the content hash
- * decides when @latent records one, else the model id; latents that
- * record neither (made elsewhere, e.g. by ComfyUI) are taken as @model's.
+ * decides when @latent records one (a hash without "sha256:" is taken for
+ * the first hex digits of one), else the model id; latents that record
+ * neither (made elsewhere, e.g. by ComfyUI) are taken as @model's.
  *
  * Returns: %TRUE when @model may decode @latent; %FALSE with
  *   %VAE_ERROR_UNSUPPORTED when @model has no decoder,

@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: LGPL-3.0-or-later
  *
  * Resolving beyond one name: the names vae_registry_resolve() takes, and
- * the model that made some latents.  Only the registry's public face is
- * used.
+ * the model that made some latents or a .vaez file.  Only the registry's
+ * public face is used.
  */
 
 #include "vae-error.h"
@@ -51,6 +51,64 @@ vae_registry_list_available (VaeRegistry *registry)
 }
 
 /**
+ * vae_registry_resolve_made_by:
+ * @registry: a registry
+ * @model_id: (nullable): the id of the model wanted
+ * @model_hash: (nullable): its content hash as vae_model_get_hash() gives
+ *   it, or the first hex digits of one (a .vaez header keeps 16)
+ * @error: return location for a #GError
+ *
+ * Finds the model that made some latents or a file, among the models
+ * vae_registry_list_available() names: the hash decides when given, else
+ * the id.  The one named like @model_id is tried first and the others only
+ * when that fails, since each is loaded to learn its hash.  With neither
+ * @model_id nor @model_hash, the default model.
+ *
+ * Returns: (transfer full) (nullable): the model, or %NULL with @error
+ *   set: %VAE_ERROR_MODEL_MISMATCH when no available model is the one,
+ *   else the errors of vae_registry_resolve().
+ */
+VaeModel *
+vae_registry_resolve_made_by (VaeRegistry  *registry,
+                              const gchar  *model_id,
+                              const gchar  *model_hash,
+                              GError      **error)
+{
+  g_auto (GStrv)  names = NULL;
+  VaeModel       *model = NULL;
+  guint           pass, i;
+
+  g_return_val_if_fail (registry != NULL, NULL);
+
+  if ((model_id == NULL || model_id[0] == '\0') &&
+      (model_hash == NULL || model_hash[0] == '\0'))
+    return vae_registry_resolve (registry, NULL, error);
+
+  names = vae_registry_list_available (registry);
+  for (pass = 0; pass < 2 && model == NULL; pass++)
+    for (i = 0; names[i] != NULL && model == NULL; i++)
+      {
+        VaeModel *candidate;
+
+        if ((pass == 0) != (g_strcmp0 (names[i], model_id) == 0))
+          continue;
+
+        candidate = vae_registry_resolve (registry, names[i], NULL);
+        if (candidate != NULL && vae_model_made (candidate, model_id, model_hash))
+          model = candidate;
+        else
+          g_clear_pointer (&candidate, vae_model_unref);
+      }
+
+  if (model == NULL)
+    g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                 "the model %s is not installed",
+                 model_id != NULL && model_id[0] != '\0' ? model_id : model_hash);
+
+  return model;
+}
+
+/**
  * vae_registry_resolve_for_latent:
  * @registry: a registry
  * @spec: (nullable): what the user named, as for vae_registry_resolve(),
@@ -61,14 +119,11 @@ vae_registry_list_available (VaeRegistry *registry)
  * Loads the model to decode @latent with.  A model the user named is
  * loaded as is: whether it fits is vae_model_check_latent()'s to say, so
  * that the refusal names both models.  Without one, the model that made
- * @latent (its content hash decides, else its id) is looked for among the
- * models vae_registry_resolve() can load: the one named like @latent's id
- * first, the others only when that fails, since each is loaded to learn
- * its hash.  Latents that record no model get the default model.
+ * @latent (vae_registry_resolve_made_by() with its id and hash); latents
+ * that record no model get the default model.
  *
  * Returns: (transfer full) (nullable): the model, or %NULL with @error
- *   set: %VAE_ERROR_MODEL_MISMATCH when no available model made @latent,
- *   else the errors of vae_registry_resolve().
+ *   set as vae_registry_resolve_made_by() and vae_registry_resolve() do.
  */
 VaeModel *
 vae_registry_resolve_for_latent (VaeRegistry      *registry,
@@ -76,42 +131,14 @@ vae_registry_resolve_for_latent (VaeRegistry      *registry,
                                  const VaeLatent  *latent,
                                  GError          **error)
 {
-  g_auto (GStrv)         names = NULL;
-  const gchar           *id;
-  const gchar           *hash;
-  VaeModel              *model = NULL;
-  guint                  pass, i;
-
   g_return_val_if_fail (registry != NULL, NULL);
   g_return_val_if_fail (latent != NULL, NULL);
 
-  id = vae_latent_get_model_id (latent);
-  hash = vae_latent_get_model_hash (latent);
-  if ((spec != NULL && spec[0] != '\0') ||
-      ((id == NULL || id[0] == '\0') && (hash == NULL || hash[0] == '\0')))
+  if (spec != NULL && spec[0] != '\0')
     return vae_registry_resolve (registry, spec, error);
 
-  names = vae_registry_list_available (registry);
-  for (pass = 0; pass < 2 && model == NULL; pass++)
-    for (i = 0; names[i] != NULL && model == NULL; i++)
-      {
-        const gchar *name = names[i];
-        VaeModel    *candidate;
-
-        if ((pass == 0) != (g_strcmp0 (name, id) == 0))
-          continue;
-
-        candidate = vae_registry_resolve (registry, name, NULL);
-        if (candidate != NULL && vae_model_made_latent (candidate, latent))
-          model = candidate;
-        else
-          g_clear_pointer (&candidate, vae_model_unref);
-      }
-
-  if (model == NULL)
-    g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-                 "the latents were made by the model %s, which is not "
-                 "installed", id != NULL && id[0] != '\0' ? id : hash);
-
-  return model;
+  return vae_registry_resolve_made_by (registry,
+                                       vae_latent_get_model_id (latent),
+                                       vae_latent_get_model_hash (latent),
+                                       error);
 }

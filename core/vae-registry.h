@@ -164,6 +164,10 @@ VaeModel               * vae_registry_load                 (VaeRegistry         
 VaeModel               * vae_registry_resolve              (VaeRegistry             *registry,
                                                             const gchar             *spec,
                                                             GError                 **error);
+VaeModel               * vae_registry_resolve_made_by      (VaeRegistry             *registry,
+                                                            const gchar             *model_id,
+                                                            const gchar             *model_hash,
+                                                            GError                 **error);
 VaeModel               * vae_registry_resolve_for_latent   (VaeRegistry             *registry,
                                                             const gchar             *spec,
                                                             const VaeLatent         *latent,

@@ -131,37 +131,17 @@ model_missing (const gchar  *model_id,
   return NULL;
 }
 
-/* The installed model of @id whose hash is @hash; with no id, the model
- * among all installed ones whose hash is @hash. */
+/* The installed model that made a file (vae_registry_resolve_made_by ()). */
 static VaeModel *
 model_by_name (const gchar *id,
                const gchar *hash)
 {
-  g_autoptr (GPtrArray) entries = NULL;
-  VaeModel             *model = NULL;
-  guint                 i;
+  g_autoptr (VaeRegistry) registry = vae_registry_new (NULL);
 
-  if (id != NULL && id[0] != '\0')
-    {
-      model = vae_plugin_models_load (id, NULL);
-      if (model != NULL && hash != NULL && hash[0] != '\0' &&
-          g_strcmp0 (vae_model_get_hash (model), hash) != 0)
-        g_clear_pointer (&model, vae_model_unref);
+  if (registry == NULL)
+    return NULL;
 
-      return model;
-    }
-
-  entries = vae_plugin_models_find ();
-  for (i = 0; i < entries->len && model == NULL; i++)
-    {
-      const VaePluginModelEntry *entry = g_ptr_array_index (entries, i);
-
-      model = vae_plugin_models_load (entry->name, NULL);
-      if (model != NULL && g_strcmp0 (vae_model_get_hash (model), hash) != 0)
-        g_clear_pointer (&model, vae_model_unref);
-    }
-
-  return model;
+  return vae_registry_resolve_made_by (registry, id, hash, NULL);
 }
 
 /* Does a model of @channels and @factor fit @latent?  The factor can only
@@ -484,11 +464,16 @@ VaeModel *
 vae_file_model_for_vaez (const VaeCompressedInfo  *info,
                          GError                  **error)
 {
-  VaeModel    *model;
-  const gchar *hash;
+  g_autoptr (VaeModel) same_name = NULL;
+  VaeModel            *model;
+  const gchar         *hash;
 
-  model = vae_plugin_models_load (info->model_id, NULL);
-  if (model == NULL)
+  model = model_by_name (info->model_id, info->model_hash);
+  if (model != NULL)
+    return model;
+
+  same_name = vae_plugin_models_load (info->model_id, NULL);
+  if (same_name == NULL)
     {
       g_autofree gchar *message = vae_file_model_missing (info->model_id);
 
@@ -497,48 +482,36 @@ vae_file_model_for_vaez (const VaeCompressedInfo  *info,
       return NULL;
     }
 
-  hash = vae_model_get_hash (model);
+  hash = vae_model_get_hash (same_name);
   if (g_str_has_prefix (hash, "sha256:"))
     hash += strlen ("sha256:");
-  if (! g_str_has_prefix (hash, info->model_hash))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
-                   _("This file was made by a model named “%s” with other "
-                     "weights (hash %s) than the installed one (%s, hash "
-                     "%.16s).  Install the weights that made it."),
-                   info->model_id, info->model_hash,
-                   vae_model_get_path (model) != NULL ?
-                   vae_model_get_path (model) : info->model_id, hash);
-      vae_model_unref (model);
-      return NULL;
-    }
+  g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+               _("This file was made by a model named “%s” with other "
+                 "weights (hash %s) than the installed one (%s, hash "
+                 "%.16s).  Install the weights that made it."),
+               info->model_id, info->model_hash,
+               vae_model_get_path (same_name) != NULL ?
+               vae_model_get_path (same_name) : info->model_id, hash);
 
-  return model;
+  return NULL;
 }
 
-/* Writes @rgb into @layer as 8-bit values rounded the way
- * vae_image_quantize_8bit() and the vae command round, so that an opened
- * file has exactly the pixels `vae decode` writes. */
+/* Writes @rgb into @layer as 8-bit values through the pixel adapter, which
+ * rounds as vae_image_quantize_8bit() and the vae command do, so that an
+ * opened file has exactly the pixels `vae decode` writes. */
 static void
 layer_set_u8 (GimpLayer       *layer,
               const VaeTensor *rgb)
 {
-  g_autoptr (VaeTensor) levels = vae_tensor_copy (rgb, NULL);
-  const gfloat         *src;
-  GeglBuffer           *buffer;
-  guint8               *data;
-  gint                  height = vae_tensor_get_dim (rgb, 1);
-  gint                  width  = vae_tensor_get_dim (rgb, 2);
-  gsize                 n = (gsize) width * height;
-  gsize                 i;
-  gint                  c;
+  GeglBuffer *buffer;
+  guint8     *data;
+  gint        height = vae_tensor_get_dim (rgb, 1);
+  gint        width  = vae_tensor_get_dim (rgb, 2);
 
-  vae_image_quantize_8bit (levels);
-  src = vae_tensor_peek_data (levels);
-  data = g_malloc (n * 3);
-  for (i = 0; i < n; i++)
-    for (c = 0; c < 3; c++)
-      data[3 * i + c] = (guint8) (src[c * n + i] * 255.0f + 0.5f);
+  data = g_malloc ((gsize) width * height * 3);
+  /* a [3, h, w] image into a buffer of its size: this cannot fail */
+  vae_tensor_to_pixels (rgb, NULL, 0, height, data, VAE_PIXEL_FORMAT_RGB_U8,
+                        (gsize) width * 3, NULL);
 
   buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
   gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, width, height), 0,

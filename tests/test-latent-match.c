@@ -354,6 +354,42 @@ test_resolve_for_latent (Fixture       *fx,
   g_assert_nonnull (strstr (error->message, "ghost"));
 }
 
+/* .vaez headers keep the id and the first 16 hex digits of the hash. */
+static void
+test_resolve_made_by (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr (VaeRegistry) registry = fixture_registry (fx);
+  g_autoptr (VaeModel)    model = NULL;
+  g_autoptr (GError)      error = NULL;
+  g_autofree gchar       *prefix = g_strndup (vae_model_get_hash (fx->taef1) +
+                                              strlen ("sha256:"), 16);
+  g_autofree gchar       *wrong = g_strdup (prefix);
+
+  model = vae_registry_resolve_made_by (registry, "taef1", prefix, &error);
+  g_assert_no_error (error);
+  g_assert_true (model_in (model, fx, "wide"));
+  g_clear_pointer (&model, vae_model_unref);
+
+  /* the id alone: no folder is called so, and the model in "wide" says
+   * its id is "taef1" */
+  model = vae_registry_resolve_made_by (registry, "taef1", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (model_in (model, fx, "wide"));
+  g_clear_pointer (&model, vae_model_unref);
+
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  model = vae_registry_resolve_made_by (registry, "taef1", wrong, &error);
+  g_assert_null (model);
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
+  g_clear_error (&error);
+
+  /* neither: the default, the first available */
+  model = vae_registry_resolve_made_by (registry, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (model_in (model, fx, "taesd"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -368,6 +404,7 @@ main (int    argc,
   ADD ("decode-checks", test_decode_checks);
   ADD ("list-available", test_list_available);
   ADD ("resolve-for-latent", test_resolve_for_latent);
+  ADD ("resolve-made-by", test_resolve_made_by);
 #undef ADD
 
   return g_test_run ();
