@@ -18,6 +18,15 @@ def list_pngs(folder):
     return sorted(glob.glob(os.path.join(folder, "*.png")))
 
 
+def list_images(folders):
+    """PNG and JPEG photos of comma-separated folders."""
+    out = []
+    for d in folders.split(","):
+        for ext in ("*.png", "*.jpg", "*.jpeg"):
+            out += glob.glob(os.path.join(d, ext))
+    return sorted(out)
+
+
 def load_rgb_u8(path):
     """[3, H, W] uint8 tensor."""
     a = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)
@@ -70,6 +79,16 @@ def _ssim_map(a, b, data_range, win):
     sbb = blur(b * b) - mu_b * mu_b
     sab = blur(a * b) - mu_a * mu_b
     return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+
+
+def sharpness(img):
+    """Detail energy of a uint8 [3,H,W] image: the mean squared response
+    of a 3x3 Laplacian on its luma.  A reconstruction's value over the
+    original's is 1 when it keeps the original's fine detail and falls
+    below 1 as it smooths it."""
+    y = (0.299 * img[0].double() + 0.587 * img[1].double() + 0.114 * img[2].double())[None, None]
+    k = torch.tensor([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=torch.float64)[None, None]
+    return F.conv2d(y, k).pow(2).mean().item()
 
 
 def ssim_u8(a, b):

@@ -76,20 +76,22 @@ def main():
             out = common.to_u8(y)
             name = os.path.basename(p)
             rows.append((name, common.psnr_u8(ref, out), common.ssim_u8(ref, out),
-                         z.mean().item(), z.std().item()))
+                         common.sharpness(out) / common.sharpness(ref), z.mean().item(), z.std().item()))
             if not args.quiet:
-                print("%s  PSNR %.3f  SSIM %.4f  latent mean %+.3f std %.3f" % rows[-1], flush=True)
+                print("%s  PSNR %.3f  SSIM %.4f  sharpness %.3f  latent mean %+.3f std %.3f" % rows[-1],
+                      flush=True)
             if args.save:
                 os.makedirs(args.save, exist_ok=True)
                 common.save_rgb(y, os.path.join(args.save, name))
     n = len(rows)
-    print("%s [%s]: Kodak %d images: PSNR %.3f dB, SSIM %.4f (%.1f s)"
-          % (args.weights, what, n, sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, time.time() - t0))
+    print("%s [%s]: Kodak %d images: PSNR %.3f dB, SSIM %.4f, sharpness %.3f (%.1f s)"
+          % (args.weights, what, n, sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n,
+             sum(r[3] for r in rows) / n, time.time() - t0))
     if args.tsv:
         with open(args.tsv, "w") as f:
-            f.write("image\tpsnr\tssim\tlatent_mean\tlatent_std\n")
+            f.write("image\tpsnr\tssim\tsharpness\tlatent_mean\tlatent_std\n")
             for r in rows:
-                f.write("%s\t%.4f\t%.5f\t%.4f\t%.4f\n" % r)
+                f.write("%s\t%.4f\t%.5f\t%.4f\t%.4f\t%.4f\n" % r)
 
 
 if __name__ == "__main__":

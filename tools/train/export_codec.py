@@ -44,7 +44,7 @@ import common  # noqa: E402
 import safetensors_io  # noqa: E402
 from seedf16 import ARCHITECTURE, SeedF16Config  # noqa: E402
 from train import Crops  # noqa: E402
-from train_codec import CodecModel, list_photos  # noqa: E402
+from train_codec import CodecModel  # noqa: E402
 
 PRECISION = 16
 TOTAL = 1 << PRECISION
@@ -160,7 +160,7 @@ def main():
     lengths = np.stack([code_lengths(h, c, max_mag) for h, c in tables])       # [S, max_mag+1]
 
     # the contexts' choices, counted on training crops
-    paths = list_photos(targs.get("train", ",".join([common.TRAIN_DIR])))
+    paths = common.list_images(targs.get("train", common.TRAIN_DIR))
     gen = torch.Generator().manual_seed(args.seed)
     data = Crops(paths, gen, 0.5, 1.0, "cpu")
     H2 = histograms(model, data, args.batches, 4, 512, max_mag)

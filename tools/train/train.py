@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import safetensors_io  # noqa: E402
 from seedf16 import SeedF16, SeedF16Config, count_params  # noqa: E402
 
 
@@ -36,7 +37,8 @@ def parse_args(argv=None):
     ap.add_argument("--resume", help="run folder to resume (uses its saved settings)")
     ap.add_argument("--budget-min", type=float, default=None, help="wall-clock training budget, minutes (default 150)")
     ap.add_argument("--steps", type=int, default=0, help="optional step budget (0: wall clock only)")
-    ap.add_argument("--train", default=common.TRAIN_DIR)
+    ap.add_argument("--train", default=common.TRAIN_DIR,
+                    help="folders of training photos (PNG, JPEG), comma-separated")
     ap.add_argument("--init-from", help="start a new schedule from these weights (EMA of a ckpt/ema/final .pt)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
@@ -60,6 +62,7 @@ def parse_args(argv=None):
     ap.add_argument("--mse", type=float, default=0.0)
     ap.add_argument("--ssim", type=float, default=0.1)
     ap.add_argument("--latent-l2", type=float, default=1e-4)
+    ap.add_argument("--grad", type=float, default=0.0, help="weight of the image-gradient L1 term (sharpness)")
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--ckpt-min", type=float, default=10.0)
     ap.add_argument("--snapshot-min", type=float, default=30.0)
@@ -207,14 +210,23 @@ def main():
             setattr(cfg, k, tuple(v) if isinstance(v, list) else v)
     model = SeedF16(cfg)
 
-    paths = common.list_pngs(args.train)
+    paths = common.list_images(args.train)
     if not paths:
         sys.exit("no training photos in " + args.train)
     gen = torch.Generator().manual_seed(args.seed)
     data = Crops(paths, gen, args.scale_min, args.scale_max, device)
 
     if state is None and getattr(args, "init_from", None):
-        init = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        if args.init_from.endswith(".safetensors"):
+            # a shipped model: its weights as the EMA of a run of no steps
+            tensors, meta = safetensors_io.load(args.init_from)
+            init = {"ema": {k: v.float() for k, v in tensors.items()}, "config": meta["vae.config"],
+                    "step": 0, "args": json.loads(meta.get("vae.training", "{}")),
+                    "pca": None}
+            init["args"]["init_note"] = "the shipped %s (%s)" % (os.path.basename(args.init_from),
+                                                                 meta.get("vae.training", "")[:200])
+        else:
+            init = torch.load(args.init_from, map_location="cpu", weights_only=False)
         cfg = SeedF16Config.from_json(init["config"])
         model = SeedF16(cfg)
         model.load_state_dict(init["ema"])
@@ -295,10 +307,14 @@ def main():
             x = data.batch(args.batch, args.crop)
         y, z = model(x)
         l1 = (y - x).abs().mean()
+        # edges: L1 of the difference of horizontal and vertical gradients,
+        # which a plain L1 lets the decoder smooth away
+        gr = ((y.diff(dim=-1) - x.diff(dim=-1)).abs().mean() +
+              (y.diff(dim=-2) - x.diff(dim=-2)).abs().mean()) if args.grad > 0 else torch.zeros(())
         mse = (y - x).pow(2).mean()
         ss = common.ssim_loss(y, x) if args.ssim > 0 else torch.zeros(())
         lat = z.pow(2).mean()
-        loss = args.l1 * l1 + args.mse * mse + args.ssim * ss + args.latent_l2 * lat
+        loss = args.l1 * l1 + args.mse * mse + args.ssim * ss + args.latent_l2 * lat + args.grad * gr
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)

@@ -86,14 +86,6 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def list_photos(folders):
-    out = []
-    for d in folders.split(","):
-        for name in sorted(os.listdir(d)):
-            if name.lower().endswith((".png", ".jpg", ".jpeg")):
-                out.append(os.path.join(d, name))
-    return out
-
 
 def load_seed(path):
     tensors, meta = safetensors_io.load(path)
@@ -194,7 +186,7 @@ def main():
     if len(lambdas) != args.levels or len(targets) != args.levels:
         sys.exit("--lambdas and --target-bpp need one value per level")
 
-    paths = list_photos(args.train)
+    paths = common.list_images(args.train)
     gen = torch.Generator().manual_seed(args.seed)
     data = Crops(paths, gen, args.scale_min, args.scale_max, device)
 
