@@ -57,6 +57,21 @@ def start_xvfb(tmp):
     return xvfb, ":" + number
 
 
+def run_copying_output(command, env, cwd, copy):
+    """Runs @command with its output (stdout and stderr, where GLib's
+    debug messages and warnings go) going both to ours and to @copy, which
+    the test script may read while GIMP runs."""
+    with open(copy, "wb", buffering=0) as log:
+        process = subprocess.Popen(command, env=env, cwd=cwd,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        for line in iter(process.stdout.readline, b""):
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+            log.write(line)
+        return subprocess.CompletedProcess(command, process.wait())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gimp", required=True)
@@ -74,6 +89,10 @@ def main():
     parser.add_argument("--gui", action="store_true",
                         help="run GIMP with its interface (give --gimp "
                              "gimp-3.0), under Xvfb")
+    parser.add_argument("--gegl-module",
+                        help="install this GEGL module (vae:reconstruct) "
+                             "into the throw-away $XDG_DATA_HOME/gegl-0.4/"
+                             "plug-ins, where GEGL in GIMP finds it")
     args = parser.parse_args()
 
     shared = os.environ.get("VAE_SHARED_DIR", "")
@@ -96,6 +115,11 @@ def main():
             f.write('(plug-in-path "${gimp_plug_in_dir}/plug-ins:%s")\n'
                     % plug_ins)
 
+        if args.gegl_module:
+            modules = os.path.join(tmp, "data", "gegl-0.4", "plug-ins")
+            os.makedirs(modules)
+            shutil.copy2(args.gegl_module, modules)
+
         env = dict(os.environ)
         # GIMP 3.0.4 itself emits a CRITICAL at exit (see
         # gimp3-headless.md); fatal criticals would turn that into a crash.
@@ -113,6 +137,10 @@ def main():
             "VAE_TEST_CLI": os.path.abspath(args.vae),
             "VAE_TEST_WORK": work,
             "NO_AT_BRIDGE": "1",
+            # vae:reconstruct says when it runs a model; the test reads
+            # the copy of GIMP's output to count the runs.
+            "G_MESSAGES_DEBUG": "gimp-vae-gegl",
+            "VAE_TEST_GIMP_OUTPUT": os.path.join(work, "gimp-output.log"),
         })
         # The shared set-up comes first so the script can use its helpers.
         code = ("exec(open(%r).read()); exec(open(%r).read())"
@@ -133,7 +161,8 @@ def main():
 
         print("$ " + " ".join(command), flush=True)
         try:
-            result = subprocess.run(command, env=env, cwd=work)
+            result = run_copying_output(command, env, work,
+                                        env["VAE_TEST_GIMP_OUTPUT"])
         finally:
             if xvfb is not None:
                 xvfb.terminate()
