@@ -438,7 +438,7 @@ vae_plugin_attach_text (GimpItem    *item,
   parasite = gimp_parasite_new (name,
                                 GIMP_PARASITE_PERSISTENT |
                                 GIMP_PARASITE_UNDOABLE,
-                                strlen (text) + 1, text);
+                                strlen (text), text);
   attached = gimp_item_attach_parasite (item, parasite);
   gimp_parasite_free (parasite);
 
