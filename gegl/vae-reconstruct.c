@@ -244,15 +244,15 @@ process (GeglOperation       *operation,
   const GeglRectangle   *box;
   GeglRectangle          whole;
   g_autoptr (VaeTensor)  rgb = NULL;
+  g_autoptr (VaeTensor)  alpha = NULL;
   g_autoptr (VaeTensor)  decoded = NULL;
   g_autoptr (VaeTensor)  shown = NULL;
   GError                *error = NULL;
   const gchar           *spec = o->model != NULL ? o->model : "";
   guint8                 digest[32];
   gfloat                *pixels;
-  gfloat                *out;
-  const gfloat          *src;
-  gsize                  n, i;
+  gsize                  stride;
+  gsize                  n;
   gint                   y;
 
   box = gegl_operation_source_get_bounding_box (operation, "input");
@@ -260,12 +260,16 @@ process (GeglOperation       *operation,
     return TRUE;
   whole = *box;
   n = (gsize) whole.width * whole.height;
+  stride = (gsize) whole.width * 4 * sizeof (gfloat);
 
   pixels = g_try_malloc (n * 4 * sizeof (gfloat));
   rgb = pixels != NULL ? vae_tensor_new_3d (3, whole.height, whole.width,
                                             &error)
                        : NULL;
-  if (rgb == NULL)
+  alpha = rgb != NULL ? vae_tensor_new_3d (1, whole.height, whole.width,
+                                           &error)
+                      : NULL;
+  if (alpha == NULL)
     {
       g_warning ("vae:reconstruct: not enough memory for %d x %d",
                  whole.width, whole.height);
@@ -275,15 +279,12 @@ process (GeglOperation       *operation,
       return TRUE;
     }
 
-  gegl_buffer_get (input, &whole, 1.0, format, pixels, GEGL_AUTO_ROWSTRIDE,
+  gegl_buffer_get (input, &whole, 1.0, format, pixels, stride,
                    GEGL_ABYSS_NONE);
-  out = vae_tensor_get_data (rgb);
-  for (i = 0; i < n; i++)
-    {
-      out[i]         = CLAMP (pixels[4 * i + 0], 0.0f, 1.0f);
-      out[n + i]     = CLAMP (pixels[4 * i + 1], 0.0f, 1.0f);
-      out[2 * n + i] = CLAMP (pixels[4 * i + 2], 0.0f, 1.0f);
-    }
+  /* libvae's pixel adapter, as the plug-in and the vae command read; the
+   * tensors have the buffer's size, so this cannot fail */
+  vae_tensor_from_pixels (rgb, alpha, 0, whole.height, pixels,
+                          VAE_PIXEL_FORMAT_RGBA_FLOAT, stride, NULL);
 
   digest_pixels (rgb, digest);
   g_mutex_lock (&cache_lock);
@@ -321,13 +322,8 @@ process (GeglOperation       *operation,
     }
 
   /* The picture replaces the colour; the input's alpha stays. */
-  src = vae_tensor_peek_data (shown);
-  for (i = 0; i < n; i++)
-    {
-      pixels[4 * i + 0] = src[i];
-      pixels[4 * i + 1] = src[n + i];
-      pixels[4 * i + 2] = src[2 * n + i];
-    }
+  vae_tensor_to_pixels (shown, alpha, 0, whole.height, pixels,
+                        VAE_PIXEL_FORMAT_RGBA_FLOAT, stride, NULL);
   for (y = result->y; y < result->y + result->height; y++)
     {
       GeglRectangle row = { result->x, y, result->width, 1 };
