@@ -773,6 +773,6 @@ cli_is_compressed_file (const gchar *path)
 {
   guint8 head[4];
 
-  return vae_file_read_head (path, head, sizeof (head)) == sizeof (head) &&
-         memcmp (head, "VAEZ", 4) == 0;
+  return vae_compressed_sniff (head, vae_file_read_head (path, head,
+                                                         sizeof (head)));
 }

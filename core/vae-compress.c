@@ -49,6 +49,20 @@ vae_compress_settings_init (VaeCompressSettings *settings)
 }
 
 /**
+ * vae_compressed_sniff:
+ * @data: (array length=size): the first bytes of a file
+ * @size: how many there are
+ *
+ * Returns: whether they start like a `.vaez` file (the format's magic).
+ */
+gboolean
+vae_compressed_sniff (const guint8 *data,
+                      gsize         size)
+{
+  return size >= 4 && memcmp (data, MAGIC, 4) == 0;
+}
+
+/**
  * vae_model_can_compress:
  * @model: a model
  *

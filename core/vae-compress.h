@@ -83,6 +83,8 @@ typedef struct
 
 void        vae_compress_settings_init (VaeCompressSettings       *settings);
 
+gboolean    vae_compressed_sniff       (const guint8              *data,
+                                        gsize                      size);
 gboolean    vae_model_can_compress     (VaeModel                  *model);
 
 GBytes    * vae_compress_image         (VaeModel                  *model,
