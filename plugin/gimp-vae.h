@@ -59,6 +59,39 @@ gboolean         vae_plugin_check_latent_model  (VaeModel        *model,
                                                  GError         **error);
 const gchar    * vae_plugin_model_label         (VaeModel        *model);
 
+/* Fitting one picture or its latents to another's size
+ * (vae-plugin-aspect.c). */
+typedef enum
+{
+  VAE_PLUGIN_ASPECT_FIT,
+  VAE_PLUGIN_ASPECT_FILL,
+  VAE_PLUGIN_ASPECT_STRETCH
+} VaePluginAspect;
+
+void             vae_plugin_add_aspect_argument (GimpProcedure   *procedure,
+                                                 const gchar     *blurb);
+VaeTensor      * vae_plugin_tensor_fit          (const VaeTensor *tensor,
+                                                 gsize            width,
+                                                 gsize            height,
+                                                 gint             aspect,
+                                                 GError         **error);
+VaeLatent      * vae_plugin_latent_fit          (const VaeLatent *latent,
+                                                 guint            width,
+                                                 guint            height,
+                                                 gint             aspect,
+                                                 GError         **error);
+
+/* Layer names and kinds (vae-plugin-layers.c). */
+gchar          * vae_plugin_base_name           (const gchar     *name);
+gchar          * vae_plugin_unique_name         (GimpImage       *image,
+                                                 const gchar     *name,
+                                                 const gchar     *before);
+void             vae_plugin_latent_preview_mark (GimpLayer       *layer);
+gboolean         vae_plugin_is_latent_preview   (GimpDrawable    *drawable);
+gboolean         vae_plugin_refuse_latent_preview
+                                                (GimpDrawable    *drawable,
+                                                 GError         **error);
+
 /**
  * VaePluginProgress:
  *

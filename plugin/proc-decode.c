@@ -344,6 +344,42 @@ opaque_alpha (const Geometry  *g,
   return alpha;
 }
 
+/* Centres @layer on @source (on the canvas without one) and grows the
+ * canvas to show all of it: a 1024 × 1024 decode of a 768 × 512 photo
+ * would otherwise hang over the canvas edge at the source's corner.
+ * Called inside the run's undo group, so the canvas change undoes with
+ * the layer.
+ */
+static void
+place_on_canvas (GimpImage    *image,
+                 GimpLayer    *layer,
+                 GimpDrawable *source)
+{
+  gint width  = gimp_drawable_get_width (GIMP_DRAWABLE (layer));
+  gint height = gimp_drawable_get_height (GIMP_DRAWABLE (layer));
+  gint cx = gimp_image_get_width (image) / 2;
+  gint cy = gimp_image_get_height (image) / 2;
+  gint x, y, x0, y0, x1, y1;
+
+  if (source != NULL)
+    {
+      gimp_drawable_get_offsets (source, &x, &y);
+      cx = x + gimp_drawable_get_width (source) / 2;
+      cy = y + gimp_drawable_get_height (source) / 2;
+    }
+  x = cx - width / 2;
+  y = cy - height / 2;
+  gimp_layer_set_offsets (layer, x, y);
+
+  x0 = MIN (0, x);
+  y0 = MIN (0, y);
+  x1 = MAX (gimp_image_get_width (image), x + width);
+  y1 = MAX (gimp_image_get_height (image), y + height);
+  if (x0 < 0 || y0 < 0 ||
+      x1 > gimp_image_get_width (image) || y1 > gimp_image_get_height (image))
+    gimp_image_resize (image, x1 - x0, y1 - y0, -x0, -y0);
+}
+
 /* The latents to decode: the file in @config if one is set, else the
  * selected layer's.  @drawable is the layer the result goes above (none
  * for a file with several or no layers selected).
@@ -411,6 +447,7 @@ decode_run (GimpProcedure        *procedure,
   gchar                *source_name;
   gboolean              from_file;
   gchar                *name;
+  gchar                *base;
   gint                  position;
   gint                  source_width;
   gint                  source_height;
@@ -499,9 +536,11 @@ decode_run (GimpProcedure        *procedure,
   if (placed_alpha == NULL)
     goto fail;
 
-  name = g_strdup_printf (_("%s (decoded, %s)"),
-                          source_name != NULL ? source_name : _("Latents"),
+  base = vae_plugin_base_name (source_name != NULL ? source_name
+                                                   : _("Latents"));
+  name = g_strdup_printf (_("%s (decoded, %s)"), base,
                           vae_plugin_model_label (model));
+  g_free (base);
 
   gimp_image_undo_group_start (image);
   vae_plugin_position_above (image, drawable != NULL ? GIMP_ITEM (drawable)
@@ -509,13 +548,8 @@ decode_run (GimpProcedure        *procedure,
                              &parent, &position);
   layer = vae_plugin_layer_add (image, name, rgb, placed_alpha, parent,
                                 position, &error);
-  if (layer != NULL && drawable != NULL)
-    {
-      gint x, y;
-
-      gimp_drawable_get_offsets (drawable, &x, &y);
-      gimp_layer_set_offsets (layer, x, y);
-    }
+  if (layer != NULL)
+    place_on_canvas (image, layer, drawable);
   gimp_image_undo_group_end (image);
   g_free (name);
 

@@ -33,6 +33,7 @@ typedef struct
   gint      seed;
   gdouble   strength;
   gdouble   mix_amount;
+  gint      aspect;
 } EditParams;
 
 static GimpValueArray * edit_run    (GimpProcedure        *procedure,
@@ -110,6 +111,9 @@ vae_edit_procedure_new (GimpPlugIn  *plug_in,
                                         "latents: 0 none, 1 all"),
                                       0.0, 1.0, 0.5,
                                       G_PARAM_READWRITE);
+  vae_plugin_add_aspect_argument (procedure,
+                                  _("How the mixed layer's latents take this "
+                                    "layer's shape when they differ"));
 
   gimp_procedure_add_layer_return_value (procedure, "layer",
                                          _("Layer"),
@@ -131,6 +135,7 @@ params_read (GimpProcedureConfig *config,
                 "noise-strength", &params->strength,
                 "mix-amount",     &params->mix_amount,
                 NULL);
+  params->aspect = gimp_procedure_config_get_choice_id (config, "aspect");
   params->channel_gains =
     vae_ui_config_dup_doubles (G_OBJECT (config), "channel-gains",
                                &params->n_channel_gains);
@@ -183,10 +188,11 @@ apply_edits (const VaeLatent   *latent,
   if (mix != NULL && params->mix_amount > 0.0)
     {
       /* The other layer's latents at this layer's size. */
-      g_autoptr (VaeLatent) partner = vae_latent_resize (mix,
-                                                         vae_latent_get_width (current),
-                                                         vae_latent_get_height (current),
-                                                         error);
+      g_autoptr (VaeLatent) partner = vae_plugin_latent_fit (mix,
+                                                             vae_latent_get_width (current),
+                                                             vae_latent_get_height (current),
+                                                             params->aspect,
+                                                             error);
       gdouble              *weights;
       guint                 i;
 
@@ -243,10 +249,30 @@ mix_latent_from_config (GimpProcedureConfig  *config,
   if (layer == NULL)
     return NULL;
 
+  if (! vae_plugin_latent_has (GIMP_ITEM (layer)))
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The layer to mix in, “%s”, carries no latents.  Encode "
+                     "it first with Filters ▸ VAE ▸ Encode Layer to Latents."),
+                   gimp_item_get_name (GIMP_ITEM (layer)));
+      g_object_unref (layer);
+      return NULL;
+    }
   mix = vae_plugin_latent_get (GIMP_ITEM (layer), error);
+  if (mix != NULL && ! vae_plugin_check_latent_model (model, mix, NULL))
+    {
+      /* Latents of two models cannot be mixed: the fix is to encode the
+       * other layer's picture with this model. */
+      g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                   _("The layer to mix in, “%s”, carries latents of another "
+                     "model than %s.  Encode its picture again with %s, "
+                     "then mix."),
+                   gimp_item_get_name (GIMP_ITEM (layer)),
+                   vae_plugin_model_label (model),
+                   vae_plugin_model_label (model));
+      g_clear_pointer (&mix, vae_latent_unref);
+    }
   g_object_unref (layer);
-  if (mix != NULL && ! vae_plugin_check_latent_model (model, mix, error))
-    g_clear_pointer (&mix, vae_latent_unref);
 
   return mix;
 }
@@ -273,14 +299,26 @@ edit_run (GimpProcedure        *procedure,
   EditParams            params = { 0, };
   VaePluginProgress     progress;
   gchar                *name;
+  gchar                *base;
   gint                  position;
   gint                  x, y;
 
   gegl_init (NULL, NULL);
 
   if (! vae_plugin_check_image (image, &error) ||
-      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL ||
-      (latent = vae_plugin_latent_get (GIMP_ITEM (drawable), &error)) == NULL)
+      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL)
+    return vae_plugin_return_error (procedure, error);
+  /* Edit has no file to offer, unlike Decode. */
+  if (! vae_plugin_latent_has (GIMP_ITEM (drawable)))
+    {
+      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The layer “%s” carries no latents.  Encode it first "
+                     "with Filters ▸ VAE ▸ Encode Layer to Latents, or open "
+                     "a .latent file with File ▸ Open."),
+                   gimp_item_get_name (GIMP_ITEM (drawable)));
+      return vae_plugin_return_error (procedure, error);
+    }
+  if ((latent = vae_plugin_latent_get (GIMP_ITEM (drawable), &error)) == NULL)
     return vae_plugin_return_error (procedure, error);
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
@@ -327,9 +365,10 @@ edit_run (GimpProcedure        *procedure,
         return vae_plugin_return_error (procedure, error);
     }
 
-  name = g_strdup_printf (_("%s (edited, %s)"),
-                          gimp_item_get_name (GIMP_ITEM (drawable)),
+  base = vae_plugin_base_name (gimp_item_get_name (GIMP_ITEM (drawable)));
+  name = g_strdup_printf (_("%s (edited, %s)"), base,
                           vae_plugin_model_label (model));
+  g_free (base);
   gimp_image_undo_group_start (image);
   vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
   layer = vae_plugin_layer_add (image, name, picture, alpha, parent, position,
@@ -490,7 +529,8 @@ edit_dialog (GimpProcedure       *procedure,
                                          "mix-amount", 1.0);
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
                               "gain", "offset", "noise-strength",
-                              "noise-seed", "mix-layer", "mix-amount", NULL);
+                              "noise-seed", "mix-layer", "mix-amount",
+                              "aspect", NULL);
 
   state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
   state.choice = vae_plugin_model_choice_new (config, 0, 0, latent,

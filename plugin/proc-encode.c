@@ -115,13 +115,15 @@ encode_run (GimpProcedure        *procedure,
   VaePluginPixels       pixels = { NULL, };
   VaePluginProgress     progress;
   gchar                *name;
+  gchar                *base;
   gint                  position;
   gboolean              attached;
 
   gegl_init (NULL, NULL);
 
   if (! vae_plugin_check_image (image, &error) ||
-      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL)
+      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL ||
+      ! vae_plugin_refuse_latent_preview (drawable, &error))
     return vae_plugin_return_error (procedure, error);
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
@@ -166,9 +168,10 @@ encode_run (GimpProcedure        *procedure,
   if (file != NULL && ! vae_plugin_latent_save_file (latent, file, &error))
     goto fail;
 
-  name = g_strdup_printf (_("%s (latents, %s)"),
-                          gimp_item_get_name (GIMP_ITEM (drawable)),
+  base = vae_plugin_base_name (gimp_item_get_name (GIMP_ITEM (drawable)));
+  name = g_strdup_printf (_("%s (latents, %s)"), base,
                           vae_plugin_model_label (model));
+  g_free (base);
 
   gimp_image_undo_group_start (image);
   vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
@@ -179,8 +182,20 @@ encode_run (GimpProcedure        *procedure,
     {
       gimp_layer_set_offsets (layer, pixels.x, pixels.y);
       attached = vae_plugin_latent_attach (GIMP_ITEM (layer), latent, &error);
-      if (! attached)
-        gimp_image_remove_layer (image, layer);
+      if (attached)
+        {
+          const GimpLayer *keep[] = { GIMP_LAYER (drawable), NULL };
+
+          vae_plugin_latent_preview_mark (layer);
+          /* The source stays selected, so that the next filter (say
+           * Reconstruct) works on the photo and not on this picture of
+           * its latents. */
+          gimp_image_set_selected_layers (image, keep);
+        }
+      else
+        {
+          gimp_image_remove_layer (image, layer);
+        }
     }
   gimp_image_undo_group_end (image);
   g_free (name);

@@ -29,12 +29,17 @@ enum
   METHOD_SLERP
 };
 
-/* One end of the interpolation: its latents, or its pixels to encode. */
+/* One end of the interpolation: its latents, or its pixels to encode.
+ * For a preview (@max_side > 0) latents are decoded and their picture
+ * shrunk and encoded again, like a plain layer's: shrinking the latents
+ * themselves decodes washed out, so one end would look unlike the other
+ * and unlike the result. */
 typedef struct
 {
   VaeLatent *latent;
   VaeTensor *image;
   gchar     *name;
+  guint      max_side;
 } Endpoint;
 
 static GimpValueArray * interpolate_run    (GimpProcedure        *procedure,
@@ -95,6 +100,9 @@ vae_interpolate_procedure_new (GimpPlugIn  *plug_in,
                                         NULL),
                                       "slerp",
                                       G_PARAM_READWRITE);
+  vae_plugin_add_aspect_argument (procedure,
+                                  _("How the second layer takes the first "
+                                    "one's shape when they differ"));
   gimp_procedure_add_int_argument (procedure, "frame-delay",
                                    _("Frame _delay (ms)"),
                                    _("Delay of each frame in the animation"),
@@ -136,18 +144,12 @@ endpoint_read (GimpDrawable  *drawable,
   VaePluginPixels pixels;
 
   memset (endpoint, 0, sizeof (Endpoint));
-  endpoint->name = g_strdup (gimp_item_get_name (GIMP_ITEM (drawable)));
+  endpoint->name = vae_plugin_base_name (gimp_item_get_name (GIMP_ITEM (drawable)));
+  endpoint->max_side = max_side;
 
   if (vae_plugin_latent_has (GIMP_ITEM (drawable)))
     {
-      g_autoptr (VaeLatent) latent = vae_plugin_latent_get (GIMP_ITEM (drawable),
-                                                            error);
-
-      if (latent == NULL)
-        return FALSE;
-      endpoint->latent = max_side > 0 ?
-                         vae_latent_shrink (latent, max_side / 8, error) :
-                         vae_latent_ref (latent);
+      endpoint->latent = vae_plugin_latent_get (GIMP_ITEM (drawable), error);
 
       return endpoint->latent != NULL;
     }
@@ -162,26 +164,47 @@ endpoint_read (GimpDrawable  *drawable,
   return endpoint->image != NULL;
 }
 
-/* The latents of an endpoint; its pixels are scaled to @width × @height
- * first when those are non-zero.
+/* The latents of an endpoint; its pixels are brought to @width × @height
+ * first (by @aspect) when those are non-zero.
  */
 static VaeLatent *
 endpoint_latent (VaeModel           *model,
                  const Endpoint     *endpoint,
                  gsize               width,
                  gsize               height,
+                 gint                aspect,
                  GCancellable       *cancellable,
                  VaePluginProgress  *progress,
                  GError            **error)
 {
   g_autoptr (VaeTensor) image = NULL;
+  g_autoptr (VaeTensor) decoded = NULL;
   VaeLatent            *latent = NULL;
 
   if (endpoint->latent != NULL)
     {
-      if (! vae_plugin_check_latent_model (model, endpoint->latent, error))
+      if (! vae_plugin_check_latent_model (model, endpoint->latent, NULL))
+        {
+          /* Interpolating needs both ends in one model's latent space;
+           * the fix is to encode this end's picture again. */
+          g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
+                       _("“%s” carries latents of another model than %s, "
+                         "and latents of two models cannot be "
+                         "interpolated.  Encode the picture of “%s” again "
+                         "with %s, or use its source layer."),
+                       endpoint->name, vae_plugin_model_label (model),
+                       endpoint->name, vae_plugin_model_label (model));
+          return NULL;
+        }
+      if (endpoint->max_side == 0)
+        return vae_latent_ref (endpoint->latent);
+
+      if (! vae_model_decode (model, endpoint->latent, &decoded, NULL,
+                              cancellable, NULL, NULL, error))
         return NULL;
-      return vae_latent_ref (endpoint->latent);
+      image = vae_image_shrink (decoded, endpoint->max_side, 1, error);
+      if (image == NULL)
+        return NULL;
     }
 
   if (! vae_model_can_encode (model))
@@ -193,14 +216,18 @@ endpoint_latent (VaeModel           *model,
       return NULL;
     }
 
-  if (width > 0 && height > 0 &&
-      (vae_tensor_get_dim (endpoint->image, 2) != width ||
-       vae_tensor_get_dim (endpoint->image, 1) != height))
-    image = vae_image_resize (endpoint->image, width, height, error);
-  else
-    image = vae_tensor_ref (endpoint->image);
   if (image == NULL)
-    return NULL;
+    image = vae_tensor_ref (endpoint->image);
+  if (width > 0 && height > 0)
+    {
+      VaeTensor *fitted = vae_plugin_tensor_fit (image, width, height,
+                                                 aspect, error);
+
+      vae_tensor_unref (image);
+      image = fitted;
+      if (image == NULL)
+        return NULL;
+    }
 
   vae_model_encode (model, image, &latent, NULL, cancellable,
                     progress != NULL ? vae_plugin_progress_func : NULL,
@@ -214,6 +241,7 @@ static gboolean
 both_latents (VaeModel           *model,
               const Endpoint     *a,
               const Endpoint     *b,
+              gint                aspect,
               GCancellable       *cancellable,
               VaePluginProgress  *progress,
               VaeLatent         **latent_a,
@@ -227,7 +255,7 @@ both_latents (VaeModel           *model,
 
   if (progress != NULL)
     vae_plugin_progress_span (progress, 0.0, 0.15);
-  la = endpoint_latent (model, a, 0, 0, cancellable, progress, error);
+  la = endpoint_latent (model, a, 0, 0, aspect, cancellable, progress, error);
   if (la == NULL)
     return FALSE;
 
@@ -238,12 +266,14 @@ both_latents (VaeModel           *model,
     }
   if (progress != NULL)
     vae_plugin_progress_span (progress, 0.15, 0.3);
-  lb = endpoint_latent (model, b, width, height, cancellable, progress, error);
+  lb = endpoint_latent (model, b, width, height, aspect, cancellable,
+                        progress, error);
   if (lb == NULL)
     return FALSE;
 
-  *latent_b = vae_latent_resize (lb, vae_latent_get_width (la),
-                                 vae_latent_get_height (la), error);
+  *latent_b = vae_plugin_latent_fit (lb, vae_latent_get_width (la),
+                                     vae_latent_get_height (la), aspect,
+                                     error);
   if (*latent_b == NULL)
     return FALSE;
   *latent_a = g_steal_pointer (&la);
@@ -306,6 +336,7 @@ interpolate_run (GimpProcedure        *procedure,
   gint                  steps;
   gint                  delay;
   gint                  method;
+  gint                  aspect;
   gint                  offset_x;
   gint                  offset_y;
   gint                  i;
@@ -361,10 +392,12 @@ interpolate_run (GimpProcedure        *procedure,
                 "frame-delay", &delay,
                 NULL);
   method = gimp_procedure_config_get_choice_id (config, "method");
+  aspect = gimp_procedure_config_get_choice_id (config, "aspect");
 
   gimp_progress_init_printf (_("Interpolating with %s"),
                              vae_plugin_model_label (model));
-  if (! both_latents (model, &a, &b, NULL, &progress, &la, &lb, &error))
+  if (! both_latents (model, &a, &b, aspect, NULL, &progress, &la, &lb,
+                      &error))
     goto fail;
 
   frames = g_new0 (VaeTensor *, steps);
@@ -399,9 +432,15 @@ interpolate_run (GimpProcedure        *procedure,
       /* TRANSLATORS: a frame of an animation; keep "(%dms)" as it is,
        * GIMP's animation playback reads the frame delay from it.
        */
+      gchar *unique;
+
       name = g_strdup_printf (_("frame %d (%dms)"), i + 1, delay);
-      layer = vae_plugin_layer_add (image, name, frames[i], NULL,
+      /* A second animation's frames get "[2]" before the delay, where
+       * GIMP would append " #1" after it. */
+      unique = vae_plugin_unique_name (image, name, g_strrstr (name, " ("));
+      layer = vae_plugin_layer_add (image, unique, frames[i], NULL,
                                     GIMP_LAYER (group), 0, &error);
+      g_free (unique);
       g_free (name);
       if (layer != NULL)
         gimp_layer_set_offsets (layer, offset_x, offset_y);
@@ -460,6 +499,7 @@ typedef struct
   Endpoint  b;
   gint      steps;
   gint      method;
+  gint      aspect;
   guint     n_slots;
 } StripJob;
 
@@ -470,6 +510,7 @@ endpoint_copy (const Endpoint *src,
   dest->latent = src->latent != NULL ? vae_latent_ref (src->latent) : NULL;
   dest->image  = src->image != NULL ? vae_tensor_ref (src->image) : NULL;
   dest->name   = g_strdup (src->name);
+  dest->max_side = src->max_side;
 }
 
 static void
@@ -494,8 +535,8 @@ strip_render (VaeUiRender  *render,
   g_autoptr (VaeLatent) lb          = NULL;
   guint                 k;
 
-  if (! both_latents (job->model, &job->a, &job->b, cancellable, NULL,
-                      &la, &lb, error))
+  if (! both_latents (job->model, &job->a, &job->b, job->aspect, cancellable,
+                      NULL, &la, &lb, error))
     return FALSE;
 
   for (k = 0; k < job->n_slots; k++)
@@ -578,6 +619,8 @@ interpolate_update_strip (InterpolateDialog *dialog)
   job->steps   = steps;
   job->method  = gimp_procedure_config_get_choice_id (dialog->config,
                                                       "method");
+  job->aspect  = gimp_procedure_config_get_choice_id (dialog->config,
+                                                      "aspect");
   job->n_slots = MIN (steps, STRIP_FRAMES);
   endpoint_copy (&dialog->a, &job->a);
   endpoint_copy (&dialog->b, &job->b);
@@ -628,10 +671,11 @@ interpolate_dialog (GimpProcedure       *procedure,
                                       _("Interpolate Between Layers"));
   if (second != NULL)
     gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
-                                "steps", "method", "frame-delay", NULL);
+                                "steps", "method", "aspect", "frame-delay",
+                                NULL);
   else
     gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
-                                "second-layer", "steps", "method",
+                                "second-layer", "steps", "method", "aspect",
                                 "frame-delay", NULL);
 
   state.strip = vae_ui_preview_new (STRIP_FRAMES, STRIP_SIDE);

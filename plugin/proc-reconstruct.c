@@ -7,6 +7,8 @@
  * 8 bits first), so the two agree on the same photo.
  */
 
+#include <math.h>
+
 #include <glib/gi18n.h>
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
@@ -29,6 +31,11 @@ static GimpValueArray * reconstruct_run    (GimpProcedure        *procedure,
                                             GimpDrawable        **drawables,
                                             GimpProcedureConfig  *config,
                                             gpointer              run_data);
+static void             show_quality       (const gchar          *source,
+                                            const gchar          *label,
+                                            const VaeQuality     *quality,
+                                            gint                  width,
+                                            gint                  height);
 static gboolean         reconstruct_dialog (GimpProcedure        *procedure,
                                             GimpProcedureConfig  *config,
                                             GimpDrawable         *drawable);
@@ -162,6 +169,7 @@ reconstruct_run (GimpProcedure        *procedure,
   VaePluginProgress     progress;
   VaeQuality            quality;
   const gchar          *source;
+  gchar                *base = NULL;
   const gchar          *label;
   gchar                *name;
   gchar                *text;
@@ -172,7 +180,8 @@ reconstruct_run (GimpProcedure        *procedure,
   gegl_init (NULL, NULL);
 
   if (! vae_plugin_check_image (image, &error) ||
-      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL)
+      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL ||
+      ! vae_plugin_refuse_latent_preview (drawable, &error))
     return vae_plugin_return_error (procedure, error);
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
@@ -198,7 +207,7 @@ reconstruct_run (GimpProcedure        *procedure,
   if (! vae_plugin_pixels_read (drawable, TRUE, &pixels, &error))
     return vae_plugin_return_error (procedure, error);
 
-  source = gimp_item_get_name (GIMP_ITEM (drawable));
+  source = base = vae_plugin_base_name (gimp_item_get_name (GIMP_ITEM (drawable)));
   gimp_progress_init_printf (_("Reconstructing “%s” with %s"), source, label);
   vae_plugin_progress_span (&progress, 0.0, 0.45);
   if (! vae_model_encode (model, pixels.rgb, &latent, NULL, NULL,
@@ -264,14 +273,10 @@ reconstruct_run (GimpProcedure        *procedure,
   vae_plugin_pixels_clear (&pixels);
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      text = g_strdup_printf (_("Reconstruction of “%s” with %s:\n"
-                                "PSNR %.2f dB, SSIM %.4f, MS-SSIM %.4f"),
-                              source, label,
-                              quality.psnr, quality.ssim, quality.ms_ssim);
-      gimp_message (text);
-      g_free (text);
-    }
+    show_quality (source, label, &quality,
+                  vae_tensor_get_dim (decoded, 2),
+                  vae_tensor_get_dim (decoded, 1));
+  g_free (base);
 
   return_values = gimp_procedure_new_return_values (procedure,
                                                     GIMP_PDB_SUCCESS, NULL);
@@ -288,12 +293,48 @@ reconstruct_run (GimpProcedure        *procedure,
 
  fail:
   vae_plugin_pixels_clear (&pixels);
+  g_free (base);
 
   return vae_plugin_return_error (procedure, error);
 }
 
 
 /*  Below is only UI stuff  */
+
+/* The figures after an interactive run, in a dialog of ours: gimp_message
+ * would show them with a warning icon.  SSIM needs an 11 × 11 window, so
+ * on smaller layers it (and MS-SSIM) is undefined, and the dialog says
+ * why instead of showing "nan". */
+static void
+show_quality (const gchar      *source,
+              const gchar      *label,
+              const VaeQuality *quality,
+              gint              width,
+              gint              height)
+{
+  GtkWidget *dialog;
+  gchar     *text;
+
+  if (isnan (quality->ssim))
+    text = g_strdup_printf (_("Reconstruction of “%s” with %s:\n"
+                              "PSNR %.2f dB.  SSIM and MS-SSIM are not "
+                              "defined for this %d × %d layer: they compare "
+                              "11 × 11 windows, so the layer must be at "
+                              "least 11 pixels wide and high."),
+                            source, label, quality->psnr, width, height);
+  else
+    text = g_strdup_printf (_("Reconstruction of “%s” with %s:\n"
+                              "PSNR %.2f dB, SSIM %.4f, MS-SSIM %.4f"),
+                            source, label,
+                            quality->psnr, quality->ssim, quality->ms_ssim);
+
+  dialog = gtk_message_dialog_new (NULL, 0, GTK_MESSAGE_INFO,
+                                   GTK_BUTTONS_CLOSE, "%s", text);
+  gtk_window_set_title (GTK_WINDOW (dialog), _("Reconstruction Quality"));
+  gtk_dialog_run (GTK_DIALOG (dialog));
+  gtk_widget_destroy (dialog);
+  g_free (text);
+}
 
 static gboolean
 reconstruct_dialog (GimpProcedure       *procedure,

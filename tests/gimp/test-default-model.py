@@ -34,8 +34,8 @@ check(helper("info", latent_path) == ["32", "64", "64", "1024", "1024",
 
 decoded, = call("plug-in-vae-decode", image=image, drawables=[latents],
                 model="")
-check(decoded.get_name() == "%s (decoded, %s)"
-      % (latents.get_name(), DEFAULT), "decoded layer name")
+check(decoded.get_name() == "%s (decoded, %s)" % (name, DEFAULT),
+      "decoded layer name, without the latent layer's suffix")
 check((decoded.get_width(), decoded.get_height()) == (1024, 1024),
       "a 64 x 64 latent decodes to a 1024 x 1024 layer")
 

@@ -43,8 +43,8 @@ check(parasite_bytes(reloaded_latent, "gimp-vae-latent") == stored,
 # Default decode: a new 1024 x 1024 layer, the 3:2 photo fitted inside.
 decoded, = call("plug-in-vae-decode", image=reloaded,
                 drawables=[reloaded_latent])
-check(decoded.get_name() == "%s (decoded, %s)"
-      % (reloaded_latent.get_name(), ID), "decoded layer name")
+check(decoded.get_name() == "%s (decoded, %s)" % (name, ID),
+      "decoded layer name, without the latent layer's suffix")
 check((decoded.get_width(), decoded.get_height()) == (1024, 1024),
       "decode makes a 1024 x 1024 layer by default")
 alpha = numpy.frombuffer(pixels(decoded, "A u8"), numpy.uint8).reshape(1024, 1024)

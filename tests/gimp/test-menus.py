@@ -37,7 +37,7 @@ ENTRIES = {
     "reconstruct": ("r", "Reconstruct Layer (Round Trip)",
                     r"kodim23 \(reconstructed, "),
     "interpolate": ("i", "Interpolate Between Layers", r".* → .* \("),
-    "edit": ("l", "Edit Latents", r"kodim23 \(latents, .*\) \(edited, "),
+    "edit": ("l", "Edit Latents", r"kodim23 \(edited, "),
 }
 
 # Small layers: what is tested is the way in, not the results.
@@ -143,13 +143,13 @@ def from_menu(name, selected, ok, reset=False):
         check(last_used_stamp(name) != stamp,
               "%s stored its last-used values" % title)
         if name == "reconstruct":
-            # An interactive run reports PSNR/SSIM in a message box; it has
-            # the title of any other (a crash's too), so expect exactly one
-            # here and only after the layer is there.
-            box = driver.wait_for(driver.MESSAGE_TITLE, True, 60)
+            # An interactive run reports PSNR/SSIM in a dialog of its own,
+            # with an information icon (GIMP's message box has a warning
+            # icon), once the layer is there.
+            box = driver.wait_for("Reconstruction Quality", True, 60)
             check(box is not None, "%s reported its quality" % title)
             driver.press(box, "Return")
-            if driver.wait_for(driver.MESSAGE_TITLE, False, 10) is None:
+            if driver.wait_for("Reconstruction Quality", False, 10) is None:
                 fail("the quality message did not close")
     else:
         # Cancelled: the plug-in ends without touching the image.  A late
