@@ -21,6 +21,7 @@
 #include <libgimp/gimpui.h>
 
 #include "gimp-vae.h"
+#include "vae-file-common.h"
 #include "vae-gimp-io.h"
 #include "vae-plugin-dialog.h"
 #include "vae-ui.h"
@@ -344,6 +345,29 @@ opaque_alpha (const Geometry  *g,
   return alpha;
 }
 
+/* The model named, or the one that made @latent; latents that do not say
+ * (ComfyUI's files) get the installed model that takes their channels,
+ * asked for when several do, as File ▸ Open does: the default model
+ * would decode another model's latents into garbage. */
+static VaeModel *
+decode_model (GimpProcedureConfig  *config,
+              const VaeLatent      *latent,
+              GimpRunMode           run_mode,
+              GError              **error)
+{
+  g_autofree gchar *name = NULL;
+  const gchar      *id = vae_latent_get_model_id (latent);
+  const gchar      *hash = vae_latent_get_model_hash (latent);
+
+  g_object_get (config, "model", &name, NULL);
+  if ((name != NULL && name[0] != '\0') ||
+      (id != NULL && id[0] != '\0') || (hash != NULL && hash[0] != '\0'))
+    return vae_plugin_config_load_model_for (config, latent, error);
+
+  return vae_file_model_for_latent (latent, NULL,
+                                    run_mode == GIMP_RUN_INTERACTIVE, error);
+}
+
 /* Centres @layer on @source (on the canvas without one) and grows the
  * canvas to show all of it: a 1024 × 1024 decode of a 768 × 512 photo
  * would otherwise hang over the canvas edge at the source's corner.
@@ -480,7 +504,7 @@ decode_run (GimpProcedure        *procedure,
       return vae_plugin_return_error (procedure, error);
     }
 
-  model = vae_plugin_config_load_model_for (config, latent, &error);
+  model = decode_model (config, latent, run_mode, &error);
   if (model == NULL)
     {
       g_free (source_name);

@@ -9,7 +9,9 @@
 # give the right advice, SSIM on layers under its window.  Run by
 # run-gimp-test.py.
 
+import json
 import math
+import struct
 
 import numpy
 from PIL import Image
@@ -133,6 +135,32 @@ message = expect_error("plug-in-vae-interpolate", image=small,
 check("Encode the picture" in message and "Decode them" not in message,
       "Interpolate with latents of two models says to encode again: %s"
       % message)
+
+# --- Decode of a latent file that names no model (ComfyUI's) -------------
+
+latent_path = os.path.join(WORK, "k23.latent")
+subprocess.run([CLI, "encode", MODEL, os.path.join(KODAK, "kodim23.png"),
+                "-o", latent_path], check=True, capture_output=True)
+with open(latent_path, "rb") as f:
+    blob = f.read()
+n, = struct.unpack("<Q", blob[:8])
+entry = json.loads(blob[8:8 + n])["latent_tensor"]
+data = blob[8 + n + entry["data_offsets"][0]:8 + n + entry["data_offsets"][1]]
+header = json.dumps({"latent_tensor": {"dtype": "F32", "shape": entry["shape"],
+                                       "data_offsets": [0, len(data)]}}).encode()
+header += b" " * (-len(header) % 8)
+comfy = os.path.join(WORK, "comfy.latent")
+with open(comfy, "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header + data)
+message = expect_error("plug-in-vae-decode", image=image, drawables=[source],
+                       latent_file=Gio.File.new_for_path(comfy), model="")
+check("32-channel" in message and "taef2" in message and "seed-f16" in message,
+      "Decode does not guess a model for latents that name none: %s"
+      % message)
+named, = call("plug-in-vae-decode", image=image, drawables=[source],
+              latent_file=Gio.File.new_for_path(comfy), size="original")
+check((named.get_width(), named.get_height()) == (768, 512),
+      "with the model named it decodes them (latent size x 8)")
 
 # --- SSIM on a layer smaller than its window -----------------------------
 
