@@ -430,10 +430,9 @@ vae_file_model_for_latent (const VaeLatent  *latent,
           g_set_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH,
                        _("This .latent file does not say which model made it, "
                          "and several installed models take its %u-channel "
-                         "latents (%s).  Name one in the “model” argument of "
-                         "%s, or open the file interactively to choose."),
-                       vae_latent_get_channels (latent), names->str,
-                       VAE_PROC_LATENT_LOAD);
+                         "latents (%s).  Name one in the “model” argument, or "
+                         "open the file interactively to choose."),
+                       vae_latent_get_channels (latent), names->str);
           g_string_free (names, TRUE);
           return NULL;
         }
