@@ -902,6 +902,69 @@ test_damaged (void)
   remove_dir (dir);
 }
 
+/* A top-level EMA copy ("ema", as several training scripts save one
+ * beside "model") is the one loaded: the model-side copy here is the
+ * fixture's weights halved, the EMA copy the fixture itself. */
+static void
+test_ema_wrapper (void)
+{
+  g_autofree gchar     *src = data_path ("sd", "model.safetensors");
+  g_autofree gchar     *dir = temp_dir ();
+  g_autofree gchar     *dest = g_build_filename (dir, "train.safetensors",
+                                                 NULL);
+  g_autoptr(VaeWeights) w = NULL;
+  g_autoptr(GPtrArray)  names = NULL;
+  g_autoptr(GPtrArray)  halves = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray)     out = out_tensors_new ();
+  g_autoptr(VaeModel)   want_model = NULL;
+  g_autoptr(VaeModel)   got_model = NULL;
+  g_autoptr(VaeTensor)  values = vae_tensor_new_3d (4, 5, 6, NULL);
+  g_autoptr(VaeLatent)  latent = NULL;
+  g_autoptr(VaeTensor)  want = NULL;
+  g_autoptr(VaeTensor)  got = NULL;
+  GError               *error = NULL;
+  guint                 i;
+  gsize                 j;
+
+  w = vae_weights_load (src, &error);
+  g_assert_no_error (error);
+  names = vae_weights_list (w);
+  for (i = 0; i < names->len; i++)
+    {
+      const VaeWeight  *t = vae_weights_lookup (w, g_ptr_array_index (names,
+                                                                       i));
+      gfloat           *half = g_new (gfloat, MAX (t->n_elements, 1));
+      g_autofree gchar *plain = g_strconcat ("model.", t->name, NULL);
+      g_autofree gchar *ema = g_strconcat ("ema.", t->name, NULL);
+
+      for (j = 0; j < t->n_elements; j++)
+        half[j] = 0.5f * t->data[j];
+      g_ptr_array_add (halves, half);
+      out_tensors_add (out, plain, t->n_dims, t->shape, half);
+      out_tensors_add (out, ema, t->n_dims, t->shape, t->data);
+    }
+  write_safetensors (dest, out, NULL, NULL, NULL);
+
+  for (j = 0; j < values->n_elements; j++)
+    values->data[j] = cosf (0.3f * j);
+  latent = vae_latent_new (values, &error);
+  g_assert_no_error (error);
+
+  want_model = load_model (src);
+  got_model = load_model (dest);
+  g_assert_true (vae_model_decode (want_model, latent, &want, NULL, NULL,
+                                   NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vae_model_decode (got_model, latent, &got, NULL, NULL, NULL,
+                                   NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (got->data, got->n_elements * sizeof (gfloat), want->data,
+                   want->n_elements * sizeof (gfloat));
+
+  g_assert_cmpint (g_remove (dest), ==, 0);
+  remove_dir (dir);
+}
+
 /* Finite latents at the edge of the float range overflow to infinities
  * and NaN inside the network: garbage out, but no undefined behaviour on
  * the way (the sanitizer build runs this; vae_fast_exp's exponent
@@ -1306,6 +1369,7 @@ main (int    argc,
   g_test_add_func ("/kl/damaged", test_damaged);
   g_test_add_func ("/kl/wrong-latent", test_wrong_latent);
   g_test_add_func ("/kl/huge-latent", test_huge_latent);
+  g_test_add_func ("/kl/ema-wrapper", test_ema_wrapper);
   g_test_add_func ("/kl/cancel", test_cancel);
 
   return g_test_run ();
