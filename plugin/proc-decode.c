@@ -604,14 +604,13 @@ typedef struct
   GimpDrawable        **drawables;
   GtkWidget            *preview;
   GtkWidget            *choice;
-  VaeLatent            *small;
   VaeLatent            *latent;
 } DecodeDialog;
 
 typedef struct
 {
   VaeModel  *model;
-  VaeLatent *small;
+  VaeLatent *latent;
   Geometry   geometry;
   gint       resample;
 } DecodePreviewJob;
@@ -622,10 +621,36 @@ decode_preview_job_free (gpointer data)
   DecodePreviewJob *job = data;
 
   vae_model_unref (job->model);
-  vae_latent_unref (job->small);
+  vae_latent_unref (job->latent);
   g_free (job);
 }
 
+/* @rgb over GIMP's checkerboard where @alpha is clear: how the layer's
+ * transparent borders look on the canvas. */
+static void
+over_checkerboard (VaeTensor       *rgb,
+                   const VaeTensor *alpha)
+{
+  gfloat       *data = vae_tensor_get_data (rgb);
+  const gfloat *a = vae_tensor_peek_data (alpha);
+  gsize         height = vae_tensor_get_dim (rgb, 1);
+  gsize         width = vae_tensor_get_dim (rgb, 2);
+  gsize         n = width * height;
+  gsize         x, y, c;
+
+  for (y = 0; y < height; y++)
+    for (x = 0; x < width; x++)
+      {
+        gsize  i = y * width + x;
+        gfloat check = ((x / 8 + y / 8) % 2) ? 0.6f : 0.4f;
+
+        for (c = 0; c < 3; c++)
+          data[c * n + i] = data[c * n + i] * a[i] + check * (1.0f - a[i]);
+      }
+}
+
+/* The real decode, as OK makes it, scaled down to the preview: shrunk
+ * latents would decode washed out and blurry. */
 static gboolean
 decode_preview_render (VaeUiRender  *render,
                        gpointer      data,
@@ -633,21 +658,40 @@ decode_preview_render (VaeUiRender  *render,
 {
   DecodePreviewJob     *job     = data;
   g_autoptr (VaeTensor) content = NULL;
+  g_autoptr (VaeTensor) alpha   = NULL;
   g_autoptr (VaeTensor) placed  = NULL;
+  g_autoptr (VaeTensor) placed_alpha = NULL;
+  g_autoptr (VaeTensor) small   = NULL;
+  g_autoptr (VaeTensor) small_alpha = NULL;
+  gdouble               scale;
+  gint                  width, height;
 
-  content = decode_content (job->model, job->small, &job->geometry,
+  content = decode_content (job->model, job->latent, &job->geometry,
                             job->resample,
                             vae_ui_render_get_cancellable (render),
                             NULL, NULL, error);
   if (content == NULL)
     return FALSE;
 
-  /* Transparent borders show as black here; the layer gets them clear. */
-  placed = place (content, &job->geometry, error);
-  if (placed == NULL)
+  alpha = opaque_alpha (&job->geometry, error);
+  placed = alpha != NULL ? place (content, &job->geometry, error) : NULL;
+  placed_alpha = placed != NULL ? place (alpha, &job->geometry, error) : NULL;
+  if (placed_alpha == NULL)
     return FALSE;
 
-  vae_plugin_render_picture (render, 0, placed);
+  scale = MIN (1.0, (gdouble) PREVIEW_SIDE / MAX (job->geometry.width,
+                                                  job->geometry.height));
+  width = MAX (1, (gint) lround (job->geometry.width * scale));
+  height = MAX (1, (gint) lround (job->geometry.height * scale));
+  small = vae_image_resize (placed, width, height, error);
+  small_alpha = small != NULL ? vae_image_resize (placed_alpha, width, height,
+                                                  error)
+                              : NULL;
+  if (small_alpha == NULL)
+    return FALSE;
+
+  over_checkerboard (small, small_alpha);
+  vae_plugin_render_picture (render, 0, small);
 
   return TRUE;
 }
@@ -662,9 +706,8 @@ decode_update_preview (DecodeDialog *dialog)
   gint              width;
   gint              height;
   gint              size_mode;
-  gdouble           scale;
 
-  if (model == NULL || dialog->small == NULL)
+  if (model == NULL || dialog->latent == NULL)
     {
       vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
       return;
@@ -678,16 +721,13 @@ decode_update_preview (DecodeDialog *dialog)
   else if (size_mode == SIZE_ORIGINAL)
     width = source_width, height = source_height;
 
-  /* The same geometry, scaled down to the small latents' picture. */
-  scale = (gdouble) PREVIEW_SIDE / MAX (width, height);
   job = g_new0 (DecodePreviewJob, 1);
   job->model    = vae_model_ref (model);
-  job->small    = vae_latent_ref (dialog->small);
+  job->latent   = vae_latent_ref (dialog->latent);
   job->resample = gimp_procedure_config_get_choice_id (dialog->config,
                                                        "resample");
-  job->geometry = compute_geometry (source_width, source_height,
-                                    MAX (1, (gint) lround (width * scale)),
-                                    MAX (1, (gint) lround (height * scale)),
+  job->geometry = compute_geometry (source_width, source_height, width,
+                                    height,
                                     gimp_procedure_config_get_choice_id (dialog->config,
                                                                          "aspect"));
 
@@ -712,17 +752,10 @@ decode_load_latents (DecodeDialog *dialog)
   gboolean      from_file;
 
   g_clear_pointer (&dialog->latent, vae_latent_unref);
-  g_clear_pointer (&dialog->small, vae_latent_unref);
 
   dialog->latent = decode_source (dialog->config, dialog->drawables,
                                   &drawable, &name, &from_file, &error);
   g_free (name);
-  if (dialog->latent != NULL)
-    {
-      /* Preview latents of about PREVIEW_SIDE pixels for an 8× model. */
-      dialog->small = vae_latent_shrink (dialog->latent,
-                                         PREVIEW_SIDE / 8, &error);
-    }
   if (error != NULL)
     {
       vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
@@ -754,7 +787,7 @@ decode_dialog (GimpProcedure        *procedure,
                GimpProcedureConfig  *config,
                GimpDrawable        **drawables)
 {
-  DecodeDialog  state = { config, drawables, NULL, NULL, NULL, NULL };
+  DecodeDialog  state = { config, drawables, NULL, NULL, NULL };
   GtkWidget    *dialog;
   GtkWidget    *box;
   GValue        custom = G_VALUE_INIT;
@@ -796,7 +829,6 @@ decode_dialog (GimpProcedure        *procedure,
 
   run = vae_plugin_dialog_run (dialog);
   g_signal_handler_disconnect (config, handler);
-  vae_latent_unref (state.small);
   vae_latent_unref (state.latent);
 
   return run;

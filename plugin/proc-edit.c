@@ -406,13 +406,13 @@ typedef struct
   GimpProcedureConfig *config;
   GtkWidget           *preview;
   GtkWidget           *choice;
-  VaeLatent           *small;
+  VaeLatent           *latent;
 } EditDialog;
 
 typedef struct
 {
   VaeModel   *model;
-  VaeLatent  *small;
+  VaeLatent  *latent;
   VaeLatent  *mix;
   EditParams  params;
 } EditPreviewJob;
@@ -423,12 +423,41 @@ edit_preview_job_free (gpointer data)
   EditPreviewJob *job = data;
 
   vae_model_unref (job->model);
-  vae_latent_unref (job->small);
+  vae_latent_unref (job->latent);
   vae_latent_unref (job->mix);
   params_clear (&job->params);
   g_free (job);
 }
 
+/* The middle of @latent, as many latents as make PREVIEW_SIDE pixels. */
+static VaeLatent *
+middle (const VaeLatent  *latent,
+        guint             factor,
+        GError          **error)
+{
+  g_autoptr (VaeTensor) tensor = NULL;
+  guint                 width = vae_latent_get_width (latent);
+  guint                 height = vae_latent_get_height (latent);
+  guint                 side = MAX (1, PREVIEW_SIDE / MAX (factor, 1));
+  guint                 w = MIN (width, side);
+  guint                 h = MIN (height, side);
+  VaeLatent            *crop;
+
+  tensor = vae_image_crop (vae_latent_get_tensor (latent), (width - w) / 2,
+                           (height - h) / 2, w, h, error);
+  if (tensor == NULL)
+    return NULL;
+  crop = vae_latent_new (tensor, error);
+  if (crop != NULL)
+    vae_latent_set_model (crop, vae_latent_get_model_id (latent),
+                          vae_latent_get_model_hash (latent));
+
+  return crop;
+}
+
+/* The edits are made on all the latents, as OK makes them (the noise is
+ * the same draw); only the middle is decoded, at 100 %: shrunk latents
+ * decode washed out and blurry, unlike the result. */
 static gboolean
 edit_preview_render (VaeUiRender  *render,
                      gpointer      data,
@@ -436,18 +465,24 @@ edit_preview_render (VaeUiRender  *render,
 {
   EditPreviewJob       *job     = data;
   g_autoptr (VaeLatent) edited  = NULL;
+  g_autoptr (VaeLatent) part    = NULL;
   g_autoptr (VaeTensor) picture = NULL;
 
-  edited = apply_edits (job->small, job->mix, &job->params, error);
+  edited = apply_edits (job->latent, job->mix, &job->params, error);
   if (edited == NULL)
     return FALSE;
+  part = middle (edited, vae_model_get_factor (job->model), error);
+  if (part == NULL)
+    return FALSE;
 
-  if (! vae_model_decode (job->model, edited, &picture, NULL,
+  if (! vae_model_decode (job->model, part, &picture, NULL,
                           vae_ui_render_get_cancellable (render),
                           NULL, NULL, error))
     return FALSE;
 
   vae_plugin_render_picture (render, 0, picture);
+  vae_ui_render_set_message (render, _("The middle of the result, at "
+                                       "100 %."));
 
   return TRUE;
 }
@@ -460,7 +495,7 @@ edit_update_preview (EditDialog *dialog)
   GError         *error = NULL;
   VaeLatent      *mix;
 
-  if (model == NULL || dialog->small == NULL)
+  if (model == NULL || dialog->latent == NULL)
     {
       vae_ui_preview_cancel (VAE_UI_PREVIEW (dialog->preview));
       return;
@@ -479,8 +514,8 @@ edit_update_preview (EditDialog *dialog)
 
   job = g_new0 (EditPreviewJob, 1);
   job->model = vae_model_ref (model);
-  job->small = vae_latent_ref (dialog->small);
-  job->mix   = mix;
+  job->latent = vae_latent_ref (dialog->latent);
+  job->mix    = mix;
   params_read (dialog->config, &job->params);
 
   vae_ui_preview_render (VAE_UI_PREVIEW (dialog->preview),
@@ -515,7 +550,6 @@ edit_dialog (GimpProcedure       *procedure,
   GtkWidget  *channels;
   gulong      handler;
   gboolean    run;
-  guint       factor = 8;
 
   dialog = gimp_procedure_dialog_new (procedure, config,
                                       _("Edit Latents"));
@@ -535,9 +569,7 @@ edit_dialog (GimpProcedure       *procedure,
   state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
   state.choice = vae_plugin_model_choice_new (config, 0, 0, latent,
                                               edit_model_changed, &state);
-  if (vae_plugin_model_choice_get_model (state.choice) != NULL)
-    factor = vae_model_get_factor (vae_plugin_model_choice_get_model (state.choice));
-  state.small = vae_latent_shrink (latent, PREVIEW_SIDE / factor, NULL);
+  state.latent = vae_latent_ref (latent);
 
   expander = gtk_expander_new_with_mnemonic (_("_Per-channel gain and "
                                                "offset"));
@@ -556,7 +588,7 @@ edit_dialog (GimpProcedure       *procedure,
 
   run = vae_plugin_dialog_run (dialog);
   g_signal_handler_disconnect (config, handler);
-  vae_latent_unref (state.small);
+  vae_latent_unref (state.latent);
 
   return run;
 }
