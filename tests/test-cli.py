@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import zlib
 
@@ -842,6 +843,51 @@ class ModelTest(CliTestCase):
                 sent = True
         os.close(master)
         return proc.wait(timeout=600), seen.decode(errors='replace')
+
+    def test_ctrl_c_during_load(self):
+        """Ctrl-C while GEGL loads a large image ends the run at once; it
+        used to go unnoticed until the load and the conversion were done.
+        Timed against the load itself, in the same test: from the moment
+        the file is open to the first progress output of the encoder."""
+        big = self.path('big.png')
+        y, x = np.mgrid[0:4000, 0:4000]
+        Image.fromarray(np.stack([(x * 7) % 256, (y * 3) % 256, ((x + y) * 5) % 256],
+                                 -1).astype(np.uint8)).save(big, compress_level=1)
+
+        def file_open(pid):
+            try:
+                return any(os.path.realpath(os.path.join('/proc/%d/fd' % pid, fd)) == big
+                           for fd in os.listdir('/proc/%d/fd' % pid))
+            except OSError:
+                return False
+
+        def start():
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([VAE, 'encode', MODEL, big, '-o', self.path('big.latent')],
+                                    stdout=subprocess.DEVNULL, stderr=slave)
+            os.close(slave)
+            while not file_open(proc.pid) and proc.poll() is None:
+                time.sleep(0.001)
+            return proc, master, time.monotonic()
+
+        # the load alone: until the encoder reports
+        proc, master, t0 = start()
+        seen = b''
+        while b'%' not in seen:
+            seen += os.read(master, 4096)
+        load = time.monotonic() - t0
+        proc.kill()
+        proc.wait()
+        os.close(master)
+
+        proc, master, t0 = start()
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=600)
+        cancel = time.monotonic() - t0
+        os.close(master)
+        self.assertEqual(status, 130)
+        self.assertLess(cancel, 0.5 * load,
+                        'cancelled after %.2f s, the load takes %.2f s' % (cancel, load))
 
     def test_progress_bar_on_tty(self):
         status, err = self.run_on_tty('roundtrip', MODEL, self.path('a.png'))
