@@ -168,7 +168,7 @@ expect_open_error("mine.latent", "my-own-vae", "registry")
 
 # --- .vaez files ---------------------------------------------------------
 
-vae("compress", MODEL, KODIM23, "-o", work("k23.vaez"), "-q", "50")
+vae("compress", MODEL, KODIM23, "-o", work("k23.vaez"), "--quality", "50")
 vae("decompress", work("k23.vaez"), "-o", work("k23-vaez.png"))
 image, message = open_file("k23.vaez")
 check(image is not None, "File > Open reads a .vaez: %s" % message)
@@ -228,7 +228,7 @@ check(small_bpp <= 0.25 or small_bpp < bpp,
 
 call("file-vaez-export", run_mode=Gimp.RunMode.NONINTERACTIVE, image=image,
      file=gfile("taef2.vaez"), model=MODEL, quality=60.0)
-vae("compress", MODEL, KODIM23, "-o", work("taef2-cli.vaez"), "-q", "60")
+vae("compress", MODEL, KODIM23, "-o", work("taef2-cli.vaez"), "--quality", "60")
 with open(work("taef2.vaez"), "rb") as a, \
         open(work("taef2-cli.vaez"), "rb") as b:
     mine, theirs = a.read(), b.read()
