@@ -134,6 +134,15 @@ def from_menu(name, selected, ok, reset=False):
         fail("%r did not close" % title)
     if ok:
         after = wait_layers(len(before) + 1)
+        if name == "reconstruct":
+            # An interactive run reports PSNR/SSIM in a dialog of its own,
+            # with an information icon (GIMP's message box has a warning
+            # icon), once the layer is there; the run ends when it closes.
+            box = driver.wait_for("Reconstruction Quality", True, 60)
+            check(box is not None, "%s reported its quality" % title)
+            driver.press(box, "Return")
+            if driver.wait_for("Reconstruction Quality", False, 10) is None:
+                fail("the quality message did not close")
         # Stored last thing in a run, after the run's own changes to the
         # image (its new layer becomes the selected one): from here on the
         # next step's selection holds.
@@ -142,15 +151,6 @@ def from_menu(name, selected, ok, reset=False):
             time.sleep(0.1)
         check(last_used_stamp(name) != stamp,
               "%s stored its last-used values" % title)
-        if name == "reconstruct":
-            # An interactive run reports PSNR/SSIM in a dialog of its own,
-            # with an information icon (GIMP's message box has a warning
-            # icon), once the layer is there.
-            box = driver.wait_for("Reconstruction Quality", True, 60)
-            check(box is not None, "%s reported its quality" % title)
-            driver.press(box, "Return")
-            if driver.wait_for("Reconstruction Quality", False, 10) is None:
-                fail("the quality message did not close")
     else:
         # Cancelled: the plug-in ends without touching the image.  A late
         # layer would also break the next step's exact count.
