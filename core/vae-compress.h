@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 
+#include "vae-api.h"
 #include "vae-latent.h"
 #include "vae-model.h"
 #include "vae-options.h"
@@ -81,12 +82,16 @@ typedef struct
   gdouble         bpp;
 } VaeCompressedInfo;
 
+VAE_API
 void        vae_compress_settings_init (VaeCompressSettings       *settings);
 
+VAE_API
 gboolean    vae_compressed_sniff       (const guint8              *data,
                                         gsize                      size);
+VAE_API
 gboolean    vae_model_can_compress     (VaeModel                  *model);
 
+VAE_API
 GBytes    * vae_compress_image         (VaeModel                  *model,
                                         const VaeTensor           *image,
                                         const VaeCompressSettings *settings,
@@ -95,18 +100,23 @@ GBytes    * vae_compress_image         (VaeModel                  *model,
                                         VaeProgressFunc            progress,
                                         gpointer                   progress_data,
                                         GError                   **error);
+VAE_API
 GBytes    * vae_compress_latent        (const VaeLatent           *latent,
                                         const VaeCompressSettings *settings,
                                         GError                   **error);
 
+VAE_API
 gboolean    vae_compressed_read_info   (GBytes                    *data,
                                         VaeCompressedInfo         *info,
                                         GError                   **error);
+VAE_API
 void        vae_compressed_info_clear  (VaeCompressedInfo         *info);
 
+VAE_API
 VaeLatent * vae_decompress_latent      (VaeModel                  *model,
                                         GBytes                    *data,
                                         GError                   **error);
+VAE_API
 VaeTensor * vae_decompress_image       (VaeModel                  *model,
                                         GBytes                    *data,
                                         const VaeOptions          *options,
@@ -115,8 +125,10 @@ VaeTensor * vae_decompress_image       (VaeModel                  *model,
                                         gpointer                   progress_data,
                                         GError                   **error);
 
+VAE_API
 GBytes    * vae_compressed_load        (const gchar               *path,
                                         GError                   **error);
+VAE_API
 gboolean    vae_compressed_save        (GBytes                    *data,
                                         const gchar               *path,
                                         GError                   **error);

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "vae-api.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -48,6 +50,7 @@ typedef enum
   VAE_ERROR_INVALID_ARGUMENT
 } VaeError;
 
+VAE_API
 GQuark vae_error_quark (void);
 
 G_END_DECLS

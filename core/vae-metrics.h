@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "vae-api.h"
 #include "vae-tensor.h"
 
 G_BEGIN_DECLS
@@ -43,23 +44,29 @@ typedef enum
   VAE_DIFF_HEATMAP
 } VaeDiffStyle;
 
+VAE_API
 void        vae_image_quantize_8bit (VaeTensor        *image);
+VAE_API
 gboolean    vae_psnr                (const VaeTensor  *a,
                                      const VaeTensor  *b,
                                      gdouble          *psnr,
                                      GError          **error);
+VAE_API
 gboolean    vae_ssim                (const VaeTensor  *a,
                                      const VaeTensor  *b,
                                      gdouble          *ssim,
                                      GError          **error);
+VAE_API
 gboolean    vae_ms_ssim             (const VaeTensor  *a,
                                      const VaeTensor  *b,
                                      gdouble          *ms_ssim,
                                      GError          **error);
+VAE_API
 gboolean    vae_quality             (const VaeTensor  *original,
                                      const VaeTensor  *reconstruction,
                                      VaeQuality       *quality,
                                      GError          **error);
+VAE_API
 VaeTensor * vae_difference_map      (const VaeTensor  *a,
                                      const VaeTensor  *b,
                                      VaeDiffStyle      style,

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "vae-api.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -78,6 +80,7 @@ typedef struct
   gpointer    reserved[8];
 } VaeOptions;
 
+VAE_API
 void   vae_options_init (VaeOptions *options);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "vae-api.h"
 #include "vae-tensor.h"
 
 G_BEGIN_DECLS
@@ -34,8 +35,10 @@ typedef enum
   VAE_PIXEL_FORMAT_RGBA_FLOAT
 } VaePixelFormat;
 
+VAE_API
 gsize     vae_pixel_format_get_bytes_per_pixel (VaePixelFormat   format);
 
+VAE_API
 gboolean  vae_tensor_from_pixels               (VaeTensor       *rgb,
                                                 VaeTensor       *alpha,
                                                 gsize            first_row,
@@ -44,6 +47,7 @@ gboolean  vae_tensor_from_pixels               (VaeTensor       *rgb,
                                                 VaePixelFormat   format,
                                                 gsize            rowstride,
                                                 GError         **error);
+VAE_API
 gboolean  vae_tensor_to_pixels                 (const VaeTensor *rgb,
                                                 const VaeTensor *alpha,
                                                 gsize            first_row,

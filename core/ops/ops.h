@@ -76,7 +76,10 @@ void       vae_conv2d_reference   (const VaeConv2d   *conv,
                                    VaeActivation      act,
                                    VaeTensor         *out);
 
-/* Internal to the conv paths. */
+/* Internal to the conv paths.  Hidden by name as well: gcc gives an
+ * extern target_clones function default visibility whatever -fvisibility
+ * says (its resolver: core/libvae.map). */
+G_GNUC_INTERNAL
 void       vae_conv2d_epilogue    (const VaeConv2d   *conv,
                                    VaeActivation      act,
                                    const gfloat      *residual,
