@@ -1,0 +1,568 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ *
+ * Reading models.json: strictly, since a registry comes from anywhere
+ * (an unknown key, a missing field, a number where a string belongs, a
+ * malformed sum, two models of one id, two defaults are errors).
+ */
+
+#include <math.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "vae-error.h"
+#include "vae-json-private.h"
+#include "vae-registry-private.h"
+
+#define FORMAT_VERSION    1
+
+/* --- entries ------------------------------------------------------------ */
+
+static void
+file_spec_clear (gpointer data)
+{
+  FileSpec *file = data;
+
+  g_free (file->name);
+  g_free (file->set);
+  g_free (file->sha256);
+  g_free (file->url);
+}
+
+static void
+entry_free (gpointer data)
+{
+  VaeRegistryEntry *entry = data;
+
+  g_free (entry->id);
+  g_free (entry->name);
+  g_free (entry->architecture);
+  g_free (entry->license);
+  g_free (entry->homepage);
+  g_free (entry->note);
+  g_clear_pointer (&entry->files, g_array_unref);
+  g_clear_pointer (&entry->sets, g_ptr_array_unref);
+  g_clear_pointer (&entry->views, g_array_unref);
+  g_free (entry);
+}
+
+static const gchar *
+first_set (const VaeRegistryEntry *entry)
+{
+  return g_ptr_array_index (entry->sets, 0);
+}
+
+
+/* --- strict JSON reading -------------------------------------------------- */
+
+static gboolean
+check_keys (JsonObject          *object,
+            const gchar * const *allowed,
+            const gchar         *where,
+            GError             **error)
+{
+  g_autoptr (GList) members = json_object_get_members (object);
+  GList *l;
+
+  for (l = members; l; l = l->next)
+    if (! g_strv_contains (allowed, l->data))
+      {
+        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                     "%s: unknown key \"%s\"", where, (const gchar *) l->data);
+        return FALSE;
+      }
+
+  return TRUE;
+}
+
+/* The member @key as a string; absent is allowed (NULL) unless @required. */
+static gboolean
+get_string (JsonObject   *object,
+            const gchar  *key,
+            gboolean      required,
+            const gchar  *where,
+            gchar       **value,
+            GError      **error)
+{
+  JsonNode *node = json_object_get_member (object, key);
+
+  *value = NULL;
+  if (node == NULL)
+    {
+      if (required)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: \"%s\" is missing", where, key);
+          return FALSE;
+        }
+      *value = g_strdup ("");
+      return TRUE;
+    }
+  if (! JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" must be a string", where, key);
+      return FALSE;
+    }
+  *value = g_strdup (json_node_get_string (node));
+  if (required && **value == '\0')
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" is empty", where, key);
+      g_clear_pointer (value, g_free);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* An integer in [min, max]; a JSON number with a fraction or exponent is
+ * refused, so that "factor": 8.5 cannot pass as 8. */
+static gboolean
+get_int (JsonObject   *object,
+         const gchar  *key,
+         gboolean      required,
+         gint64        fallback,
+         gint64        min,
+         gint64        max,
+         const gchar  *where,
+         gint64       *value,
+         GError      **error)
+{
+  JsonNode *node = json_object_get_member (object, key);
+
+  *value = fallback;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    {
+      if (required)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: \"%s\" is missing", where, key);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (! JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" must be an integer", where, key);
+      return FALSE;
+    }
+  *value = json_node_get_int (node);
+  if (*value < min || *value > max)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" is %" G_GINT64_FORMAT ", not between %"
+                   G_GINT64_FORMAT " and %" G_GINT64_FORMAT,
+                   where, key, *value, min, max);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+get_double (JsonObject   *object,
+            const gchar  *key,
+            gdouble       fallback,
+            const gchar  *where,
+            gdouble      *value,
+            GError      **error)
+{
+  JsonNode *node = json_object_get_member (object, key);
+  GType     type;
+
+  *value = fallback;
+  if (node == NULL)
+    return TRUE;
+
+  type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
+                                      : G_TYPE_INVALID;
+  if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" must be a number", where, key);
+      return FALSE;
+    }
+  *value = json_node_get_double (node);
+
+  return TRUE;
+}
+
+static gboolean
+get_bool (JsonObject   *object,
+          const gchar  *key,
+          const gchar  *where,
+          gboolean     *value,
+          GError      **error)
+{
+  JsonNode *node = json_object_get_member (object, key);
+
+  *value = FALSE;
+  if (node == NULL)
+    return TRUE;
+  if (! JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" must be true or false", where, key);
+      return FALSE;
+    }
+  *value = json_node_get_boolean (node);
+
+  return TRUE;
+}
+
+/* Ids name folders and are typed by users: lower case, digits and . _ - +,
+ * starting with a letter or digit. */
+static gboolean
+valid_id (const gchar *id)
+{
+  const gchar *p;
+
+  if (! g_ascii_islower (id[0]) && ! g_ascii_isdigit (id[0]))
+    return FALSE;
+  for (p = id; *p; p++)
+    if (! g_ascii_islower (*p) && ! g_ascii_isdigit (*p) && ! strchr ("._-+", *p))
+      return FALSE;
+
+  return p - id <= 64;
+}
+
+static gboolean
+valid_file_name (const gchar *name)
+{
+  return name[0] != '\0' && name[0] != '.' &&
+         strchr (name, '/') == NULL && strchr (name, '\\') == NULL;
+}
+
+static gboolean
+valid_sha256 (const gchar *sum)
+{
+  guint i;
+
+  if (sum[0] == '\0')
+    return TRUE;
+  for (i = 0; sum[i]; i++)
+    if (! g_ascii_isdigit (sum[i]) && ! (sum[i] >= 'a' && sum[i] <= 'f'))
+      return FALSE;
+
+  return i == 64;
+}
+
+static gboolean
+valid_url (const gchar *url)
+{
+  return url[0] == '\0' || g_str_has_prefix (url, "https://") ||
+         g_str_has_prefix (url, "http://");
+}
+
+static gboolean
+parse_file (JsonNode     *node,
+            const gchar  *where,
+            FileSpec     *file,
+            GError      **error)
+{
+  static const gchar *const keys[] = {
+    "name", "set", "size", "sha256", "url", NULL
+  };
+  JsonObject *object;
+  gint64      size;
+
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s is not an object", where);
+      return FALSE;
+    }
+  object = json_node_get_object (node);
+
+  if (! check_keys (object, keys, where, error) ||
+      ! get_string (object, "name", TRUE, where, &file->name, error) ||
+      ! get_string (object, "set", FALSE, where, &file->set, error) ||
+      ! get_int (object, "size", FALSE, -1, 0, G_MAXINT64, where, &size, error) ||
+      ! get_string (object, "sha256", FALSE, where, &file->sha256, error) ||
+      ! get_string (object, "url", FALSE, where, &file->url, error))
+    return FALSE;
+  file->size = size;
+
+  if (! valid_file_name (file->name))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" is not a plain file name", where, file->name);
+      return FALSE;
+    }
+  if (! valid_sha256 (file->sha256))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"sha256\" must be 64 lower-case hex digits or empty",
+                   where);
+      return FALSE;
+    }
+  if (! valid_url (file->url))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"url\" must be an http(s) address or empty", where);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static VaeRegistryEntry *
+parse_entry (JsonNode     *node,
+             const gchar  *source,
+             guint         index,
+             GError      **error)
+{
+  static const gchar *const keys[] = {
+    "id", "name", "architecture", "latent_channels", "factor", "scale",
+    "shift", "tensors", "license", "homepage", "note", "default",
+    "codec", "embedded", "files", NULL
+  };
+  VaeRegistryEntry *entry;
+  g_autofree gchar *where = g_strdup_printf ("%s: model %u", source, index + 1);
+  JsonObject       *object;
+  JsonNode         *files;
+  JsonArray        *array;
+  gint64            value;
+  guint             i, j;
+
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s is not an object", where);
+      return NULL;
+    }
+  object = json_node_get_object (node);
+
+  entry = g_new0 (VaeRegistryEntry, 1);
+  entry->files = g_array_new (FALSE, TRUE, sizeof (FileSpec));
+  g_array_set_clear_func (entry->files, file_spec_clear);
+  entry->sets = g_ptr_array_new ();
+  entry->views = g_array_new (FALSE, TRUE, sizeof (VaeRegistryFile));
+
+  if (! get_string (object, "id", TRUE, where, &entry->id, error))
+    goto fail;
+  if (! valid_id (entry->id))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: id \"%s\" must be lower-case letters, digits and . _ - +",
+                   where, entry->id);
+      goto fail;
+    }
+  g_free (where);
+  where = g_strdup_printf ("%s: model %s", source, entry->id);
+
+  if (! check_keys (object, keys, where, error) ||
+      ! get_string (object, "name", TRUE, where, &entry->name, error) ||
+      ! get_string (object, "architecture", TRUE, where, &entry->architecture, error) ||
+      ! get_string (object, "license", FALSE, where, &entry->license, error) ||
+      ! get_string (object, "homepage", FALSE, where, &entry->homepage, error) ||
+      ! get_string (object, "note", FALSE, where, &entry->note, error) ||
+      ! get_bool (object, "default", where, &entry->is_default, error) ||
+      ! get_bool (object, "codec", where, &entry->is_codec, error) ||
+      ! get_bool (object, "embedded", where, &entry->embedded, error) ||
+      ! get_double (object, "scale", 1.0, where, &entry->scale, error) ||
+      ! get_double (object, "shift", 0.0, where, &entry->shift, error))
+    goto fail;
+
+  if (! get_int (object, "latent_channels", TRUE, 0, 1, 4096, where, &value, error))
+    goto fail;
+  entry->latent_channels = value;
+  if (! get_int (object, "factor", TRUE, 0, 1, 1024, where, &value, error))
+    goto fail;
+  entry->factor = value;
+  if (! get_int (object, "tensors", FALSE, 0, 0, 1000000, where, &value, error))
+    goto fail;
+  entry->n_tensors = value;
+
+  if (! isfinite (entry->scale) || entry->scale <= 0.0 || ! isfinite (entry->shift))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"scale\" must be a positive number and \"shift\" a "
+                   "finite one", where);
+      goto fail;
+    }
+  if (! valid_url (entry->homepage))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"homepage\" must be an http(s) address or empty", where);
+      goto fail;
+    }
+
+  files = json_object_get_member (object, "files");
+  if (files == NULL || ! JSON_NODE_HOLDS_ARRAY (files) ||
+      json_array_get_length (json_node_get_array (files)) == 0)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"files\" must be a non-empty list", where);
+      goto fail;
+    }
+  array = json_node_get_array (files);
+
+  for (i = 0; i < json_array_get_length (array); i++)
+    {
+      g_autofree gchar *file_where = g_strdup_printf ("%s: file %u", where, i + 1);
+      FileSpec          file = { 0 };
+
+      if (! parse_file (json_array_get_element (array, i), file_where, &file, error))
+        {
+          file_spec_clear (&file);
+          goto fail;
+        }
+      for (j = 0; j < entry->files->len; j++)
+        if (g_str_equal (g_array_index (entry->files, FileSpec, j).name, file.name))
+          {
+            g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                         "%s: file \"%s\" is listed twice", where, file.name);
+            file_spec_clear (&file);
+            goto fail;
+          }
+      g_array_append_val (entry->files, file);
+    }
+
+  for (i = 0; i < entry->files->len; i++)
+    {
+      FileSpec        *file = &g_array_index (entry->files, FileSpec, i);
+      VaeRegistryFile  view = { file->name, file->set, file->size,
+                                file->sha256, file->url };
+      gboolean         seen = FALSE;
+
+      for (j = 0; j < entry->sets->len; j++)
+        seen = seen || g_str_equal (g_ptr_array_index (entry->sets, j), file->set);
+      if (! seen)
+        g_ptr_array_add (entry->sets, file->set);
+      g_array_append_val (entry->views, view);
+    }
+
+  /* Embedded models load from memory, one safetensors file each. */
+  if (entry->embedded)
+    {
+      const FileSpec *file = &g_array_index (entry->files, FileSpec, 0);
+      guint           n = 0;
+
+      for (i = 0; i < entry->files->len; i++)
+        n += g_str_equal (g_array_index (entry->files, FileSpec, i).set, first_set (entry));
+      if (n != 1 || ! g_str_has_suffix (file->name, ".safetensors"))
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: an embedded model must be one .safetensors file",
+                       where);
+          goto fail;
+        }
+    }
+
+  return entry;
+
+fail:
+  entry_free (entry);
+
+  return NULL;
+}
+
+GPtrArray *
+vae_registry_parse (const gchar  *data,
+                    gssize        length,
+                    const gchar  *source,
+                    GError      **error)
+{
+  static const gchar *const keys[] = {
+    "format_version", "note", "models", NULL
+  };
+  g_autoptr (JsonParser)  parser = json_parser_new ();
+  g_autoptr (GError)      json_error = NULL;
+  g_autoptr (GPtrArray)   entries = NULL;
+  g_autofree gchar       *problem = NULL;
+  JsonObject             *root;
+  JsonNode               *models;
+  JsonArray              *array;
+  gint64                  version;
+  const gchar            *default_id = NULL;
+  guint                   i, j;
+
+  if (length < 0)
+    length = strlen (data);
+  if (! vae_json_check (data, length, MAX_JSON_DEPTH, MAX_JSON_VALUES,
+                        &problem))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: not valid JSON: %s", source, problem);
+      return NULL;
+    }
+  if (! json_parser_load_from_data (parser, data, length, &json_error))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: not valid JSON: %s", source, json_error->message);
+      return NULL;
+    }
+  if (json_parser_get_root (parser) == NULL ||
+      ! JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: the registry must be a JSON object", source);
+      return NULL;
+    }
+  root = json_node_get_object (json_parser_get_root (parser));
+
+  if (! check_keys (root, keys, source, error) ||
+      ! get_int (root, "format_version", TRUE, 0, 1, G_MAXINT, source,
+                 &version, error))
+    return NULL;
+  if (version != FORMAT_VERSION)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
+                   "%s: registry format %" G_GINT64_FORMAT " is not supported "
+                   "(this libvae reads format %d)", source, version,
+                   FORMAT_VERSION);
+      return NULL;
+    }
+
+  models = json_object_get_member (root, "models");
+  if (models == NULL || ! JSON_NODE_HOLDS_ARRAY (models))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"models\" must be a list", source);
+      return NULL;
+    }
+  array = json_node_get_array (models);
+
+  entries = g_ptr_array_new_with_free_func (entry_free);
+
+  for (i = 0; i < json_array_get_length (array); i++)
+    {
+      VaeRegistryEntry *entry;
+
+      entry = parse_entry (json_array_get_element (array, i), source, i, error);
+      if (entry == NULL)
+        return NULL;
+
+      for (j = 0; j < entries->len; j++)
+        if (g_str_equal (((VaeRegistryEntry *) g_ptr_array_index (entries, j))->id,
+                         entry->id))
+          {
+            g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                         "%s: model id \"%s\" is listed twice", source, entry->id);
+            entry_free (entry);
+            return NULL;
+          }
+      if (entry->is_default)
+        {
+          if (default_id)
+            {
+              g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                           "%s: both \"%s\" and \"%s\" are marked default",
+                           source, default_id, entry->id);
+              entry_free (entry);
+              return NULL;
+            }
+          default_id = entry->id;
+        }
+      g_ptr_array_add (entries, entry);
+    }
+
+  return g_steal_pointer (&entries);
+}
