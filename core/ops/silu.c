@@ -1,0 +1,61 @@
+/* libvae - image autoencoders on the CPU
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+
+/* SiLU, x * sigmoid (x) = x / (1 + e^-x), in place.  The generic
+ * activation path calls libm's expf per element, which does not vectorise;
+ * after every GroupNorm of a KL VAE that was ~6 % of a whole decode.  This
+ * pass uses vae_fast_exp () and runs at memory speed. */
+
+#include <math.h>
+
+#include "fast-exp.h"
+#include "ops.h"
+
+#define CHUNK (64 * 1024)
+
+typedef struct
+{
+  gfloat *x;
+  gsize   n;
+} SiluJob;
+
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static void
+silu_chunk (gsize    index,
+            gint     thread,
+            gpointer data)
+{
+  SiluJob *job = data;
+  gfloat  *x = job->x;
+  gsize    start = index * CHUNK;
+  gsize    end = MIN (start + CHUNK, job->n);
+  gsize    i;
+
+  for (i = start; i < end; i++)
+    {
+      /* Below -88, e^-x is past float and the result under 1e-36: 0.
+       * The mask keeps the loop free of branches. */
+      union { gfloat f; gint32 i; } y;
+      const gint32 tiny = -(gint32) (x[i] < -88.0f);
+
+      y.f = x[i] / (1.0f + vae_fast_exp (-x[i]));
+      y.i &= ~tiny;
+      x[i] = y.f;
+    }
+}
+
+void
+vae_op_silu (VaeRun    *run,
+             VaeTensor *t)
+{
+  SiluJob job = { t->data, t->n_elements };
+
+  if (run->reference)
+    {
+      vae_op_activate (run, t, VAE_ACT_SILU);
+      return;
+    }
+
+  vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, silu_chunk, &job);
+}
