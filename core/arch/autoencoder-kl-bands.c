@@ -491,3 +491,353 @@ vae_kl_mid_banded_memory (const Half *half,
 
   return peak;
 }
+
+
+/* --- the whole part: levels, mid block and heads, banded or not ---------- */
+
+static gboolean
+resnet_step (VaeRun        *run,
+             VaeScratch    *scratch,
+             const Resnet  *r,
+             gboolean       banded,
+             VaeTensor    **x,
+             GError       **error)
+{
+  return banded ? vae_kl_resnet_banded (run, scratch, r, x, error)
+                : vae_kl_resnet_forward (run, scratch, r, x, error);
+}
+
+/* The mid block, @banded or not. */
+static gboolean
+mid_forward (VaeRun      *run,
+             VaeScratch  *scratch,
+             const Half  *half,
+             gboolean     banded,
+             VaeTensor  **x,
+             GError     **error)
+{
+  if (! resnet_step (run, scratch, &half->mid1, banded, x, error))
+    return FALSE;
+  if (half->has_attention &&
+      ! (banded ? vae_kl_attention_banded (run, scratch, &half->attention, x, error)
+                : vae_kl_attention_forward (run, scratch, &half->attention, *x, error)))
+    return FALSE;
+
+  return resnet_step (run, scratch, &half->mid2, banded, x, error);
+}
+
+/* Levels [first, last), the resampling conv of the last one only with
+ * @last_resample; the ResNet blocks @banded or not. */
+gboolean
+vae_kl_levels_forward (VaeRun      *run,
+                       VaeScratch  *scratch,
+                       const Half  *half,
+                       gint         first,
+                       gint         last,
+                       gboolean     last_resample,
+                       gboolean     banded,
+                       VaeTensor  **x,
+                       GError     **error)
+{
+  gint i, j;
+
+  for (i = first; i < last; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        if (! resnet_step (run, scratch, &level->resnets[j], banded, x, error))
+          return FALSE;
+      if (level->has_resample && (i + 1 < last || last_resample) &&
+          ! vae_kl_conv_step (run, scratch, &level->resample, x, error))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The encoder's latent-resolution part on @x (consumed): mid, norm_out,
+ * conv_out, quant_conv.  Returns the z means. */
+VaeTensor *
+vae_kl_encoder_tail (VaeRun      *run,
+                     VaeScratch  *scratch,
+                     const Half  *e,
+                     gboolean     banded,
+                     VaeTensor  **x,
+                     GError     **error)
+{
+  VaeTensor *y, *z = NULL;
+
+  if (! mid_forward (run, scratch, e, banded, x, error) ||
+      ! (y = vae_kl_head_forward (run, e, &e->conv_out, *x, error)))
+    return NULL;
+  if (! e->has_quant)
+    return y;
+
+  if (! vae_op_conv2d (run, &e->quant, y, NULL, VAE_ACT_NONE, &z, error))
+    z = NULL;
+  vae_tensor_unref (y);
+
+  return z;
+}
+
+/* The decoder's latent-resolution part: post_quant_conv, conv_in, mid.
+ * Returns a scratch map. */
+VaeTensor *
+vae_kl_decoder_head (VaeRun           *run,
+                     VaeScratch       *scratch,
+                     const Half       *d,
+                     gboolean          banded,
+                     const VaeTensor  *latent,
+                     GError          **error)
+{
+  VaeTensor *x;
+
+  if (d->has_quant)
+    {
+      x = vae_scratch_get (scratch, d->z, VAE_T_H (latent), VAE_T_W (latent),
+                           error);
+      if (x == NULL ||
+          ! vae_op_conv2d (run, &d->quant, latent, NULL, VAE_ACT_NONE, &x, error) ||
+          ! vae_kl_conv_step (run, scratch, &d->conv_in, &x, error))
+        goto fail;
+    }
+  else
+    {
+      x = vae_scratch_get (scratch, d->conv_in.c_out, VAE_T_H (latent),
+                           VAE_T_W (latent), error);
+      if (x == NULL ||
+          ! vae_op_conv2d (run, &d->conv_in, latent, NULL, VAE_ACT_NONE, &x,
+                           error))
+        goto fail;
+    }
+
+  if (mid_forward (run, scratch, d, banded, &x, error))
+    return x;
+
+fail:
+  if (x)
+    vae_tensor_unref (x);
+
+  return NULL;
+}
+
+/* The rest on @x (consumed): levels, norm_out, conv_out.  Returns the
+ * image in [-1, 1]. */
+VaeTensor *
+vae_kl_decoder_tail (VaeRun      *run,
+                     VaeScratch  *scratch,
+                     const Half  *d,
+                     VaeTensor  **x,
+                     GError     **error)
+{
+  if (! vae_kl_levels_forward (run, scratch, d, 0, d->n_levels, TRUE, FALSE, x, error))
+    return NULL;
+
+  return vae_kl_head_forward (run, d, &d->conv_out, *x, error);
+}
+
+static gdouble
+resnet_step_flops (const Resnet *r,
+                   gboolean      banded,
+                   gsize         h,
+                   gsize         w)
+{
+  if (! banded)
+    return vae_kl_resnet_flops (r, h, w);
+
+  return vae_kl_banded_conv_flops (&r->conv1, h, w) +
+         vae_kl_banded_conv_flops (&r->conv2, h, w) +
+         (r->has_shortcut ? vae_kl_banded_conv_flops (&r->shortcut, h, w) : 0.0);
+}
+
+static gdouble
+mid_flops (const Half *half,
+           gboolean    banded,
+           gsize       h,
+           gsize       w)
+{
+  gdouble flops = resnet_step_flops (&half->mid1, banded, h, w) +
+                  resnet_step_flops (&half->mid2, banded, h, w);
+  gint    c = half->attention.channels;
+
+  if (half->has_attention && banded)
+    flops += vae_kl_attention_banded_flops (c, h, w);
+  else if (half->has_attention)
+    flops += 4 * 2.0 * h * w * c * c + vae_attention_flops (h * w, 1, c);
+
+  return flops;
+}
+
+/* The same levels on an input of *h x *w, which they update to their
+ * output size. */
+gdouble
+vae_kl_levels_flops (const Half *half,
+                     gint        first,
+                     gint        last,
+                     gboolean    last_resample,
+                     gboolean    banded,
+                     gsize      *h,
+                     gsize      *w)
+{
+  gdouble flops = 0.0;
+  gsize   ho, wo;
+  gint    i, j;
+
+  for (i = first; i < last; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        flops += resnet_step_flops (&level->resnets[j], banded, *h, *w);
+      if (level->has_resample && (i + 1 < last || last_resample))
+        {
+          flops += vae_conv2d_flops (&level->resample, *h, *w);
+          vae_conv2d_out_size (&level->resample, *h, *w, &ho, &wo);
+          *h = ho;
+          *w = wo;
+        }
+    }
+
+  return flops;
+}
+
+/* The decoder's latent-resolution part: post_quant_conv, conv_in, mid. */
+gdouble
+vae_kl_decoder_head_flops (const Half *d,
+                           gboolean    banded,
+                           gsize       h,
+                           gsize       w)
+{
+  return (d->has_quant ? vae_conv2d_flops (&d->quant, h, w) : 0.0) +
+         vae_conv2d_flops (&d->conv_in, h, w) + mid_flops (d, banded, h, w);
+}
+
+/* ... and the rest, levels and conv_out, on h x w latent pixels. */
+static gdouble
+decoder_tail_flops (const Half *d,
+                    gsize       h,
+                    gsize       w,
+                    gboolean    with_out)
+{
+  gdouble flops = vae_kl_levels_flops (d, 0, d->n_levels, TRUE, FALSE, &h, &w);
+
+  return flops + (with_out ? vae_conv2d_flops (&d->conv_out, h, w) : 0.0);
+}
+
+/* The encoder up to its latent resolution: conv_in and the levels, on an
+ * H x W image. */
+static gdouble
+encoder_body_flops (const Half *e,
+                    gsize       h,
+                    gsize       w)
+{
+  gdouble flops = vae_conv2d_flops (&e->conv_in, h, w);
+
+  return flops + vae_kl_levels_flops (e, 0, e->n_levels, TRUE, FALSE, &h, &w);
+}
+
+/* ... and the rest on h x w latent pixels: mid, conv_out, quant_conv. */
+gdouble
+vae_kl_encoder_tail_flops (const Half *e,
+                           gboolean    banded,
+                           gsize       h,
+                           gsize       w)
+{
+  return mid_flops (e, banded, h, w) + vae_conv2d_flops (&e->conv_out, h, w) +
+         (e->has_quant ? vae_conv2d_flops (&e->quant, h, w) : 0.0);
+}
+
+/* What a half costs on an input of h x w (image for the encoder, latent
+ * for the decoder). */
+gdouble
+vae_kl_half_flops (const Half *half,
+                   gboolean    decoder,
+                   gsize       h,
+                   gsize       w)
+{
+  if (decoder)
+    return vae_kl_decoder_head_flops (half, FALSE, h, w) +
+           decoder_tail_flops (half, h, w, TRUE);
+
+  return encoder_body_flops (half, h, w) +
+         vae_kl_encoder_tail_flops (half, FALSE, h / half->factor, w / half->factor);
+}
+
+static gsize
+mid_memory (const Half *half,
+            gsize       n)
+{
+  gsize peak = MAX (vae_kl_resnet_memory (&half->mid1, n),
+                    vae_kl_resnet_memory (&half->mid2, n));
+
+  if (half->has_attention)
+    peak = MAX (peak, 5 * (gsize) half->attention.channels * n);
+
+  return peak;
+}
+
+static gsize
+levels_memory (const Half *half,
+               gboolean    decoder,
+               gsize      *n)
+{
+  gsize peak = 0;
+  gint  i, j;
+
+  for (i = 0; i < half->n_levels; i++)
+    {
+      const Level *level = &half->levels[i];
+
+      for (j = 0; j < level->n_resnets; j++)
+        peak = MAX (peak, vae_kl_resnet_memory (&level->resnets[j], *n));
+      if (level->has_resample)
+        {
+          gsize out = decoder ? *n * 4 : *n / 4;
+
+          peak = MAX (peak, (gsize) level->resample.c_in * *n +
+                            (gsize) level->resample.c_out * out);
+          *n = out;
+        }
+    }
+
+  return peak;
+}
+
+/* Bytes, for choose_tile(). */
+gsize
+vae_kl_memory (gpointer self,
+               gboolean decoder,
+               gsize    width,
+               gsize    height)
+{
+  const Kl   *kl = self;
+  const Half *half = decoder ? &kl->decoder : &kl->encoder;
+  gsize       n, peak, levels;
+
+  if (! half->present)
+    return 0;
+
+  /* levels_memory() moves n on: not inside MAX (). */
+  if (decoder)
+    {
+      n = (height / half->factor) * (width / half->factor);
+      peak = ((gsize) half->z * (half->has_quant ? 2 : 1) +
+              (gsize) half->conv_in.c_out) * n;
+      peak = MAX (peak, mid_memory (half, n));
+      levels = levels_memory (half, TRUE, &n);
+      peak = MAX (peak, levels);
+      peak = MAX (peak, ((gsize) half->conv_out.c_in + 3) * n);
+    }
+  else
+    {
+      n = height * width;
+      peak = (3 + (gsize) half->conv_in.c_out) * n;
+      levels = levels_memory (half, FALSE, &n);
+      peak = MAX (peak, levels);
+      peak = MAX (peak, mid_memory (half, n));
+      peak = MAX (peak, ((gsize) half->conv_out.c_in + 4 * (gsize) half->z) * n);
+    }
+
+  return peak * sizeof (gfloat);
+}

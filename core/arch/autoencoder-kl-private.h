@@ -2,9 +2,11 @@
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
 
-/* AutoencoderKL's parts, shared by its three files: the model and its
- * untiled runs (autoencoder-kl.c), the whole maps run in bands of rows
- * (autoencoder-kl-bands.c) and the tiled runs (autoencoder-kl-tiles.c). */
+/* AutoencoderKL's parts, shared by its files (each calls only those below
+ * it): the class table and whole runs (autoencoder-kl.c), the tiled runs
+ * (autoencoder-kl-tiles.c), the whole part banded or not
+ * (autoencoder-kl-bands.c), the blocks (autoencoder-kl-blocks.c) and the
+ * weights (autoencoder-kl-load.c). */
 
 #pragma once
 
@@ -79,7 +81,15 @@ typedef struct
   gfloat       **acc;       /* per thread [C, TOKEN_BLOCK], for unproject */
 } ProjJob;
 
-/* autoencoder-kl.c */
+/* autoencoder-kl-load.c */
+gboolean   vae_kl_probe                  (VaeWeights      *encoder,
+                                          VaeWeights      *decoder);
+gpointer   vae_kl_create                 (VaeWeights      *encoder,
+                                          VaeWeights      *decoder,
+                                          VaeModelInfo    *info,
+                                          GError         **error);
+
+/* autoencoder-kl-blocks.c */
 gboolean   vae_kl_norm_silu              (VaeRun          *run,
                                           const VaeTensor *in,
                                           const gfloat    *gamma,
@@ -95,18 +105,14 @@ gboolean   vae_kl_project                (VaeRun          *run,
                                           ProjJob         *job,
                                           gboolean         unproject,
                                           GError         **error);
+gboolean   vae_kl_attention_forward      (VaeRun          *run,
+                                          VaeScratch      *scratch,
+                                          const Attention *a,
+                                          VaeTensor       *x,
+                                          GError         **error);
 gboolean   vae_kl_conv_step              (VaeRun          *run,
                                           VaeScratch      *scratch,
                                           const VaeConv2d *conv,
-                                          VaeTensor      **x,
-                                          GError         **error);
-gboolean   vae_kl_levels_forward         (VaeRun          *run,
-                                          VaeScratch      *scratch,
-                                          const Half      *half,
-                                          gint             first,
-                                          gint             last,
-                                          gboolean         last_resample,
-                                          gboolean         banded,
                                           VaeTensor      **x,
                                           GError         **error);
 VaeTensor *vae_kl_head_forward           (VaeRun          *run,
@@ -114,59 +120,20 @@ VaeTensor *vae_kl_head_forward           (VaeRun          *run,
                                           const VaeConv2d *conv,
                                           VaeTensor       *x,
                                           GError         **error);
-gdouble    vae_kl_levels_flops           (const Half      *half,
-                                          gint             first,
-                                          gint             last,
-                                          gboolean         last_resample,
-                                          gboolean         banded,
-                                          gsize           *h,
-                                          gsize           *w);
-gdouble    vae_kl_decoder_head_flops     (const Half      *d,
-                                          gboolean         banded,
+gdouble    vae_kl_resnet_flops           (const Resnet    *r,
                                           gsize            h,
                                           gsize            w);
-gdouble    vae_kl_encoder_tail_flops     (const Half      *e,
-                                          gboolean         banded,
-                                          gsize            h,
-                                          gsize            w);
-VaeTensor *vae_kl_encoder_tail           (VaeRun          *run,
-                                          VaeScratch      *scratch,
-                                          const Half      *e,
-                                          gboolean         banded,
-                                          VaeTensor      **x,
-                                          GError         **error);
 VaeTensor *vae_kl_encoder_input          (VaeScratch      *scratch,
                                           const VaeTensor *image,
                                           GError         **error);
 gboolean   vae_kl_check_latent           (const Half      *d,
                                           const VaeTensor *latent,
                                           GError         **error);
-VaeTensor *vae_kl_decoder_head           (VaeRun          *run,
-                                          VaeScratch      *scratch,
-                                          const Half      *d,
-                                          gboolean         banded,
-                                          const VaeTensor *latent,
-                                          GError         **error);
 void       vae_kl_decoder_output         (VaeTensor       *y);
 gsize      vae_kl_resnet_memory          (const Resnet    *r,
                                           gsize            n);
-gsize      vae_kl_memory                 (gpointer         self,
-                                          gboolean         decoder,
-                                          gsize            width,
-                                          gsize            height);
 
-/* autoencoder-kl-tiles.c */
-gboolean   vae_kl_plan                   (gpointer         self,
-                                          gboolean         decoder,
-                                          gsize            width,
-                                          gsize            height,
-                                          gboolean         copy,
-                                          gsize            budget,
-                                          gsize            max_tile,
-                                          VaePlan         *plan,
-                                          GError         **error);
-
-/* autoencoder-kl-bands.c */
+/* autoencoder-kl-bands.c: blocks in bands */
 gboolean   vae_kl_resnet_banded          (VaeRun          *run,
                                           VaeScratch      *scratch,
                                           const Resnet    *r,
@@ -189,5 +156,67 @@ gsize      vae_kl_resnet_banded_memory   (const Resnet    *r,
 gsize      vae_kl_mid_banded_memory      (const Half      *half,
                                           gsize            h,
                                           gsize            w);
+
+/* autoencoder-kl-bands.c: the whole part, banded or not */
+gboolean   vae_kl_levels_forward         (VaeRun          *run,
+                                          VaeScratch      *scratch,
+                                          const Half      *half,
+                                          gint             first,
+                                          gint             last,
+                                          gboolean         last_resample,
+                                          gboolean         banded,
+                                          VaeTensor      **x,
+                                          GError         **error);
+VaeTensor *vae_kl_encoder_tail           (VaeRun          *run,
+                                          VaeScratch      *scratch,
+                                          const Half      *e,
+                                          gboolean         banded,
+                                          VaeTensor      **x,
+                                          GError         **error);
+VaeTensor *vae_kl_decoder_head           (VaeRun          *run,
+                                          VaeScratch      *scratch,
+                                          const Half      *d,
+                                          gboolean         banded,
+                                          const VaeTensor *latent,
+                                          GError         **error);
+VaeTensor *vae_kl_decoder_tail           (VaeRun          *run,
+                                          VaeScratch      *scratch,
+                                          const Half      *d,
+                                          VaeTensor      **x,
+                                          GError         **error);
+gdouble    vae_kl_levels_flops           (const Half      *half,
+                                          gint             first,
+                                          gint             last,
+                                          gboolean         last_resample,
+                                          gboolean         banded,
+                                          gsize           *h,
+                                          gsize           *w);
+gdouble    vae_kl_decoder_head_flops     (const Half      *d,
+                                          gboolean         banded,
+                                          gsize            h,
+                                          gsize            w);
+gdouble    vae_kl_encoder_tail_flops     (const Half      *e,
+                                          gboolean         banded,
+                                          gsize            h,
+                                          gsize            w);
+gdouble    vae_kl_half_flops             (const Half      *half,
+                                          gboolean         decoder,
+                                          gsize            h,
+                                          gsize            w);
+gsize      vae_kl_memory                 (gpointer         self,
+                                          gboolean         decoder,
+                                          gsize            width,
+                                          gsize            height);
+
+/* autoencoder-kl-tiles.c */
+gboolean   vae_kl_plan                   (gpointer         self,
+                                          gboolean         decoder,
+                                          gsize            width,
+                                          gsize            height,
+                                          gboolean         copy,
+                                          gsize            budget,
+                                          gsize            max_tile,
+                                          VaePlan         *plan,
+                                          GError         **error);
 
 G_END_DECLS

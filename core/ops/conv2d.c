@@ -85,25 +85,6 @@ vae_conv2d_flops (const VaeConv2d *conv,
          (gdouble) h_out * (gdouble) w_out;
 }
 
-gfloat
-vae_activate_scalar (gfloat        x,
-                     VaeActivation act)
-{
-  switch (act)
-    {
-    case VAE_ACT_NONE:
-      return x;
-    case VAE_ACT_RELU:
-      return x > 0.0f ? x : 0.0f;
-    case VAE_ACT_SILU:
-      return x / (1.0f + expf (-x));
-    case VAE_ACT_GELU:
-      return 0.5f * x * (1.0f + erff (x * (gfloat) G_SQRT2 * 0.5f));
-    }
-
-  return x;
-}
-
 typedef struct
 {
   const VaeConv2d *conv;

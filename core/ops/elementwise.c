@@ -18,43 +18,8 @@ typedef struct
   gfloat        *a;
   const gfloat  *b;
   gsize          n;
-  VaeActivation  act;
   gfloat         limit;
 } EltJob;
-
-static void
-activate_chunk (gsize    index,
-                gint     thread,
-                gpointer data)
-{
-  EltJob *job = data;
-  gsize   start = index * CHUNK;
-  gsize   end = MIN (start + CHUNK, job->n);
-  gsize   i;
-
-  if (job->act == VAE_ACT_RELU)
-    {
-      for (i = start; i < end; i++)
-        job->a[i] = job->a[i] > 0.0f ? job->a[i] : 0.0f;
-    }
-  else
-    {
-      for (i = start; i < end; i++)
-        job->a[i] = vae_activate_scalar (job->a[i], job->act);
-    }
-}
-
-void
-vae_op_activate (VaeRun        *run,
-                 VaeTensor     *t,
-                 VaeActivation  act)
-{
-  EltJob job = { t->data, NULL, t->n_elements, act, 0.0f };
-
-  if (act == VAE_ACT_NONE)
-    return;
-  vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, activate_chunk, &job);
-}
 
 static void
 tanh_chunk (gsize    index,
@@ -76,7 +41,7 @@ vae_op_tanh_clamp (VaeRun    *run,
                    VaeTensor *t,
                    gfloat     limit)
 {
-  EltJob job = { t->data, NULL, t->n_elements, VAE_ACT_NONE, limit };
+  EltJob job = { t->data, NULL, t->n_elements, limit };
 
   vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, tanh_chunk, &job);
 }
@@ -101,7 +66,7 @@ vae_op_add (VaeRun           *run,
             const VaeTensor  *b,
             GError          **error)
 {
-  EltJob job = { a->data, b->data, a->n_elements, VAE_ACT_NONE, 0.0f };
+  EltJob job = { a->data, b->data, a->n_elements, 0.0f };
 
   if (! vae_tensor_same_shape (a, b))
     {

@@ -4,14 +4,18 @@
 
 #pragma once
 
+#include <math.h>
+
 #include "../vae-run.h"
 #include "../vae-tensor-private.h"
 
 G_BEGIN_DECLS
 
 /* The closed set of ops the architectures are built from.  Feature maps are
- * 3-D tensors [channels, height, width].  Every op has a plain reference
- * kernel (run->reference) and an optimized one; tests compare the two.
+ * 3-D tensors [channels, height, width].  The ops that compute (conv,
+ * GroupNorm, LayerNorm, linear, attention, SiLU) have a plain reference
+ * kernel (run->reference) beside the optimized one, and tests compare the
+ * two; the elementwise ops and upsample are plain loops either way.
  */
 
 typedef enum
@@ -21,6 +25,27 @@ typedef enum
   VAE_ACT_SILU,
   VAE_ACT_GELU
 } VaeActivation;
+
+/* One value through an activation: the definition every kernel applies
+ * (inline: the epilogues call it per element). */
+static inline gfloat
+vae_activate_scalar (gfloat        x,
+                     VaeActivation act)
+{
+  switch (act)
+    {
+    case VAE_ACT_NONE:
+      return x;
+    case VAE_ACT_RELU:
+      return x > 0.0f ? x : 0.0f;
+    case VAE_ACT_SILU:
+      return x / (1.0f + expf (-x));
+    case VAE_ACT_GELU:
+      return 0.5f * x * (1.0f + erff (x * (gfloat) G_SQRT2 * 0.5f));
+    }
+
+  return x;
+}
 
 /* conv2d: weight [c_out, c_in, kernel, kernel] (PyTorch OIHW), optional
  * bias [c_out].  Zero padding of pad_top/left/bottom/right (SD's downsample
@@ -191,11 +216,16 @@ void       vae_group_norm_reference (const VaeTensor *in,
                                      VaeActivation    act,
                                      VaeTensor       *out);
 
-/* Elementwise, in place. */
+/* activation.c: an activation in place; SiLU vectorised
+ * (vae_op_activate's SiLU calls expf per element), the reference kernel
+ * with run->reference. */
 void       vae_op_activate        (VaeRun            *run,
                                    VaeTensor         *t,
                                    VaeActivation      act);
-/* x -> tanh (x / limit) * limit, TAESD's latent clamp. */
+void       vae_op_silu            (VaeRun            *run,
+                                   VaeTensor         *t);
+
+/* Elementwise, in place. *//* x -> tanh (x / limit) * limit, TAESD's latent clamp. */
 void       vae_op_tanh_clamp      (VaeRun            *run,
                                    VaeTensor         *t,
                                    gfloat             limit);
@@ -209,13 +239,6 @@ VaeTensor *vae_op_upsample_nearest (VaeRun           *run,
                                    gint               factor,
                                    GError           **error);
 
-gfloat     vae_activate_scalar    (gfloat             x,
-                                   VaeActivation      act);
-
-/* SiLU in place, vectorised (vae_op_activate's SiLU calls expf per
- * element); the reference kernel with run->reference. */
-void       vae_op_silu            (VaeRun            *run,
-                                   VaeTensor         *t);
 
 /* Multi-head attention: q, k, v and out are token-major [n_tokens,
  * n_heads * head_dim] (row-major; head h is columns h * head_dim ..), and
