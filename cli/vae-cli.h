@@ -23,6 +23,10 @@ typedef enum
 
 GQuark     cli_error_quark         (void);
 
+/* The exit status of a run cancelled with Ctrl-C, as shells report
+ * SIGINT. */
+#define CLI_EXIT_CANCELLED 130
+
 /* What every subcommand shares: the common options, the libvae options
  * made from them, cancellation and the progress bar's state.
  */
