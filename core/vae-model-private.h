@@ -8,6 +8,7 @@
 
 #include "codec/entropy-model.h"
 #include "vae-model.h"
+#include "vae-registry.h"
 
 G_BEGIN_DECLS
 
@@ -19,5 +20,13 @@ const VaeEntropyModel * vae_model_get_entropy_model (VaeModel        *model);
 gboolean                vae_model_made              (VaeModel        *model,
                                                      const gchar     *model_id,
                                                      const gchar     *model_hash);
+
+/* vae_model_load () (@bytes NULL) or vae_model_load_from_bytes () (@path
+ * naming @bytes) for the registry, which knows the model's @entry: its
+ * facts are taken as they are, no file is summed to find them. */
+VaeModel              * vae_model_load_for_entry    (const gchar             *path,
+                                                     GBytes                  *bytes,
+                                                     const VaeRegistryEntry  *entry,
+                                                     GError                 **error);
 
 G_END_DECLS

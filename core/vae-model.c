@@ -10,6 +10,7 @@
 #include "vae-image.h"
 #include "vae-model.h"
 #include "vae-model-private.h"
+#include "vae-registry-private.h"
 #include "vae-tensor-private.h"
 #include "arch/arch.h"
 
@@ -284,10 +285,15 @@ find_architecture (VaeModel *model)
 }
 
 /* What both loaders share once the weights are read: recognise the
- * architecture, build it, read the license.  Frees @model on failure. */
+ * architecture, build it, take its facts from the registry (@entry's, or
+ * those the registry finds for @files or @bytes), read the license.  Frees
+ * @model on failure. */
 static VaeModel *
-model_finish (VaeModel  *model,
-              GError   **error)
+model_finish (VaeModel                *model,
+              const gchar * const     *files,
+              GBytes                  *bytes,
+              const VaeRegistryEntry  *entry,
+              GError                 **error)
 {
   const gchar *license;
   guint        i;
@@ -312,6 +318,11 @@ model_finish (VaeModel  *model,
                                           &model->info, error);
   if (model->arch_data == NULL)
     goto fail;
+  if (entry)
+    vae_registry_entry_apply (entry, &model->info);
+  else
+    vae_registry_identify (&model->info, model->encoder_weights,
+                           model->decoder_weights, files, bytes);
 
   /* a codec model's entropy model lives beside its decoder's weights */
   if (model->decoder_weights)
@@ -369,6 +380,31 @@ model_new (const gchar *path)
   return model;
 }
 
+static VaeModel *
+load_bytes (GBytes                  *bytes,
+            const gchar             *name,
+            const VaeRegistryEntry  *entry,
+            GError                 **error)
+{
+  VaeModel     *model;
+  const guint8 *data;
+  gsize         size;
+
+  data = g_bytes_get_data (bytes, &size);
+
+  model = model_new (name);
+  model->encoder_weights = vae_safetensors_load_from_data (data ? data : (const guint8 *) "",
+                                                           size, name, error);
+  if (model->encoder_weights == NULL)
+    {
+      model_free (model);
+      return NULL;
+    }
+  model->decoder_weights = model->encoder_weights;
+
+  return model_finish (model, NULL, bytes, entry, error);
+}
+
 /**
  * vae_model_load:
  * @path: a weight file, or a folder holding the model's weight files
@@ -396,10 +432,23 @@ VaeModel *
 vae_model_load (const gchar  *path,
                 GError      **error)
 {
+  g_return_val_if_fail (path != NULL, NULL);
+
+  return vae_model_load_for_entry (path, NULL, NULL, error);
+}
+
+VaeModel *
+vae_model_load_for_entry (const gchar             *path,
+                          GBytes                  *bytes,
+                          const VaeRegistryEntry  *entry,
+                          GError                 **error)
+{
   g_autofree gchar *encoder = NULL, *decoder = NULL, *single = NULL;
+  const gchar      *files[3] = { NULL, };
   VaeModel         *model;
 
-  g_return_val_if_fail (path != NULL, NULL);
+  if (bytes)
+    return load_bytes (bytes, path, entry, error);
 
   if (! find_weight_files (path, &encoder, &decoder, &single, error))
     return NULL;
@@ -412,6 +461,7 @@ vae_model_load (const gchar  *path,
       if (model->encoder_weights == NULL)
         goto fail;
       model->decoder_weights = model->encoder_weights;
+      files[0] = single;
     }
   else
     {
@@ -419,9 +469,11 @@ vae_model_load (const gchar  *path,
         goto fail;
       if (decoder && ! (model->decoder_weights = vae_weights_load (decoder, error)))
         goto fail;
+      files[0] = encoder ? encoder : decoder;
+      files[1] = encoder ? decoder : NULL;
     }
 
-  return model_finish (model, error);
+  return model_finish (model, files, NULL, entry, error);
 
 fail:
   model_free (model);
@@ -448,26 +500,10 @@ vae_model_load_from_bytes (GBytes       *bytes,
                            const gchar  *name,
                            GError      **error)
 {
-  VaeModel     *model;
-  const guint8 *data;
-  gsize         size;
-
   g_return_val_if_fail (bytes != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
 
-  data = g_bytes_get_data (bytes, &size);
-
-  model = model_new (name);
-  model->encoder_weights = vae_safetensors_load_from_data (data ? data : (const guint8 *) "",
-                                                           size, name, error);
-  if (model->encoder_weights == NULL)
-    {
-      model_free (model);
-      return NULL;
-    }
-  model->decoder_weights = model->encoder_weights;
-
-  return model_finish (model, error);
+  return load_bytes (bytes, name, NULL, error);
 }
 
 /**

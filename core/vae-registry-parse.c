@@ -216,10 +216,8 @@ get_bool (JsonObject   *object,
   return TRUE;
 }
 
-/* Ids name folders and are typed by users: lower case, digits and . _ - +,
- * starting with a letter or digit. */
-static gboolean
-valid_id (const gchar *id)
+gboolean
+vae_registry_valid_id (const gchar *id)
 {
   const gchar *p;
 
@@ -347,7 +345,7 @@ parse_entry (JsonNode     *node,
 
   if (! get_string (object, "id", TRUE, where, &entry->id, error))
     goto fail;
-  if (! valid_id (entry->id))
+  if (! vae_registry_valid_id (entry->id))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "%s: id \"%s\" must be lower-case letters, digits and . _ - +",
@@ -464,14 +462,226 @@ fail:
   return NULL;
 }
 
-GPtrArray *
+/* A list of strings, absent: an empty one. */
+static gboolean
+get_strings (JsonObject   *object,
+             const gchar  *key,
+             const gchar  *where,
+             GStrv        *value,
+             GError      **error)
+{
+  JsonNode                *node = json_object_get_member (object, key);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  JsonArray               *array;
+  guint                    i;
+
+  *value = NULL;
+  if (node != NULL && ! JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"%s\" must be a list of strings", where, key);
+      return FALSE;
+    }
+  array = node ? json_node_get_array (node) : NULL;
+  for (i = 0; array && i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+
+      if (! JSON_NODE_HOLDS_VALUE (item) ||
+          json_node_get_value_type (item) != G_TYPE_STRING)
+        {
+          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                       "%s: \"%s\" must be a list of strings", where, key);
+          return FALSE;
+        }
+      g_strv_builder_add (builder, json_node_get_string (item));
+    }
+  *value = g_strv_builder_end (builder);
+
+  return TRUE;
+}
+
+static void
+family_free (gpointer data)
+{
+  Family *family = data;
+
+  g_free (family->architecture);
+  g_strfreev (family->traits);
+  g_free (family->metadata_key);
+  g_strfreev (family->metadata_words);
+  g_free (family->id);
+  g_free (family->name);
+  g_free (family);
+}
+
+/* {"key": ..., "contains": [...]}: the file's metadata value under key,
+ * lower-cased, holds one of the words. */
+static gboolean
+parse_metadata_rule (JsonObject   *object,
+                     const gchar  *where,
+                     Family       *family,
+                     GError      **error)
+{
+  static const gchar *const keys[] = { "key", "contains", NULL };
+  JsonNode          *node = json_object_get_member (object, "metadata");
+  JsonObject        *rule;
+  guint              i;
+
+  if (node == NULL)
+    return TRUE;
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"metadata\" must be an object", where);
+      return FALSE;
+    }
+  rule = json_node_get_object (node);
+  if (! check_keys (rule, keys, where, error) ||
+      ! get_string (rule, "key", TRUE, where, &family->metadata_key, error) ||
+      ! get_strings (rule, "contains", where, &family->metadata_words, error))
+    return FALSE;
+  for (i = 0; family->metadata_words[i]; i++)
+    {
+      gchar *lower = g_ascii_strdown (family->metadata_words[i], -1);
+
+      g_free (family->metadata_words[i]);
+      family->metadata_words[i] = lower;
+    }
+
+  return TRUE;
+}
+
+/* A family: what to call a model the registry does not list by its files,
+ * from its structure (see vae-registry-identify.c). */
+static Family *
+parse_family (JsonNode     *node,
+              const gchar  *source,
+              guint         index,
+              GError      **error)
+{
+  static const gchar *const keys[] = {
+    "id", "name", "architecture", "latent_channels", "factor", "traits",
+    "metadata", "scale", "shift", NULL
+  };
+  g_autofree gchar *where = g_strdup_printf ("%s: family %u", source, index + 1);
+  g_autofree gchar *sample = NULL;
+  Family           *family;
+  JsonObject       *object;
+  gint64            value;
+
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s is not an object", where);
+      return NULL;
+    }
+  object = json_node_get_object (node);
+  family = g_new0 (Family, 1);
+
+  if (! check_keys (object, keys, where, error) ||
+      ! get_string (object, "id", TRUE, where, &family->id, error) ||
+      ! get_string (object, "name", TRUE, where, &family->name, error) ||
+      ! get_string (object, "architecture", TRUE, where, &family->architecture,
+                    error) ||
+      ! get_int (object, "latent_channels", FALSE, 0, 0, 4096, where, &value,
+                 error))
+    goto fail;
+  family->latent_channels = value;
+  if (! get_int (object, "factor", FALSE, 0, 0, 1024, where, &value, error))
+    goto fail;
+  family->factor = value;
+  if (! get_strings (object, "traits", where, &family->traits, error) ||
+      ! parse_metadata_rule (object, where, family, error) ||
+      ! get_double (object, "scale", 1.0, where, &family->scale, error) ||
+      ! get_double (object, "shift", 0.0, where, &family->shift, error))
+    goto fail;
+
+  sample = vae_registry_family_expand (family->id, 4);
+  if (! vae_registry_valid_id (sample))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: id \"%s\" must be lower-case letters, digits and . _ - "
+                   "+ (and {channels})", where, family->id);
+      goto fail;
+    }
+  if (! isfinite (family->scale) || family->scale <= 0.0 ||
+      ! isfinite (family->shift))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"scale\" must be a positive number and \"shift\" a "
+                   "finite one", where);
+      goto fail;
+    }
+
+  return family;
+
+fail:
+  family_free (family);
+
+  return NULL;
+}
+
+/* "families": optional, a list in the order they are tried. */
+static GPtrArray *
+parse_families (JsonObject   *root,
+                const gchar  *source,
+                GError      **error)
+{
+  JsonNode  *node = json_object_get_member (root, "families");
+  GPtrArray *families = g_ptr_array_new_with_free_func (family_free);
+  JsonArray *array;
+  guint      i;
+
+  if (node == NULL)
+    return families;
+  if (! JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
+                   "%s: \"families\" must be a list", source);
+      g_ptr_array_unref (families);
+      return NULL;
+    }
+  array = json_node_get_array (node);
+  for (i = 0; i < json_array_get_length (array); i++)
+    {
+      Family *family = parse_family (json_array_get_element (array, i), source,
+                                     i, error);
+
+      if (family == NULL)
+        {
+          g_ptr_array_unref (families);
+          return NULL;
+        }
+      g_ptr_array_add (families, family);
+    }
+
+  return families;
+}
+
+/* "{channels}" in a family's id or name stands for the latent channels. */
+gchar *
+vae_registry_family_expand (const gchar *text,
+                            guint        latent_channels)
+{
+  g_autoptr (GString) out = g_string_new (text);
+  g_autofree gchar   *channels = g_strdup_printf ("%u", latent_channels);
+
+  g_string_replace (out, "{channels}", channels, 0);
+
+  return g_strdup (out->str);
+}
+
+gboolean
 vae_registry_parse (const gchar  *data,
                     gssize        length,
                     const gchar  *source,
+                    GPtrArray   **entries_out,
+                    GPtrArray   **families,
                     GError      **error)
 {
   static const gchar *const keys[] = {
-    "format_version", "note", "models", NULL
+    "format_version", "note", "models", "families", NULL
   };
   g_autoptr (JsonParser)  parser = json_parser_new ();
   g_autoptr (GError)      json_error = NULL;
@@ -491,34 +701,34 @@ vae_registry_parse (const gchar  *data,
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "%s: not valid JSON: %s", source, problem);
-      return NULL;
+      return FALSE;
     }
   if (! json_parser_load_from_data (parser, data, length, &json_error))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "%s: not valid JSON: %s", source, json_error->message);
-      return NULL;
+      return FALSE;
     }
   if (json_parser_get_root (parser) == NULL ||
       ! JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "%s: the registry must be a JSON object", source);
-      return NULL;
+      return FALSE;
     }
   root = json_node_get_object (json_parser_get_root (parser));
 
   if (! check_keys (root, keys, source, error) ||
       ! get_int (root, "format_version", TRUE, 0, 1, G_MAXINT, source,
                  &version, error))
-    return NULL;
+    return FALSE;
   if (version != FORMAT_VERSION)
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
                    "%s: registry format %" G_GINT64_FORMAT " is not supported "
                    "(this libvae reads format %d)", source, version,
                    FORMAT_VERSION);
-      return NULL;
+      return FALSE;
     }
 
   models = json_object_get_member (root, "models");
@@ -526,7 +736,7 @@ vae_registry_parse (const gchar  *data,
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                    "%s: \"models\" must be a list", source);
-      return NULL;
+      return FALSE;
     }
   array = json_node_get_array (models);
 
@@ -538,7 +748,7 @@ vae_registry_parse (const gchar  *data,
 
       entry = parse_entry (json_array_get_element (array, i), source, i, error);
       if (entry == NULL)
-        return NULL;
+        return FALSE;
 
       for (j = 0; j < entries->len; j++)
         if (g_str_equal (((VaeRegistryEntry *) g_ptr_array_index (entries, j))->id,
@@ -547,7 +757,7 @@ vae_registry_parse (const gchar  *data,
             g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
                          "%s: model id \"%s\" is listed twice", source, entry->id);
             entry_free (entry);
-            return NULL;
+            return FALSE;
           }
       if (entry->is_default)
         {
@@ -557,12 +767,17 @@ vae_registry_parse (const gchar  *data,
                            "%s: both \"%s\" and \"%s\" are marked default",
                            source, default_id, entry->id);
               entry_free (entry);
-              return NULL;
+              return FALSE;
             }
           default_id = entry->id;
         }
       g_ptr_array_add (entries, entry);
     }
 
-  return g_steal_pointer (&entries);
+  *families = parse_families (root, source, error);
+  if (*families == NULL)
+    return FALSE;
+  *entries_out = g_steal_pointer (&entries);
+
+  return TRUE;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "vae-registry.h"
+#include "arch/arch.h"
 
 G_BEGIN_DECLS
 
@@ -55,11 +56,28 @@ struct _VaeRegistryEntry
   GArray    *views;         /* VaeRegistryFile pointing into files */
 };
 
+/* What to call a model the registry does not list by its files, told by
+ * its structure (see vae-registry-identify.c). */
+typedef struct
+{
+  gchar   *architecture;
+  guint    latent_channels;   /* 0: any */
+  guint    factor;            /* 0: any */
+  GStrv    traits;            /* the architecture reports all of them */
+  gchar   *metadata_key;      /* NULL, or the file's metadata value */
+  GStrv    metadata_words;    /* under it, lower-cased, holds one of these */
+  gchar   *id;                /* "{channels}" stands for the latent channels */
+  gchar   *name;
+  gdouble  scale;
+  gdouble  shift;
+} Family;
+
 struct _VaeRegistry
 {
   gint       ref_count;
   gchar     *source;
   GPtrArray *entries;       /* VaeRegistryEntry * */
+  GPtrArray *families;      /* Family *, in the order they are tried */
   GStrv      search_path;
   GResource *resource;      /* where embedded weights are looked up */
 };
@@ -71,12 +89,19 @@ typedef struct
   const gchar *set;
 } Location;
 
-/* vae-registry-parse.c: the entries of a registry file, in order (the
- * array frees them). */
-GPtrArray * vae_registry_parse                 (const gchar             *data,
+/* vae-registry-parse.c: the entries and families of a registry file, in
+ * order (the arrays free them). */
+gboolean    vae_registry_parse                 (const gchar             *data,
                                                 gssize                   length,
                                                 const gchar             *source,
+                                                GPtrArray              **entries,
+                                                GPtrArray              **families,
                                                 GError                 **error);
+gchar     * vae_registry_family_expand         (const gchar             *text,
+                                                guint                    latent_channels);
+/* Ids name folders and are typed by users: lower case, digits and
+ * . _ - +, starting with a letter or digit, 64 at most. */
+gboolean    vae_registry_valid_id              (const gchar             *id);
 
 /* vae-registry-find.c */
 gchar     * vae_registry_describe_search_path  (VaeRegistry             *registry);
@@ -88,5 +113,24 @@ gchar     * vae_registry_resource_path         (const VaeRegistryEntry  *entry,
                                                 const gchar             *name);
 GBytes    * vae_registry_embedded_bytes        (VaeRegistry             *registry,
                                                 const VaeRegistryEntry  *entry);
+
+/* vae-registry-verify.c: the SHA-256 of a file in lower-case hex, read in
+ * chunks. */
+gchar     * vae_registry_sum_file              (const gchar             *path,
+                                                GCancellable            *cancellable,
+                                                GError                 **error);
+
+/* vae-registry-identify.c: the model facts (id, name, latent scaling) of a
+ * model just built, from libvae's registry: @entry's, or those of the entry
+ * whose files @files (or @bytes, a model held in memory) are, else the
+ * first family its structure fits, with what the files' own metadata
+ * says. */
+void        vae_registry_entry_apply           (const VaeRegistryEntry  *entry,
+                                                VaeModelInfo            *info);
+void        vae_registry_identify              (VaeModelInfo            *info,
+                                                VaeWeights              *encoder,
+                                                VaeWeights              *decoder,
+                                                const gchar * const     *files,
+                                                GBytes                  *bytes);
 
 G_END_DECLS

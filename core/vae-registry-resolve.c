@@ -136,7 +136,8 @@ vae_registry_load (VaeRegistry             *registry,
       rpath = vae_registry_resource_path (entry, g_array_index (entry->files, FileSpec, 0).name);
       uri = g_strconcat ("resource://", rpath, NULL);
 
-      return check_model (entry, vae_model_load_from_bytes (bytes, uri, error),
+      return check_model (entry,
+                          vae_model_load_for_entry (uri, bytes, entry, error),
                           error);
     }
 
@@ -157,7 +158,8 @@ vae_registry_load (VaeRegistry             *registry,
     }
   g_free (location.folder);
 
-  return check_model (entry, vae_model_load (path, error), error);
+  return check_model (entry, vae_model_load_for_entry (path, NULL, entry, error),
+                      error);
 }
 
 static gchar *

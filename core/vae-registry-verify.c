@@ -108,10 +108,10 @@ count_tensors_in_file (const gchar *path)
 
 /* The SHA-256 of a file, read in chunks so that a 300 MB VAE does not sit
  * in memory. */
-static gchar *
-sum_file (const gchar   *path,
-          GCancellable  *cancellable,
-          GError       **error)
+gchar *
+vae_registry_sum_file (const gchar   *path,
+                       GCancellable  *cancellable,
+                       GError       **error)
 {
   g_autoptr (GFile)            file = g_file_new_for_path (path);
   g_autoptr (GFileInputStream) in = NULL;
@@ -163,7 +163,7 @@ check_file (const FileSpec  *file,
 
   if (path)
     {
-      sum = sum_file (path, cancellable, &local_error);
+      sum = vae_registry_sum_file (path, cancellable, &local_error);
       if (sum == NULL)
         {
           if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

@@ -42,7 +42,7 @@ resources (void)
 }
 
 
-/* The registry of @data's entries, with the default search path and
+/* The registry of @data's entries and families, with the default search path and
  * libvae's own resource for embedded weights. */
 static VaeRegistry *
 registry_parse (const gchar  *data,
@@ -50,16 +50,17 @@ registry_parse (const gchar  *data,
                 const gchar  *source,
                 GError      **error)
 {
-  GPtrArray   *entries = vae_registry_parse (data, length, source, error);
+  GPtrArray   *entries, *families;
   VaeRegistry *registry;
 
-  if (entries == NULL)
+  if (! vae_registry_parse (data, length, source, &entries, &families, error))
     return NULL;
 
   registry = g_new0 (VaeRegistry, 1);
   registry->ref_count = 1;
   registry->source = g_strdup (source);
   registry->entries = entries;
+  registry->families = families;
   registry->search_path = vae_registry_default_search_path ();
   registry->resource = g_resource_ref (resources ());
 
@@ -249,6 +250,7 @@ vae_registry_unref (VaeRegistry *registry)
   if (registry && g_atomic_int_dec_and_test (&registry->ref_count))
     {
       g_ptr_array_unref (registry->entries);
+      g_ptr_array_unref (registry->families);
       g_strfreev (registry->search_path);
       g_resource_unref (registry->resource);
       g_free (registry->source);

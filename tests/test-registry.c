@@ -20,6 +20,7 @@
 #include <glib/gstdio.h>
 
 #include "vae.h"
+#include "vae-registry-private.h"
 #include "vae-weights.h"
 
 /* made by tests/meson.build from tests/data/registry/ */
@@ -351,6 +352,12 @@ static const Malformed malformed[] =
   { "embedded pair", WRAP ("{" MODEL_HEAD "\"latent_channels\": 4, \"factor\": 8, \"embedded\": true, \"files\": [{\"name\": \"e.safetensors\"}, {\"name\": \"d.safetensors\"}]}"), VAE_ERROR_FORMAT },
   { "embedded .pth", WRAP ("{" MODEL_HEAD "\"latent_channels\": 4, \"factor\": 8, \"embedded\": true, \"files\": [{\"name\": \"m.pth\"}]}"), VAE_ERROR_FORMAT },
   { "id twice", WRAP ("{" MODEL_HEAD "\"latent_channels\": 4, \"factor\": 8, " ONE_FILE "}, {" MODEL_HEAD "\"latent_channels\": 4, \"factor\": 8, " ONE_FILE "}"), VAE_ERROR_FORMAT },
+  { "families not a list", "{\"format_version\": 1, \"models\": [], \"families\": {}}", VAE_ERROR_FORMAT },
+  { "family without a name", "{\"format_version\": 1, \"models\": [], \"families\": [{\"id\": \"f\", \"architecture\": \"taesd\"}]}", VAE_ERROR_FORMAT },
+  { "family id in capitals", "{\"format_version\": 1, \"models\": [], \"families\": [{\"id\": \"F-{channels}\", \"name\": \"F\", \"architecture\": \"taesd\"}]}", VAE_ERROR_FORMAT },
+  { "family traits not strings", "{\"format_version\": 1, \"models\": [], \"families\": [{\"id\": \"f\", \"name\": \"F\", \"architecture\": \"taesd\", \"traits\": [1]}]}", VAE_ERROR_FORMAT },
+  { "family metadata without a key", "{\"format_version\": 1, \"models\": [], \"families\": [{\"id\": \"f\", \"name\": \"F\", \"architecture\": \"taesd\", \"metadata\": {\"contains\": [\"x\"]}}]}", VAE_ERROR_FORMAT },
+  { "family misspelt key", "{\"format_version\": 1, \"models\": [], \"families\": [{\"id\": \"f\", \"name\": \"F\", \"architecture\": \"taesd\", \"factr\": 8}]}", VAE_ERROR_FORMAT },
   { "two defaults", WRAP ("{" MODEL_HEAD "\"latent_channels\": 4, \"factor\": 8, \"default\": true, " ONE_FILE "}, {\"id\": \"n\", \"name\": \"N\", \"architecture\": \"taesd\", \"latent_channels\": 4, \"factor\": 8, \"default\": true, " ONE_FILE "}"), VAE_ERROR_FORMAT },
 };
 
@@ -918,6 +925,107 @@ test_project_registry (void)
   g_assert_cmpuint (vae_registry_entry_get_factor (def), ==, 16);
 }
 
+/* --- model facts -------------------------------------------------------------- */
+
+/* Ids, names and latent scaling come from the registry: the entry whose
+ * files a model's files are (size and SHA-256 as data/models.json lists
+ * them for the shipped seed-f16), else the first family its structure
+ * fits, expected here as data/models.json words them. */
+static void
+test_facts (void)
+{
+  g_autofree gchar *shipped = g_test_build_filename (G_TEST_DIST, "..", "data",
+                                                      "models", "seed-f16",
+                                                      "seed-f16.safetensors",
+                                                      NULL);
+  g_autofree gchar *dir = g_dir_make_tmp ("test-registry-facts-XXXXXX", NULL);
+  g_autofree gchar *changed = g_build_filename (dir, "seed-f16.safetensors", NULL);
+  g_autofree gchar *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize             length;
+  static const struct
+  {
+    const gchar *architecture;
+    guint        channels, factor;
+    const gchar *trait;
+    const gchar *id, *name;
+    gdouble      scale, shift;
+  } cases[] =
+  {
+    { "autoencoder-kl", 4, 8, NULL, "sd-vae",
+      "Stable Diffusion VAE (SD 1.x/2.x/SDXL, 4 channels)", 0.18215, 0.0 },
+    { "autoencoder-kl", 16, 8, NULL, "flux1-vae",
+      "FLUX.1 VAE (16 channels; SD3 shares the layout)", 0.3611, 0.1159 },
+    { "autoencoder-kl", 32, 8, "small-decoder", "flux2-vae",
+      "FLUX.2 VAE (32 channels, small decoder)", 1.0, 0.0 },
+    { "autoencoder-kl", 8, 8, NULL, "kl-vae-8ch", "AutoencoderKL (8 channels)",
+      1.0, 0.0 },
+    { "taesd", 32, 8, "pooled", "taef2", "TAEF2 (tiny autoencoder for FLUX.2)",
+      1.0, 0.0 },
+    { "taesd", 32, 8, NULL, "taesd-32ch",
+      "TAESD-style autoencoder (32 channels)", 1.0, 0.0 },
+    { "taesd", 32, 32, NULL, "taesana",
+      "TAESANA (tiny autoencoder for DC-AE f32c32)", 1.0, 0.0 },
+    { "seed-f16", 32, 16, NULL, "seed-f16", "seed-f16", 1.0, 0.0 },
+    { "unknown", 3, 2, NULL, "unknown", "unknown", 1.0, 0.0 },
+  };
+  guint             i;
+
+  /* the shipped file is the registry's entry */
+  {
+    const gchar *const files[] = { shipped, NULL };
+    VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
+                                .latent_channels = 32, .factor = 16 };
+
+    vae_registry_identify (&info, NULL, NULL, files, NULL);
+    g_assert_cmpstr (info.id, ==, "seed-f16");
+    g_assert_cmpstr (info.name, ==, "seed-f16 (gimp-vae default model)");
+    g_free (info.id);
+    g_free (info.name);
+    g_free (info.architecture);
+  }
+
+  /* the same size, another sum: a seed-f16 the registry does not list */
+  g_file_get_contents (shipped, &contents, &length, &error);
+  g_assert_no_error (error);
+  contents[length - 1] ^= 0x01;
+  g_file_set_contents (changed, contents, length, &error);
+  g_assert_no_error (error);
+  {
+    const gchar *const files[] = { changed, NULL };
+    VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
+                                .latent_channels = 32, .factor = 16 };
+
+    vae_registry_identify (&info, NULL, NULL, files, NULL);
+    g_assert_cmpstr (info.id, ==, "seed-f16");
+    g_assert_cmpstr (info.name, ==, "seed-f16");
+    g_free (info.id);
+    g_free (info.name);
+    g_free (info.architecture);
+  }
+  g_unlink (changed);
+  g_rmdir (dir);
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      VaeModelInfo info = { .architecture = g_strdup (cases[i].architecture),
+                            .latent_channels = cases[i].channels,
+                            .factor = cases[i].factor,
+                            .traits = { cases[i].trait } };
+
+      vae_registry_identify (&info, NULL, NULL, NULL, NULL);
+      g_test_message ("%s %u %u: %s, %s", cases[i].architecture,
+                      cases[i].channels, cases[i].factor, info.id, info.name);
+      g_assert_cmpstr (info.id, ==, cases[i].id);
+      g_assert_cmpstr (info.name, ==, cases[i].name);
+      g_assert_cmpfloat (info.scale, ==, cases[i].scale);
+      g_assert_cmpfloat (info.shift, ==, cases[i].shift);
+      g_free (info.id);
+      g_free (info.name);
+      g_free (info.architecture);
+    }
+}
+
 /* The TAEF2 entry describes the weights in shared/, by sum and size
  * (both checked against `sha256sum` and stat here as well). */
 static void
@@ -988,7 +1096,15 @@ test_project_taef2 (void)
   model = vae_registry_resolve (registry, "taef2", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (vae_model_get_id (model), ==, "taef2");
+  g_assert_cmpstr (vae_model_get_name (model), ==, vae_registry_entry_get_name (entry));
   g_assert_cmpuint (vae_model_get_latent_channels (model), ==, 32);
+  g_clear_pointer (&model, vae_model_unref);
+
+  /* by its folder, it is the entry too: its files are the entry's */
+  model = vae_model_load (taef2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vae_model_get_id (model), ==, "taef2");
+  g_assert_cmpstr (vae_model_get_name (model), ==, vae_registry_entry_get_name (entry));
 }
 
 /* Once the trained weights are in data/models/seed-f16/, they are
@@ -1126,6 +1242,7 @@ main (int    argc,
   FIXTURE_TEST ("lookup", test_lookup);
   g_test_add_func ("/registry/malformed", test_malformed);
   g_test_add_func ("/registry/minimal", test_minimal);
+  g_test_add_func ("/registry/facts", test_facts);
   FIXTURE_TEST ("search-path", test_search_path);
   FIXTURE_TEST ("search-order", test_search_order);
   FIXTURE_TEST ("sets-and-loose-files", test_sets_and_loose_files);

@@ -11,16 +11,23 @@
 
 G_BEGIN_DECLS
 
-/* What an architecture tells the model about itself once built. */
+/* What a model is.  An architecture reports its structure once built:
+ * architecture, latent_channels, factor, traits and the norm_* fields.
+ * The facts (id, name, scale, shift) come from the registry
+ * (vae-registry-identify.c), told by the files or by that structure. */
 typedef struct
 {
-  gchar   *id;              /* short variant id, e.g. "taef2" */
-  gchar   *name;            /* human name */
-  gchar   *architecture;    /* family, e.g. "taesd" */
-  guint    latent_channels;
-  guint    factor;          /* image pixels per latent pixel, per side */
-  gdouble  scale;           /* diffusion latent = (raw - shift) * scale */
-  gdouble  shift;
+  gchar       *id;              /* short variant id, e.g. "taef2" */
+  gchar       *name;            /* human name */
+  gchar       *architecture;    /* family, e.g. "taesd" */
+  guint        latent_channels;
+  guint        factor;          /* image pixels per latent pixel, per side */
+  /* what tells variants of one layout apart, e.g. "pooled" (TAESD blocks
+   * with a GroupNorm branch), "small-decoder" (a KL decoder narrower than
+   * 512 channels); NULL-terminated, static strings */
+  const gchar *traits[4];
+  gdouble      scale;           /* diffusion latent = (raw - shift) * scale */
+  gdouble      shift;
 
   /* A per-channel normalisation instead of scale/shift (FLUX.2): the
    * diffusion latent is the raw one patchified norm_patch x norm_patch

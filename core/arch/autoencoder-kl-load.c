@@ -689,106 +689,19 @@ pick_weights (VaeWeights   *own,
   return NULL;
 }
 
-static const gchar *
-metadata (VaeWeights  *a,
-          VaeWeights  *b,
-          const gchar *key)
-{
-  const gchar *value = a ? vae_weights_get_metadata (a, key) : NULL;
-
-  if (value == NULL && b)
-    value = vae_weights_get_metadata (b, key);
-
-  return value;
-}
-
-static gboolean
-metadata_number (VaeWeights  *a,
-                 VaeWeights  *b,
-                 const gchar *key,
-                 gdouble     *value)
-{
-  const gchar *text = metadata (a, b, key);
-  gchar       *end;
-  gdouble      v;
-
-  if (text == NULL)
-    return FALSE;
-  v = g_ascii_strtod (text, &end);
-  if (end == text || *end != '\0' || ! isfinite (v))
-    return FALSE;
-  *value = v;
-
-  return TRUE;
-}
-
+/* The structure the registry tells KL models apart by: FLUX.2's narrower
+ * "small decoder", and its latent BatchNorm statistics. */
 static void
-identify (Kl           *kl,
-          VaeWeights   *enc_w,
-          VaeWeights   *dec_w,
+describe (Kl           *kl,
           const gfloat *bn_mean,
           const gfloat *bn_var,
           VaeModelInfo *info)
 {
-  const gchar      *arch = metadata (enc_w, dec_w, "modelspec.architecture");
-  g_autofree gchar *lower = arch ? g_ascii_strdown (arch, -1) : NULL;
-  const guint       z = info->latent_channels;
-  gdouble           v;
+  const guint z = info->latent_channels;
 
   info->architecture = g_strdup ("autoencoder-kl");
-  info->scale = 1.0;
-  info->shift = 0.0;
-
-  if (z == 4)
-    {
-      info->id = g_strdup ("sd-vae");
-      if (lower && strstr (lower, "xl"))
-        {
-          info->name = g_strdup ("SDXL VAE (4 channels)");
-          info->scale = 0.13025;
-        }
-      else
-        {
-          info->name = g_strdup ("Stable Diffusion VAE (SD 1.x/2.x/SDXL, "
-                                 "4 channels)");
-          info->scale = 0.18215;
-        }
-    }
-  else if (z == 16 && lower && (strstr (lower, "stable-diffusion-3") ||
-                                strstr (lower, "sd3") ||
-                                strstr (lower, "stable-diffusion-v3")))
-    {
-      info->id = g_strdup ("sd3-vae");
-      info->name = g_strdup ("Stable Diffusion 3 VAE (16 channels)");
-      info->scale = 1.5305;
-      info->shift = 0.0609;
-    }
-  else if (z == 16)
-    {
-      info->id = g_strdup ("flux1-vae");
-      info->name = g_strdup ("FLUX.1 VAE (16 channels; SD3 shares the "
-                             "layout)");
-      info->scale = 0.3611;
-      info->shift = 0.1159;
-    }
-  else if (z == 32)
-    {
-      info->id = g_strdup ("flux2-vae");
-      info->name = g_strdup (kl->decoder.present &&
-                             kl->decoder.conv_in.c_out < 512
-                             ? "FLUX.2 VAE (32 channels, small decoder)"
-                             : "FLUX.2 VAE (32 channels)");
-    }
-  else
-    {
-      info->id = g_strdup_printf ("kl-vae-%uch", z);
-      info->name = g_strdup_printf ("AutoencoderKL (%u channels)", z);
-    }
-
-  if (metadata_number (enc_w, dec_w, "scaling_factor", &v) && v > 0.0)
-    info->scale = v;
-  if (metadata_number (enc_w, dec_w, "shift_factor", &v))
-    info->shift = v;
+  if (kl->decoder.present && kl->decoder.conv_in.c_out < 512)
+    info->traits[0] = "small-decoder";
 
   if (bn_mean && bn_var)
     {
@@ -872,7 +785,7 @@ vae_kl_create (VaeWeights    *encoder,
 
   info->latent_channels = z;
   info->factor = kl->encoder.present ? kl->encoder.factor : kl->decoder.factor;
-  identify (kl, enc_w, dec_w, bn_mean, bn_var, info);
+  describe (kl, bn_mean, bn_var, info);
 
   return kl;
 

@@ -26,12 +26,13 @@
  * error for a tensor that is missing names it as the file would.
  *
  * Which model a file is cannot always be told from its tensors: SD 1.x and
- * SDXL share one layout, and so do SD3 and FLUX.1.  The safetensors
- * metadata decides when it says ("modelspec.architecture" mentioning "xl",
- * "stable-diffusion-3"/"sd3" or "flux"; "scaling_factor" and
- * "shift_factor" taken as they are); otherwise 4 channels are reported as
- * SD 1.x (scale 0.18215) and 16 as FLUX.1 (0.3611, shift 0.1159).  The
- * model registry may override the scaling later.
+ * SDXL share one layout, and so do SD3 and FLUX.1.  The registry decides
+ * (vae-registry-identify.c): a registered model by its file, another by
+ * data/models.json's families, which read the safetensors metadata
+ * ("modelspec.architecture" mentioning "xl" or "stable-diffusion-3"/"sd3";
+ * "scaling_factor" and "shift_factor" taken as they are) and otherwise
+ * call 4 channels SD 1.x (scale 0.18215) and 16 FLUX.1 (0.3611, shift
+ * 0.1159).
  *
  * Latents are the posterior mean, the raw z channels the decoder consumes.
  * For FLUX.2 the diffusion model works on a further normalised form:

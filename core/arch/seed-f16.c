@@ -497,33 +497,13 @@ seed_destroy (gpointer self)
   g_free (seed);
 }
 
-/* Model ids as the registry allows them: short, lower-case letters,
- * digits and . _ - + */
-static gboolean
-valid_id (const gchar *id)
-{
-  gsize i;
-
-  if (id[0] == '\0' || strlen (id) > 64)
-    return FALSE;
-  for (i = 0; id[i]; i++)
-    if (!g_ascii_islower (id[i]) && !g_ascii_isdigit (id[i]) &&
-        !strchr ("._-+", id[i]))
-      return FALSE;
-
-  return TRUE;
-}
-
-
 static gpointer
 seed_create (VaeWeights    *encoder,
              VaeWeights    *decoder,
              VaeModelInfo  *info,
              GError       **error)
 {
-  Seed        *seed = g_new0 (Seed, 1);
-  const gchar *name;
-  const gchar *id;
+  Seed *seed = g_new0 (Seed, 1);
 
   seed->has_encoder = encoder && vae_weights_has (encoder, "encoder.pca.weight");
   seed->has_decoder = decoder && vae_weights_has (decoder, "decoder.pca.weight");
@@ -572,19 +552,9 @@ seed_create (VaeWeights    *encoder,
       seed->latent_channels = seed->dec_pca.c_in;
     }
 
-  name = vae_weights_get_metadata (seed->has_decoder ? decoder : encoder,
-                                   "vae.name");
-  /* a sibling trained from seed-f16 (seed-f16-codec) names itself */
-  id = vae_weights_get_metadata (seed->has_decoder ? decoder : encoder,
-                                 "vae.id");
-  info->id = g_strdup (id && valid_id (id) ? id : "seed-f16");
-  info->name = g_strdup (name ? name : "seed-f16");
   info->architecture = g_strdup ("seed-f16");
   info->latent_channels = seed->latent_channels;
   info->factor = FACTOR;
-  /* The latent is whitened by construction: it is the diffusion space. */
-  info->scale = 1.0;
-  info->shift = 0.0;
 
   return seed;
 

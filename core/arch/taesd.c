@@ -588,9 +588,8 @@ taesd_create (VaeWeights    *encoder,
               VaeModelInfo  *info,
               GError       **error)
 {
-  Taesd    *taesd = g_new0 (Taesd, 1);
-  guint     latent_channels = 0, factor = 0;
-  gboolean  pool;
+  Taesd *taesd = g_new0 (Taesd, 1);
+  guint  latent_channels = 0, factor = 0;
 
   if (! taesd_load_halves (taesd, encoder, decoder, error))
     goto fail;
@@ -631,39 +630,12 @@ taesd_create (VaeWeights    *encoder,
       factor = taesd->decoder.factor;
     }
 
-  pool = taesd->encoder.has_pool || taesd->decoder.has_pool;
   info->architecture = g_strdup ("taesd");
   info->latent_channels = latent_channels;
   info->factor = factor;
-  /* TAESD latents already live in the diffusion model's space. */
-  info->scale = 1.0;
-  info->shift = 0.0;
-  if (factor == 32)
-    {
-      info->id = g_strdup ("taesana");
-      info->name = g_strdup ("TAESANA (tiny autoencoder for DC-AE f32c32)");
-    }
-  else if (latent_channels == 32 && pool)
-    {
-      info->id = g_strdup ("taef2");
-      info->name = g_strdup ("TAEF2 (tiny autoencoder for FLUX.2)");
-    }
-  else if (latent_channels == 16)
-    {
-      info->id = g_strdup ("taef1");
-      info->name = g_strdup ("TAEF1 / TAESD3 (tiny autoencoder, 16 channels)");
-    }
-  else if (latent_channels == 4)
-    {
-      info->id = g_strdup ("taesd");
-      info->name = g_strdup ("TAESD / TAESDXL (tiny autoencoder, 4 channels)");
-    }
-  else
-    {
-      info->id = g_strdup_printf ("taesd-%uch", latent_channels);
-      info->name = g_strdup_printf ("TAESD-style autoencoder (%u channels)",
-                                    latent_channels);
-    }
+  /* TAEF2's blocks next to the latent have a GroupNorm branch */
+  if (taesd->encoder.has_pool || taesd->decoder.has_pool)
+    info->traits[0] = "pooled";
 
   return taesd;
 
