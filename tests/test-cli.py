@@ -9,7 +9,8 @@ and pixels are read back with PIL (or by parsing PNG/safetensors bytes
 here), PSNR is recomputed with numpy from the files on disk, the GFLOP
 figures and the kodim23 PSNR come from shared/models/taef2/README.md and
 shared/data/kodak/taef2-reference.tsv (PyTorch).  Tests that need the
-TAEF2 weights or the Kodak photos skip when VAE_SHARED_DIR lacks them.
+TAEF2 weights or the Kodak photos skip when VAE_SHARED_DIR lacks them, and
+the run then exits 77 (meson: SKIP), listing them.
 """
 
 import json
@@ -34,13 +35,11 @@ except ImportError:  # pragma: no cover - the chroot has both
     np = None
     Image = None
 
-VAE = os.environ.get('VAE_CLI')
-if len(sys.argv) > 1 and not sys.argv[1].startswith('-'):
-    VAE = sys.argv.pop(1)
+from vaetest import KODAK, VaeAssertions, have_kodak, have_taef2, main, \
+    run_vae as run, take_program
+from vaetest import TAEF2 as MODEL
 
-SHARED = os.environ.get('VAE_SHARED_DIR', '')
-MODEL = os.path.join(SHARED, 'models', 'taef2')
-KODAK = os.path.join(SHARED, 'data', 'kodak')
+VAE = take_program()
 
 # PSNR printed by `vae roundtrip` against numpy on the written files: both
 # see the same 8-bit values, so only summation order differs.
@@ -50,21 +49,6 @@ KODIM23_PSNR = 33.342
 KODIM23_TOL = 0.02
 # TAEF2 cost at 1024x1024 from the model README (sum over convolutions).
 TAEF2_GFLOP = {'encode': 493.05, 'decode': 569.15}
-
-
-def have_model():
-    return (os.path.isfile(os.path.join(MODEL, 'encoder.safetensors')) and
-            os.path.isfile(os.path.join(MODEL, 'decoder.safetensors')))
-
-
-def have_kodak():
-    return os.path.isfile(os.path.join(KODAK, 'kodim23.png'))
-
-
-def run(*args, env=None, timeout=600):
-    return subprocess.run([VAE] + [str(a) for a in args],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env, timeout=timeout, text=True)
 
 
 def psnr_8bit(a, b):
@@ -145,7 +129,7 @@ def pixels_of(path):
         return np.asarray(image)
 
 
-class CliTestCase(unittest.TestCase):
+class CliTestCase(VaeAssertions, unittest.TestCase):
     tmp = None
 
     @classmethod
@@ -158,22 +142,6 @@ class CliTestCase(unittest.TestCase):
 
     def path(self, name):
         return os.path.join(self.tmp, name)
-
-    def assert_ok(self, result):
-        self.assertEqual(result.returncode, 0,
-                         'exit %d, stderr %r' % (result.returncode, result.stderr))
-        # warnings from GEGL or libvae must not leak through
-        self.assertEqual(result.stderr, '')
-
-    def assert_error(self, result, code=1, pattern=None):
-        """Exit code `code` and exactly one line `vae: ...` on stderr."""
-        self.assertEqual(result.returncode, code,
-                         'exit %d, stderr %r' % (result.returncode, result.stderr))
-        self.assertTrue(result.stderr.startswith('vae: '), repr(result.stderr))
-        self.assertTrue(result.stderr.endswith('\n'), repr(result.stderr))
-        self.assertEqual(result.stderr.count('\n'), 1, repr(result.stderr))
-        if pattern is not None:
-            self.assertRegex(result.stderr, pattern)
 
 
 class UsageTest(CliTestCase):
@@ -256,7 +224,7 @@ class UsageTest(CliTestCase):
             os.unlink(fifo)
 
     def test_truncated_model(self):
-        if not have_model():
+        if not have_taef2():
             self.skipTest('no TAEF2 weights in %s' % MODEL)
         for size in [0, 7, 100, 6000, 100000]:
             with self.subTest(size=size):
@@ -273,7 +241,7 @@ class UsageTest(CliTestCase):
 
 
 @unittest.skipUnless(np is not None, 'needs numpy and PIL')
-@unittest.skipUnless(have_model(), 'no TAEF2 weights under VAE_SHARED_DIR')
+@unittest.skipUnless(have_taef2(), 'no TAEF2 weights under VAE_SHARED_DIR')
 @unittest.skipUnless(have_kodak(), 'no Kodak photos under VAE_SHARED_DIR')
 class ModelTest(CliTestCase):
     """Every command on small crops of kodim23 with the real TAEF2."""
@@ -912,6 +880,4 @@ class ModelTest(CliTestCase):
 
 
 if __name__ == '__main__':
-    if not VAE or not os.access(VAE, os.X_OK):
-        sys.exit('usage: test-cli.py PATH/TO/vae (or set VAE_CLI)')
-    unittest.main(verbosity=2)
+    main('usage: test-cli.py PATH/TO/vae (or set VAE_CLI)')

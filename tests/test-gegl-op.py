@@ -23,14 +23,13 @@ import tempfile
 import numpy
 from PIL import Image
 
-SKIP = 77
+from vaetest import KODAK, SKIP, TAEF2
 
 
 def main():
     module, vae = sys.argv[1], sys.argv[2]
-    shared = os.environ.get("VAE_SHARED_DIR", "")
-    model = os.path.join(shared, "models", "taef2")
-    photo = os.path.join(shared, "data", "kodak", "kodim23.png")
+    model = TAEF2
+    photo = os.path.join(KODAK, "kodim23.png")
     gegl = shutil.which("gegl")
     if gegl is None or not os.path.isfile(photo) or \
        not os.path.isdir(model):

@@ -40,6 +40,7 @@
 #include "vae-run.h"
 #include "vae-tensor-private.h"
 #include "arch.h"
+#include "test-util.h"
 
 #define TOLERANCE        1e-4
 #define STAT_TOLERANCE   1e-5
@@ -81,22 +82,6 @@ data_path (const gchar *variant,
   return g_test_build_filename (G_TEST_DIST, "data", "kl", variant, file, NULL);
 }
 
-static VaeTensor *
-tensor_from_weight (VaeWeights  *weights,
-                    const gchar *name)
-{
-  const VaeWeight *w = vae_weights_lookup (weights, name);
-  VaeTensor       *t;
-  GError          *error = NULL;
-
-  g_assert_nonnull (w);
-  t = vae_tensor_new (w->n_dims, w->shape, &error);
-  g_assert_no_error (error);
-  memcpy (vae_tensor_get_data (t), w->data, w->n_elements * sizeof (gfloat));
-
-  return t;
-}
-
 static void
 reference_load (const Variant *v,
                 Reference     *ref)
@@ -108,12 +93,12 @@ reference_load (const Variant *v,
   weights = vae_safetensors_load (path, &error);
   g_assert_no_error (error);
 
-  ref->image = tensor_from_weight (weights, "image");
-  ref->latent = tensor_from_weight (weights, "latent");
-  ref->decoder_input = tensor_from_weight (weights, "decoder_input");
-  ref->decoded = tensor_from_weight (weights, "decoded");
+  ref->image = test_tensor_from_weight (weights, "image");
+  ref->latent = test_tensor_from_weight (weights, "latent");
+  ref->decoder_input = test_tensor_from_weight (weights, "decoder_input");
+  ref->decoded = test_tensor_from_weight (weights, "decoded");
   if (v->bn)
-    ref->latent_bn = tensor_from_weight (weights, "latent_bn");
+    ref->latent_bn = test_tensor_from_weight (weights, "latent_bn");
   ref->n_params = g_ascii_strtoull (vae_weights_get_metadata (weights,
                                                               "n_params"),
                                     NULL, 10);
@@ -127,66 +112,6 @@ reference_clear (Reference *ref)
   g_clear_pointer (&ref->decoder_input, vae_tensor_unref);
   g_clear_pointer (&ref->decoded, vae_tensor_unref);
   g_clear_pointer (&ref->latent_bn, vae_tensor_unref);
-}
-
-static VaeTensor *
-clamped (const VaeTensor *t)
-{
-  VaeTensor *c = vae_tensor_copy (t, NULL);
-  gsize      i;
-
-  for (i = 0; i < c->n_elements; i++)
-    c->data[i] = CLAMP (c->data[i], 0.0f, 1.0f);
-
-  return c;
-}
-
-static void
-assert_close (const gchar     *what,
-              const VaeTensor *got,
-              const VaeTensor *ref)
-{
-  g_autofree gchar *got_shape = vae_tensor_shape_to_string (got);
-  g_autofree gchar *ref_shape = vae_tensor_shape_to_string (ref);
-  gdouble           max_diff = 0.0, max_ref = 0.0, tolerance;
-  gsize             worst = 0, i;
-
-  if (! vae_tensor_same_shape (got, ref))
-    g_error ("%s: shape %s, reference %s", what, got_shape, ref_shape);
-
-  for (i = 0; i < ref->n_elements; i++)
-    {
-      gdouble diff = fabs ((gdouble) got->data[i] - ref->data[i]);
-
-      /* NaN must fail, so compare with ! <= */
-      if (! (diff <= max_diff))
-        {
-          max_diff = diff;
-          worst = i;
-        }
-      max_ref = MAX (max_ref, fabs (ref->data[i]));
-    }
-
-  tolerance = TOLERANCE * MAX (1.0, max_ref);
-  g_test_message ("%s %s: max |diff| %.3g (tolerance %.3g, max |ref| %.3g)",
-                  what, ref_shape, max_diff, tolerance, max_ref);
-  if (! (max_diff <= tolerance))
-    g_error ("%s: max |diff| %.6g > %.3g at flat index %" G_GSIZE_FORMAT
-             " (ours %.7g, reference %.7g)", what, max_diff, tolerance,
-             worst, got->data[worst], ref->data[worst]);
-}
-
-static VaeModel *
-load_model (const gchar *path)
-{
-  VaeModel *model;
-  GError   *error = NULL;
-
-  model = vae_model_load (path, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (model);
-
-  return model;
 }
 
 /* The architecture straight from a file, as vae_model_load() builds it
@@ -480,23 +405,6 @@ temp_dir (void)
   return dir;
 }
 
-static void
-remove_dir (const gchar *dir)
-{
-  GDir        *d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  while (d && (name = g_dir_read_name (d)))
-    {
-      g_autofree gchar *path = g_build_filename (dir, name, NULL);
-
-      g_assert_cmpint (g_remove (path), ==, 0);
-    }
-  if (d)
-    g_dir_close (d);
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
-
 /* --- small models ---------------------------------------------------------- */
 
 static void
@@ -504,7 +412,7 @@ test_info (gconstpointer data)
 {
   const Variant      *v = data;
   g_autofree gchar   *path = data_path (v->variant, "model.safetensors");
-  g_autoptr(VaeModel) model = load_model (path);
+  g_autoptr(VaeModel) model = test_load_model (path);
   Reference           ref = { 0, };
   gdouble             scale, shift;
   Arch                arch;
@@ -586,7 +494,7 @@ test_encode (gconstpointer data)
                               runs[i].n_threads > 1 ? "s" : "");
       latent = arch_run (&arch, FALSE, ref.image, runs[i].reference,
                          runs[i].n_threads);
-      assert_close (what, latent, ref.latent);
+      test_assert_close_tensors (what, latent, ref.latent, TOLERANCE);
     }
 
   arch_close (&arch);
@@ -619,7 +527,7 @@ test_decode (gconstpointer data)
                               runs[i].n_threads > 1 ? "s" : "");
       image = arch_run (&arch, TRUE, ref.decoder_input, runs[i].reference,
                         runs[i].n_threads);
-      assert_close (what, image, ref.decoded);
+      test_assert_close_tensors (what, image, ref.decoded, TOLERANCE);
     }
 
   arch_close (&arch);
@@ -632,7 +540,7 @@ test_model_api (gconstpointer data)
 {
   const Variant        *v = data;
   g_autofree gchar     *path = data_path (v->variant, "model.safetensors");
-  g_autoptr(VaeModel)   model = load_model (path);
+  g_autoptr(VaeModel)   model = test_load_model (path);
   g_autoptr(VaeLatent)  latent = NULL;
   g_autoptr(VaeLatent)  input = NULL;
   g_autoptr(VaeTensor)  image = NULL;
@@ -648,15 +556,17 @@ test_model_api (gconstpointer data)
   g_assert_true (vae_model_encode (model, ref.image, &latent, &options, NULL,
                                    NULL, NULL, &error));
   g_assert_no_error (error);
-  assert_close ("vae_model_encode", vae_latent_get_tensor (latent), ref.latent);
+  test_assert_close_tensors ("vae_model_encode",
+                             vae_latent_get_tensor (latent), ref.latent,
+                             TOLERANCE);
 
   input = vae_latent_new (ref.decoder_input, &error);
   g_assert_no_error (error);
   g_assert_true (vae_model_decode (model, input, &image, &options, NULL, NULL,
                                    NULL, &error));
   g_assert_no_error (error);
-  expect = clamped (ref.decoded);
-  assert_close ("vae_model_decode", image, expect);
+  expect = test_clamped (ref.decoded);
+  test_assert_close_tensors ("vae_model_decode", image, expect, TOLERANCE);
 
   reference_clear (&ref);
 }
@@ -703,7 +613,8 @@ test_flux2_normalisation (void)
                               VAE_T_W (latent) + x * p + j] -
                  arch.info.norm_mean[k]) * inv;
         }
-  assert_close ("flux2 diffusion-space latent", norm, ref.latent_bn);
+  test_assert_close_tensors ("flux2 diffusion-space latent", norm,
+                             ref.latent_bn, TOLERANCE);
 
   arch_close (&arch);
   reference_clear (&ref);
@@ -733,7 +644,8 @@ test_halves (gconstpointer data)
 
   for (pass = 0; pass < 2; pass++)
     {
-      g_autoptr(VaeModel)  model = load_model (pass == 0 ? enc_file : dec_file);
+      g_autoptr(VaeModel)  model = test_load_model (pass == 0 ? enc_file
+                                                              : dec_file);
       g_autoptr(VaeLatent) latent = NULL;
       g_autoptr(VaeTensor) image = NULL;
       VaeOptions           options;
@@ -752,8 +664,9 @@ test_halves (gconstpointer data)
       if (pass == 0)
         {
           g_assert_no_error (error);
-          assert_close ("encoder-only file", vae_latent_get_tensor (latent),
-                        ref.latent);
+          test_assert_close_tensors ("encoder-only file",
+                                     vae_latent_get_tensor (latent),
+                        ref.latent, TOLERANCE);
         }
       else
         {
@@ -765,15 +678,16 @@ test_halves (gconstpointer data)
                                            NULL, NULL, NULL, &error));
           g_assert_no_error (error);
           {
-            g_autoptr(VaeTensor) expect = clamped (ref.decoded);
+            g_autoptr(VaeTensor) expect = test_clamped (ref.decoded);
 
-            assert_close ("decoder-only file", image, expect);
+            test_assert_close_tensors ("decoder-only file", image, expect,
+                                       TOLERANCE);
           }
         }
     }
 
   reference_clear (&ref);
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* A whole VAE in a file whose name says "encoder" (BFL's
@@ -789,12 +703,12 @@ test_encoder_named_file (void)
   g_autoptr(VaeModel)  model = NULL;
 
   copy_model (src, path, COPY_ALL, NULL, NULL);
-  model = load_model (path);
+  model = test_load_model (path);
   g_assert_cmpstr (vae_model_get_id (model), ==, "flux2-vae");
   g_assert_true (vae_model_can_encode (model));
   g_assert_true (vae_model_can_decode (model));
   g_clear_pointer (&model, vae_model_unref);
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* SD1/SDXL and SD3/FLUX.1 look alike; metadata tells them apart. */
@@ -831,7 +745,7 @@ test_metadata (void)
       gdouble             scale, shift;
 
       copy_model (src, dest, COPY_ALL, NULL, cases[i].meta);
-      model = load_model (dest);
+      model = test_load_model (dest);
       vae_model_get_latent_scaling (model, &scale, &shift);
       g_test_message ("%s = %s: %s, %g, %g", cases[i].meta[0], cases[i].meta[1],
                       vae_model_get_id (model), scale, shift);
@@ -842,7 +756,7 @@ test_metadata (void)
       g_assert_cmpint (g_remove (dest), ==, 0);
     }
 
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* Damaged files: every problem is a GError naming the tensor. */
@@ -899,7 +813,7 @@ test_damaged (void)
       g_assert_cmpint (g_remove (dest), ==, 0);
     }
 
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* A top-level EMA copy ("ema", as several training scripts save one
@@ -950,8 +864,8 @@ test_ema_wrapper (void)
   latent = vae_latent_new (values, &error);
   g_assert_no_error (error);
 
-  want_model = load_model (src);
-  got_model = load_model (dest);
+  want_model = test_load_model (src);
+  got_model = test_load_model (dest);
   g_assert_true (vae_model_decode (want_model, latent, &want, NULL, NULL,
                                    NULL, NULL, &error));
   g_assert_no_error (error);
@@ -962,7 +876,7 @@ test_ema_wrapper (void)
                    want->n_elements * sizeof (gfloat));
 
   g_assert_cmpint (g_remove (dest), ==, 0);
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* Finite latents at the edge of the float range overflow to infinities
@@ -973,7 +887,7 @@ static void
 test_huge_latent (void)
 {
   g_autofree gchar    *path = data_path ("sd", "model.safetensors");
-  g_autoptr(VaeModel)  model = load_model (path);
+  g_autoptr(VaeModel)  model = test_load_model (path);
   g_autoptr(VaeTensor) t = vae_tensor_new_3d (4, 5, 6, NULL);
   g_autoptr(VaeLatent) latent = NULL;
   g_autoptr(VaeTensor) image = NULL;
@@ -995,7 +909,7 @@ static void
 test_wrong_latent (void)
 {
   g_autofree gchar    *path = data_path ("sd", "model.safetensors");
-  g_autoptr(VaeModel)  model = load_model (path);
+  g_autoptr(VaeModel)  model = test_load_model (path);
   g_autoptr(VaeTensor) t = vae_tensor_new_3d (16, 5, 6, NULL);
   g_autoptr(VaeLatent) latent = vae_latent_new (t, NULL);
   g_autoptr(VaeTensor) image = NULL;
@@ -1011,7 +925,7 @@ static void
 test_cancel (void)
 {
   g_autofree gchar         *path = data_path ("kl16", "model.safetensors");
-  g_autoptr(VaeModel)       model = load_model (path);
+  g_autoptr(VaeModel)       model = test_load_model (path);
   g_autoptr(GCancellable)   cancellable = g_cancellable_new ();
   g_autoptr(VaeTensor)      t = vae_tensor_new_3d (16, 4, 4, NULL);
   g_autoptr(VaeLatent)      latent = vae_latent_new (t, NULL);
@@ -1263,7 +1177,7 @@ test_large (void)
   write_safetensors (path, tensors, fill_generated, NULL, NULL);
 
   /* It is an SD VAE decoder to the model loader. */
-  model = load_model (path);
+  model = test_load_model (path);
   g_assert_cmpstr (vae_model_get_id (model), ==, "sd-vae");
   g_assert_cmpuint (vae_model_get_factor (model), ==, 8);
   g_assert_false (vae_model_can_encode (model));
@@ -1323,7 +1237,7 @@ test_large (void)
 
   g_array_unref (fp.index);
   g_array_unref (fp.value);
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 int

@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "vae.h"
+#include "test-util.h"
 
 typedef struct
 {
@@ -51,26 +52,6 @@ copy_model (const gchar *from,
       g_file_set_contents (dst, contents, length, &error);
       g_assert_no_error (error);
     }
-}
-
-static void
-rm_rf (const gchar *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar     *name;
-
-  if (dir == NULL)
-    {
-      g_unlink (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)))
-    {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      rm_rf (child);
-    }
-  g_rmdir (path);
 }
 
 static VaeModel *
@@ -115,7 +96,7 @@ static void
 fixture_tear_down (Fixture       *fx,
                    gconstpointer  data)
 {
-  rm_rf (fx->root);
+  test_remove_dir (fx->root);
   g_free (fx->root);
   vae_model_unref (fx->taesd);
   vae_model_unref (fx->taef1);

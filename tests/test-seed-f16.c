@@ -33,6 +33,7 @@
 #include "vae-weights.h"
 #include "arch.h"
 #include "png-io.h"
+#include "test-util.h"
 
 #define TOLERANCE     1e-4
 #define PSNR_TOL_DB   0.05
@@ -55,22 +56,6 @@ data_path (const gchar *file)
   return g_test_build_filename (G_TEST_DIST, "data", "seed", file, NULL);
 }
 
-static VaeTensor *
-tensor_from_weight (VaeWeights  *weights,
-                    const gchar *name)
-{
-  const VaeWeight *w = vae_weights_lookup (weights, name);
-  VaeTensor       *t;
-  GError          *error = NULL;
-
-  g_assert_nonnull (w);
-  t = vae_tensor_new (w->n_dims, w->shape, &error);
-  g_assert_no_error (error);
-  memcpy (vae_tensor_get_data (t), w->data, w->n_elements * sizeof (gfloat));
-
-  return t;
-}
-
 static VaeWeights *
 load_reference (void)
 {
@@ -84,36 +69,6 @@ load_reference (void)
 }
 
 static void
-assert_close (const gchar  *what,
-              const gfloat *got,
-              const gfloat *ref,
-              gsize         n)
-{
-  gdouble max_diff = 0.0, max_ref = 0.0, tolerance;
-  gsize   worst = 0, i;
-
-  for (i = 0; i < n; i++)
-    {
-      gdouble diff = fabs ((gdouble) got[i] - ref[i]);
-
-      /* NaN must fail */
-      if (! (diff <= max_diff))
-        {
-          max_diff = diff;
-          worst = i;
-        }
-      max_ref = MAX (max_ref, fabs (ref[i]));
-    }
-  tolerance = TOLERANCE * MAX (1.0, max_ref);
-  g_test_message ("%s: max |diff| %.3g (tolerance %.3g, max |ref| %.3g)",
-                  what, max_diff, tolerance, max_ref);
-  if (! (max_diff <= tolerance))
-    g_error ("%s: max |diff| %.6g > %.3g at flat index %" G_GSIZE_FORMAT
-             " (ours %.7g, reference %.7g)", what, max_diff, tolerance, worst,
-             got[worst], ref[worst]);
-}
-
-static void
 assert_tensor_close (const gchar     *what,
                      const VaeTensor *got,
                      const VaeTensor *ref)
@@ -123,20 +78,9 @@ assert_tensor_close (const gchar     *what,
 
   if (! vae_tensor_same_shape (got, ref))
     g_error ("%s: shape %s, reference %s", what, a, b);
-  assert_close (what, vae_tensor_peek_data (got), vae_tensor_peek_data (ref),
-                vae_tensor_get_n_elements (ref));
-}
-
-static VaeModel *
-load_model (const gchar *path)
-{
-  GError   *error = NULL;
-  VaeModel *model = vae_model_load (path, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (model);
-
-  return model;
+  test_assert_close (what, vae_tensor_peek_data (got),
+                     vae_tensor_peek_data (ref),
+                vae_tensor_get_n_elements (ref), TOLERANCE);
 }
 
 static const struct
@@ -189,7 +133,7 @@ static void
 test_info (void)
 {
   g_autofree gchar      *path = data_path ("model.safetensors");
-  g_autoptr (VaeModel)   model = load_model (path);
+  g_autoptr (VaeModel)   model = test_load_model (path);
   g_autoptr (VaeWeights) ref = load_reference ();
   guint64                n_params;
   const gsize            sizes[][2] = { { 64, 48 }, { 768, 512 }, { 1024, 1024 } };
@@ -217,26 +161,6 @@ test_info (void)
       g_assert_cmpfloat_with_epsilon (vae_model_get_gflops (model, TRUE, w, h),
                                       2 * spec_macs (TRUE, h, w) / 1e9, 1e-9);
     }
-}
-
-static VaeTensor *
-encode (VaeModel        *model,
-        const VaeTensor *image,
-        gboolean         reference,
-        gint             n_threads)
-{
-  g_autoptr (VaeLatent) latent = NULL;
-  VaeOptions            options;
-  GError               *error = NULL;
-
-  vae_options_init (&options);
-  options.reference = reference;
-  options.n_threads = n_threads;
-  vae_model_encode (model, image, &latent, &options, NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (latent);
-
-  return vae_tensor_copy (vae_latent_get_tensor (latent), NULL);
 }
 
 /* The raw, unclamped decoder output, straight from the architecture. */
@@ -286,7 +210,7 @@ static void
 test_encode (void)
 {
   g_autofree gchar      *path = data_path ("model.safetensors");
-  g_autoptr (VaeModel)   model = load_model (path);
+  g_autoptr (VaeModel)   model = test_load_model (path);
   g_autoptr (VaeWeights) ref = load_reference ();
   const gchar           *cases[][2] = { { "image_a", "latent_a" },
                                         { "image_b", "latent_b" } };
@@ -294,13 +218,14 @@ test_encode (void)
 
   for (c = 0; c < G_N_ELEMENTS (cases); c++)
     {
-      g_autoptr (VaeTensor) image = tensor_from_weight (ref, cases[c][0]);
-      g_autoptr (VaeTensor) expect = tensor_from_weight (ref, cases[c][1]);
+      g_autoptr (VaeTensor) image = test_tensor_from_weight (ref, cases[c][0]);
+      g_autoptr (VaeTensor) expect = test_tensor_from_weight (ref, cases[c][1]);
 
       for (i = 0; i < G_N_ELEMENTS (runs); i++)
         {
           g_autofree gchar     *what = run_name (cases[c][1], i);
-          g_autoptr (VaeTensor) latent = encode (model, image, runs[i].reference,
+          g_autoptr (VaeTensor) latent = test_run_encode (model, image,
+                                                          runs[i].reference,
                                                  runs[i].n_threads);
 
           assert_tensor_close (what, latent, expect);
@@ -343,8 +268,8 @@ test_decode (void)
 
   for (c = 0; c < G_N_ELEMENTS (cases); c++)
     {
-      g_autoptr (VaeTensor) latent = tensor_from_weight (ref, cases[c][0]);
-      g_autoptr (VaeTensor) expect = tensor_from_weight (ref, cases[c][1]);
+      g_autoptr (VaeTensor) latent = test_tensor_from_weight (ref, cases[c][0]);
+      g_autoptr (VaeTensor) expect = test_tensor_from_weight (ref, cases[c][1]);
 
       for (i = 0; i < G_N_ELEMENTS (runs); i++)
         {
@@ -362,9 +287,9 @@ static void
 test_decode_many_tokens (void)
 {
   g_autoptr (VaeWeights) ref = load_reference ();
-  g_autoptr (VaeTensor)  latent = tensor_from_weight (ref, "dec_c");
-  g_autoptr (VaeTensor)  tl = tensor_from_weight (ref, "decoded_c_tl");
-  g_autoptr (VaeTensor)  br = tensor_from_weight (ref, "decoded_c_br");
+  g_autoptr (VaeTensor)  latent = test_tensor_from_weight (ref, "dec_c");
+  g_autoptr (VaeTensor)  tl = test_tensor_from_weight (ref, "decoded_c_tl");
+  g_autoptr (VaeTensor)  br = test_tensor_from_weight (ref, "decoded_c_br");
   guint                  i;
 
   for (i = 0; i < G_N_ELEMENTS (runs); i++)
@@ -390,10 +315,10 @@ static void
 test_decode_model (void)
 {
   g_autofree gchar      *path = data_path ("model.safetensors");
-  g_autoptr (VaeModel)   model = load_model (path);
+  g_autoptr (VaeModel)   model = test_load_model (path);
   g_autoptr (VaeWeights) ref = load_reference ();
-  g_autoptr (VaeTensor)  z = tensor_from_weight (ref, "dec_b");
-  g_autoptr (VaeTensor)  expect = tensor_from_weight (ref, "decoded_b");
+  g_autoptr (VaeTensor)  z = test_tensor_from_weight (ref, "dec_b");
+  g_autoptr (VaeTensor)  expect = test_tensor_from_weight (ref, "decoded_b");
   g_autoptr (VaeLatent)  latent = NULL;
   g_autoptr (VaeTensor)  image = NULL;
   GError                *error = NULL;
@@ -445,7 +370,7 @@ static void
 test_wrong_channels (void)
 {
   g_autofree gchar     *path = data_path ("model.safetensors");
-  g_autoptr (VaeModel)  model = load_model (path);
+  g_autoptr (VaeModel)  model = test_load_model (path);
   const guint           channels[] = { C - 1, C + 1, 3 };
   guint                 i;
 
@@ -583,29 +508,15 @@ load_test_weights (void)
 }
 
 static void
-remove_dir (const gchar *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const gchar     *name;
-
-  while (d && (name = g_dir_read_name (d)))
-    {
-      g_autofree gchar *p = g_build_filename (dir, name, NULL);
-
-      g_assert_cmpint (g_remove (p), ==, 0);
-    }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
-
-static void
 test_split_files (void)
 {
   g_autoptr (VaeWeights) w = load_test_weights ();
   g_autoptr (VaeWeights) ref = load_reference ();
-  g_autoptr (VaeTensor)  image = tensor_from_weight (ref, "image_a");
-  g_autoptr (VaeTensor)  expect = tensor_from_weight (ref, "latent_a");
-  g_autoptr (VaeTensor)  z = tensor_from_weight (ref, "dec_a");
-  g_autoptr (VaeTensor)  expect_image = tensor_from_weight (ref, "decoded_a");
+  g_autoptr (VaeTensor)  image = test_tensor_from_weight (ref, "image_a");
+  g_autoptr (VaeTensor)  expect = test_tensor_from_weight (ref, "latent_a");
+  g_autoptr (VaeTensor)  z = test_tensor_from_weight (ref, "dec_a");
+  g_autoptr (VaeTensor)  expect_image = test_tensor_from_weight (ref,
+                                                                 "decoded_a");
   GError                *error = NULL;
   gchar                 *dir;
   guint                  which;
@@ -636,7 +547,7 @@ test_split_files (void)
       if (which != 0)
         write_model (w, dec, "decoder.", NULL, NULL, NULL, NULL);
 
-      model = load_model (dir);
+      model = test_load_model (dir);
       g_assert_cmpstr (vae_model_get_architecture (model), ==, "seed-f16");
       g_assert_cmpuint (vae_model_get_latent_channels (model), ==, C);
       g_assert_true (vae_model_can_encode (model) == (which != 1));
@@ -672,7 +583,7 @@ test_split_files (void)
         }
 
       g_clear_pointer (&model, vae_model_unref);
-      remove_dir (dir);
+      test_remove_dir (dir);
       g_free (dir);
     }
 }
@@ -774,7 +685,7 @@ test_bad_file (gconstpointer data)
   g_assert_error (error, VAE_ERROR, c->code);
   g_assert_nonnull (strstr (error->message, c->message_part));
   g_clear_error (&error);
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* The unedited F32 copy loads and decodes like the F16 original: the
@@ -784,8 +695,8 @@ test_rewritten_file (void)
 {
   g_autoptr (VaeWeights) w = load_test_weights ();
   g_autoptr (VaeWeights) ref = load_reference ();
-  g_autoptr (VaeTensor)  image = tensor_from_weight (ref, "image_b");
-  g_autoptr (VaeTensor)  expect = tensor_from_weight (ref, "latent_b");
+  g_autoptr (VaeTensor)  image = test_tensor_from_weight (ref, "image_b");
+  g_autoptr (VaeTensor)  expect = test_tensor_from_weight (ref, "latent_b");
   g_autoptr (VaeTensor)  latent = NULL;
   g_autoptr (VaeModel)   model = NULL;
   g_autofree gchar      *dir = NULL;
@@ -796,11 +707,11 @@ test_rewritten_file (void)
   g_assert_no_error (error);
   path = g_build_filename (dir, "model.safetensors", NULL);
   write_model (w, path, "", NULL, NULL, NULL, NULL);
-  model = load_model (path);
-  latent = encode (model, image, FALSE, 2);
+  model = test_load_model (path);
+  latent = test_run_encode (model, image, FALSE, 2);
   assert_tensor_close ("rewritten file", latent, expect);
   g_clear_pointer (&model, vae_model_unref);
-  remove_dir (dir);
+  test_remove_dir (dir);
 }
 
 /* --- the real weights ------------------------------------------------------ */
@@ -857,14 +768,10 @@ test_kodak (void)
   gdouble                 sum = 0.0, worst = 0.0;
   guint                   i, n = 0;
 
+  /* the repository ships the weights and their figures: no skip */
   weights = g_test_build_filename (G_TEST_DIST, "..", "data", "models",
                                    "seed-f16", "seed-f16.safetensors", NULL);
-  if (! g_file_test (weights, G_FILE_TEST_IS_REGULAR))
-    {
-      g_test_skip ("no trained weights yet: data/models/seed-f16/"
-                   "seed-f16.safetensors is not in the source tree");
-      return;
-    }
+  g_assert_true (g_file_test (weights, G_FILE_TEST_IS_REGULAR));
   if (shared)
     kodak = g_build_filename (shared, "data", "kodak", NULL);
   if (kodak == NULL || ! g_file_test (kodak, G_FILE_TEST_IS_DIR))
@@ -876,18 +783,14 @@ test_kodak (void)
   w = vae_weights_load (weights, &error);
   g_assert_no_error (error);
   text = vae_weights_get_metadata (w, "vae.eval_kodak");
-  if (text == NULL)
-    {
-      g_test_skip ("seed-f16.safetensors has no vae.eval_kodak figures");
-      return;
-    }
+  g_assert_nonnull (text);
   json_parser_load_from_data (parser, text, -1, &error);
   g_assert_no_error (error);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
   eval = json_node_get_object (json_parser_get_root (parser));
   per_image = eval_per_image (eval);
 
-  model = load_model (weights);
+  model = test_load_model (weights);
   g_assert_cmpstr (vae_model_get_architecture (model), ==, "seed-f16");
   vae_options_init (&options);
 

@@ -20,6 +20,7 @@
 
 #include "vae.h"
 #include "vae-weights.h"
+#include "test-util.h"
 
 #define TOLERANCE 1e-4
 
@@ -56,23 +57,6 @@ model_dir (const Variant *v)
                                 NULL);
 }
 
-static VaeTensor *
-tensor_from_weight (VaeWeights  *weights,
-                    const gchar *name)
-{
-  const VaeWeight *w = vae_weights_lookup (weights, name);
-  VaeTensor       *t;
-  GError          *error = NULL;
-
-  g_assert_nonnull (w);
-  g_assert_cmpuint (w->n_dims, ==, 3);
-  t = vae_tensor_new (w->n_dims, w->shape, &error);
-  g_assert_no_error (error);
-  memcpy (vae_tensor_get_data (t), w->data, w->n_elements * sizeof (gfloat));
-
-  return t;
-}
-
 static void
 reference_load (const Variant *v,
                 Reference     *ref)
@@ -88,10 +72,10 @@ reference_load (const Variant *v,
   weights = vae_safetensors_load (path, &error);
   g_assert_no_error (error);
 
-  ref->image = tensor_from_weight (weights, "image");
-  ref->latent = tensor_from_weight (weights, "latent");
-  ref->decoder_input = tensor_from_weight (weights, "decoder_input");
-  ref->decoded = tensor_from_weight (weights, "decoded");
+  ref->image = test_tensor_from_weight (weights, "image");
+  ref->latent = test_tensor_from_weight (weights, "latent");
+  ref->decoder_input = test_tensor_from_weight (weights, "decoder_input");
+  ref->decoded = test_tensor_from_weight (weights, "decoded");
   ref->n_params =
     g_ascii_strtoull (vae_weights_get_metadata (weights, "encoder_params"),
                       NULL, 10) +
@@ -113,59 +97,6 @@ reference_clear (Reference *ref)
 }
 
 static void
-assert_close (const gchar     *what,
-              const VaeTensor *got,
-              const VaeTensor *ref)
-{
-  g_autofree gchar *got_shape = vae_tensor_shape_to_string (got);
-  g_autofree gchar *ref_shape = vae_tensor_shape_to_string (ref);
-  const gfloat     *a = vae_tensor_peek_data (got);
-  const gfloat     *b = vae_tensor_peek_data (ref);
-  gdouble           max_diff = 0.0;
-  gdouble           max_ref = 0.0;
-  gdouble           tolerance;
-  gsize             worst = 0;
-  gsize             i;
-
-  if (!vae_tensor_same_shape (got, ref))
-    g_error ("%s: shape %s, reference %s", what, got_shape, ref_shape);
-
-  for (i = 0; i < vae_tensor_get_n_elements (ref); i++)
-    {
-      gdouble diff = fabs ((gdouble) a[i] - (gdouble) b[i]);
-
-      /* NaN must fail, so compare with ! <= */
-      if (!(diff <= max_diff))
-        {
-          max_diff = diff;
-          worst = i;
-        }
-      max_ref = MAX (max_ref, fabs ((gdouble) b[i]));
-    }
-
-  tolerance = TOLERANCE * MAX (1.0, max_ref);
-  g_test_message ("%s %s: max |diff| %.3g (tolerance %.3g, max |ref| %.3g)",
-                  what, ref_shape, max_diff, tolerance, max_ref);
-  if (!(max_diff <= tolerance))
-    g_error ("%s: max |diff| %.6g > %.3g at flat index %" G_GSIZE_FORMAT
-             " (ours %.7g, reference %.7g)", what, max_diff, tolerance,
-             worst, a[worst], b[worst]);
-}
-
-static VaeModel *
-load_model (const gchar *dir)
-{
-  VaeModel *model;
-  GError   *error = NULL;
-
-  model = vae_model_load (dir, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (model);
-
-  return model;
-}
-
-static void
 assert_info (VaeModel      *model,
              const Variant *v)
 {
@@ -182,7 +113,7 @@ test_info (gconstpointer data)
 {
   const Variant      *v = data;
   g_autofree gchar   *dir = model_dir (v);
-  g_autoptr(VaeModel) model = load_model (dir);
+  g_autoptr(VaeModel) model = test_load_model (dir);
   Reference           ref = { 0 };
 
   reference_load (v, &ref);
@@ -192,27 +123,6 @@ test_info (gconstpointer data)
   /* Parameter count as PyTorch counts it for the same modules. */
   g_assert_cmpuint (vae_model_get_n_params (model), ==, ref.n_params);
   reference_clear (&ref);
-}
-
-static VaeTensor *
-encode (VaeModel        *model,
-        const VaeTensor *image,
-        gboolean         reference,
-        gint             n_threads)
-{
-  g_autoptr(VaeLatent) latent = NULL;
-  VaeOptions           options;
-  GError              *error = NULL;
-
-  vae_options_init (&options);
-  options.reference = reference;
-  options.n_threads = n_threads;
-  vae_model_encode (model, image, &latent, &options, NULL, NULL, NULL,
-                    &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (latent);
-
-  return vae_tensor_copy (vae_latent_get_tensor (latent), NULL);
 }
 
 static VaeTensor *
@@ -261,7 +171,7 @@ test_encode (gconstpointer data)
 {
   const Variant      *v = data;
   g_autofree gchar   *dir = model_dir (v);
-  g_autoptr(VaeModel) model = load_model (dir);
+  g_autoptr(VaeModel) model = test_load_model (dir);
   Reference           ref = { 0 };
   guint               i;
 
@@ -276,9 +186,9 @@ test_encode (gconstpointer data)
                               runs[i].reference ? "naive" : "optimized",
                               runs[i].n_threads,
                               runs[i].n_threads > 1 ? "s" : "");
-      latent = encode (model, ref.image, runs[i].reference,
+      latent = test_run_encode (model, ref.image, runs[i].reference,
                        runs[i].n_threads);
-      assert_close (what, latent, ref.latent);
+      test_assert_close_tensors (what, latent, ref.latent, TOLERANCE);
     }
   reference_clear (&ref);
 }
@@ -288,7 +198,7 @@ test_decode (gconstpointer data)
 {
   const Variant      *v = data;
   g_autofree gchar   *dir = model_dir (v);
-  g_autoptr(VaeModel) model = load_model (dir);
+  g_autoptr(VaeModel) model = test_load_model (dir);
   Reference           ref = { 0 };
   guint               i;
 
@@ -307,7 +217,7 @@ test_decode (gconstpointer data)
       image = decode (model, ref.decoder_input, runs[i].reference,
                       runs[i].n_threads, &error);
       g_assert_no_error (error);
-      assert_close (what, image, ref.decoded);
+      test_assert_close_tensors (what, image, ref.decoded, TOLERANCE);
     }
   reference_clear (&ref);
 }
@@ -351,7 +261,7 @@ test_encoder_only (gconstpointer data)
 {
   const Variant       *v = data;
   g_autofree gchar    *dir = half_model_dir (v, "encoder.safetensors");
-  g_autoptr(VaeModel)  model = load_model (dir);
+  g_autoptr(VaeModel)  model = test_load_model (dir);
   g_autoptr(VaeTensor) latent = NULL;
   g_autoptr(VaeTensor) image = NULL;
   Reference            ref = { 0 };
@@ -362,8 +272,9 @@ test_encoder_only (gconstpointer data)
   g_assert_true (vae_model_can_encode (model));
   g_assert_false (vae_model_can_decode (model));
 
-  latent = encode (model, ref.image, FALSE, 2);
-  assert_close ("encoder-only encode", latent, ref.latent);
+  latent = test_run_encode (model, ref.image, FALSE, 2);
+  test_assert_close_tensors ("encoder-only encode", latent, ref.latent,
+                             TOLERANCE);
 
   image = decode (model, ref.decoder_input, FALSE, 2, &error);
   g_assert_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED);
@@ -380,7 +291,7 @@ test_decoder_only (gconstpointer data)
 {
   const Variant       *v = data;
   g_autofree gchar    *dir = half_model_dir (v, "decoder.safetensors");
-  g_autoptr(VaeModel)  model = load_model (dir);
+  g_autoptr(VaeModel)  model = test_load_model (dir);
   g_autoptr(VaeLatent) latent = NULL;
   g_autoptr(VaeTensor) image = NULL;
   VaeOptions           options;
@@ -394,7 +305,8 @@ test_decoder_only (gconstpointer data)
 
   image = decode (model, ref.decoder_input, FALSE, 2, &error);
   g_assert_no_error (error);
-  assert_close ("decoder-only decode", image, ref.decoded);
+  test_assert_close_tensors ("decoder-only decode", image, ref.decoded,
+                             TOLERANCE);
 
   vae_options_init (&options);
   vae_model_encode (model, ref.image, &latent, &options, NULL, NULL, NULL,
@@ -413,7 +325,7 @@ test_wrong_channels (gconstpointer data)
 {
   const Variant      *v = data;
   g_autofree gchar   *dir = model_dir (v);
-  g_autoptr(VaeModel) model = load_model (dir);
+  g_autoptr(VaeModel) model = test_load_model (dir);
   /* One channel too many, one too few, and an RGB image passed as latent. */
   const guint         channels[] = { v->latent_channels + 1,
                                      v->latent_channels - 1, 3 };

@@ -41,6 +41,7 @@
 #include "vae-weights.h"
 #include "arch.h"
 #include "png-io.h"
+#include "test-util.h"
 
 #define KL_TOLERANCE 1e-4
 
@@ -637,20 +638,6 @@ kl_run (gpointer         self,
   return out;
 }
 
-/* A clamped copy, as vae_model_decode() returns. */
-static VaeTensor *
-clamped (const VaeTensor *t)
-{
-  VaeTensor *c = vae_tensor_copy (t, NULL);
-  gfloat    *d = vae_tensor_get_data (c);
-  gsize      i;
-
-  for (i = 0; i < vae_tensor_get_n_elements (c); i++)
-    d[i] = CLAMP (d[i], 0.0f, 1.0f);
-
-  return c;
-}
-
 /* The issue's bar: a random-weight SD-style model on a 1024x1024 photo,
  * 2 x 2 tiles of 512 pixels, PSNR tiled vs untiled >= 45 dB. */
 static void
@@ -688,8 +675,8 @@ test_kl_photo (void)
 
   assert_exact ("SD-style [32, 64, 64, 64], 1024x1024 photo, latents", z_tiled, z);
   assert_exact ("decoded (raw)", out_tiled, out);
-  img = clamped (out);
-  img_tiled = clamped (out_tiled);
+  img = test_clamped (out);
+  img_tiled = test_clamped (out_tiled);
   psnr_latent = psnr_peak (z_tiled, z, value_range (z));
   psnr_image = psnr_peak (img_tiled, img, 1.0);
   g_test_message ("PSNR tiled vs untiled: latents %.1f dB (peak: their range), "

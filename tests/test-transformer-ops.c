@@ -21,6 +21,7 @@
 #include "vae-error.h"
 #include "vae-run.h"
 #include "ops.h"
+#include "test-util.h"
 
 static gfloat *
 random_array (GRand   *rand,
@@ -49,31 +50,6 @@ run_begin (VaeRun   *run,
   options.reference = reference;
   vae_run_init (run, &options, NULL, NULL, NULL);
   vae_run_begin (run, "test", 1e15);
-}
-
-/* max |a - b| <= tol * max (1, max |b|), NaN fails. */
-static void
-assert_close (const gchar  *what,
-              const gfloat *a,
-              const gfloat *b,
-              gsize         n,
-              gdouble       tol)
-{
-  gdouble max_diff = 0.0, max_ref = 0.0, bound;
-  gsize   i;
-
-  for (i = 0; i < n; i++)
-    {
-      gdouble d = fabs ((gdouble) a[i] - b[i]);
-
-      if (! (d <= max_diff))
-        max_diff = d;
-      max_ref = MAX (max_ref, fabs (b[i]));
-    }
-  bound = tol * MAX (1.0, max_ref);
-  g_test_message ("%s: max |diff| %.3g (bound %.3g)", what, max_diff, bound);
-  if (! (max_diff <= bound))
-    g_error ("%s: max |diff| %g > %g", what, max_diff, bound);
 }
 
 /* --- LayerNorm ------------------------------------------------------------ */
@@ -124,13 +100,13 @@ test_layer_norm_case (gconstpointer data)
       g_assert_true (vae_op_layer_norm (&run, x, c->n_tokens, c->dim, gamma,
                                         beta, c->eps, out, &error));
       g_assert_no_error (error);
-      assert_close (what, out, ref, n, 1e-5);
+      test_assert_close (what, out, ref, n, 1e-5);
 
       /* in place */
       memcpy (out, x, n * sizeof (gfloat));
       g_assert_true (vae_op_layer_norm (&run, out, c->n_tokens, c->dim, gamma,
                                         beta, c->eps, out, &error));
-      assert_close (what, out, ref, n, 1e-5);
+      test_assert_close (what, out, ref, n, 1e-5);
       vae_run_clear (&run);
     }
 }
@@ -245,7 +221,7 @@ test_linear_case (gconstpointer data)
         /* The op reports its FLOPs as progress. */
         g_assert_cmpfloat (run.work_done, ==,
                            vae_linear_flops (c->n_tokens, c->d_in, c->d_out));
-        assert_close (what, out, ref, n_out, 1e-5);
+        test_assert_close (what, out, ref, n_out, 1e-5);
         vae_run_clear (&run);
       }
 }
@@ -377,7 +353,7 @@ test_rope_case (gconstpointer data)
       g_assert_true (vae_op_rope_2d (&run, out, c->height, c->width,
                                      c->n_heads, c->head_dim, c->base, &error));
       g_assert_no_error (error);
-      assert_close (what, out, ref, n, 1e-6);
+      test_assert_close (what, out, ref, n, 1e-6);
       vae_run_clear (&run);
     }
 }
@@ -567,7 +543,7 @@ test_shuffle_case (gconstpointer data)
       g_assert_true (vae_op_pixel_unshuffle (&run, x, c->r, 2.0f, -1.0f, low,
                                              &error));
       g_assert_no_error (error);
-      assert_close ("unshuffle (2 x - 1)", low->data, low_ref->data,
+      test_assert_close ("unshuffle (2 x - 1)", low->data, low_ref->data,
                     low->n_elements, 1e-7);
 
       g_assert_true (vae_op_pixel_unshuffle (&run, x, c->r, 1.0f, 0.0f, low,

@@ -93,15 +93,22 @@ def main():
                         help="install this GEGL module (vae:reconstruct) "
                              "into the throw-away $XDG_DATA_HOME/gegl-0.4/"
                              "plug-ins, where GEGL in GIMP finds it")
+    parser.add_argument("--needs", default="taef2,kodak",
+                        help="what of VAE_SHARED_DIR the script needs: "
+                             "taef2, kodak (comma-separated)")
     args = parser.parse_args()
 
     shared = os.environ.get("VAE_SHARED_DIR", "")
     model = os.path.join(shared, "models", "taef2")
     kodak = os.path.join(shared, "data", "kodak")
-    if not os.path.isfile(os.path.join(model, "decoder.safetensors")) or \
-       not os.path.isdir(kodak):
-        print("SKIP: no TAEF2 weights or Kodak photos under VAE_SHARED_DIR=%r"
-              % shared)
+    present = {
+        "taef2": os.path.isfile(os.path.join(model, "decoder.safetensors")),
+        "kodak": os.path.isdir(kodak),
+    }
+    missing = [what for what in args.needs.split(",") if not present[what]]
+    if missing:
+        print("SKIP: no %s under VAE_SHARED_DIR=%r"
+              % (" or ".join(missing), shared))
         return SKIP
 
     with tempfile.TemporaryDirectory(prefix="gimp-vae-test-") as tmp:
