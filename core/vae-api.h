@@ -7,7 +7,8 @@
 /**
  * VAE_API:
  *
- * Marks a function of libvae's public API.  libvae is built with hidden
+ * Marks a function of libvae's public API, before its declaration in a
+ * public header ("VAE_API gboolean vae_...").  libvae is built with hidden
  * symbol visibility: what a public header declares without it is not
  * exported by the shared library (tests/check-exports.py checks that the
  * two lists agree).

@@ -82,55 +82,44 @@ typedef struct
   gdouble         bpp;
 } VaeCompressedInfo;
 
-VAE_API
-void        vae_compress_settings_init (VaeCompressSettings       *settings);
+VAE_API void        vae_compress_settings_init (VaeCompressSettings       *settings);
 
-VAE_API
-gboolean    vae_compressed_sniff       (const guint8              *data,
-                                        gsize                      size);
-VAE_API
-gboolean    vae_model_can_compress     (VaeModel                  *model);
+VAE_API gboolean    vae_compressed_sniff       (const guint8              *data,
+                                                gsize                      size);
+VAE_API gboolean    vae_model_can_compress     (VaeModel                  *model);
 
-VAE_API
-GBytes    * vae_compress_image         (VaeModel                  *model,
-                                        const VaeTensor           *image,
-                                        const VaeCompressSettings *settings,
-                                        const VaeOptions          *options,
-                                        GCancellable              *cancellable,
-                                        VaeProgressFunc            progress,
-                                        gpointer                   progress_data,
-                                        GError                   **error);
-VAE_API
-GBytes    * vae_compress_latent        (const VaeLatent           *latent,
-                                        const VaeCompressSettings *settings,
-                                        GError                   **error);
+VAE_API GBytes    * vae_compress_image         (VaeModel                  *model,
+                                                const VaeTensor           *image,
+                                                const VaeCompressSettings *settings,
+                                                const VaeOptions          *options,
+                                                GCancellable              *cancellable,
+                                                VaeProgressFunc            progress,
+                                                gpointer                   progress_data,
+                                                GError                   **error);
+VAE_API GBytes    * vae_compress_latent        (const VaeLatent           *latent,
+                                                const VaeCompressSettings *settings,
+                                                GError                   **error);
 
-VAE_API
-gboolean    vae_compressed_read_info   (GBytes                    *data,
-                                        VaeCompressedInfo         *info,
-                                        GError                   **error);
-VAE_API
-void        vae_compressed_info_clear  (VaeCompressedInfo         *info);
+VAE_API gboolean    vae_compressed_read_info   (GBytes                    *data,
+                                                VaeCompressedInfo         *info,
+                                                GError                   **error);
+VAE_API void        vae_compressed_info_clear  (VaeCompressedInfo         *info);
 
-VAE_API
-VaeLatent * vae_decompress_latent      (VaeModel                  *model,
-                                        GBytes                    *data,
-                                        GError                   **error);
-VAE_API
-VaeTensor * vae_decompress_image       (VaeModel                  *model,
-                                        GBytes                    *data,
-                                        const VaeOptions          *options,
-                                        GCancellable              *cancellable,
-                                        VaeProgressFunc            progress,
-                                        gpointer                   progress_data,
-                                        GError                   **error);
+VAE_API VaeLatent * vae_decompress_latent      (VaeModel                  *model,
+                                                GBytes                    *data,
+                                                GError                   **error);
+VAE_API VaeTensor * vae_decompress_image       (VaeModel                  *model,
+                                                GBytes                    *data,
+                                                const VaeOptions          *options,
+                                                GCancellable              *cancellable,
+                                                VaeProgressFunc            progress,
+                                                gpointer                   progress_data,
+                                                GError                   **error);
 
-VAE_API
-GBytes    * vae_compressed_load        (const gchar               *path,
-                                        GError                   **error);
-VAE_API
-gboolean    vae_compressed_save        (GBytes                    *data,
-                                        const gchar               *path,
-                                        GError                   **error);
+VAE_API GBytes    * vae_compressed_load        (const gchar               *path,
+                                                GError                   **error);
+VAE_API gboolean    vae_compressed_save        (GBytes                    *data,
+                                                const gchar               *path,
+                                                GError                   **error);
 
 G_END_DECLS

@@ -50,7 +50,6 @@ typedef enum
   VAE_ERROR_INVALID_ARGUMENT
 } VaeError;
 
-VAE_API
-GQuark vae_error_quark (void);
+VAE_API GQuark vae_error_quark (void);
 
 G_END_DECLS

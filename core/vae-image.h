@@ -12,22 +12,19 @@
 
 G_BEGIN_DECLS
 
-VAE_API
-VaeTensor * vae_image_pad    (const VaeTensor  *image,
-                              gsize             multiple,
-                              VaePadMode        mode,
-                              GError          **error);
-VAE_API
-VaeTensor * vae_image_crop   (const VaeTensor  *image,
-                              gsize             x,
-                              gsize             y,
-                              gsize             width,
-                              gsize             height,
-                              GError          **error);
-VAE_API
-VaeTensor * vae_image_resize (const VaeTensor  *image,
-                              gsize             width,
-                              gsize             height,
-                              GError          **error);
+VAE_API VaeTensor * vae_image_pad    (const VaeTensor  *image,
+                                      gsize             multiple,
+                                      VaePadMode        mode,
+                                      GError          **error);
+VAE_API VaeTensor * vae_image_crop   (const VaeTensor  *image,
+                                      gsize             x,
+                                      gsize             y,
+                                      gsize             width,
+                                      gsize             height,
+                                      GError          **error);
+VAE_API VaeTensor * vae_image_resize (const VaeTensor  *image,
+                                      gsize             width,
+                                      gsize             height,
+                                      GError          **error);
 
 G_END_DECLS

@@ -44,33 +44,27 @@ typedef enum
   VAE_DIFF_HEATMAP
 } VaeDiffStyle;
 
-VAE_API
-void        vae_image_quantize_8bit (VaeTensor        *image);
-VAE_API
-gboolean    vae_psnr                (const VaeTensor  *a,
-                                     const VaeTensor  *b,
-                                     gdouble          *psnr,
-                                     GError          **error);
-VAE_API
-gboolean    vae_ssim                (const VaeTensor  *a,
-                                     const VaeTensor  *b,
-                                     gdouble          *ssim,
-                                     GError          **error);
-VAE_API
-gboolean    vae_ms_ssim             (const VaeTensor  *a,
-                                     const VaeTensor  *b,
-                                     gdouble          *ms_ssim,
-                                     GError          **error);
-VAE_API
-gboolean    vae_quality             (const VaeTensor  *original,
-                                     const VaeTensor  *reconstruction,
-                                     VaeQuality       *quality,
-                                     GError          **error);
-VAE_API
-VaeTensor * vae_difference_map      (const VaeTensor  *a,
-                                     const VaeTensor  *b,
-                                     VaeDiffStyle      style,
-                                     gdouble           gain,
-                                     GError          **error);
+VAE_API void        vae_image_quantize_8bit (VaeTensor        *image);
+VAE_API gboolean    vae_psnr                (const VaeTensor  *a,
+                                             const VaeTensor  *b,
+                                             gdouble          *psnr,
+                                             GError          **error);
+VAE_API gboolean    vae_ssim                (const VaeTensor  *a,
+                                             const VaeTensor  *b,
+                                             gdouble          *ssim,
+                                             GError          **error);
+VAE_API gboolean    vae_ms_ssim             (const VaeTensor  *a,
+                                             const VaeTensor  *b,
+                                             gdouble          *ms_ssim,
+                                             GError          **error);
+VAE_API gboolean    vae_quality             (const VaeTensor  *original,
+                                             const VaeTensor  *reconstruction,
+                                             VaeQuality       *quality,
+                                             GError          **error);
+VAE_API VaeTensor * vae_difference_map      (const VaeTensor  *a,
+                                             const VaeTensor  *b,
+                                             VaeDiffStyle      style,
+                                             gdouble           gain,
+                                             GError          **error);
 
 G_END_DECLS

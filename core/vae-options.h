@@ -80,7 +80,6 @@ typedef struct
   gpointer    reserved[8];
 } VaeOptions;
 
-VAE_API
-void   vae_options_init (VaeOptions *options);
+VAE_API void   vae_options_init (VaeOptions *options);
 
 G_END_DECLS

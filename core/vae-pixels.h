@@ -35,26 +35,23 @@ typedef enum
   VAE_PIXEL_FORMAT_RGBA_FLOAT
 } VaePixelFormat;
 
-VAE_API
-gsize     vae_pixel_format_get_bytes_per_pixel (VaePixelFormat   format);
+VAE_API gsize     vae_pixel_format_get_bytes_per_pixel (VaePixelFormat   format);
 
-VAE_API
-gboolean  vae_tensor_from_pixels               (VaeTensor       *rgb,
-                                                VaeTensor       *alpha,
-                                                gsize            first_row,
-                                                gsize            n_rows,
-                                                gconstpointer    pixels,
-                                                VaePixelFormat   format,
-                                                gsize            rowstride,
-                                                GError         **error);
-VAE_API
-gboolean  vae_tensor_to_pixels                 (const VaeTensor *rgb,
-                                                const VaeTensor *alpha,
-                                                gsize            first_row,
-                                                gsize            n_rows,
-                                                gpointer         pixels,
-                                                VaePixelFormat   format,
-                                                gsize            rowstride,
-                                                GError         **error);
+VAE_API gboolean  vae_tensor_from_pixels               (VaeTensor       *rgb,
+                                                        VaeTensor       *alpha,
+                                                        gsize            first_row,
+                                                        gsize            n_rows,
+                                                        gconstpointer    pixels,
+                                                        VaePixelFormat   format,
+                                                        gsize            rowstride,
+                                                        GError         **error);
+VAE_API gboolean  vae_tensor_to_pixels                 (const VaeTensor *rgb,
+                                                        const VaeTensor *alpha,
+                                                        gsize            first_row,
+                                                        gsize            n_rows,
+                                                        gpointer         pixels,
+                                                        VaePixelFormat   format,
+                                                        gsize            rowstride,
+                                                        GError         **error);
 
 G_END_DECLS

@@ -120,121 +120,81 @@ typedef struct
   gchar *path;
 } VaeRegistryLocal;
 
-VAE_API
-VaeRegistry            * vae_registry_new                  (GError                 **error);
-VAE_API
-VaeRegistry            * vae_registry_new_from_resource    (GResource               *resource,
-                                                            GError                 **error);
-VAE_API
-VaeRegistry            * vae_registry_new_from_file        (const gchar             *path,
-                                                            GError                 **error);
-VAE_API
-VaeRegistry            * vae_registry_new_from_data        (const gchar             *data,
-                                                            gssize                   length,
-                                                            const gchar             *display_name,
-                                                            GError                 **error);
-VAE_API
-VaeRegistry            * vae_registry_ref                  (VaeRegistry             *registry);
-VAE_API
-void                     vae_registry_unref                (VaeRegistry             *registry);
+VAE_API VaeRegistry            * vae_registry_new                  (GError                 **error);
+VAE_API VaeRegistry            * vae_registry_new_from_resource    (GResource               *resource,
+                                                                    GError                 **error);
+VAE_API VaeRegistry            * vae_registry_new_from_file        (const gchar             *path,
+                                                                    GError                 **error);
+VAE_API VaeRegistry            * vae_registry_new_from_data        (const gchar             *data,
+                                                                    gssize                   length,
+                                                                    const gchar             *display_name,
+                                                                    GError                 **error);
+VAE_API VaeRegistry            * vae_registry_ref                  (VaeRegistry             *registry);
+VAE_API void                     vae_registry_unref                (VaeRegistry             *registry);
 
-VAE_API
-GPtrArray              * vae_registry_list                 (VaeRegistry             *registry);
-VAE_API
-const VaeRegistryEntry * vae_registry_lookup               (VaeRegistry             *registry,
-                                                            const gchar             *id);
-VAE_API
-const VaeRegistryEntry * vae_registry_get_default          (VaeRegistry             *registry);
-VAE_API
-const VaeRegistryEntry * vae_registry_get_default_codec    (VaeRegistry             *registry);
+VAE_API GPtrArray              * vae_registry_list                 (VaeRegistry             *registry);
+VAE_API const VaeRegistryEntry * vae_registry_lookup               (VaeRegistry             *registry,
+                                                                    const gchar             *id);
+VAE_API const VaeRegistryEntry * vae_registry_get_default          (VaeRegistry             *registry);
+VAE_API const VaeRegistryEntry * vae_registry_get_default_codec    (VaeRegistry             *registry);
 
-VAE_API
-const gchar * const    * vae_registry_get_search_path      (VaeRegistry             *registry);
-VAE_API
-void                     vae_registry_set_search_path      (VaeRegistry             *registry,
-                                                            const gchar * const     *folders);
-VAE_API
-gchar                 ** vae_registry_default_search_path  (void);
+VAE_API const gchar * const    * vae_registry_get_search_path      (VaeRegistry             *registry);
+VAE_API void                     vae_registry_set_search_path      (VaeRegistry             *registry,
+                                                                    const gchar * const     *folders);
+VAE_API gchar                 ** vae_registry_default_search_path  (void);
 
-VAE_API
-gchar                  * vae_registry_find_installed       (VaeRegistry             *registry,
-                                                            const VaeRegistryEntry  *entry,
-                                                            const gchar            **set);
-VAE_API
-gboolean                 vae_registry_has_embedded         (VaeRegistry             *registry,
-                                                            const VaeRegistryEntry  *entry);
-VAE_API
-gboolean                 vae_registry_is_available         (VaeRegistry             *registry,
-                                                            const VaeRegistryEntry  *entry);
-VAE_API
-GPtrArray              * vae_registry_find_local           (VaeRegistry             *registry);
-VAE_API
-gchar                 ** vae_registry_list_available       (VaeRegistry             *registry);
+VAE_API gchar                  * vae_registry_find_installed       (VaeRegistry             *registry,
+                                                                    const VaeRegistryEntry  *entry,
+                                                                    const gchar            **set);
+VAE_API gboolean                 vae_registry_has_embedded         (VaeRegistry             *registry,
+                                                                    const VaeRegistryEntry  *entry);
+VAE_API gboolean                 vae_registry_is_available         (VaeRegistry             *registry,
+                                                                    const VaeRegistryEntry  *entry);
+VAE_API GPtrArray              * vae_registry_find_local           (VaeRegistry             *registry);
+VAE_API gchar                 ** vae_registry_list_available       (VaeRegistry             *registry);
 
-VAE_API
-gboolean                 vae_registry_verify               (VaeRegistry             *registry,
-                                                            const VaeRegistryEntry  *entry,
-                                                            GPtrArray              **checks,
-                                                            GCancellable            *cancellable,
-                                                            GError                 **error);
+VAE_API gboolean                 vae_registry_verify               (VaeRegistry             *registry,
+                                                                    const VaeRegistryEntry  *entry,
+                                                                    GPtrArray              **checks,
+                                                                    GCancellable            *cancellable,
+                                                                    GError                 **error);
 
-VAE_API
-VaeModel               * vae_registry_load                 (VaeRegistry             *registry,
-                                                            const VaeRegistryEntry  *entry,
-                                                            GError                 **error);
-VAE_API
-VaeModel               * vae_registry_resolve              (VaeRegistry             *registry,
-                                                            const gchar             *spec,
-                                                            GError                 **error);
-VAE_API
-VaeModel               * vae_registry_resolve_made_by      (VaeRegistry             *registry,
-                                                            const gchar             *model_id,
-                                                            const gchar             *model_hash,
-                                                            GError                 **error);
-VAE_API
-VaeModel               * vae_registry_resolve_for_latent   (VaeRegistry             *registry,
-                                                            const gchar             *spec,
-                                                            const VaeLatent         *latent,
-                                                            GError                 **error);
+VAE_API VaeModel               * vae_registry_load                 (VaeRegistry             *registry,
+                                                                    const VaeRegistryEntry  *entry,
+                                                                    GError                 **error);
+VAE_API VaeModel               * vae_registry_resolve              (VaeRegistry             *registry,
+                                                                    const gchar             *spec,
+                                                                    GError                 **error);
+VAE_API VaeModel               * vae_registry_resolve_made_by      (VaeRegistry             *registry,
+                                                                    const gchar             *model_id,
+                                                                    const gchar             *model_hash,
+                                                                    GError                 **error);
+VAE_API VaeModel               * vae_registry_resolve_for_latent   (VaeRegistry             *registry,
+                                                                    const gchar             *spec,
+                                                                    const VaeLatent         *latent,
+                                                                    GError                 **error);
 
-VAE_API
-const gchar            * vae_registry_entry_get_id              (const VaeRegistryEntry *entry);
-VAE_API
-const gchar            * vae_registry_entry_get_name            (const VaeRegistryEntry *entry);
-VAE_API
-const gchar            * vae_registry_entry_get_architecture    (const VaeRegistryEntry *entry);
-VAE_API
-guint                    vae_registry_entry_get_latent_channels (const VaeRegistryEntry *entry);
-VAE_API
-guint                    vae_registry_entry_get_factor          (const VaeRegistryEntry *entry);
-VAE_API
-void                     vae_registry_entry_get_latent_scaling  (const VaeRegistryEntry *entry,
-                                                                 gdouble                *scale,
-                                                                 gdouble                *shift);
-VAE_API
-guint                    vae_registry_entry_get_n_tensors       (const VaeRegistryEntry *entry);
-VAE_API
-const gchar            * vae_registry_entry_get_license         (const VaeRegistryEntry *entry);
-VAE_API
-const gchar            * vae_registry_entry_get_homepage        (const VaeRegistryEntry *entry);
-VAE_API
-const gchar            * vae_registry_entry_get_note            (const VaeRegistryEntry *entry);
-VAE_API
-gboolean                 vae_registry_entry_is_default          (const VaeRegistryEntry *entry);
-VAE_API
-gboolean                 vae_registry_entry_is_codec            (const VaeRegistryEntry *entry);
-VAE_API
-gboolean                 vae_registry_entry_is_embedded         (const VaeRegistryEntry *entry);
-VAE_API
-guint                    vae_registry_entry_get_n_files         (const VaeRegistryEntry *entry);
-VAE_API
-const VaeRegistryFile  * vae_registry_entry_get_file            (const VaeRegistryEntry *entry,
-                                                                 guint                   index);
+VAE_API const gchar            * vae_registry_entry_get_id              (const VaeRegistryEntry *entry);
+VAE_API const gchar            * vae_registry_entry_get_name            (const VaeRegistryEntry *entry);
+VAE_API const gchar            * vae_registry_entry_get_architecture    (const VaeRegistryEntry *entry);
+VAE_API guint                    vae_registry_entry_get_latent_channels (const VaeRegistryEntry *entry);
+VAE_API guint                    vae_registry_entry_get_factor          (const VaeRegistryEntry *entry);
+VAE_API void                     vae_registry_entry_get_latent_scaling  (const VaeRegistryEntry *entry,
+                                                                         gdouble                *scale,
+                                                                         gdouble                *shift);
+VAE_API guint                    vae_registry_entry_get_n_tensors       (const VaeRegistryEntry *entry);
+VAE_API const gchar            * vae_registry_entry_get_license         (const VaeRegistryEntry *entry);
+VAE_API const gchar            * vae_registry_entry_get_homepage        (const VaeRegistryEntry *entry);
+VAE_API const gchar            * vae_registry_entry_get_note            (const VaeRegistryEntry *entry);
+VAE_API gboolean                 vae_registry_entry_is_default          (const VaeRegistryEntry *entry);
+VAE_API gboolean                 vae_registry_entry_is_codec            (const VaeRegistryEntry *entry);
+VAE_API gboolean                 vae_registry_entry_is_embedded         (const VaeRegistryEntry *entry);
+VAE_API guint                    vae_registry_entry_get_n_files         (const VaeRegistryEntry *entry);
+VAE_API const VaeRegistryFile  * vae_registry_entry_get_file            (const VaeRegistryEntry *entry,
+                                                                         guint                   index);
 
-VAE_API
-void                     vae_registry_check_free           (VaeRegistryCheck        *check);
-VAE_API
-void                     vae_registry_local_free           (VaeRegistryLocal        *local);
+VAE_API void                     vae_registry_check_free           (VaeRegistryCheck        *check);
+VAE_API void                     vae_registry_local_free           (VaeRegistryLocal        *local);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VaeRegistry, vae_registry_unref)
 

@@ -29,39 +29,27 @@ G_BEGIN_DECLS
  */
 typedef struct _VaeTensor VaeTensor;
 
-VAE_API
-VaeTensor   * vae_tensor_new            (guint            n_dims,
-                                         const gsize     *shape,
-                                         GError         **error);
-VAE_API
-VaeTensor   * vae_tensor_new_3d         (gsize            channels,
-                                         gsize            height,
-                                         gsize            width,
-                                         GError         **error);
-VAE_API
-VaeTensor   * vae_tensor_copy           (const VaeTensor *tensor,
-                                         GError         **error);
-VAE_API
-VaeTensor   * vae_tensor_ref            (VaeTensor       *tensor);
-VAE_API
-void          vae_tensor_unref          (VaeTensor       *tensor);
+VAE_API VaeTensor   * vae_tensor_new            (guint            n_dims,
+                                                 const gsize     *shape,
+                                                 GError         **error);
+VAE_API VaeTensor   * vae_tensor_new_3d         (gsize            channels,
+                                                 gsize            height,
+                                                 gsize            width,
+                                                 GError         **error);
+VAE_API VaeTensor   * vae_tensor_copy           (const VaeTensor *tensor,
+                                                 GError         **error);
+VAE_API VaeTensor   * vae_tensor_ref            (VaeTensor       *tensor);
+VAE_API void          vae_tensor_unref          (VaeTensor       *tensor);
 
-VAE_API
-guint         vae_tensor_get_n_dims     (const VaeTensor *tensor);
-VAE_API
-gsize         vae_tensor_get_dim        (const VaeTensor *tensor,
-                                         guint            dim);
-VAE_API
-gsize         vae_tensor_get_n_elements (const VaeTensor *tensor);
-VAE_API
-gfloat      * vae_tensor_get_data       (VaeTensor       *tensor);
-VAE_API
-const gfloat* vae_tensor_peek_data      (const VaeTensor *tensor);
-VAE_API
-gboolean      vae_tensor_same_shape     (const VaeTensor *a,
-                                         const VaeTensor *b);
-VAE_API
-gchar       * vae_tensor_shape_to_string (const VaeTensor *tensor);
+VAE_API guint         vae_tensor_get_n_dims     (const VaeTensor *tensor);
+VAE_API gsize         vae_tensor_get_dim        (const VaeTensor *tensor,
+                                                 guint            dim);
+VAE_API gsize         vae_tensor_get_n_elements (const VaeTensor *tensor);
+VAE_API gfloat      * vae_tensor_get_data       (VaeTensor       *tensor);
+VAE_API const gfloat* vae_tensor_peek_data      (const VaeTensor *tensor);
+VAE_API gboolean      vae_tensor_same_shape     (const VaeTensor *a,
+                                                 const VaeTensor *b);
+VAE_API gchar       * vae_tensor_shape_to_string (const VaeTensor *tensor);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VaeTensor, vae_tensor_unref)
 

@@ -3,7 +3,8 @@
 
     check-exports.py --nm NM --objdump OBJDUMP --soname SONAME LIBVAE.so HEADER...
 
-Every function a public header declares must carry VAE_API and be exported;
+Every function a public header declares must carry VAE_API (before it on
+the same line, or on the line above) and be exported;
 nothing else may be (libvae is built with hidden visibility, so a private
 function leaks only by a stray VAE_API or a build without it).  The library's
 SONAME must be SONAME (libvae.so.MAJOR).  Exits 1 listing the differences.
@@ -31,12 +32,15 @@ def declared(headers):
         previous = ""
         for line in text.split("\n"):
             stripped = line.strip()
+            marked = stripped.startswith("VAE_API ")
+            if marked:
+                line = stripped = stripped[len("VAE_API "):]
             if (depth == 0 and line and not line[0].isspace() and
                     not stripped.startswith(("#", "typedef", "}", "{", "G_",
                                              "VAE_API"))):
                 match = DECLARATION.search(line)
                 if match:
-                    found[match.group(1)] = previous == "VAE_API"
+                    found[match.group(1)] = marked or previous == "VAE_API"
             depth += line.count("{") - line.count("}")
             if stripped:
                 previous = stripped
