@@ -45,6 +45,18 @@ fuzz_init (void)
   signal (SIGTRAP, fuzz_trap);
 }
 
+/* The LLVMFuzzerInitialize () of a harness that needs nothing but
+ * fuzz_init (). */
+#define FUZZ_INITIALIZE_DEFAULT                                            \
+  int                                                                      \
+  LLVMFuzzerInitialize (int    *argc,                                      \
+                        char ***argv)                                      \
+  {                                                                        \
+    fuzz_init ();                                                          \
+                                                                           \
+    return 0;                                                              \
+  }
+
 /* abort(), not g_error()'s trap: libFuzzer saves the input on SIGABRT */
 #define fuzz_fail(...) \
   G_STMT_START { g_printerr (__VA_ARGS__); g_printerr ("\n"); abort (); } \

@@ -6,14 +6,7 @@
 #include "fuzz-common.h"
 #include "vae-latent.h"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  fuzz_init ();
-
-  return 0;
-}
+FUZZ_INITIALIZE_DEFAULT
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,

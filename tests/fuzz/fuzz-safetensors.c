@@ -4,14 +4,7 @@
 
 #include "fuzz-common.h"
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  fuzz_init ();
-
-  return 0;
-}
+FUZZ_INITIALIZE_DEFAULT
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
