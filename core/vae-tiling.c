@@ -226,3 +226,67 @@ vae_plan_set_error (GError  **error,
                decoder ? "decoding" : "encoding", width, height, need_text,
                budget_text);
 }
+
+#define BAND_DIVISIONS 16
+
+gsize
+vae_band_rows (gsize h)
+{
+  return MAX (VAE_BAND_MIN_ROWS, (h + BAND_DIVISIONS - 1) / BAND_DIVISIONS);
+}
+
+void
+vae_band_input (gsize  y0,
+                gsize  y1,
+                gsize  h,
+                gsize  halo,
+                gsize *a,
+                gsize *b)
+{
+  *a = y0 > halo ? y0 - halo : 0;
+  *b = MIN (y1 + halo, h);
+}
+
+VaeTensor *
+vae_rows_copy (VaeScratch       *scratch,
+               const VaeTensor  *x,
+               gsize             y0,
+               gsize             y1,
+               GError          **error)
+{
+  const gsize c = VAE_T_C (x), h = VAE_T_H (x), w = VAE_T_W (x);
+  VaeTensor  *t = vae_scratch_get (scratch, c, y1 - y0, w, error);
+  gsize       i;
+
+  if (t == NULL)
+    return NULL;
+  for (i = 0; i < c; i++)
+    memcpy (t->data + i * (y1 - y0) * w, x->data + (i * h + y0) * w,
+            (y1 - y0) * w * sizeof (gfloat));
+
+  return t;
+}
+
+void
+vae_rows_put (VaeTensor        *dst,
+              const VaeTensor  *src,
+              gsize             y0,
+              gsize             y1,
+              gsize             skip,
+              gboolean          add)
+{
+  const gsize w = VAE_T_W (dst), n = (y1 - y0) * w;
+  gsize       c, i;
+
+  for (c = 0; c < VAE_T_C (dst); c++)
+    {
+      gfloat       *d = dst->data + (c * VAE_T_H (dst) + y0) * w;
+      const gfloat *s = src->data + (c * VAE_T_H (src) + skip) * w;
+
+      if (add)
+        for (i = 0; i < n; i++)
+          d[i] += s[i];
+      else
+        memcpy (d, s, n * sizeof (gfloat));
+    }
+}

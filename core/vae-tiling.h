@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vae-options.h"
+#include "vae-run.h"
 #include "vae-tensor-private.h"
 
 G_BEGIN_DECLS
@@ -104,5 +105,33 @@ void      vae_plan_set_error  (GError         **error,
                                gsize            height,
                                gsize            need,
                                gsize            budget);
+
+/* Whole maps run in bands of rows (the latent-resolution part of a tiled
+ * run, autoencoder-kl-bands.c and taesd-tiles.c): a band is about 1/16 of
+ * its map, VAE_BAND_MIN_ROWS at least. */
+#define VAE_BAND_MIN_ROWS 8
+
+gsize       vae_band_rows     (gsize            h);
+/* Rows [*a, *b) a band of output rows [y0, y1) reads through a kernel of
+ * @halo rows of context each side. */
+void        vae_band_input    (gsize            y0,
+                               gsize            y1,
+                               gsize            h,
+                               gsize            halo,
+                               gsize           *a,
+                               gsize           *b);
+/* Rows [y0, y1) of @x into a scratch map. */
+VaeTensor * vae_rows_copy     (VaeScratch      *scratch,
+                               const VaeTensor *x,
+                               gsize            y0,
+                               gsize            y1,
+                               GError         **error);
+/* dst[:, y0 : y1] = (or +=, with @add) src[:, skip : skip + y1 - y0] */
+void        vae_rows_put      (VaeTensor       *dst,
+                               const VaeTensor *src,
+                               gsize            y0,
+                               gsize            y1,
+                               gsize            skip,
+                               gboolean         add);
 
 G_END_DECLS

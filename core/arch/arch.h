@@ -42,6 +42,39 @@ typedef struct
   gdouble        norm_eps;
 } VaeModelInfo;
 
+/* What an architecture's methods look like (also for declaring the ones
+ * an architecture's files share: "VaeArchPlan vae_kl_plan;").
+ *
+ * VaeArchRun: encode ([3, H, W] in [0, 1], H and W multiples of the
+ * factor, into latents) or decode (latents into [3, h * factor, w *
+ * factor], not yet clamped).  VaeArchRunTiled: the same in tiles of about
+ * @tile image pixels a side (plan()'s); the encoder's input need not be
+ * padded: its tiles are read as padded with run->pad_mode
+ * (vae_tiles_crop ()), and the latents cover it rounded up to the factor.
+ * VaeArchCost: FLOPs, or the peak bytes of feature maps of an untiled run,
+ * on width x height image pixels.  VaeArchPlan: how a run on a width x
+ * height image (multiples of the factor) goes within @budget bytes of
+ * working memory: whole, or in tiles of at most @max_tile image pixels a
+ * side (0: as large as the budget allows, and no smaller than keeps the
+ * work growing with the pixel count); @copy: the run holds a copy of the
+ * image beside it (the encoder's padded input when it runs whole, the
+ * decoder's cropped output); FALSE with VAE_ERROR_NO_MEMORY, before
+ * anything is allocated, when no plan fits. */
+typedef gboolean VaeArchRun      (gpointer self, const VaeTensor *input,
+                                  VaeTensor **output, VaeRun *run,
+                                  GError **error);
+typedef gboolean VaeArchRunTiled (gpointer self, const VaeTensor *input,
+                                  VaeTensor **output, gsize tile,
+                                  VaeRun *run, GError **error);
+typedef gdouble  VaeArchFlops    (gpointer self, gboolean decoder,
+                                  gsize width, gsize height);
+typedef gsize    VaeArchMemory   (gpointer self, gboolean decoder,
+                                  gsize width, gsize height);
+typedef gboolean VaeArchPlan     (gpointer self, gboolean decoder,
+                                  gsize width, gsize height, gboolean copy,
+                                  gsize budget, gsize max_tile,
+                                  VaePlan *plan, GError **error);
+
 /* One model architecture.  Architectures are recognised from tensor names
  * and shapes, never from file names.  @encoder and @decoder are the weight
  * files of a model stored as two files (the TAESD layout); a model stored
@@ -62,62 +95,15 @@ typedef struct
   void      (* destroy) (gpointer         self);
   gboolean  (* can_encode) (gpointer      self);
   gboolean  (* can_decode) (gpointer      self);
-  /* image: [3, H, W] in [0, 1], H and W multiples of the factor. */
-  gboolean  (* encode)  (gpointer         self,
-                         const VaeTensor *image,
-                         VaeTensor      **latent,
-                         VaeRun          *run,
-                         GError         **error);
-  /* Returns [3, h * factor, w * factor], not yet clamped. */
-  gboolean  (* decode)  (gpointer         self,
-                         const VaeTensor *latent,
-                         VaeTensor      **image,
-                         VaeRun          *run,
-                         GError         **error);
-  gdouble   (* flops)   (gpointer         self,
-                         gboolean         decoder,
-                         gsize            width,
-                         gsize            height);
-  /* Peak bytes of feature maps for an untiled run on width x height image
-   * pixels. */
-  gsize     (* memory)  (gpointer         self,
-                         gboolean         decoder,
-                         gsize            width,
-                         gsize            height);
-  /* How a run on a width x height image (multiples of the factor) goes
-   * within @budget bytes of working memory: whole, or in tiles of at most
-   * @max_tile image pixels a side (0: as large as the budget allows, and
-   * no smaller than keeps the work growing with the pixel count).  @copy:
-   * the run holds a copy of the image beside it (the encoder's padded
-   * input when it runs whole, the decoder's cropped output).  FALSE with
-   * VAE_ERROR_NO_MEMORY, before anything is allocated, when no plan fits.
-   * NULL: the architecture runs whole and checks nothing. */
-  gboolean  (* plan)    (gpointer         self,
-                         gboolean         decoder,
-                         gsize            width,
-                         gsize            height,
-                         gboolean         copy,
-                         gsize            budget,
-                         gsize            max_tile,
-                         VaePlan         *plan,
-                         GError         **error);
-  /* The same as encode/decode, in tiles of about @tile image pixels a
-   * side (plan()'s); NULL when the architecture cannot tile.  The
-   * encoder's @image need not be padded: its tiles are read as padded
-   * with run->pad_mode (vae_tiles_crop ()), and the latents cover it
-   * rounded up to the factor. */
-  gboolean  (* encode_tiled) (gpointer          self,
-                              const VaeTensor  *image,
-                              VaeTensor       **latent,
-                              gsize             tile,
-                              VaeRun           *run,
-                              GError          **error);
-  gboolean  (* decode_tiled) (gpointer          self,
-                              const VaeTensor  *latent,
-                              VaeTensor       **image,
-                              gsize             tile,
-                              VaeRun           *run,
-                              GError          **error);
+  VaeArchRun      *encode;
+  VaeArchRun      *decode;
+  VaeArchFlops    *flops;
+  VaeArchMemory   *memory;
+  /* NULL: the architecture runs whole and checks nothing. */
+  VaeArchPlan     *plan;
+  /* NULL when the architecture cannot tile. */
+  VaeArchRunTiled *encode_tiled;
+  VaeArchRunTiled *decode_tiled;
 } VaeArchClass;
 
 extern const VaeArchClass vae_arch_taesd;

@@ -23,36 +23,13 @@
 
 #include "autoencoder-kl-private.h"
 
-#define BAND_MIN_ROWS  8
-#define BAND_DIVISIONS 16   /* a band is about 1/16 of its map, at most */
-
-static gsize
-band_rows (gsize h)
-{
-  return MAX (BAND_MIN_ROWS, (h + BAND_DIVISIONS - 1) / BAND_DIVISIONS);
-}
-
 /* Key bands are half as tall as query bands: the attention's working set
  * is a query band's queries, normalised input and running output, and
  * one key band's keys and values. */
 static gsize
 key_rows (gsize h)
 {
-  return MAX (BAND_MIN_ROWS, band_rows (h) / 2);
-}
-
-/* Rows [*a, *b) a band of output rows [y0, y1) reads through a kernel of
- * @halo rows of context each side. */
-static void
-band_input (gsize  y0,
-            gsize  y1,
-            gsize  h,
-            gsize  halo,
-            gsize *a,
-            gsize *b)
-{
-  *a = y0 > halo ? y0 - halo : 0;
-  *b = MIN (y1 + halo, h);
+  return MAX (VAE_BAND_MIN_ROWS, vae_band_rows (h) / 2);
 }
 
 /* Whole-map GroupNorm statistics of @x, for normalising it a band at a
@@ -71,27 +48,6 @@ whole_stats (VaeRun           *run,
   return stats;
 }
 
-/* Rows [y0, y1) of @x into a scratch map. */
-static VaeTensor *
-band_copy (VaeScratch       *scratch,
-           const VaeTensor  *x,
-           gsize             y0,
-           gsize             y1,
-           GError          **error)
-{
-  const gsize c = VAE_T_C (x), h = VAE_T_H (x), w = VAE_T_W (x);
-  VaeTensor  *t = vae_scratch_get (scratch, c, y1 - y0, w, error);
-  gsize       i;
-
-  if (t == NULL)
-    return NULL;
-  for (i = 0; i < c; i++)
-    memcpy (t->data + i * (y1 - y0) * w, x->data + (i * h + y0) * w,
-            (y1 - y0) * w * sizeof (gfloat));
-
-  return t;
-}
-
 /* Rows [y0, y1) of @x normalised with @stats, then SiLU with @silu, into a
  * scratch map. */
 static VaeTensor *
@@ -107,7 +63,7 @@ band_normalised (VaeRun           *run,
                  GError          **error)
 {
   VaeNormStats *saved = run->norm_stats;
-  VaeTensor    *t = band_copy (scratch, x, y0, y1, error);
+  VaeTensor    *t = vae_rows_copy (scratch, x, y0, y1, error);
   gboolean      ok;
 
   if (t == NULL)
@@ -145,7 +101,7 @@ band_conv (VaeRun           *run,
   VaeTensor *t, *u;
   gsize      a, b;
 
-  band_input (y0, y1, VAE_T_H (x), conv->kernel / 2, &a, &b);
+  vae_band_input (y0, y1, VAE_T_H (x), conv->kernel / 2, &a, &b);
   t = band_normalised (run, scratch, stats, x, a, b, gamma, beta, TRUE, error);
   if (t == NULL)
     return NULL;
@@ -161,31 +117,6 @@ band_conv (VaeRun           *run,
   return u;
 }
 
-/* dst[:, y0 : y1] = (or +=, with @add) src[:, skip : skip + y1 - y0] */
-static void
-put_rows (VaeTensor        *dst,
-          const VaeTensor  *src,
-          gsize             y0,
-          gsize             y1,
-          gsize             skip,
-          gboolean          add)
-{
-  const gsize w = VAE_T_W (dst), n = (y1 - y0) * w;
-  gsize       c, i;
-
-  for (c = 0; c < VAE_T_C (dst); c++)
-    {
-      gfloat       *d = dst->data + (c * VAE_T_H (dst) + y0) * w;
-      const gfloat *s = src->data + (c * VAE_T_H (src) + skip) * w;
-
-      if (add)
-        for (i = 0; i < n; i++)
-          d[i] += s[i];
-      else
-        memcpy (d, s, n * sizeof (gfloat));
-    }
-}
-
 /* vae_kl_resnet_forward() in bands. */
 gboolean
 vae_kl_resnet_banded (VaeRun        *run,
@@ -194,7 +125,7 @@ vae_kl_resnet_banded (VaeRun        *run,
                       VaeTensor    **x,
                       GError       **error)
 {
-  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = band_rows (h);
+  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = vae_band_rows (h);
   VaeNormStats *stats;
   VaeTensor    *u = NULL, *y = NULL, *band = NULL, *s_in = NULL, *s_out = NULL;
   gboolean      ok = FALSE;
@@ -212,7 +143,7 @@ vae_kl_resnet_banded (VaeRun        *run,
                         y0, y1, &skip, error);
       if (band == NULL)
         goto out;
-      put_rows (u, band, y0, y1, skip, FALSE);
+      vae_rows_put (u, band, y0, y1, skip, FALSE);
       vae_scratch_put (scratch, g_steal_pointer (&band));
     }
   vae_norm_stats_free (stats);
@@ -234,21 +165,21 @@ vae_kl_resnet_banded (VaeRun        *run,
         goto out;
       if (r->has_shortcut)
         {
-          s_in = band_copy (scratch, *x, y0, y1, error);
+          s_in = vae_rows_copy (scratch, *x, y0, y1, error);
           if (s_in == NULL ||
               (s_out = vae_scratch_get (scratch, r->shortcut.c_out, y1 - y0, w,
                                         error)) == NULL ||
               ! vae_op_conv2d (run, &r->shortcut, s_in, NULL, VAE_ACT_NONE, &s_out,
                                error))
             goto out;
-          put_rows (y, s_out, y0, y1, 0, FALSE);
-          put_rows (y, band, y0, y1, skip, TRUE);
+          vae_rows_put (y, s_out, y0, y1, 0, FALSE);
+          vae_rows_put (y, band, y0, y1, skip, TRUE);
           vae_scratch_put (scratch, g_steal_pointer (&s_in));
           vae_scratch_put (scratch, g_steal_pointer (&s_out));
         }
       else
         {
-          put_rows (*x, band, y0, y1, skip, TRUE);
+          vae_rows_put (*x, band, y0, y1, skip, TRUE);
         }
       vae_scratch_put (scratch, g_steal_pointer (&band));
     }
@@ -317,7 +248,7 @@ vae_kl_attention_banded (VaeRun           *run,
                          GError          **error)
 {
   const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), n = h * w;
-  const gsize   c = a->channels, rows_q = band_rows (h), rows_k = key_rows (h);
+  const gsize   c = a->channels, rows_q = vae_band_rows (h), rows_k = key_rows (h);
   const gfloat  scale = (gfloat) (1.0 / sqrt (c));
   VaeNormStats *stats;
   VaeTensor    *y = NULL;
@@ -404,14 +335,14 @@ vae_kl_banded_conv_flops (const VaeConv2d *conv,
                           gsize            h,
                           gsize            w)
 {
-  const gsize rows = band_rows (h);
+  const gsize rows = vae_band_rows (h);
   gdouble     flops = 0.0;
   gsize       y0, y1, a, b;
 
   for (y0 = 0; y0 < h; y0 = y1)
     {
       y1 = MIN (y0 + rows, h);
-      band_input (y0, y1, h, conv->kernel / 2, &a, &b);
+      vae_band_input (y0, y1, h, conv->kernel / 2, &a, &b);
       flops += vae_conv2d_flops (conv, b - a, w);
     }
 
@@ -426,7 +357,7 @@ vae_kl_attention_banded_flops (gint  c,
                                gsize h,
                                gsize w)
 {
-  const gsize rows_q = band_rows (h), rows_k = key_rows (h);
+  const gsize rows_q = vae_band_rows (h), rows_k = key_rows (h);
   gdouble     flops = 0.0;
   gsize       q0, q1, k0, k1;
 
@@ -457,7 +388,7 @@ vae_kl_resnet_banded_memory (const Resnet *r,
                              gsize         w)
 {
   const gsize c_in = r->conv1.c_in, c_out = r->conv1.c_out;
-  const gsize band = MIN (band_rows (h) + 2, h) * w;
+  const gsize band = MIN (vae_band_rows (h) + 2, h) * w;
   gsize       floats = (c_in + c_out) * h * w + (MAX (c_in, c_out) + c_out) * band;
 
   if (r->has_shortcut)
@@ -473,7 +404,7 @@ attention_banded_memory (gsize c,
                          gsize h,
                          gsize w)
 {
-  const gsize nq = MIN (band_rows (h), h) * w, nk = MIN (key_rows (h), h) * w;
+  const gsize nq = MIN (vae_band_rows (h), h) * w, nk = MIN (key_rows (h), h) * w;
 
   return 2 * c * h * w + (3 * c + 2) * nq + 3 * c * nk;
 }

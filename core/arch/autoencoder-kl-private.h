@@ -203,20 +203,9 @@ gdouble    vae_kl_half_flops             (const Half      *half,
                                           gboolean         decoder,
                                           gsize            h,
                                           gsize            w);
-gsize      vae_kl_memory                 (gpointer         self,
-                                          gboolean         decoder,
-                                          gsize            width,
-                                          gsize            height);
+VaeArchMemory vae_kl_memory;
 
 /* autoencoder-kl-tiles.c */
-gboolean   vae_kl_plan                   (gpointer         self,
-                                          gboolean         decoder,
-                                          gsize            width,
-                                          gsize            height,
-                                          gboolean         copy,
-                                          gsize            budget,
-                                          gsize            max_tile,
-                                          VaePlan         *plan,
-                                          GError         **error);
+VaeArchPlan vae_kl_plan;
 
 G_END_DECLS

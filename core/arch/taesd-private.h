@@ -82,34 +82,10 @@ gdouble    vae_taesd_half_flops    (const Half       *half,
                                     gsize             width);
 
 /* taesd-tiles.c */
-gsize      vae_taesd_memory        (gpointer          self,
-                                    gboolean          decoder,
-                                    gsize             width,
-                                    gsize             height);
-gdouble    vae_taesd_flops         (gpointer          self,
-                                    gboolean          decoder,
-                                    gsize             width,
-                                    gsize             height);
-gboolean   vae_taesd_plan          (gpointer          self,
-                                    gboolean          decoder,
-                                    gsize             width,
-                                    gsize             height,
-                                    gboolean          copy,
-                                    gsize             budget,
-                                    gsize             max_tile,
-                                    VaePlan          *plan,
-                                    GError          **error);
-gboolean   vae_taesd_decode_tiled  (gpointer          self,
-                                    const VaeTensor  *latent,
-                                    VaeTensor       **image,
-                                    gsize             tile,
-                                    VaeRun           *run,
-                                    GError          **error);
-gboolean   vae_taesd_encode_tiled  (gpointer          self,
-                                    const VaeTensor  *image,
-                                    VaeTensor       **latent,
-                                    gsize             tile,
-                                    VaeRun           *run,
-                                    GError          **error);
+VaeArchMemory   vae_taesd_memory;
+VaeArchFlops    vae_taesd_flops;
+VaeArchPlan     vae_taesd_plan;
+VaeArchRunTiled vae_taesd_decode_tiled;
+VaeArchRunTiled vae_taesd_encode_tiled;
 
 G_END_DECLS

@@ -214,15 +214,6 @@ vae_taesd_memory (gpointer self,
  * three 3x3 convs need above and below.  A block holds its input and its
  * output, two maps, beside one band's buffers. */
 
-#define BAND_MIN_ROWS  8
-#define BAND_DIVISIONS 16   /* a band is about 1/16 of its map, at most */
-
-static gsize
-band_rows (gsize h)
-{
-  return MAX (BAND_MIN_ROWS, (h + BAND_DIVISIONS - 1) / BAND_DIVISIONS);
-}
-
 /* Rows of context each side for @layer's output rows. */
 static gsize
 layer_halo (const Layer *layer)
@@ -260,7 +251,7 @@ banded_memory (const Half *half,
   for (i = first; i < last; i++)
     {
       const Layer *layer = &g_array_index (half->layers, Layer, i);
-      const gsize  band = MIN (band_rows (h) + 2 * layer_halo (layer), h) * w;
+      const gsize  band = MIN (vae_band_rows (h) + 2 * layer_halo (layer), h) * w;
       gsize        c_out, now;
 
       if (layer->type == LAYER_RELU || layer->type == LAYER_CLAMP)
@@ -313,7 +304,7 @@ banded_flops (const Half *half,
               gsize       h,
               gsize       w)
 {
-  const gsize rows = band_rows (h);
+  const gsize rows = vae_band_rows (h);
   gdouble     flops = 0.0;
   guint       i;
 
@@ -355,44 +346,6 @@ banded_flops (const Half *half,
   return flops;
 }
 
-/* Rows [a, b) of @x into a scratch map. */
-static VaeTensor *
-rows_copy (VaeScratch       *scratch,
-           const VaeTensor  *x,
-           gsize             a,
-           gsize             b,
-           GError          **error)
-{
-  const gsize c = VAE_T_C (x), h = VAE_T_H (x), w = VAE_T_W (x);
-  VaeTensor  *t = vae_scratch_get (scratch, c, b - a, w, error);
-  gsize       i;
-
-  if (t == NULL)
-    return NULL;
-  for (i = 0; i < c; i++)
-    memcpy (t->data + i * (b - a) * w, x->data + (i * h + a) * w,
-            (b - a) * w * sizeof (gfloat));
-
-  return t;
-}
-
-/* dst[:, y0 : y1] = src[:, skip : skip + y1 - y0] */
-static void
-rows_put (VaeTensor        *dst,
-          const VaeTensor  *src,
-          gsize             y0,
-          gsize             y1,
-          gsize             skip)
-{
-  const gsize w = VAE_T_W (dst);
-  gsize       c;
-
-  for (c = 0; c < VAE_T_C (dst); c++)
-    memcpy (dst->data + (c * VAE_T_H (dst) + y0) * w,
-            src->data + (c * VAE_T_H (src) + skip) * w,
-            (y1 - y0) * w * sizeof (gfloat));
-}
-
 /* The whole-map statistics of the pool's GroupNorm: its input, the
  * block's input through the pool's 1x1 conv, a band at a time. */
 static VaeNormStats *
@@ -402,14 +355,14 @@ pool_stats (VaeRun           *run,
             const VaeTensor  *x,
             GError          **error)
 {
-  const gsize   h = VAE_T_H (x), rows = band_rows (h);
+  const gsize   h = VAE_T_H (x), rows = vae_band_rows (h);
   VaeNormStats *stats = vae_norm_stats_new ();
   gsize         y0;
 
   for (y0 = 0; y0 < h; y0 += rows)
     {
       const gsize y1 = MIN (y0 + rows, h);
-      VaeTensor  *band = rows_copy (scratch, x, y0, y1, error);
+      VaeTensor  *band = vae_rows_copy (scratch, x, y0, y1, error);
       VaeTensor  *p = band ? vae_scratch_get (scratch, layer->pool_in.c_out, y1 - y0,
                                               VAE_T_W (x), error) : NULL;
       gboolean    ok;
@@ -444,7 +397,7 @@ layer_forward_banded (VaeRun       *run,
                       VaeTensor   **x,
                       GError      **error)
 {
-  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = band_rows (h);
+  const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), rows = vae_band_rows (h);
   const gsize   halo = layer_halo (layer);
   VaeNormStats *stats = NULL, *saved = run->norm_stats;
   VaeTensor    *out;
@@ -469,7 +422,7 @@ layer_forward_banded (VaeRun       *run,
     {
       const gsize y1 = MIN (y0 + rows, h);
       const gsize a = y0 > halo ? y0 - halo : 0, b = MIN (y1 + halo, h);
-      VaeTensor  *band = rows_copy (scratch, *x, a, b, error);
+      VaeTensor  *band = vae_rows_copy (scratch, *x, a, b, error);
 
       if (band == NULL)
         {
@@ -497,7 +450,7 @@ layer_forward_banded (VaeRun       *run,
           run->norm_stats = saved;
         }
       if (ok)
-        rows_put (out, band, y0, y1, y0 - a);
+        vae_rows_put (out, band, y0, y1, y0 - a, FALSE);
       vae_scratch_put (scratch, band);
     }
 
