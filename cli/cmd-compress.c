@@ -95,7 +95,6 @@ open_model_of (CliContext   *ctx,
  * @image: the image
  * @bpp: a target rate, or 0
  * @quality: a quality (0 to 100), or below 0 for the default
- * @seconds: (out) (optional): the wall time
  * @error: return location for a #GError
  *
  * Compresses with @model's entropy model, or, for a model without one,
@@ -109,13 +108,11 @@ cli_run_compress (CliContext       *ctx,
                   const VaeTensor  *image,
                   gdouble           bpp,
                   gdouble           quality,
-                  gdouble          *seconds,
                   GError          **error)
 {
   g_autoptr (VaeLatent) latent = NULL;
   VaeCompressSettings   settings;
   GBytes               *file;
-  gdouble               start = cli_seconds ();
 
   vae_compress_settings_init (&settings);
   if (quality >= 0.0)
@@ -133,8 +130,6 @@ cli_run_compress (CliContext       *ctx,
       latent = cli_run_encode (ctx, model, image, NULL, error);
       file = latent ? vae_compress_latent (latent, &settings, error) : NULL;
     }
-  if (seconds != NULL)
-    *seconds = cli_seconds () - start;
 
   return file;
 }
@@ -248,8 +243,7 @@ cli_compress (CliContext  *ctx,
         return FALSE;
       if (image->alpha != NULL)
         cli_note (ctx, "note: the alpha channel of '%s' is not kept", rest[0]);
-      file = cli_run_compress (ctx, model, image->rgb, bpp, quality, NULL,
-                               error);
+      file = cli_run_compress (ctx, model, image->rgb, bpp, quality, error);
     }
   if (file == NULL || !vae_compressed_read_info (file, &info, error))
     return FALSE;

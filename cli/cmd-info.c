@@ -77,10 +77,10 @@ cli_info (CliContext  *ctx,
           gchar      **argv,
           GError     **error)
 {
+  const gchar          *model_spec;
   g_auto (GStrv)        positional = NULL;
   g_autoptr (VaeModel)  model = NULL;
   g_autofree gchar     *params = NULL;
-  const gchar          *model_spec;
   gchar               **rest;
   guint                 factor;
   guint                 latent_w;

@@ -10,30 +10,18 @@
 
 #include "vae-cli.h"
 
-typedef struct
+/* A row of the table, a string a column. */
+enum
 {
-  gchar *id;
-  gchar *name;
-  gchar *architecture;
-  gchar *channels;
-  gchar *factor;
-  gchar *license;
-  gchar *where;
-} Row;
-
-static void
-row_clear (gpointer data)
-{
-  Row *row = data;
-
-  g_free (row->id);
-  g_free (row->name);
-  g_free (row->architecture);
-  g_free (row->channels);
-  g_free (row->factor);
-  g_free (row->license);
-  g_free (row->where);
-}
+  COL_ID,
+  COL_NAME,
+  COL_ARCHITECTURE,
+  COL_CHANNELS,
+  COL_FACTOR,
+  COL_LICENSE,
+  COL_WHERE,
+  N_COLUMNS
+};
 
 static gchar *
 where_installed (VaeRegistry            *registry,
@@ -75,76 +63,66 @@ list_models (CliContext   *ctx,
 {
   g_autoptr (GPtrArray) entries = vae_registry_list (registry);
   g_autoptr (GPtrArray) local = vae_registry_find_local (registry);
-  g_autoptr (GArray)    rows = g_array_new (FALSE, TRUE, sizeof (Row));
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify)
+                                                               g_strfreev);
   const gchar * const  *path = vae_registry_get_search_path (registry);
-  static const gchar   *const header[] = {
+  static const gchar   *const header[N_COLUMNS] = {
     "ID", "NAME", "ARCHITECTURE", "CHANNELS", "FACTOR", "LICENSE", "INSTALLED"
   };
-  glong                 width[G_N_ELEMENTS (header)];
+  glong                 width[N_COLUMNS];
   gboolean              any_default = FALSE;
   guint                 i, j;
-
-  g_array_set_clear_func (rows, row_clear);
 
   for (i = 0; i < entries->len; i++)
     {
       const VaeRegistryEntry *entry = g_ptr_array_index (entries, i);
       const gchar            *license = vae_registry_entry_get_license (entry);
-      Row                     row;
+      gchar                 **row = g_new0 (gchar *, N_COLUMNS + 1);
 
-      row.id = g_strconcat (vae_registry_entry_get_id (entry),
-                            vae_registry_entry_is_default (entry) ? " *" : "",
-                            NULL);
-      row.name = g_strdup (vae_registry_entry_get_name (entry));
-      row.architecture = g_strdup (vae_registry_entry_get_architecture (entry));
-      row.channels = g_strdup_printf ("%u", vae_registry_entry_get_latent_channels (entry));
-      row.factor = g_strdup_printf ("%u", vae_registry_entry_get_factor (entry));
-      row.license = g_strdup (license[0] ? license : "unknown");
-      row.where = where_installed (registry, entry);
+      row[COL_ID] = g_strconcat (vae_registry_entry_get_id (entry),
+                                 vae_registry_entry_is_default (entry) ? " *" : "",
+                                 NULL);
+      row[COL_NAME] = g_strdup (vae_registry_entry_get_name (entry));
+      row[COL_ARCHITECTURE] =
+        g_strdup (vae_registry_entry_get_architecture (entry));
+      row[COL_CHANNELS] =
+        g_strdup_printf ("%u", vae_registry_entry_get_latent_channels (entry));
+      row[COL_FACTOR] =
+        g_strdup_printf ("%u", vae_registry_entry_get_factor (entry));
+      row[COL_LICENSE] = g_strdup (license[0] ? license : "unknown");
+      row[COL_WHERE] = where_installed (registry, entry);
       any_default = any_default || vae_registry_entry_is_default (entry);
-      g_array_append_val (rows, row);
+      g_ptr_array_add (rows, row);
     }
 
   for (i = 0; i < local->len; i++)
     {
       const VaeRegistryLocal *found = g_ptr_array_index (local, i);
-      Row                     row;
+      gchar                 **row = g_new0 (gchar *, N_COLUMNS + 1);
 
-      row.id = g_strdup (found->name);
-      row.name = g_strdup ("(not in the registry)");
-      row.architecture = g_strdup ("-");
-      row.channels = g_strdup ("-");
-      row.factor = g_strdup ("-");
-      row.license = g_strdup ("-");
-      row.where = g_strdup (found->path);
-      g_array_append_val (rows, row);
+      row[COL_ID] = g_strdup (found->name);
+      row[COL_NAME] = g_strdup ("(not in the registry)");
+      row[COL_WHERE] = g_strdup (found->path);
+      for (j = 0; j < N_COLUMNS; j++)
+        if (row[j] == NULL)
+          row[j] = g_strdup ("-");
+      g_ptr_array_add (rows, row);
     }
 
-  for (j = 0; j < G_N_ELEMENTS (header); j++)
+  for (j = 0; j < N_COLUMNS; j++)
     width[j] = g_utf8_strlen (header[j], -1);
   for (i = 0; i < rows->len; i++)
-    {
-      Row         *row = &g_array_index (rows, Row, i);
-      const gchar *cells[] = { row->id, row->name, row->architecture,
-                               row->channels, row->factor, row->license,
-                               row->where };
+    for (j = 0; j < N_COLUMNS; j++)
+      width[j] = MAX (width[j],
+                      g_utf8_strlen (((gchar **) g_ptr_array_index (rows, i))[j],
+                                     -1));
 
-      for (j = 0; j < G_N_ELEMENTS (header); j++)
-        width[j] = MAX (width[j], g_utf8_strlen (cells[j], -1));
-    }
-
-  for (j = 0; j < G_N_ELEMENTS (header); j++)
-    print_padded (header[j], width[j], j + 1 == G_N_ELEMENTS (header));
+  for (j = 0; j < N_COLUMNS; j++)
+    print_padded (header[j], width[j], j + 1 == N_COLUMNS);
   for (i = 0; i < rows->len; i++)
-    {
-      Row         *row = &g_array_index (rows, Row, i);
-      const gchar *cells[] = { row->id, row->name, row->architecture,
-                               row->channels, row->factor, row->license,
-                               row->where };
-
-      for (j = 0; j < G_N_ELEMENTS (header); j++)
-        print_padded (cells[j], width[j], j + 1 == G_N_ELEMENTS (header));
-    }
+    for (j = 0; j < N_COLUMNS; j++)
+      print_padded (((gchar **) g_ptr_array_index (rows, i))[j], width[j],
+                    j + 1 == N_COLUMNS);
 
   if (any_default)
     cli_note (ctx, "\n* the default model, used when a command is given none");
@@ -279,9 +257,9 @@ cli_models (CliContext  *ctx,
             gchar      **argv,
             GError     **error)
 {
+  guint                   n;
   g_auto (GStrv)          positional = NULL;
   g_autoptr (VaeRegistry) registry = NULL;
-  guint                   n;
 
   if (!cli_parse_options (ctx, "[verify [ID]]",
                           "Lists the models libvae knows (the registry), "

@@ -139,8 +139,9 @@ cli_roundtrip (CliContext  *ctx,
     {
       VaeCompressedInfo info;
 
-      file = cli_run_compress (ctx, model, image->rgb, bpp, level, &encode_s,
-                               error);
+      encode_s = cli_seconds ();
+      file = cli_run_compress (ctx, model, image->rgb, bpp, level, error);
+      encode_s = cli_seconds () - encode_s;
       if (file == NULL || !vae_compressed_read_info (file, &info, error))
         return FALSE;
       printf ("%.4f bpp  %" G_GSIZE_FORMAT " bytes  quality %.1f\n",

@@ -237,15 +237,15 @@ cli_log_capture_end (void)
 /* --- options and arguments --------------------------------------------- */
 
 gboolean
-cli_parse_options (CliContext    *ctx,
-                   const gchar   *parameters,
-                   const gchar   *summary,
-                   const gchar   *description,
-                   GOptionEntry  *entries,
-                   gint           argc,
-                   gchar        **argv,
-                   gchar       ***positional,
-                   GError       **error)
+cli_parse_options (CliContext          *ctx,
+                   const gchar         *parameters,
+                   const gchar         *summary,
+                   const gchar         *description,
+                   const GOptionEntry  *entries,
+                   gint                 argc,
+                   gchar              **argv,
+                   gchar             ***positional,
+                   GError             **error)
 {
   GOptionEntry common[] =
   {

@@ -88,7 +88,6 @@ GBytes   * cli_run_compress        (CliContext       *ctx,
                                     const VaeTensor  *image,
                                     gdouble           bpp,
                                     gdouble           quality,
-                                    gdouble          *seconds,
                                     GError          **error);
 GBytes   * cli_load_compressed     (CliContext  *ctx,
                                     const gchar *path,
@@ -111,15 +110,15 @@ gboolean   cli_models              (CliContext  *ctx,
  * *positional holds the arguments left over (without the program name,
  * NULL-terminated, owned by the caller) and ctx->options is filled in.
  */
-gboolean   cli_parse_options       (CliContext    *ctx,
-                                    const gchar   *parameters,
-                                    const gchar   *summary,
-                                    const gchar   *description,
-                                    GOptionEntry  *entries,
-                                    gint           argc,
-                                    gchar        **argv,
-                                    gchar       ***positional,
-                                    GError       **error);
+gboolean   cli_parse_options       (CliContext          *ctx,
+                                    const gchar         *parameters,
+                                    const gchar         *summary,
+                                    const gchar         *description,
+                                    const GOptionEntry  *entries,
+                                    gint                 argc,
+                                    gchar              **argv,
+                                    gchar             ***positional,
+                                    GError             **error);
 
 /* Splits the positional arguments into the model and n_rest others.  The
  * model may be left out, in which case *model_spec is NULL and
