@@ -456,22 +456,12 @@ test_info (gconstpointer data)
   reference_clear (&ref);
 }
 
-static const struct
-{
-  gboolean reference;
-  gint     n_threads;
-} runs[] =
-{
-  { TRUE,  1 },
-  { TRUE,  2 },
-  { FALSE, 1 },
-  { FALSE, 2 },
-};
 
 static void
 test_encode (gconstpointer data)
 {
   const Variant    *v = data;
+  g_autofree gchar *stage = g_strdup_printf ("%s encode", v->variant);
   g_autofree gchar *path = data_path (v->variant, "model.safetensors");
   Reference         ref = { 0, };
   Arch              arch;
@@ -482,18 +472,14 @@ test_encode (gconstpointer data)
   g_assert_true (arch_open (&arch, path, &error));
   g_assert_no_error (error);
 
-  for (i = 0; i < G_N_ELEMENTS (runs); i++)
+  for (i = 0; i < TEST_N_RUNS; i++)
     {
       g_autofree gchar    *what = NULL;
       g_autoptr(VaeTensor) latent = NULL;
 
-      what = g_strdup_printf ("%s encode (%s kernels, %d thread%s)",
-                              v->variant,
-                              runs[i].reference ? "naive" : "optimized",
-                              runs[i].n_threads,
-                              runs[i].n_threads > 1 ? "s" : "");
-      latent = arch_run (&arch, FALSE, ref.image, runs[i].reference,
-                         runs[i].n_threads);
+      what = test_run_name (stage, i);
+      latent = arch_run (&arch, FALSE, ref.image, test_runs[i].reference,
+                         test_runs[i].n_threads);
       test_assert_close_tensors (what, latent, ref.latent, TOLERANCE);
     }
 
@@ -505,6 +491,7 @@ static void
 test_decode (gconstpointer data)
 {
   const Variant    *v = data;
+  g_autofree gchar *stage = g_strdup_printf ("%s decode", v->variant);
   g_autofree gchar *path = data_path (v->variant, "model.safetensors");
   Reference         ref = { 0, };
   Arch              arch;
@@ -515,18 +502,14 @@ test_decode (gconstpointer data)
   g_assert_true (arch_open (&arch, path, &error));
   g_assert_no_error (error);
 
-  for (i = 0; i < G_N_ELEMENTS (runs); i++)
+  for (i = 0; i < TEST_N_RUNS; i++)
     {
       g_autofree gchar    *what = NULL;
       g_autoptr(VaeTensor) image = NULL;
 
-      what = g_strdup_printf ("%s decode (%s kernels, %d thread%s)",
-                              v->variant,
-                              runs[i].reference ? "naive" : "optimized",
-                              runs[i].n_threads,
-                              runs[i].n_threads > 1 ? "s" : "");
-      image = arch_run (&arch, TRUE, ref.decoder_input, runs[i].reference,
-                        runs[i].n_threads);
+      what = test_run_name (stage, i);
+      image = arch_run (&arch, TRUE, ref.decoder_input, test_runs[i].reference,
+                        test_runs[i].n_threads);
       test_assert_close_tensors (what, image, ref.decoded, TOLERANCE);
     }
 

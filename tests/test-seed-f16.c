@@ -68,42 +68,6 @@ load_reference (void)
   return w;
 }
 
-static void
-assert_tensor_close (const gchar     *what,
-                     const VaeTensor *got,
-                     const VaeTensor *ref)
-{
-  g_autofree gchar *a = vae_tensor_shape_to_string (got);
-  g_autofree gchar *b = vae_tensor_shape_to_string (ref);
-
-  if (! vae_tensor_same_shape (got, ref))
-    g_error ("%s: shape %s, reference %s", what, a, b);
-  test_assert_close (what, vae_tensor_peek_data (got),
-                     vae_tensor_peek_data (ref),
-                vae_tensor_get_n_elements (ref), TOLERANCE);
-}
-
-static const struct
-{
-  gboolean reference;
-  gint     n_threads;
-} runs[] =
-{
-  { TRUE,  1 },
-  { TRUE,  2 },
-  { FALSE, 1 },
-  { FALSE, 2 },
-};
-
-static gchar *
-run_name (const gchar *what,
-          guint        i)
-{
-  return g_strdup_printf ("%s (%s kernels, %d thread%s)", what,
-                          runs[i].reference ? "naive" : "optimized",
-                          runs[i].n_threads, runs[i].n_threads > 1 ? "s" : "");
-}
-
 /* --- the small model ---------------------------------------------------- */
 
 /* MACs of one pass, written from the cost section of docs/seed-f16.md. */
@@ -221,14 +185,14 @@ test_encode (void)
       g_autoptr (VaeTensor) image = test_tensor_from_weight (ref, cases[c][0]);
       g_autoptr (VaeTensor) expect = test_tensor_from_weight (ref, cases[c][1]);
 
-      for (i = 0; i < G_N_ELEMENTS (runs); i++)
+      for (i = 0; i < TEST_N_RUNS; i++)
         {
-          g_autofree gchar     *what = run_name (cases[c][1], i);
-          g_autoptr (VaeTensor) latent = test_run_encode (model, image,
-                                                          runs[i].reference,
-                                                 runs[i].n_threads);
+          g_autofree gchar     *what = test_run_name (cases[c][1], i);
+          g_autoptr (VaeTensor) latent =
+            test_run_encode (model, image, test_runs[i].reference,
+                             test_runs[i].n_threads);
 
-          assert_tensor_close (what, latent, expect);
+          test_assert_close_tensors (what, latent, expect, TOLERANCE);
         }
     }
 }
@@ -271,13 +235,15 @@ test_decode (void)
       g_autoptr (VaeTensor) latent = test_tensor_from_weight (ref, cases[c][0]);
       g_autoptr (VaeTensor) expect = test_tensor_from_weight (ref, cases[c][1]);
 
-      for (i = 0; i < G_N_ELEMENTS (runs); i++)
+      for (i = 0; i < TEST_N_RUNS; i++)
         {
-          g_autofree gchar     *what = run_name (cases[c][1], i);
-          g_autoptr (VaeTensor) image = decode_raw (latent, runs[i].reference,
-                                                    runs[i].n_threads, NULL, NULL);
+          g_autofree gchar     *what = test_run_name (cases[c][1], i);
+          g_autoptr (VaeTensor) image = decode_raw (latent,
+                                                    test_runs[i].reference,
+                                                    test_runs[i].n_threads,
+                                                    NULL, NULL);
 
-          assert_tensor_close (what, image, expect);
+          test_assert_close_tensors (what, image, expect, TOLERANCE);
         }
     }
 }
@@ -292,21 +258,23 @@ test_decode_many_tokens (void)
   g_autoptr (VaeTensor)  br = test_tensor_from_weight (ref, "decoded_c_br");
   guint                  i;
 
-  for (i = 0; i < G_N_ELEMENTS (runs); i++)
+  for (i = 0; i < TEST_N_RUNS; i++)
     {
-      g_autofree gchar     *what_tl = run_name ("decoded_c top left", i);
-      g_autofree gchar     *what_br = run_name ("decoded_c bottom right", i);
+      g_autofree gchar     *what_tl = test_run_name ("decoded_c top left", i);
+      g_autofree gchar     *what_br = test_run_name ("decoded_c bottom right",
+                                                     i);
       g_autoptr (VaeTensor) image = NULL;
       g_autoptr (VaeTensor) a = NULL, b = NULL;
 
       /* the naive attention is O(n^2) in double: fine at 288 tokens */
-      image = decode_raw (latent, runs[i].reference, runs[i].n_threads, NULL, NULL);
+      image = decode_raw (latent, test_runs[i].reference,
+                          test_runs[i].n_threads, NULL, NULL);
       g_assert_cmpuint (vae_tensor_get_dim (image, 1), ==, 256);
       g_assert_cmpuint (vae_tensor_get_dim (image, 2), ==, 288);
       a = crop (image, 0, 0, 48, 64);
       b = crop (image, 256 - 48, 288 - 64, 48, 64);
-      assert_tensor_close (what_tl, a, tl);
-      assert_tensor_close (what_br, b, br);
+      test_assert_close_tensors (what_tl, a, tl, TOLERANCE);
+      test_assert_close_tensors (what_br, b, br, TOLERANCE);
     }
 }
 
@@ -333,7 +301,8 @@ test_decode_model (void)
   vae_options_init (&options);
   vae_model_decode (model, latent, &image, &options, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
-  assert_tensor_close ("decoded_b through vae_model_decode", image, expect);
+  test_assert_close_tensors ("decoded_b through vae_model_decode", image,
+                             expect, TOLERANCE);
 }
 
 /* A 64 x 64 latent (4096 tokens): runs, gives finite values, and the
@@ -563,8 +532,9 @@ test_split_files (void)
       else
         {
           g_assert_no_error (error);
-          assert_tensor_close ("split-file encode", vae_latent_get_tensor (latent),
-                               expect);
+          test_assert_close_tensors ("split-file encode",
+                                     vae_latent_get_tensor (latent),
+                                     expect, TOLERANCE);
         }
       g_clear_pointer (&latent, vae_latent_unref);
 
@@ -579,7 +549,8 @@ test_split_files (void)
       else
         {
           g_assert_no_error (error);
-          assert_tensor_close ("split-file decode", out, expect_image);
+          test_assert_close_tensors ("split-file decode", out, expect_image,
+                                     TOLERANCE);
         }
 
       g_clear_pointer (&model, vae_model_unref);
@@ -709,7 +680,7 @@ test_rewritten_file (void)
   write_model (w, path, "", NULL, NULL, NULL, NULL);
   model = test_load_model (path);
   latent = test_run_encode (model, image, FALSE, 2);
-  assert_tensor_close ("rewritten file", latent, expect);
+  test_assert_close_tensors ("rewritten file", latent, expect, TOLERANCE);
   g_clear_pointer (&model, vae_model_unref);
   test_remove_dir (dir);
 }

@@ -153,41 +153,26 @@ decode (VaeModel        *model,
   return image;
 }
 
-/* Every kernel set and thread count must give the same numbers. */
-static const struct
-{
-  gboolean reference;
-  gint     n_threads;
-} runs[] =
-{
-  { TRUE,  1 },
-  { TRUE,  2 },
-  { FALSE, 1 },
-  { FALSE, 2 },
-};
 
 static void
 test_encode (gconstpointer data)
 {
   const Variant      *v = data;
+  g_autofree gchar   *stage = g_strdup_printf ("%s encode", v->variant);
   g_autofree gchar   *dir = model_dir (v);
   g_autoptr(VaeModel) model = test_load_model (dir);
   Reference           ref = { 0 };
   guint               i;
 
   reference_load (v, &ref);
-  for (i = 0; i < G_N_ELEMENTS (runs); i++)
+  for (i = 0; i < TEST_N_RUNS; i++)
     {
       g_autofree gchar    *what = NULL;
       g_autoptr(VaeTensor) latent = NULL;
 
-      what = g_strdup_printf ("%s encode (%s kernels, %d thread%s)",
-                              v->variant,
-                              runs[i].reference ? "naive" : "optimized",
-                              runs[i].n_threads,
-                              runs[i].n_threads > 1 ? "s" : "");
-      latent = test_run_encode (model, ref.image, runs[i].reference,
-                       runs[i].n_threads);
+      what = test_run_name (stage, i);
+      latent = test_run_encode (model, ref.image, test_runs[i].reference,
+                       test_runs[i].n_threads);
       test_assert_close_tensors (what, latent, ref.latent, TOLERANCE);
     }
   reference_clear (&ref);
@@ -197,25 +182,22 @@ static void
 test_decode (gconstpointer data)
 {
   const Variant      *v = data;
+  g_autofree gchar   *stage = g_strdup_printf ("%s decode", v->variant);
   g_autofree gchar   *dir = model_dir (v);
   g_autoptr(VaeModel) model = test_load_model (dir);
   Reference           ref = { 0 };
   guint               i;
 
   reference_load (v, &ref);
-  for (i = 0; i < G_N_ELEMENTS (runs); i++)
+  for (i = 0; i < TEST_N_RUNS; i++)
     {
       g_autofree gchar    *what = NULL;
       g_autoptr(VaeTensor) image = NULL;
       GError              *error = NULL;
 
-      what = g_strdup_printf ("%s decode (%s kernels, %d thread%s)",
-                              v->variant,
-                              runs[i].reference ? "naive" : "optimized",
-                              runs[i].n_threads,
-                              runs[i].n_threads > 1 ? "s" : "");
-      image = decode (model, ref.decoder_input, runs[i].reference,
-                      runs[i].n_threads, &error);
+      what = test_run_name (stage, i);
+      image = decode (model, ref.decoder_input, test_runs[i].reference,
+                      test_runs[i].n_threads, &error);
       g_assert_no_error (error);
       test_assert_close_tensors (what, image, ref.decoded, TOLERANCE);
     }

@@ -9,6 +9,24 @@
 
 #include "test-util.h"
 
+const TestRun test_runs[TEST_N_RUNS] =
+{
+  { TRUE,  1 },
+  { TRUE,  2 },
+  { FALSE, 1 },
+  { FALSE, 2 },
+};
+
+gchar *
+test_run_name (const gchar *what,
+               guint        i)
+{
+  return g_strdup_printf ("%s (%s kernels, %d thread%s)", what,
+                          test_runs[i].reference ? "naive" : "optimized",
+                          test_runs[i].n_threads,
+                          test_runs[i].n_threads > 1 ? "s" : "");
+}
+
 VaeModel *
 test_load_model (const gchar *path)
 {

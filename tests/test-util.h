@@ -10,6 +10,21 @@
 #include "vae.h"
 #include "vae-weights.h"
 
+/* Every kernel set and thread count must give the same numbers: the
+ * runs the model tests repeat. */
+typedef struct
+{
+  gboolean reference;   /* run->reference: the plain kernels */
+  gint     n_threads;
+} TestRun;
+
+#define TEST_N_RUNS 4
+extern const TestRun test_runs[TEST_N_RUNS];
+
+/* "@what (naive kernels, 1 thread)" for test_runs[@i]. */
+gchar     * test_run_name             (const gchar     *what,
+                                       guint            i);
+
 /* vae_model_load (), which must succeed. */
 VaeModel  * test_load_model           (const gchar     *path);
 
