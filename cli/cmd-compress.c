@@ -284,8 +284,11 @@ cli_load_compressed (CliContext   *ctx,
   g_autoptr (GBytes) file = NULL;
   VaeCompressedInfo  info;
 
+  /* loading names the file; the header's complaints do not */
   file = vae_compressed_load (path, error);
-  if (file == NULL || !vae_compressed_read_info (file, &info, error))
+  if (file == NULL)
+    return NULL;
+  if (!vae_compressed_read_info (file, &info, error))
     {
       g_prefix_error (error, "'%s': ", path);
       return NULL;

@@ -48,7 +48,9 @@ info_compressed (const gchar  *path,
   VaeCompressedInfo  info;
 
   file = vae_compressed_load (path, error);
-  if (file == NULL || !vae_compressed_read_info (file, &info, error))
+  if (file == NULL)
+    return FALSE;
+  if (!vae_compressed_read_info (file, &info, error))
     {
       g_prefix_error (error, "'%s': ", path);
       return FALSE;

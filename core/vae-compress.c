@@ -20,6 +20,7 @@
 #include "vae-error.h"
 #include "vae-file.h"
 #include "vae-model-private.h"
+#include "vae-weights.h"
 
 #define MAGIC "VAEZ"
 #define VERSION 1
@@ -918,32 +919,23 @@ vae_compressed_load (const gchar  *path,
   GStatBuf          st;
   gsize             size;
   gint              fd;
-  gint              saved;
+  gboolean          too_large;
 
   g_return_val_if_fail (path != NULL, NULL);
 
   display = g_filename_display_name (path);
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer */
-  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  fd = vae_open_regular (path, error);
   if (fd < 0)
-    {
-      saved = errno;
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot open %s: %s",
-                   display, g_strerror (saved));
-      return NULL;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) ||
-      (gsize) st.st_size > MAX_FILE)
-    {
-      gboolean regular = S_ISREG (st.st_mode);
-
-      close (fd);
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot open %s: %s",
-                   display, regular ? "over 1 GiB, too large for a .vaez file"
-                                    : "not a regular file");
-      return NULL;
-    }
+    return NULL;
+  too_large = fstat (fd, &st) != 0 || (gsize) st.st_size > MAX_FILE;
   close (fd);
+  if (too_large)
+    {
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
+                   "cannot open %s: over 1 GiB, too large for a .vaez file",
+                   display);
+      return NULL;
+    }
 
   if (!g_file_get_contents (path, &contents, &size, NULL))
     {
