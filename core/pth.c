@@ -15,7 +15,7 @@
 
 #include <zlib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "pth-private.h"
 
 /* Views may share storages (tied weights) or repeat elements (stride 0),
@@ -125,29 +125,20 @@ check_sizes (const gchar  *display,
 
       storage = g_hash_table_lookup (storages, t->storage_key);
       if (! storage)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s': its storage '%s' is missing",
-                       display, t->name, t->storage_key);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: tensor '%s': its storage '%s' is missing",
+                         display, t->name, t->storage_key);
       if (storage->entry == NULL && storage->bytes == NULL)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s': its storage '%s' is missing",
-                       display, t->name, storage->name);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: tensor '%s': its storage '%s' is missing",
+                         display, t->name, storage->name);
       if (t->storage_numel > storage->size / vae_dtype_size (t->dtype))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s': storage '%s' holds %"
-                       G_GUINT64_FORMAT " bytes, too few for %"
-                       G_GUINT64_FORMAT " %s elements", display, t->name,
-                       t->storage_key, storage->size, t->storage_numel,
-                       vae_dtype_name (t->dtype));
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: tensor '%s': storage '%s' holds %"
+                         G_GUINT64_FORMAT " bytes, too few for %"
+                         G_GUINT64_FORMAT " %s elements", display, t->name,
+                         t->storage_key, storage->size, t->storage_numel,
+                         vae_dtype_name (t->dtype));
       if (g_hash_table_add (seen, (gpointer) storage))
         storage_bytes += storage->size;
       view_bytes = MIN (view_bytes + t->n_elements * sizeof (gfloat),
@@ -155,14 +146,11 @@ check_sizes (const gchar  *display,
     }
 
   if (view_bytes > MAX_VIEW_GROWTH * storage_bytes + VIEW_SLACK)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "%s: the tensors view %" G_GUINT64_FORMAT " MiB of "
-                   "floats in storages of %" G_GUINT64_FORMAT " bytes; "
-                   "refusing to copy that much", display, view_bytes >> 20,
-                   storage_bytes);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_NO_MEMORY,
+                     "%s: the tensors view %" G_GUINT64_FORMAT " MiB of "
+                     "floats in storages of %" G_GUINT64_FORMAT " bytes; "
+                     "refusing to copy that much", display, view_bytes >> 20,
+                     storage_bytes);
 
   return TRUE;
 }

@@ -13,7 +13,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-json-private.h"
 #include "vae-weights.h"
 
@@ -134,32 +134,22 @@ parse_entry (const gchar  *display,
   entry->name = name;
 
   if (! JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header entry of tensor '%s' is not an object",
-                   display, name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: header entry of tensor '%s' is not an object",
+                     display, name);
   object = json_node_get_object (node);
 
   member = json_object_get_member (object, "dtype");
   if (! member || ! JSON_NODE_HOLDS_VALUE (member) ||
       json_node_get_value_type (member) != G_TYPE_STRING)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s' has no \"dtype\" string",
-                   display, name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: tensor '%s' has no \"dtype\" string", display, name);
   dtype_name = json_node_get_string (member);
 
   member = json_object_get_member (object, "shape");
   if (! member || ! JSON_NODE_HOLDS_ARRAY (member))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s' has no \"shape\" array", display, name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: tensor '%s' has no \"shape\" array", display, name);
   array = json_node_get_array (member);
   n_dims = json_array_get_length (array);
 
@@ -168,19 +158,13 @@ parse_entry (const gchar  *display,
       guint64 dim;
 
       if (! node_get_uint (json_array_get_element (array, i), &dim))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s': shape dimension %u is not a "
-                       "non-negative integer", display, name, i);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: tensor '%s': shape dimension %u is not a "
+                         "non-negative integer", display, name, i);
       if (dim > G_MAXSIZE || (dim != 0 && n > G_MAXUINT64 / dim))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s': the shape's element count "
-                       "overflows", display, name);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: tensor '%s': the shape's element count "
+                         "overflows", display, name);
       n *= dim;
       if (i < VAE_WEIGHT_MAX_DIMS)
         entry->shape[i] = dim;
@@ -193,38 +177,26 @@ parse_entry (const gchar  *display,
                                                0), &entry->begin) ||
       ! node_get_uint (json_array_get_element (json_node_get_array (member),
                                                1), &entry->end))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s' has no \"data_offsets\" pair of "
-                   "non-negative integers", display, name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: tensor '%s' has no \"data_offsets\" pair of "
+                     "non-negative integers", display, name);
   if (entry->begin > entry->end || entry->end > data_size)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s': data_offsets [%" G_GUINT64_FORMAT
-                   ", %" G_GUINT64_FORMAT "] lie outside the data section "
-                   "(%" G_GUINT64_FORMAT " bytes)",
-                   display, name, entry->begin, entry->end, data_size);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: tensor '%s': data_offsets [%" G_GUINT64_FORMAT
+                     ", %" G_GUINT64_FORMAT "] lie outside the data section "
+                     "(%" G_GUINT64_FORMAT " bytes)",
+                     display, name, entry->begin, entry->end, data_size);
 
   entry->skip_size = skipped_dtype_size (dtype_name);
   if (entry->skip_size == 0 && ! parse_dtype (dtype_name, &entry->dtype))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and "
-                   "F64 are supported", display, name, dtype_name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and "
+                     "F64 are supported", display, name, dtype_name);
 
   if (n_dims > VAE_WEIGHT_MAX_DIMS)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: tensor '%s' has %u dimensions; at most %d are "
-                   "supported", display, name, n_dims, VAE_WEIGHT_MAX_DIMS);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s: tensor '%s' has %u dimensions; at most %d are "
+                     "supported", display, name, n_dims, VAE_WEIGHT_MAX_DIMS);
   entry->n_dims = n_dims;
   entry->n_elements = n;
 
@@ -263,11 +235,8 @@ parse_metadata (const gchar  *display,
   gboolean    ok = TRUE;
 
   if (! JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"__metadata__\" is not an object", display);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"__metadata__\" is not an object", display);
   object = json_node_get_object (node);
   members = json_object_get_members (object);
 

@@ -17,7 +17,7 @@
 #include "codec/entropy-model.h"
 #include "codec/latent-coder.h"
 #include "vae-compress.h"
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-file.h"
 #include "vae-model-private.h"
 #include "vae-weights.h"
@@ -279,32 +279,23 @@ read_header (GBytes  *bytes,
   memset (h, 0, sizeof (*h));
 
   if (size < 4 || memcmp (data, MAGIC, 4) != 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "not a compressed image (.vaez): the file does not start "
-                   "with \"" MAGIC "\"");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "not a compressed image (.vaez): the file does not start "
+                     "with \"" MAGIC "\"");
   if (size < 4 + 2 + 1 + HASH_BYTES + 4)
     goto truncated;
   if (data[4] != VERSION)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "the .vaez file is of format version %u; this libvae "
-                   "reads version %u%s", data[4], VERSION,
-                   data[4] > VERSION ? " (it was made by a newer gimp-vae)" : "");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "the .vaez file is of format version %u; this libvae "
+                     "reads version %u%s", data[4], VERSION,
+                     data[4] > VERSION ? " (it was made by a newer gimp-vae)" : "");
 
   /* everything else is only trusted once the checksum says it is intact */
   memcpy (&crc, data + size - 4, 4);
   if (GUINT32_FROM_LE (crc) != crc32 (0, data, size - 4))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "the .vaez file is damaged or truncated (checksum "
-                   "mismatch)");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "the .vaez file is damaged or truncated (checksum "
+                     "mismatch)");
 
   if (data[5] != VAE_COMPRESS_LEARNED && data[5] != VAE_COMPRESS_LATENT)
     goto bad;
@@ -555,21 +546,15 @@ fill_model_fields (Header      *h,
                    GError     **error)
 {
   if (id == NULL || strlen (id) == 0 || strlen (id) > MAX_ID)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "the latents name no model (or one with an id of over %d "
-                   "characters); a .vaez file must say which model decodes "
-                   "it", MAX_ID);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "the latents name no model (or one with an id of over %d "
+                     "characters); a .vaez file must say which model decodes "
+                     "it", MAX_ID);
   g_strlcpy (h->model_id, id, sizeof (h->model_id));
   if (!hash_from_string (hash, h->hash))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "the latents do not record the hash of the model that "
-                   "made them");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "the latents do not record the hash of the model that "
+                     "made them");
 
   return TRUE;
 }

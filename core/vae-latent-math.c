@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-image.h"
 #include "vae-latent-private.h"
 #include "vae-tensor-private.h"
@@ -89,11 +89,8 @@ check_finite (gdouble       value,
               GError      **error)
 {
   if (! isfinite (value))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "%s must be a finite number, not %g", what, value);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "%s must be a finite number, not %g", what, value);
 
   return TRUE;
 }

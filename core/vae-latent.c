@@ -7,7 +7,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-file.h"
 #include "vae-latent-private.h"
 #include "vae-tensor-private.h"
@@ -484,12 +484,9 @@ parse_size_metadata (VaeWeights   *weights,
 
   if (! g_ascii_string_to_unsigned (text, 10, 1, VAE_LATENT_MAX_IMAGE_SIDE,
                                     &v, NULL))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: metadata %s is \"%s\", not an image size from 1 to %d",
-                   display, key, text, VAE_LATENT_MAX_IMAGE_SIDE);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: metadata %s is \"%s\", not an image size from 1 to %d",
+                     display, key, text, VAE_LATENT_MAX_IMAGE_SIDE);
   *value = (guint) v;
 
   return TRUE;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-metrics.h"
 #include "vae-pixels-private.h"
 #include "vae-tensor-private.h"
@@ -280,13 +280,10 @@ check_ssim_size (const VaeTensor  *a,
                  GError          **error)
 {
   if (VAE_T_H (a) < SSIM_WIN || VAE_T_W (a) < SSIM_WIN)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "SSIM needs images of at least %dx%d pixels, not "
-                   "%" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT,
-                   SSIM_WIN, SSIM_WIN, VAE_T_W (a), VAE_T_H (a));
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "SSIM needs images of at least %dx%d pixels, not "
+                     "%" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT,
+                     SSIM_WIN, SSIM_WIN, VAE_T_W (a), VAE_T_H (a));
 
   return TRUE;
 }

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-file-types.h"
 #include "vae-image.h"
 #include "vae-model.h"
@@ -151,11 +151,7 @@ find_weight_files (const gchar  *path,
     }
 
   if (! g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "%s: no such file or folder", path);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_IO, "%s: no such file or folder", path);
 
   {
     g_autofree gchar *base = g_path_get_basename (path);
@@ -897,11 +893,8 @@ vae_model_encode (VaeModel          *model,
     }
 
   if (! vae_model_can_encode (model))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s has no encoder", model->path);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s has no encoder", model->path);
   if (! check_image (model, image, error))
     return FALSE;
 
@@ -970,11 +963,8 @@ check_latent (VaeModel         *model,
               GError          **error)
 {
   if (! vae_model_can_decode (model))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s has no decoder", model->path);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s has no decoder", model->path);
 
   /* Before the channels: latents of another model with another channel
    * count are best explained by their origin. */
@@ -993,13 +983,10 @@ check_latent (VaeModel         *model,
     }
 
   if (vae_latent_get_channels (latent) != model->info.latent_channels)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "the latents have %u channels, but %s decodes %u",
-                   vae_latent_get_channels (latent), model->info.id,
-                   model->info.latent_channels);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "the latents have %u channels, but %s decodes %u",
+                     vae_latent_get_channels (latent), model->info.id,
+                     model->info.latent_channels);
 
   return TRUE;
 }

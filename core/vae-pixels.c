@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-pixels.h"
 #include "vae-pixels-private.h"
 #include "vae-tensor-private.h"
@@ -113,11 +113,8 @@ check_args (const VaeTensor   *rgb,
             GError           **error)
 {
   if (! format_info (format, info))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "%d is not a pixel format", (gint) format);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "%d is not a pixel format", (gint) format);
   if (rgb->n_dims != 3 || VAE_T_C (rgb) != 3)
     {
       g_autofree gchar *shape = vae_tensor_shape_to_string (rgb);
@@ -140,21 +137,15 @@ check_args (const VaeTensor   *rgb,
       return FALSE;
     }
   if (n_rows > VAE_T_H (rgb) || first_row > VAE_T_H (rgb) - n_rows)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "rows %" G_GSIZE_FORMAT " to %" G_GSIZE_FORMAT " are not "
-                   "all inside an image of height %" G_GSIZE_FORMAT,
-                   first_row, first_row + n_rows, VAE_T_H (rgb));
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "rows %" G_GSIZE_FORMAT " to %" G_GSIZE_FORMAT " are not "
+                     "all inside an image of height %" G_GSIZE_FORMAT,
+                     first_row, first_row + n_rows, VAE_T_H (rgb));
   if (n_rows > 0 && rowstride < VAE_T_W (rgb) * info->channels * info->sample_size)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "a row stride of %" G_GSIZE_FORMAT " bytes is shorter than "
-                   "a row of %" G_GSIZE_FORMAT " pixels", rowstride,
-                   VAE_T_W (rgb));
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "a row stride of %" G_GSIZE_FORMAT " bytes is shorter than "
+                     "a row of %" G_GSIZE_FORMAT " pixels", rowstride,
+                     VAE_T_W (rgb));
 
   return TRUE;
 }

@@ -13,7 +13,7 @@
 
 #include <zlib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "pth-private.h"
 
 #define SIG_LOCAL          0x04034b50
@@ -115,12 +115,9 @@ read_zip64_extra (VaeZip        *zip,
               if (*fields[i] != 0xffffffff)
                 continue;
               if (at + 8 > end)
-                {
-                  g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                               "%s: zip entry %u: Zip64 field is too short",
-                               zip->display, index);
-                  return FALSE;
-                }
+                return vae_fail (error, VAE_ERROR_FORMAT,
+                                 "%s: zip entry %u: Zip64 field is too short",
+                                 zip->display, index);
               *fields[i] = rd64 (extra + at);
               at += 8;
             }
@@ -155,12 +152,9 @@ read_entry (VaeZip    *zip,
   const guint8      *local;
 
   if (directory_end - *pos < CENTRAL_SIZE || rd32 (p) != SIG_CENTRAL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip central directory entry %u is damaged",
-                   zip->display, index);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip central directory entry %u is damaged",
+                     zip->display, index);
 
   flags = rd16 (p + 8);
   method = rd16 (p + 10);
@@ -173,21 +167,15 @@ read_entry (VaeZip    *zip,
 
   if (directory_end - *pos - CENTRAL_SIZE <
       (guint64) name_length + extra_length + comment_length)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip central directory entry %u runs past the "
-                   "directory", zip->display, index);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip central directory entry %u runs past the "
+                     "directory", zip->display, index);
 
   if (memchr (p + CENTRAL_SIZE, 0, name_length) ||
       ! g_utf8_validate ((const gchar *) p + CENTRAL_SIZE, name_length, NULL))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip entry %u has a name that is not UTF-8 text",
-                   zip->display, index);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip entry %u has a name that is not UTF-8 text",
+                     zip->display, index);
   name = g_strndup ((const gchar *) p + CENTRAL_SIZE, name_length);
 
   if (! read_zip64_extra (zip, p + CENTRAL_SIZE + name_length, extra_length,
@@ -198,66 +186,45 @@ read_entry (VaeZip    *zip,
   *pos += CENTRAL_SIZE + name_length + extra_length + comment_length;
 
   if (flags & 0x0001)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: zip entry '%s' is encrypted", zip->display, name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s: zip entry '%s' is encrypted", zip->display, name);
   if (method != 0 && method != 8)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: zip entry '%s' uses compression method %u; only "
-                   "stored (0) and deflate (8) are supported",
-                   zip->display, name, method);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s: zip entry '%s' uses compression method %u; only "
+                     "stored (0) and deflate (8) are supported",
+                     zip->display, name, method);
   if (method == 0 ? compressed_size != size
                   : size / MAX_DEFLATE_RATIO > compressed_size)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip entry '%s' claims %" G_GUINT64_FORMAT " bytes "
-                   "from %" G_GUINT64_FORMAT, zip->display, name,
-                   size, compressed_size);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip entry '%s' claims %" G_GUINT64_FORMAT " bytes "
+                     "from %" G_GUINT64_FORMAT, zip->display, name,
+                     size, compressed_size);
 
   /* Sizes come from the central directory: torch writes data descriptors,
    * so the local header's are zero.  Its name and extra lengths differ
    * from the central ones (torch pads to align the data). */
   if (local_offset > data_end || data_end - local_offset < LOCAL_SIZE)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip entry '%s': local header offset %"
-                   G_GUINT64_FORMAT " lies outside the archive",
-                   zip->display, name, local_offset);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip entry '%s': local header offset %"
+                     G_GUINT64_FORMAT " lies outside the archive",
+                     zip->display, name, local_offset);
   local = zip->data + local_offset;
   if (rd32 (local) != SIG_LOCAL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip entry '%s' has no local header at offset %"
-                   G_GUINT64_FORMAT, zip->display, name, local_offset);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip entry '%s' has no local header at offset %"
+                     G_GUINT64_FORMAT, zip->display, name, local_offset);
   data_offset = local_offset + LOCAL_SIZE + rd16 (local + 26) +
                 rd16 (local + 28);
   if (data_offset > data_end || data_end - data_offset < compressed_size)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip entry '%s' (%" G_GUINT64_FORMAT " bytes at %"
-                   G_GUINT64_FORMAT ") runs past the end of the data; "
-                   "truncated?", zip->display, name, compressed_size,
-                   data_offset);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip entry '%s' (%" G_GUINT64_FORMAT " bytes at %"
+                     G_GUINT64_FORMAT ") runs past the end of the data; "
+                     "truncated?", zip->display, name, compressed_size,
+                     data_offset);
 
   if (g_hash_table_contains (zip->by_name, name))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip entry '%s' appears twice", zip->display, name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: zip entry '%s' appears twice", zip->display, name);
 
   entry = g_new0 (VaeZipEntry, 1);
   entry->name = g_steal_pointer (&name);
@@ -438,12 +405,9 @@ inflate_entry (VaeZip             *zip,
   memset (&stream, 0, sizeof stream);
   /* negative window bits: raw deflate, as zip stores it */
   if (inflateInit2 (&stream, -MAX_WBITS) != Z_OK)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "%s: cannot start inflating zip entry '%s'",
-                   zip->display, entry->name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_NO_MEMORY,
+                     "%s: cannot start inflating zip entry '%s'",
+                     zip->display, entry->name);
 
   stream.next_out = out;
   do

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 
 #include "autoencoder-kl-private.h"
 
@@ -241,13 +241,10 @@ load_norm (const Names   *names,
     return FALSE;
 
   if (channels % GROUPS != 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "%s: '%s' normalises %d channels, which do not split into "
-                   "%d groups", vae_weights_get_display_name (names->w),
-                   wname, channels, GROUPS);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "%s: '%s' normalises %d channels, which do not split into "
+                     "%d groups", vae_weights_get_display_name (names->w),
+                     wname, channels, GROUPS);
 
   return TRUE;
 }
@@ -282,13 +279,10 @@ load_resnet (const Names  *names,
     return load_conv (names->w, shortcut, c_in, c_out, 1, &r->shortcut, error);
 
   if (c_in != c_out)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: missing tensor '%s' (the block changes width from %d "
-                   "to %d)", vae_weights_get_display_name (names->w),
-                   shortcut, c_in, c_out);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: missing tensor '%s' (the block changes width from %d "
+                     "to %d)", vae_weights_get_display_name (names->w),
+                     shortcut, c_in, c_out);
 
   return TRUE;
 }

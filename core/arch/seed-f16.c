@@ -30,7 +30,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "../vae-json-private.h"
 #include "../ops/ops.h"
 #include "arch.h"
@@ -201,11 +201,8 @@ config_number (JsonObject   *config,
 
   if (node == NULL || ! JSON_NODE_HOLDS_VALUE (node) ||
       (type != G_TYPE_INT64 && type != G_TYPE_DOUBLE))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: vae.config has no number '%s'", path, key);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: vae.config has no number '%s'", path, key);
   *value = type == G_TYPE_INT64 ? (gdouble) json_node_get_int (node)
                                 : json_node_get_double (node);
 
@@ -227,12 +224,9 @@ config_agrees (JsonObject   *config,
   if (! config_number (config, path, key, &value, error))
     return FALSE;
   if (value != expected)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "%s: vae.config says %s = %g, the tensors %g",
-                   path, key, value, expected);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "%s: vae.config says %s = %g, the tensors %g",
+                     path, key, value, expected);
 
   return TRUE;
 }
@@ -269,34 +263,22 @@ load_config (Seed        *seed,
   gdouble             heads, eps, base;
 
   if (text == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: no vae.config metadata (a seed-f16 decoder needs "
-                   "its heads, ln_eps and rope_base)", path);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: no vae.config metadata (a seed-f16 decoder needs "
+                     "its heads, ln_eps and rope_base)", path);
 
   /* The metadata comes from the file: check it before json-glib does. */
   if (! vae_json_check (text, strlen (text), 8, 1024, &problem))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: vae.config is not JSON: %s", path, problem);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: vae.config is not JSON: %s", path, problem);
   parser = json_parser_new ();
   if (! json_parser_load_from_data (parser, text, -1, &json_error))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: vae.config is not JSON: %s", path, json_error->message);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: vae.config is not JSON: %s", path, json_error->message);
   root = json_parser_get_root (parser);
   if (root == NULL || ! JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: vae.config is not a JSON object", path);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: vae.config is not a JSON object", path);
   config = json_node_get_object (root);
 
   if (! config_number (config, path, "heads", &heads, error) ||
@@ -306,25 +288,16 @@ load_config (Seed        *seed,
 
   if (! (heads >= 1 && heads <= seed->dim && heads == floor (heads)) ||
       seed->dim % (gint) heads != 0 || (seed->dim / (gint) heads) % 4 != 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "%s: vae.config heads = %g does not split the token "
-                   "width %d into heads of a multiple of 4 features "
-                   "(2-D RoPE)", path, heads, seed->dim);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "%s: vae.config heads = %g does not split the token "
+                     "width %d into heads of a multiple of 4 features "
+                     "(2-D RoPE)", path, heads, seed->dim);
   if (! (eps > 0.0 && eps < 1.0))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: vae.config ln_eps = %g is not in (0, 1)", path, eps);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: vae.config ln_eps = %g is not in (0, 1)", path, eps);
   if (! (base > 1.0 && isfinite (base)))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: vae.config rope_base = %g is not above 1", path, base);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: vae.config rope_base = %g is not above 1", path, base);
 
   if (! config_agrees (config, path, "dim", seed->dim, error) ||
       ! config_agrees (config, path, "depth", seed->depth, error) ||
@@ -340,12 +313,9 @@ load_config (Seed        *seed,
   /* Another GELU or activation would be another model. */
   if (! config_string_is (config, "gelu", "erf") ||
       ! config_string_is (config, "activation", "silu"))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: vae.config asks for another GELU or activation than "
-                   "seed-f16's (erf GELU, SiLU)", path);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s: vae.config asks for another GELU or activation than "
+                     "seed-f16's (erf GELU, SiLU)", path);
 
   seed->heads = (gint) heads;
   seed->ln_eps = (gfloat) eps;
@@ -423,12 +393,9 @@ load_decoder (Seed        *seed,
   seed->depth = count_blocks (w);
   seed->hidden = peek_dim (w, "decoder.blocks.0.fc1.weight", 2, 0);
   if (seed->depth == 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: missing tensor 'decoder.blocks.0.attn.qkv.weight'",
-                   vae_weights_get_display_name (w));
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: missing tensor 'decoder.blocks.0.attn.qkv.weight'",
+                     vae_weights_get_display_name (w));
 
   seed->blocks = g_new0 (Block, seed->depth);
   for (i = 0; i < seed->depth; i++)
@@ -929,12 +896,9 @@ transformer_forward (VaeRun      *run,
 
   buffer = g_try_malloc ((6 * d + seed->hidden) * n * sizeof (gfloat));
   if (buffer == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "out of memory for %" G_GSIZE_FORMAT " tokens of seed-f16",
-                   n);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_NO_MEMORY,
+                     "out of memory for %" G_GSIZE_FORMAT " tokens of seed-f16",
+                     n);
   tk.t = buffer;
   tk.u = tk.t + n * d;
   tk.q = tk.u + n * d;

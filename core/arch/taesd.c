@@ -29,7 +29,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 
 #include "taesd-private.h"
 
@@ -212,12 +212,9 @@ load_block (VaeWeights   *w,
       ! load_conv (w, prefix, index, "conv.4.", width, 3, TRUE, &layer->c4, error))
     return FALSE;
   if (layer->c2.c_out != width || layer->c4.c_out != width)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "block %s%d: its three convs differ in width",
-                   prefix, index);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "block %s%d: its three convs differ in width",
+                     prefix, index);
 
   layer->has_skip = has (w, prefix, index, "skip.weight");
   if (layer->has_skip)
@@ -225,20 +222,14 @@ load_block (VaeWeights   *w,
       if (! load_conv (w, prefix, index, "skip.", c_in, 1, FALSE, &layer->skip, error))
         return FALSE;
       if (layer->skip.c_out != width)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                       "block %s%d: skip conv has %d outputs, expected %d",
-                       prefix, index, layer->skip.c_out, width);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_SHAPE,
+                         "block %s%d: skip conv has %d outputs, expected %d",
+                         prefix, index, layer->skip.c_out, width);
     }
   else if (c_in != width)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "missing tensor '%s%d.skip.weight' (block changes width "
-                   "from %d to %d)", prefix, index, c_in, width);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "missing tensor '%s%d.skip.weight' (block changes width "
+                     "from %d to %d)", prefix, index, c_in, width);
 
   layer->has_pool = has (w, prefix, index, "pool.0.weight");
   if (layer->has_pool)
@@ -247,23 +238,17 @@ load_block (VaeWeights   *w,
 
       /* The pool branch sits at the block's input, before the convs. */
       if (c_in != width)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "block %s%d has a GroupNorm pool but changes width",
-                       prefix, index);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "block %s%d has a GroupNorm pool but changes width",
+                         prefix, index);
       if (! load_conv (w, prefix, index, "pool.0.", width, 1, FALSE,
                        &layer->pool_in, error))
         return FALSE;
       pool_width = layer->pool_in.c_out;
       if (pool_width % POOL_GROUPS != 0)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                       "block %s%d: pool width %d does not split into %d groups",
-                       prefix, index, pool_width, POOL_GROUPS);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_SHAPE,
+                         "block %s%d: pool width %d does not split into %d groups",
+                         prefix, index, pool_width, POOL_GROUPS);
       layer->pool_gamma = get1 (w, prefix, index, "pool.1.weight", pool_width, error);
       if (layer->pool_gamma == NULL)
         return FALSE;
@@ -274,12 +259,9 @@ load_block (VaeWeights   *w,
                        &layer->pool_out, error))
         return FALSE;
       if (layer->pool_out.c_out != width)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                       "block %s%d: pool output has %d channels, expected %d",
-                       prefix, index, layer->pool_out.c_out, width);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_SHAPE,
+                         "block %s%d: pool output has %d channels, expected %d",
+                         prefix, index, layer->pool_out.c_out, width);
     }
 
   return TRUE;
@@ -315,11 +297,8 @@ half_build (Half        *half,
         max_index = MAX (max_index, index);
     }
   if (max_index < 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: no TAESD layers found", vae_weights_get_path (w));
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: no TAESD layers found", vae_weights_get_path (w));
 
   /* Input channels: the first conv's weight says it. */
   channels = -1;
@@ -333,12 +312,9 @@ half_build (Half        *half,
         channels = (gint) t->shape[1];
     }
   if (channels <= 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: cannot tell the input channels of the first layer",
-                   vae_weights_get_path (w));
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: cannot tell the input channels of the first layer",
+                     vae_weights_get_path (w));
   half->in_channels = channels;
   half->factor = 1;
 
@@ -377,13 +353,10 @@ half_build (Half        *half,
           half->factor *= 2;
         }
       else
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: layer %s%u has no tensors and is not where a "
-                       "TAESD layer without parameters can be",
-                       vae_weights_get_path (w), prefix, i);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: layer %s%u has no tensors and is not where a "
+                         "TAESD layer without parameters can be",
+                         vae_weights_get_path (w), prefix, i);
 
       g_array_append_val (raw, layer);
     }
@@ -521,19 +494,13 @@ taesd_add_half (Taesd        *taesd,
   gboolean dec = is_decoder_half (w, prefix);
 
   if (role && dec != (strcmp (role, "decoder") == 0))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s looks like a TAESD %s, but was given as the %s",
-                   vae_weights_get_path (w), dec ? "decoder" : "encoder", role);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s looks like a TAESD %s, but was given as the %s",
+                     vae_weights_get_path (w), dec ? "decoder" : "encoder", role);
   if (dec ? taesd->has_decoder : taesd->has_encoder)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: two TAESD %ss given", vae_weights_get_path (w),
-                   dec ? "decoder" : "encoder");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: two TAESD %ss given", vae_weights_get_path (w),
+                     dec ? "decoder" : "encoder");
   if (! half_build (dec ? &taesd->decoder : &taesd->encoder, w, prefix, dec,
                     error))
     return FALSE;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "context.h"
 #include "entropy-model.h"
 #include "range-coder.h"
@@ -49,27 +49,20 @@ get_integers (VaeWeights   *weights,
   gsize            i;
 
   if (w == NULL || w->n_elements != n)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: the codec table '%s' is %s", 
-                   vae_weights_get_display_name (weights), name,
-                   w == NULL ? "missing" : "of the wrong size");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT, "%s: the codec table '%s' is %s",
+                     vae_weights_get_display_name (weights), name,
+                     w == NULL ? "missing" : "of the wrong size");
   data = vae_weights_get (weights, name, w->n_dims, w->shape, error);
   if (data == NULL)
     return FALSE;
   for (i = 0; i < n; i++)
     {
       if (!(data[i] >= lo && data[i] <= hi) || data[i] != floorf (data[i]))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: the codec table '%s' holds %g, not a whole "
-                       "number in [%u, %u]",
-                       vae_weights_get_display_name (weights), name,
-                       data[i], lo, hi);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: the codec table '%s' holds %g, not a whole "
+                         "number in [%u, %u]",
+                         vae_weights_get_display_name (weights), name,
+                         data[i], lo, hi);
       out[i] = (guint32) data[i];
     }
 
@@ -426,11 +419,8 @@ decode_value (VaeRangeDecoder       *dec,
   negative = vae_range_decode_bypass (dec, 1);
   while (vae_range_decode_bypass (dec, 1))
     if (++n >= MAX_ESCAPE_PREFIX)
-      {
-        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                     "the coded latents are damaged");
-        return FALSE;
-      }
+      return vae_fail (error, VAE_ERROR_FORMAT,
+                       "the coded latents are damaged");
   u = (1u << n) | vae_range_decode_bypass (dec, n);
   *value = (gint32) MIN (half + u, (guint32) 2 * VAE_CODEC_MAX_MAGNITUDE);
   if (negative)

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "context.h"
 #include "entropy-model.h"
 #include "latent-coder.h"
@@ -147,11 +147,8 @@ vae_latent_coder_decode (const guint8  *data,
 
               while (vae_range_decode_bypass (&dec, 1))
                 if (++n >= MAX_ESCAPE_PREFIX)
-                  {
-                    g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                                 "the coded latents are damaged");
-                    return FALSE;
-                  }
+                  return vae_fail (error, VAE_ERROR_FORMAT,
+                                   "the coded latents are damaged");
               u = (1u << n) | vae_range_decode_bypass (&dec, n);
               mag = MIN (UNARY + u, (guint32) VAE_CODEC_MAX_MAGNITUDE);
             }

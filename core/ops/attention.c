@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "../vae-blas.h"
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "fast-exp.h"
 #include "ops.h"
 
@@ -223,12 +223,9 @@ vae_attention_reference (const gfloat  *q,
 
   if (n_tokens > G_MAXSIZE / sizeof (gdouble) / MAX (n_tokens, 1) ||
       (scores = g_try_malloc (n_tokens * n_tokens * sizeof (gdouble))) == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "reference attention: no memory for a %" G_GSIZE_FORMAT
-                   " x %" G_GSIZE_FORMAT " score matrix", n_tokens, n_tokens);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_NO_MEMORY,
+                     "reference attention: no memory for a %" G_GSIZE_FORMAT
+                     " x %" G_GSIZE_FORMAT " score matrix", n_tokens, n_tokens);
 
   for (h = 0; h < (gsize) n_heads; h++)
     {
@@ -290,13 +287,10 @@ check_sizes (gsize     n_q,
   if (n_heads <= 0 || head_dim <= 0 ||
       MAX (n_q, n_kv) > (gsize) G_MAXINT / ((gsize) n_heads * head_dim) ||
       (gsize) n_heads * head_dim > G_MAXINT)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "attention: %" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT
-                   " tokens of %d heads x %d is out of range", n_q, n_kv,
-                   n_heads, head_dim);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "attention: %" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT
+                     " tokens of %d heads x %d is out of range", n_q, n_kv,
+                     n_heads, head_dim);
 
   return TRUE;
 }

@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "../vae-blas.h"
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 /* Column buffer per worker: large enough for efficient sgemm calls, small
@@ -309,13 +309,10 @@ check_shapes (const VaeConv2d  *conv,
       return FALSE;
     }
   if (h_out == 0 || w_out == 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "conv2d input %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-                   " is smaller than its %dx%d kernel",
-                   VAE_T_W (in), VAE_T_H (in), conv->kernel, conv->kernel);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "conv2d input %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                     " is smaller than its %dx%d kernel",
+                     VAE_T_W (in), VAE_T_H (in), conv->kernel, conv->kernel);
   if (out && (out->n_dims != 3 || VAE_T_C (out) != (gsize) conv->c_out ||
               VAE_T_H (out) != h_out || VAE_T_W (out) != w_out))
     {

@@ -15,7 +15,7 @@
 
 #include <math.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "fast-exp.h"
 #include "ops.h"
 
@@ -220,13 +220,10 @@ vae_op_group_norm (VaeRun           *run,
 
   if (in->n_dims != 3 || groups <= 0 || channels % groups != 0 ||
       ! vae_tensor_same_shape (in, out))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "group norm: %" G_GSIZE_FORMAT " channels do not split "
-                   "into %d groups, or output shape differs",
-                   channels, groups);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "group norm: %" G_GSIZE_FORMAT " channels do not split "
+                     "into %d groups, or output shape differs",
+                     channels, groups);
   per_group = channels / groups;
 
   if (run->norm_stats &&

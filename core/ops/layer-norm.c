@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 #define ROWS_PER_TASK 64
@@ -109,12 +109,9 @@ vae_op_layer_norm (VaeRun        *run,
   LnJob job = { in, out, n_tokens, dim, gamma, beta, eps };
 
   if (dim == 0 || ! (eps >= 0.0f) || gamma == NULL || beta == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "layer norm: %" G_GSIZE_FORMAT " features, eps %g",
-                   dim, (gdouble) eps);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "layer norm: %" G_GSIZE_FORMAT " features, eps %g",
+                     dim, (gdouble) eps);
 
   if (run->reference)
     vae_layer_norm_reference (in, n_tokens, dim, gamma, beta, eps, out);

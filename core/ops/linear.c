@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "../vae-blas.h"
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "fast-exp.h"
 #include "ops.h"
 
@@ -175,12 +175,9 @@ vae_op_linear (VaeRun         *run,
   LinearJob job;
 
   if (d_in <= 0 || d_out <= 0 || n_tokens > (gsize) G_MAXINT)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "linear: %" G_GSIZE_FORMAT " tokens, %d -> %d features",
-                   n_tokens, d_in, d_out);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "linear: %" G_GSIZE_FORMAT " tokens, %d -> %d features",
+                     n_tokens, d_in, d_out);
   if (in == out)
     {
       g_set_error_literal (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,

@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 typedef struct
@@ -128,13 +128,10 @@ scale_region (VaeNormStats     *stats,
 
   if (kh == 0 || kw == 0 || kh * stats->base_h != h || kw * stats->base_w != w ||
       stats->x1 > stats->base_w || stats->y1 > stats->base_h)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "group norm statistics: a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-                   " map is not a multiple of the tile's %" G_GSIZE_FORMAT "x%"
-                   G_GSIZE_FORMAT " grid", w, h, stats->base_w, stats->base_h);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "group norm statistics: a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                     " map is not a multiple of the tile's %" G_GSIZE_FORMAT "x%"
+                     G_GSIZE_FORMAT " grid", w, h, stats->base_w, stats->base_h);
 
   job->rx0 = stats->x0 * kw;
   job->rx1 = stats->x1 * kw;

@@ -18,7 +18,7 @@
 
 #include <math.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 typedef struct
@@ -87,13 +87,10 @@ check_args (gsize     height,
 {
   if (n_heads <= 0 || head_dim <= 0 || head_dim % 4 != 0 || ! (base > 0.0) ||
       ! isfinite (base) || height > G_MAXINT || width > G_MAXINT)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "2-D RoPE needs heads of a multiple of 4 features and a "
-                   "positive base, not %d heads x %d, base %g",
-                   n_heads, head_dim, base);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "2-D RoPE needs heads of a multiple of 4 features and a "
+                     "positive base, not %d heads x %d, base %g",
+                     n_heads, head_dim, base);
 
   return TRUE;
 }
