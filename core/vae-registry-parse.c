@@ -11,7 +11,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-json-private.h"
 #include "vae-registry-private.h"
 
@@ -67,16 +67,61 @@ check_keys (JsonObject          *object,
 
   for (l = members; l; l = l->next)
     if (! g_strv_contains (allowed, l->data))
-      {
-        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                     "%s: unknown key \"%s\"", where, (const gchar *) l->data);
-        return FALSE;
-      }
+      return vae_fail (error, VAE_ERROR_FORMAT, "%s: unknown key \"%s\"",
+                       where, (const gchar *) l->data);
 
   return TRUE;
 }
 
-/* The member @key as a string; absent is allowed (NULL) unless @required. */
+static gboolean
+get_object (JsonNode     *node,
+            const gchar  *where,
+            JsonObject  **object,
+            GError      **error)
+{
+  *object = NULL;
+  if (! JSON_NODE_HOLDS_OBJECT (node))
+    return vae_fail (error, VAE_ERROR_FORMAT, "%s is not an object", where);
+  *object = json_node_get_object (node);
+
+  return TRUE;
+}
+
+/* The member @key in *@node, NULL when it is absent (an error when
+ * @required); present, it must be a value of @type (G_TYPE_DOUBLE takes
+ * integers too), else the error says it must be @what.  A null integer
+ * counts as absent. */
+static gboolean
+get_member (JsonObject   *object,
+            const gchar  *key,
+            gboolean      required,
+            GType         type,
+            const gchar  *what,
+            const gchar  *where,
+            JsonNode    **node,
+            GError      **error)
+{
+  GType found;
+
+  *node = json_object_get_member (object, key);
+  if (*node != NULL && type == G_TYPE_INT64 && JSON_NODE_HOLDS_NULL (*node))
+    *node = NULL;
+  if (*node == NULL)
+    return ! required ||
+           vae_fail (error, VAE_ERROR_FORMAT, "%s: \"%s\" is missing", where,
+                     key);
+
+  found = JSON_NODE_HOLDS_VALUE (*node) ? json_node_get_value_type (*node)
+                                        : G_TYPE_INVALID;
+  if (found != type && ! (type == G_TYPE_DOUBLE && found == G_TYPE_INT64))
+    return vae_fail (error, VAE_ERROR_FORMAT, "%s: \"%s\" must be %s", where,
+                     key, what);
+
+  return TRUE;
+}
+
+/* The member @key as a string; absent is allowed (an empty one) unless
+ * @required, and then it must not be empty either. */
 static gboolean
 get_string (JsonObject   *object,
             const gchar  *key,
@@ -85,34 +130,18 @@ get_string (JsonObject   *object,
             gchar       **value,
             GError      **error)
 {
-  JsonNode *node = json_object_get_member (object, key);
+  JsonNode *node;
 
   *value = NULL;
-  if (node == NULL)
-    {
-      if (required)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: \"%s\" is missing", where, key);
-          return FALSE;
-        }
-      *value = g_strdup ("");
-      return TRUE;
-    }
-  if (! JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" must be a string", where, key);
-      return FALSE;
-    }
-  *value = g_strdup (json_node_get_string (node));
+  if (! get_member (object, key, required, G_TYPE_STRING, "a string", where,
+                    &node, error))
+    return FALSE;
+  *value = g_strdup (node ? json_node_get_string (node) : "");
   if (required && **value == '\0')
     {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" is empty", where, key);
       g_clear_pointer (value, g_free);
-      return FALSE;
+      return vae_fail (error, VAE_ERROR_FORMAT, "%s: \"%s\" is empty", where,
+                       key);
     }
 
   return TRUE;
@@ -131,35 +160,20 @@ get_int (JsonObject   *object,
          gint64       *value,
          GError      **error)
 {
-  JsonNode *node = json_object_get_member (object, key);
+  JsonNode *node;
 
   *value = fallback;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    {
-      if (required)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: \"%s\" is missing", where, key);
-          return FALSE;
-        }
-      return TRUE;
-    }
-  if (! JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_INT64)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" must be an integer", where, key);
-      return FALSE;
-    }
+  if (! get_member (object, key, required, G_TYPE_INT64, "an integer", where,
+                    &node, error))
+    return FALSE;
+  if (node == NULL)
+    return TRUE;
   *value = json_node_get_int (node);
   if (*value < min || *value > max)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" is %" G_GINT64_FORMAT ", not between %"
-                   G_GINT64_FORMAT " and %" G_GINT64_FORMAT,
-                   where, key, *value, min, max);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"%s\" is %" G_GINT64_FORMAT ", not between %"
+                     G_GINT64_FORMAT " and %" G_GINT64_FORMAT,
+                     where, key, *value, min, max);
 
   return TRUE;
 }
@@ -172,22 +186,14 @@ get_double (JsonObject   *object,
             gdouble      *value,
             GError      **error)
 {
-  JsonNode *node = json_object_get_member (object, key);
-  GType     type;
+  JsonNode *node;
 
   *value = fallback;
-  if (node == NULL)
-    return TRUE;
-
-  type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
-                                      : G_TYPE_INVALID;
-  if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" must be a number", where, key);
-      return FALSE;
-    }
-  *value = json_node_get_double (node);
+  if (! get_member (object, key, FALSE, G_TYPE_DOUBLE, "a number", where,
+                    &node, error))
+    return FALSE;
+  if (node != NULL)
+    *value = json_node_get_double (node);
 
   return TRUE;
 }
@@ -199,19 +205,29 @@ get_bool (JsonObject   *object,
           gboolean     *value,
           GError      **error)
 {
-  JsonNode *node = json_object_get_member (object, key);
+  JsonNode *node;
 
   *value = FALSE;
-  if (node == NULL)
-    return TRUE;
-  if (! JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" must be true or false", where, key);
-      return FALSE;
-    }
-  *value = json_node_get_boolean (node);
+  if (! get_member (object, key, FALSE, G_TYPE_BOOLEAN, "true or false", where,
+                    &node, error))
+    return FALSE;
+  if (node != NULL)
+    *value = json_node_get_boolean (node);
+
+  return TRUE;
+}
+
+/* Both for models and families. */
+static gboolean
+check_scale_shift (gdouble       scale,
+                   gdouble       shift,
+                   const gchar  *where,
+                   GError      **error)
+{
+  if (! isfinite (scale) || scale <= 0.0 || ! isfinite (shift))
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"scale\" must be a positive number and \"shift\" a "
+                     "finite one", where);
 
   return TRUE;
 }
@@ -270,15 +286,8 @@ parse_file (JsonNode     *node,
   JsonObject *object;
   gint64      size;
 
-  if (! JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s is not an object", where);
-      return FALSE;
-    }
-  object = json_node_get_object (node);
-
-  if (! check_keys (object, keys, where, error) ||
+  if (! get_object (node, where, &object, error) ||
+      ! check_keys (object, keys, where, error) ||
       ! get_string (object, "name", TRUE, where, &file->name, error) ||
       ! get_string (object, "set", FALSE, where, &file->set, error) ||
       ! get_int (object, "size", FALSE, -1, 0, G_MAXINT64, where, &size, error) ||
@@ -288,24 +297,15 @@ parse_file (JsonNode     *node,
   file->size = size;
 
   if (! valid_file_name (file->name))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" is not a plain file name", where, file->name);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"%s\" is not a plain file name", where, file->name);
   if (! valid_sha256 (file->sha256))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"sha256\" must be 64 lower-case hex digits or empty",
-                   where);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"sha256\" must be 64 lower-case hex digits or empty",
+                     where);
   if (! valid_url (file->url))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"url\" must be an http(s) address or empty", where);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"url\" must be an http(s) address or empty", where);
 
   return TRUE;
 }
@@ -329,13 +329,8 @@ parse_entry (JsonNode     *node,
   gint64            value;
   guint             i, j;
 
-  if (! JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s is not an object", where);
-      return NULL;
-    }
-  object = json_node_get_object (node);
+  if (! get_object (node, where, &object, error))
+    return NULL;
 
   entry = g_new0 (VaeRegistryEntry, 1);
   entry->files = g_array_new (FALSE, TRUE, sizeof (FileSpec));
@@ -378,13 +373,8 @@ parse_entry (JsonNode     *node,
     goto fail;
   entry->n_tensors = value;
 
-  if (! isfinite (entry->scale) || entry->scale <= 0.0 || ! isfinite (entry->shift))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"scale\" must be a positive number and \"shift\" a "
-                   "finite one", where);
-      goto fail;
-    }
+  if (! check_scale_shift (entry->scale, entry->shift, where, error))
+    goto fail;
   if (! valid_url (entry->homepage))
     {
       g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
@@ -477,11 +467,8 @@ get_strings (JsonObject   *object,
 
   *value = NULL;
   if (node != NULL && ! JSON_NODE_HOLDS_ARRAY (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"%s\" must be a list of strings", where, key);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"%s\" must be a list of strings", where, key);
   array = node ? json_node_get_array (node) : NULL;
   for (i = 0; array && i < json_array_get_length (array); i++)
     {
@@ -489,11 +476,8 @@ get_strings (JsonObject   *object,
 
       if (! JSON_NODE_HOLDS_VALUE (item) ||
           json_node_get_value_type (item) != G_TYPE_STRING)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: \"%s\" must be a list of strings", where, key);
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_FORMAT,
+                         "%s: \"%s\" must be a list of strings", where, key);
       g_strv_builder_add (builder, json_node_get_string (item));
     }
   *value = g_strv_builder_end (builder);
@@ -531,11 +515,8 @@ parse_metadata_rule (JsonObject   *object,
   if (node == NULL)
     return TRUE;
   if (! JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"metadata\" must be an object", where);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"metadata\" must be an object", where);
   rule = json_node_get_object (node);
   if (! check_keys (rule, keys, where, error) ||
       ! get_string (rule, "key", TRUE, where, &family->metadata_key, error) ||
@@ -570,13 +551,8 @@ parse_family (JsonNode     *node,
   JsonObject       *object;
   gint64            value;
 
-  if (! JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s is not an object", where);
-      return NULL;
-    }
-  object = json_node_get_object (node);
+  if (! get_object (node, where, &object, error))
+    return NULL;
   family = g_new0 (Family, 1);
 
   if (! check_keys (object, keys, where, error) ||
@@ -605,14 +581,8 @@ parse_family (JsonNode     *node,
                    "+ (and {channels})", where, family->id);
       goto fail;
     }
-  if (! isfinite (family->scale) || family->scale <= 0.0 ||
-      ! isfinite (family->shift))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"scale\" must be a positive number and \"shift\" a "
-                   "finite one", where);
-      goto fail;
-    }
+  if (! check_scale_shift (family->scale, family->shift, where, error))
+    goto fail;
 
   return family;
 
@@ -698,24 +668,15 @@ vae_registry_parse (const gchar  *data,
     length = strlen (data);
   if (! vae_json_check (data, length, MAX_JSON_DEPTH, MAX_JSON_VALUES,
                         &problem))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: not valid JSON: %s", source, problem);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: not valid JSON: %s", source, problem);
   if (! json_parser_load_from_data (parser, data, length, &json_error))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: not valid JSON: %s", source, json_error->message);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: not valid JSON: %s", source, json_error->message);
   if (json_parser_get_root (parser) == NULL ||
       ! JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: the registry must be a JSON object", source);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: the registry must be a JSON object", source);
   root = json_node_get_object (json_parser_get_root (parser));
 
   if (! check_keys (root, keys, source, error) ||
@@ -723,21 +684,15 @@ vae_registry_parse (const gchar  *data,
                  &version, error))
     return FALSE;
   if (version != FORMAT_VERSION)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: registry format %" G_GINT64_FORMAT " is not supported "
-                   "(this libvae reads format %d)", source, version,
-                   FORMAT_VERSION);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_UNSUPPORTED,
+                     "%s: registry format %" G_GINT64_FORMAT " is not supported "
+                     "(this libvae reads format %d)", source, version,
+                     FORMAT_VERSION);
 
   models = json_object_get_member (root, "models");
   if (models == NULL || ! JSON_NODE_HOLDS_ARRAY (models))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: \"models\" must be a list", source);
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_FORMAT,
+                     "%s: \"models\" must be a list", source);
   array = json_node_get_array (models);
 
   entries = g_ptr_array_new_with_free_func (entry_free);
