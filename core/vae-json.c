@@ -195,6 +195,24 @@ scan_word (Scan        *s,
   return TRUE;
 }
 
+/* An object member's key and its colon, up to the member's value. */
+static gboolean
+scan_key (Scan *s)
+{
+  if (! at (s, '"'))
+    return fail (s, "an object member without a string key");
+  s->pos++;
+  if (! scan_string (s))
+    return FALSE;
+  skip_space (s);
+  if (! at (s, ':'))
+    return fail (s, "an object key without ':'");
+  s->pos++;
+  skip_space (s);
+
+  return TRUE;
+}
+
 gboolean
 vae_json_check (const gchar  *text,
                 gsize         length,
@@ -250,37 +268,15 @@ vae_json_check (const gchar  *text,
               depth--;
               s.pos++;
             }
-          else if (c == '{')
-            {
-              /* the first key, its colon: the member's value is next */
-              if (! at (&s, '"'))
-                {
-                  ok = fail (&s, "an object member without a string key");
-                  break;
-                }
-              s.pos++;
-              if (! (ok = scan_string (&s)))
-                break;
-              skip_space (&s);
-              if (! at (&s, ':'))
-                {
-                  ok = fail (&s, "an object key without ':'");
-                  break;
-                }
-              s.pos++;
-              skip_space (&s);
-              if (s.pos >= length)
-                {
-                  ok = fail (&s, "the text ends inside an object");
-                  break;
-                }
-              continue;
-            }
           else
             {
+              /* an object's first key: the member's value is next */
+              if (c == '{' && ! (ok = scan_key (&s)))
+                break;
               if (s.pos >= length)
                 {
-                  ok = fail (&s, "the text ends inside an array");
+                  ok = fail (&s, "the text ends inside %s",
+                             c == '{' ? "an object" : "an array");
                   break;
                 }
               continue;
@@ -341,25 +337,8 @@ vae_json_check (const gchar  *text,
             }
           s.pos++;
           skip_space (&s);
-          if (open[depth - 1] == '{')
-            {
-              if (! at (&s, '"'))
-                {
-                  ok = fail (&s, "an object member without a string key");
-                  break;
-                }
-              s.pos++;
-              if (! (ok = scan_string (&s)))
-                break;
-              skip_space (&s);
-              if (! at (&s, ':'))
-                {
-                  ok = fail (&s, "an object key without ':'");
-                  break;
-                }
-              s.pos++;
-              skip_space (&s);
-            }
+          if (open[depth - 1] == '{' && ! (ok = scan_key (&s)))
+            break;
           if (s.pos >= length)
             ok = fail (&s, "the text ends inside %s",
                        open[depth - 1] == '{' ? "an object" : "an array");

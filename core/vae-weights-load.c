@@ -150,6 +150,32 @@ weights_parse (const guint8  *data,
   return vae_safetensors_parse (data, size, path, keep, error);
 }
 
+/* Maps @path and reads it as any format libvae reads or, unless
+ * @any_format, as safetensors; messages tidied. */
+static VaeWeights *
+load_file (const gchar  *path,
+           gboolean      any_format,
+           GError      **error)
+{
+  GMappedFile  *mapped = map_file (path, error);
+  const guint8 *data;
+  gsize         size;
+  VaeWeights   *weights;
+
+  if (! mapped)
+    return NULL;
+
+  data = (const guint8 *) g_mapped_file_get_contents (mapped);
+  size = g_mapped_file_get_length (mapped);
+  weights = any_format ? weights_parse (data, size, path, mapped, error)
+                       : vae_safetensors_parse (data, size, path, mapped, error);
+  g_mapped_file_unref (mapped);
+  if (! weights && error)
+    vae_error_tidy (*error);
+
+  return weights;
+}
+
 /**
  * vae_weights_parse:
  * @data: (array length=size): a whole weights file
@@ -198,22 +224,9 @@ VaeWeights *
 vae_weights_load (const gchar  *path,
                   GError      **error)
 {
-  GMappedFile *mapped;
-  VaeWeights  *weights;
-
   g_return_val_if_fail (path != NULL, NULL);
 
-  mapped = map_file (path, error);
-  if (! mapped)
-    return NULL;
-
-  weights = vae_weights_parse ((const guint8 *)
-                               g_mapped_file_get_contents (mapped),
-                               g_mapped_file_get_length (mapped), path,
-                               mapped, error);
-  g_mapped_file_unref (mapped);
-
-  return weights;
+  return load_file (path, TRUE, error);
 }
 
 /**
@@ -230,24 +243,9 @@ VaeWeights *
 vae_safetensors_load (const gchar  *path,
                       GError      **error)
 {
-  GMappedFile *mapped;
-  VaeWeights  *weights;
-
   g_return_val_if_fail (path != NULL, NULL);
 
-  mapped = map_file (path, error);
-  if (! mapped)
-    return NULL;
-
-  weights = vae_safetensors_parse ((const guint8 *)
-                                   g_mapped_file_get_contents (mapped),
-                                   g_mapped_file_get_length (mapped),
-                                   path, mapped, error);
-  g_mapped_file_unref (mapped);
-  if (! weights && error)
-    vae_error_tidy (*error);
-
-  return weights;
+  return load_file (path, FALSE, error);
 }
 
 /**

@@ -32,6 +32,28 @@ struct _VaeEntropyModel
   guint8  *predict;       /* [C]: 1 where a channel codes prediction residuals */
 };
 
+/* The codec tensor @name, of @n numbers in any shape; @what is "table"
+ * or "tensor" in the errors. */
+static const gfloat *
+get_data (VaeWeights   *weights,
+          const gchar  *name,
+          gsize         n,
+          const gchar  *what,
+          GError      **error)
+{
+  const VaeWeight *w = vae_weights_lookup (weights, name);
+
+  if (w == NULL || w->n_elements != n)
+    {
+      vae_set_error (error, VAE_ERROR_FORMAT, "%s: the codec %s '%s' is %s",
+                     vae_weights_get_display_name (weights), what, name,
+                     w == NULL ? "missing" : "of the wrong size");
+      return NULL;
+    }
+
+  return vae_weights_get (weights, name, w->n_dims, w->shape, error);
+}
+
 /* Reads an F32 tensor of whole numbers in [lo, hi]: the tables are
  * integers, stored as floats (exact below 2^24) because libvae widens every
  * tensor to f32. */
@@ -44,15 +66,9 @@ get_integers (VaeWeights   *weights,
               guint32      *out,
               GError      **error)
 {
-  const VaeWeight *w = vae_weights_lookup (weights, name);
-  const gfloat    *data;
-  gsize            i;
+  const gfloat *data = get_data (weights, name, n, "table", error);
+  gsize         i;
 
-  if (w == NULL || w->n_elements != n)
-    return vae_fail (error, VAE_ERROR_FORMAT, "%s: the codec table '%s' is %s",
-                     vae_weights_get_display_name (weights), name,
-                     w == NULL ? "missing" : "of the wrong size");
-  data = vae_weights_get (weights, name, w->n_dims, w->shape, error);
   if (data == NULL)
     return FALSE;
   for (i = 0; i < n; i++)
@@ -75,19 +91,9 @@ get_floats (VaeWeights   *weights,
             gsize         n,
             GError      **error)
 {
-  const VaeWeight *w = vae_weights_lookup (weights, name);
-  const gfloat    *data;
-  gsize            i;
+  const gfloat *data = get_data (weights, name, n, "tensor", error);
+  gsize         i;
 
-  if (w == NULL || w->n_elements != n)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: the codec tensor '%s' is %s",
-                   vae_weights_get_display_name (weights), name,
-                   w == NULL ? "missing" : "of the wrong size");
-      return NULL;
-    }
-  data = vae_weights_get (weights, name, w->n_dims, w->shape, error);
   if (data == NULL)
     return NULL;
   for (i = 0; i < n; i++)
