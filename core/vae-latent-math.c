@@ -109,74 +109,17 @@ lerp_values (const gfloat *a,
     out[i] = (gfloat) (wa * a[i] + wb * b[i]);
 }
 
-/**
- * vae_latent_lerp:
- * @a: a latent
- * @b: a latent of the same shape and model
- * @t: the position between them: 0 gives @a, 1 gives @b; values outside
- *   [0, 1] extrapolate
- * @error: return location for a #GError
- *
- * Linear interpolation (1 - @t) @a + @t @b, element by element.
- *
- * Returns: (transfer full) (nullable): a new latent with @a's model and
- *   image size, or %NULL with %VAE_ERROR_SHAPE,
- *   %VAE_ERROR_MODEL_MISMATCH (both carry model hashes and they differ) or
- *   %VAE_ERROR_INVALID_ARGUMENT (@t not finite).
- */
-VaeLatent *
-vae_latent_lerp (const VaeLatent  *a,
-                 const VaeLatent  *b,
-                 gdouble           t,
-                 GError          **error)
-{
-  const VaeTensor *ta, *tb;
-  VaeLatent       *out;
-  gfloat          *data;
-
-  g_return_val_if_fail (a != NULL && b != NULL, NULL);
-
-  if (! check_compatible (a, b, error) || ! check_finite (t, "t", error))
-    return NULL;
-
-  out = latent_new_like (a, &data, error);
-  if (! out)
-    return NULL;
-
-  ta = vae_latent_get_tensor (a);
-  tb = vae_latent_get_tensor (b);
-  lerp_values (ta->data, tb->data, 1.0 - t, t, data, ta->n_elements);
-
-  return out;
-}
-
 /* Above this cosine the two directions are so close that sin (theta) in
  * the slerp weights is mostly rounding error, and lerp is as good. */
 #define SLERP_PARALLEL_COSINE 0.9995
 
-/**
- * vae_latent_slerp:
- * @a: a latent
- * @b: a latent of the same shape and model
- * @t: the position between them: 0 gives @a, 1 gives @b
- * @error: return location for a #GError
- *
- * Spherical linear interpolation of the whole latents taken as two flat
- * vectors: with theta the angle between them,
- * sin ((1 - @t) theta) / sin theta * @a + sin (@t theta) / sin theta * @b.
- * Unlike lerp it keeps the norm of interpolated Gaussian-like latents from
- * sagging half way.  When the vectors are nearly parallel or opposite
- * (|cos theta| > 0.9995) or one of them is zero, where the angle is
- * ill-defined, it falls back to vae_latent_lerp().
- *
- * Returns: (transfer full) (nullable): a new latent with @a's model and
- *   image size, or %NULL with the errors of vae_latent_lerp().
- */
-VaeLatent *
-vae_latent_slerp (const VaeLatent  *a,
-                  const VaeLatent  *b,
-                  gdouble           t,
-                  GError          **error)
+/* vae_latent_lerp (), or with @spherical vae_latent_slerp (). */
+static VaeLatent *
+interpolate (const VaeLatent  *a,
+             const VaeLatent  *b,
+             gdouble           t,
+             gboolean          spherical,
+             GError          **error)
 {
   const VaeTensor *ta, *tb;
   VaeLatent       *out;
@@ -185,15 +128,13 @@ vae_latent_slerp (const VaeLatent  *a,
   gdouble          cosine, theta, wa, wb;
   gsize            i, n;
 
-  g_return_val_if_fail (a != NULL && b != NULL, NULL);
-
   if (! check_compatible (a, b, error) || ! check_finite (t, "t", error))
     return NULL;
 
   ta = vae_latent_get_tensor (a);
   tb = vae_latent_get_tensor (b);
   n = ta->n_elements;
-  for (i = 0; i < n; i++)
+  for (i = 0; spherical && i < n; i++)
     {
       dot += (gdouble) ta->data[i] * tb->data[i];
       na += (gdouble) ta->data[i] * ta->data[i];
@@ -219,6 +160,61 @@ vae_latent_slerp (const VaeLatent  *a,
   lerp_values (ta->data, tb->data, wa, wb, data, n);
 
   return out;
+}
+
+/**
+ * vae_latent_lerp:
+ * @a: a latent
+ * @b: a latent of the same shape and model
+ * @t: the position between them: 0 gives @a, 1 gives @b; values outside
+ *   [0, 1] extrapolate
+ * @error: return location for a #GError
+ *
+ * Linear interpolation (1 - @t) @a + @t @b, element by element.
+ *
+ * Returns: (transfer full) (nullable): a new latent with @a's model and
+ *   image size, or %NULL with %VAE_ERROR_SHAPE,
+ *   %VAE_ERROR_MODEL_MISMATCH (both carry model hashes and they differ) or
+ *   %VAE_ERROR_INVALID_ARGUMENT (@t not finite).
+ */
+VaeLatent *
+vae_latent_lerp (const VaeLatent  *a,
+                 const VaeLatent  *b,
+                 gdouble           t,
+                 GError          **error)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, NULL);
+
+  return interpolate (a, b, t, FALSE, error);
+}
+
+/**
+ * vae_latent_slerp:
+ * @a: a latent
+ * @b: a latent of the same shape and model
+ * @t: the position between them: 0 gives @a, 1 gives @b
+ * @error: return location for a #GError
+ *
+ * Spherical linear interpolation of the whole latents taken as two flat
+ * vectors: with theta the angle between them,
+ * sin ((1 - @t) theta) / sin theta * @a + sin (@t theta) / sin theta * @b.
+ * Unlike lerp it keeps the norm of interpolated Gaussian-like latents from
+ * sagging half way.  When the vectors are nearly parallel or opposite
+ * (|cos theta| > 0.9995) or one of them is zero, where the angle is
+ * ill-defined, it falls back to vae_latent_lerp().
+ *
+ * Returns: (transfer full) (nullable): a new latent with @a's model and
+ *   image size, or %NULL with the errors of vae_latent_lerp().
+ */
+VaeLatent *
+vae_latent_slerp (const VaeLatent  *a,
+                  const VaeLatent  *b,
+                  gdouble           t,
+                  GError          **error)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, NULL);
+
+  return interpolate (a, b, t, TRUE, error);
 }
 
 /**

@@ -626,6 +626,25 @@ latent_from_weights (VaeWeights  *weights,
   return latent;
 }
 
+/* latent_from_weights () on what was just loaded (NULL: loading failed,
+ * @error says why), its messages tidied; takes @weights. */
+static VaeLatent *
+latent_from_loaded (VaeWeights  *weights,
+                    GError     **error)
+{
+  g_autoptr (VaeWeights) owned = weights;
+  VaeLatent             *latent;
+
+  if (owned == NULL)
+    return NULL;
+
+  latent = latent_from_weights (owned, error);
+  if (! latent && error)
+    vae_error_tidy (*error);
+
+  return latent;
+}
+
 /**
  * vae_latent_deserialize:
  * @bytes: the contents of a `.latent` file
@@ -648,23 +667,17 @@ VaeLatent *
 vae_latent_deserialize (GBytes  *bytes,
                         GError **error)
 {
-  g_autoptr (VaeWeights) weights = NULL;
-  VaeLatent             *latent;
-  gconstpointer          data;
-  gsize                  size;
+  gconstpointer data;
+  gsize         size;
 
   g_return_val_if_fail (bytes != NULL, NULL);
 
   data = g_bytes_get_data (bytes, &size);
-  weights = vae_safetensors_load_from_data (data, size, "latent data", error);
-  if (! weights)
-    return NULL;
 
-  latent = latent_from_weights (weights, error);
-  if (! latent && error)
-    vae_error_tidy (*error);
-
-  return latent;
+  return latent_from_loaded (vae_safetensors_load_from_data (data, size,
+                                                             "latent data",
+                                                             error),
+                             error);
 }
 
 /**
@@ -681,18 +694,7 @@ VaeLatent *
 vae_latent_load (const gchar  *path,
                  GError      **error)
 {
-  g_autoptr (VaeWeights) weights = NULL;
-  VaeLatent             *latent;
-
   g_return_val_if_fail (path != NULL, NULL);
 
-  weights = vae_safetensors_load (path, error);
-  if (! weights)
-    return NULL;
-
-  latent = latent_from_weights (weights, error);
-  if (! latent && error)
-    vae_error_tidy (*error);
-
-  return latent;
+  return latent_from_loaded (vae_safetensors_load (path, error), error);
 }

@@ -704,6 +704,56 @@ vae_taesd_plan (gpointer   self,
   return TRUE;
 }
 
+/* Layers [first, last) of @half on each tile of the grid @xs x @ys,
+ * blended into @out.  A grid cell is @in_scale pixels of @source (the
+ * image, read as padded, or the decoder's head) and @out_scale of @out. */
+static gboolean
+tiles_forward (const Half       *half,
+               const VaeTensor  *source,
+               gsize             in_scale,
+               guint             first,
+               guint             last,
+               const GArray     *xs,
+               const GArray     *ys,
+               gsize             margin,
+               gsize             overlap,
+               gsize             out_scale,
+               VaeTensor        *out,
+               VaeRun           *run,
+               GError          **error)
+{
+  const gsize h = VAE_T_H (out) / out_scale, w = VAE_T_W (out) / out_scale;
+  const gsize i = in_scale, o = out_scale;
+  guint       ix, iy;
+
+  for (iy = 0; iy < ys->len; iy++)
+    for (ix = 0; ix < xs->len; ix++)
+      {
+        const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
+        const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
+        g_autoptr (VaeTensor) crop = NULL;
+        g_autoptr (VaeTensor) part = NULL;
+        gsize                 x0, x1, y0, y1;
+
+        vae_span_extend (sx, margin, w, &x0, &x1);
+        vae_span_extend (sy, margin, h, &y0, &y1);
+
+        crop = vae_tiles_crop (source, run->pad_mode, x0 * i, y0 * i,
+                               (x1 - x0) * i, (y1 - y0) * i, error);
+        if (crop == NULL)
+          return FALSE;
+        part = vae_taesd_half_forward (half, crop, first, last, run, error);
+        if (part == NULL)
+          return FALSE;
+
+        vae_tiles_blend (out, part, (sx->start - x0) * o, (sy->start - y0) * o,
+                         sx->start * o, sy->start * o, sx->len * o, sy->len * o,
+                         xs, ix, ys, iy, overlap, o);
+      }
+
+  return TRUE;
+}
+
 gboolean
 vae_taesd_decode_tiled (gpointer          self,
                         const VaeTensor  *latent,
@@ -722,7 +772,7 @@ vae_taesd_decode_tiled (gpointer          self,
   g_autoptr (GArray)    xs = NULL, ys = NULL;
   gsize                 margin, overlap;
   gdouble               work;
-  guint                 split, ix, iy;
+  guint                 split;
 
   if (! decoder_split (dec, &split))
     return taesd->has_decoder &&
@@ -740,30 +790,9 @@ vae_taesd_decode_tiled (gpointer          self,
   if (out == NULL)
     return FALSE;
 
-  for (iy = 0; iy < ys->len; iy++)
-    for (ix = 0; ix < xs->len; ix++)
-      {
-        const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
-        const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
-        g_autoptr (VaeTensor) crop = NULL;
-        g_autoptr (VaeTensor) part = NULL;
-        gsize                 x0, x1, y0, y1;
-
-        vae_span_extend (sx, margin, w, &x0, &x1);
-        vae_span_extend (sy, margin, h, &y0, &y1);
-
-        crop = vae_image_crop (head, x0, y0, x1 - x0, y1 - y0, error);
-        if (crop == NULL)
-          return FALSE;
-        part = vae_taesd_half_forward (dec, crop, split, end, run, error);
-        if (part == NULL)
-          return FALSE;
-
-        vae_tiles_blend (out, part, (sx->start - x0) * f, (sy->start - y0) * f,
-                         sx->start * f, sy->start * f, sx->len * f, sy->len * f,
-                         xs, ix, ys, iy, overlap, f);
-      }
-
+  if (! tiles_forward (dec, head, 1, split, end, xs, ys, margin, overlap, f,
+                       out, run, error))
+    return FALSE;
   *image = g_steal_pointer (&out);
 
   return TRUE;
@@ -787,7 +816,7 @@ vae_taesd_encode_tiled (gpointer          self,
   g_autoptr (GArray)    xs = NULL, ys = NULL;
   gsize                 margin, overlap;
   gdouble               work;
-  guint                 split, ix, iy;
+  guint                 split;
 
   if (! encoder_split (enc, &split) || split == 0)
     {
@@ -803,32 +832,9 @@ vae_taesd_encode_tiled (gpointer          self,
   if (body == NULL)
     return FALSE;
 
-  for (iy = 0; iy < ys->len; iy++)
-    for (ix = 0; ix < xs->len; ix++)
-      {
-        const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
-        const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
-        g_autoptr (VaeTensor) crop = NULL;
-        g_autoptr (VaeTensor) part = NULL;
-        gsize                 x0, x1, y0, y1;
-
-        vae_span_extend (sx, margin, w, &x0, &x1);
-        vae_span_extend (sy, margin, h, &y0, &y1);
-
-        crop = vae_tiles_crop (image, run->pad_mode, x0 * f, y0 * f, (x1 - x0) * f,
-                               (y1 - y0) * f, error);
-        if (crop == NULL)
-          return FALSE;
-        part = vae_taesd_half_forward (enc, crop, 0, split, run, error);
-        if (part == NULL)
-          return FALSE;
-
-        vae_tiles_blend (body, part, sx->start - x0, sy->start - y0,
-                         sx->start, sy->start, sx->len, sy->len,
-                         xs, ix, ys, iy, overlap, 1);
-      }
-
-  if (! half_forward_banded (enc, split, enc->layers->len, &body, run, error))
+  if (! tiles_forward (enc, image, f, 0, split, xs, ys, margin, overlap, 1,
+                       body, run, error) ||
+      ! half_forward_banded (enc, split, enc->layers->len, &body, run, error))
     return FALSE;
   *latent = g_steal_pointer (&body);
 
