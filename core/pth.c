@@ -285,23 +285,17 @@ parse_zip (const guint8  *data,
   entry_name = g_strdup_printf ("%s/data.pkl", prefix ? prefix : "archive");
   entry = prefix ? vae_zip_find (zip, entry_name) : NULL;
   if (! entry)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: a zip archive without '%s': not a PyTorch checkpoint",
-                   display, entry_name);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: a zip archive without '%s': not a PyTorch "
+                          "checkpoint", display, entry_name);
 
   /* before inflating: a megabyte can inflate to a gigabyte */
   if (entry->size > VAE_PICKLE_MAX_SIZE)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "%s: '%s' of %" G_GUINT64_FORMAT " bytes is over the %"
-                   G_GSIZE_FORMAT " MiB limit for a checkpoint's pickle",
-                   display, entry_name, entry->size,
-                   VAE_PICKLE_MAX_SIZE >> 20);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                          "%s: '%s' of %" G_GUINT64_FORMAT
+                          " bytes is over the %" G_GSIZE_FORMAT
+                          " MiB limit for a checkpoint's pickle", display,
+                          entry_name, entry->size, VAE_PICKLE_MAX_SIZE >> 20);
   pickle = vae_zip_read (zip, entry, error);
   if (! pickle)
     return NULL;
@@ -323,12 +317,9 @@ parse_zip (const guint8  *data,
           text = g_bytes_get_data (order, &length);
         }
       if (length != 6 || memcmp (text, "little", 6) != 0)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                       "%s: only little-endian checkpoints are supported",
-                       display);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                              "%s: only little-endian checkpoints are "
+                              "supported", display);
     }
 
   label = g_strdup_printf ("%s: %s/data.pkl", display, prefix);
@@ -403,30 +394,22 @@ parse_legacy (const guint8  *data,
       guint64                 count;
 
       if (size - pos < 8)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: the file ends before storage %u of %u; "
-                       "truncated?", display, i + 1, layout->len);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: the file ends before storage %u of %u; "
+                              "truncated?", display, i + 1, layout->len);
       memcpy (&count, data + pos, 8);
       count = GUINT64_FROM_LE (count);
       pos += 8;
       if (count > (size - pos) / s->esize)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: storage %u of %u (%" G_GUINT64_FORMAT " elements "
-                       "of %u bytes) runs past the end of the file; "
-                       "truncated?", display, i + 1, layout->len, count,
-                       s->esize);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: storage %u of %u (%" G_GUINT64_FORMAT
+                              " elements "
+                              "of %u bytes) runs past the end of the file; "
+                              "truncated?", display, i + 1, layout->len, count,
+                              s->esize);
       if (g_hash_table_contains (storages, s->key))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: storage %u is listed twice", display, i + 1);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: storage %u is listed twice", display, i + 1);
 
       storage = g_new0 (Storage, 1);
       storage->owned_name = g_strdup (s->key);

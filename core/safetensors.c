@@ -318,58 +318,40 @@ vae_safetensors_parse (const guint8  *data,
   display = g_strdup (vae_weights_get_display_name (weights));
 
   if (size < 8)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: %" G_GSIZE_FORMAT " bytes is too short for a "
-                   "safetensors file", display, size);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: %" G_GSIZE_FORMAT " bytes is too short for a "
+                          "safetensors file", display, size);
 
   memcpy (&header_length, data, 8);
   header_length = GUINT64_FROM_LE (header_length);
 
   if (header_length > VAE_SAFETENSORS_MAX_HEADER)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header length %" G_GUINT64_FORMAT " is over the "
-                   "%" G_GUINT64_FORMAT " byte limit; not a safetensors "
-                   "file?", display, header_length,
-                   VAE_SAFETENSORS_MAX_HEADER);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: header length %" G_GUINT64_FORMAT " is over the "
+                          "%" G_GUINT64_FORMAT " byte limit; not a safetensors "
+                          "file?", display, header_length,
+                          VAE_SAFETENSORS_MAX_HEADER);
   if (header_length > size - 8)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header length %" G_GUINT64_FORMAT " runs past the "
-                   "end of the file (%" G_GSIZE_FORMAT " bytes)",
-                   display, header_length, size);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: header length %" G_GUINT64_FORMAT
+                          " runs past the end of the file (%" G_GSIZE_FORMAT
+                          " bytes)", display, header_length, size);
 
   if (! vae_json_check ((const gchar *) data + 8, header_length,
                        MAX_JSON_DEPTH, MAX_JSON_VALUES, &problem))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header is not valid JSON: %s", display, problem);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: header is not valid JSON: %s", display, problem);
 
   parser = json_parser_new_immutable ();
   if (! json_parser_load_from_data (parser, (const gchar *) data + 8,
                                     (gssize) header_length, &json_error))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header is not valid JSON: %s",
-                   display, json_error->message);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: header is not valid JSON: %s",
+                          display, json_error->message);
   if (! json_parser_get_root (parser) ||
       ! JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: header is not a JSON object", display);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: header is not a JSON object", display);
   root = json_node_get_object (json_parser_get_root (parser));
 
   section = data + 8 + header_length;
@@ -414,12 +396,9 @@ vae_safetensors_parse (const guint8  *data,
       if (entry->begin == entry->end)
         continue;
       if (previous_name && entry->begin < previous_end)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensors '%s' and '%s' overlap in the data "
-                       "section", display, previous_name, entry->name);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: tensors '%s' and '%s' overlap in the data "
+                              "section", display, previous_name, entry->name);
       previous_end = entry->end;
       previous_name = entry->name;
     }

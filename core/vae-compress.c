@@ -495,11 +495,9 @@ code_with_settings (CodeFunc                   code,
 
   q = g_try_new (gint32, n);
   if (q == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "out of memory for %" G_GSIZE_FORMAT " latent values", n);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                          "out of memory for %" G_GSIZE_FORMAT " latent values",
+                          n);
 
   if (!(settings->target_bpp > 0.0))
     {
@@ -598,22 +596,17 @@ vae_compress_image (VaeModel                  *model,
 
   em = vae_model_get_entropy_model (model);
   if (em == NULL || !vae_model_can_encode (model))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "the model %s has no trained entropy model: it cannot "
-                   "compress images (compress its latents instead, or use "
-                   "a codec model such as seed-f16-codec)",
-                   vae_model_get_id (model));
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                          "the model %s has no trained entropy model: it "
+                          "cannot compress images (compress its latents "
+                          "instead, or use "
+                          "a codec model such as seed-f16-codec)",
+                          vae_model_get_id (model));
   if (vae_tensor_get_dim (image, 1) > MAX_SIDE ||
       vae_tensor_get_dim (image, 2) > MAX_SIDE)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "images of over %u pixels a side cannot be compressed",
-                   MAX_SIDE);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                          "images of over %u pixels a side cannot be "
+                          "compressed", MAX_SIDE);
 
   if (!vae_model_encode (model, image, &latent, options, cancellable,
                          progress, progress_data, error))
@@ -688,12 +681,9 @@ vae_compress_latent (const VaeLatent           *latent,
   if (h.channels > MAX_CHANNELS || h.width > MAX_SIDE || h.height > MAX_SIDE ||
       h.latent_width > MAX_SIDE || h.latent_height > MAX_SIDE ||
       (gsize) h.channels * h.latent_width * h.latent_height > MAX_LATENT_VALUES)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "latents of %u x %u x %u are too large for a .vaez file",
-                   h.channels, h.latent_height, h.latent_width);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                          "latents of %u x %u x %u are too large for a .vaez "
+                          "file", h.channels, h.latent_height, h.latent_width);
 
   z = vae_tensor_peek_data (vae_latent_get_tensor (latent));
   plane = (gsize) h.latent_height * h.latent_width;
@@ -915,18 +905,12 @@ vae_compressed_load (const gchar  *path,
   too_large = fstat (fd, &st) != 0 || (gsize) st.st_size > MAX_FILE;
   close (fd);
   if (too_large)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "cannot open %s: over 1 GiB, too large for a .vaez file",
-                   display);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_IO,
+                          "cannot open %s: over 1 GiB, too large for a .vaez "
+                          "file", display);
 
   if (!g_file_get_contents (path, &contents, &size, NULL))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot read %s", display);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_IO, "cannot read %s", display);
 
   return g_bytes_new_take (g_steal_pointer (&contents), size);
 }

@@ -21,5 +21,8 @@ void vae_set_error (GError     **error,
  * past a failure. */
 #define vae_fail(error, code, ...) \
   (vae_set_error ((error), (code), __VA_ARGS__), FALSE)
+/* The same for functions that return a pointer. */
+#define vae_fail_null(error, code, ...) \
+  (vae_set_error ((error), (code), __VA_ARGS__), NULL)
 
 G_END_DECLS

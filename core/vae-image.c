@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-image.h"
 #include "vae-tensor-private.h"
 
@@ -99,11 +99,8 @@ vae_image_pad (const VaeTensor  *image,
       return NULL;
     }
   if (mode != VAE_PAD_EDGE && mode != VAE_PAD_REFLECT)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "unknown padding mode %d", (gint) mode);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "unknown padding mode %d", (gint) mode);
 
   c = VAE_T_C (image);
   h = VAE_T_H (image);
@@ -190,14 +187,11 @@ vae_image_crop (const VaeTensor  *image,
   if (width == 0 || height == 0 ||
       x >= w || width > w - x ||
       y >= h || height > h - y)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "crop rectangle %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-                   " at (%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT ") is not "
-                   "inside the %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " image",
-                   width, height, x, y, w, h);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "crop rectangle %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                          " at (%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT
+                          ") is not inside the %" G_GSIZE_FORMAT "x%"
+                          G_GSIZE_FORMAT " image", width, height, x, y, w, h);
 
   out = vae_tensor_new_3d_uninit (c, height, width, error);
   if (! out)
@@ -338,12 +332,9 @@ vae_image_resize (const VaeTensor  *image,
   if (! check_chw (image, "the image to resize", error))
     return NULL;
   if (width == 0 || height == 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "cannot resize to %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT,
-                   width, height);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "cannot resize to %" G_GSIZE_FORMAT "x%"
+                          G_GSIZE_FORMAT, width, height);
 
   c = VAE_T_C (image);
   h = VAE_T_H (image);

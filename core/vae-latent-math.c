@@ -395,12 +395,9 @@ vae_latent_add_noise (const VaeLatent  *latent,
   g_return_val_if_fail (latent != NULL, NULL);
 
   if (! isfinite (strength) || strength < 0.0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "the noise strength must be a number >= 0, not %g",
-                   strength);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "the noise strength must be a number >= 0, not %g",
+                          strength);
 
   out = latent_new_like (latent, &data, error);
   if (! out)

@@ -403,12 +403,9 @@ vae_latent_serialize (const VaeLatent  *latent,
   n = latent->tensor->n_elements;
   for (i = 0; i < n; i++)
     if (! isfinite (src[i]))
-      {
-        g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                     "the latent holds a non-finite value (%g at index %"
-                     G_GSIZE_FORMAT "); it cannot be saved", src[i], i);
-        return NULL;
-      }
+      return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                            "the latent holds a non-finite value (%g at index %"
+                            G_GSIZE_FORMAT "); it cannot be saved", src[i], i);
 
   header = build_header (latent, &header_length);
   /* Spaces up to a multiple of 8, as the safetensors writer does, so the
@@ -506,12 +503,9 @@ latent_from_weights (VaeWeights  *weights,
 
   w = vae_weights_lookup (weights, VAE_LATENT_TENSOR_NAME);
   if (! w)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: no tensor named \"%s\"; not a latent file",
-                   display, VAE_LATENT_TENSOR_NAME);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: no tensor named \"%s\"; not a latent file",
+                          display, VAE_LATENT_TENSOR_NAME);
 
   if (w->n_dims == 4 && w->shape[0] == 1)
     {
@@ -544,24 +538,19 @@ latent_from_weights (VaeWeights  *weights,
   if (c == 0 || h == 0 || wd == 0 ||
       c > VAE_LATENT_MAX_CHANNELS ||
       h > VAE_LATENT_MAX_SIDE || wd > VAE_LATENT_MAX_SIDE)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "%s: a latent of %" G_GSIZE_FORMAT " channels of %"
-                   G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " is empty or "
-                   "implausibly large (at most %d channels of %dx%d)",
-                   display, c, wd, h, VAE_LATENT_MAX_CHANNELS,
-                   VAE_LATENT_MAX_SIDE, VAE_LATENT_MAX_SIDE);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_SHAPE,
+                          "%s: a latent of %" G_GSIZE_FORMAT " channels of %"
+                          G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " is empty or "
+                          "implausibly large (at most %d channels of %dx%d)",
+                          display, c, wd, h, VAE_LATENT_MAX_CHANNELS,
+                          VAE_LATENT_MAX_SIDE, VAE_LATENT_MAX_SIDE);
 
   for (i = 0; i < w->n_elements; i++)
     if (! isfinite (w->data[i]))
-      {
-        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                     "%s: the latent holds a non-finite value (%g at index %"
-                     G_GSIZE_FORMAT ")", display, w->data[i], i);
-        return NULL;
-      }
+      return vae_fail_null (error, VAE_ERROR_FORMAT,
+                            "%s: the latent holds a non-finite value (%g at "
+                            "index %" G_GSIZE_FORMAT ")", display, w->data[i],
+                            i);
 
   text = vae_weights_get_metadata (weights, "vae.format_version");
   if (text)
@@ -570,30 +559,22 @@ latent_from_weights (VaeWeights  *weights,
 
       if (! g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT32, &version,
                                         NULL))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: vae.format_version \"%s\" is not a version "
-                       "number", display, text);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: vae.format_version \"%s\" is not a version "
+                              "number", display, text);
       if (version > VAE_LATENT_FORMAT_VERSION)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                       "%s: latent format version %" G_GUINT64_FORMAT
-                       " is newer than this version of libvae reads (%d)",
-                       display, version, VAE_LATENT_FORMAT_VERSION);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                              "%s: latent format version %" G_GUINT64_FORMAT
+                              " is newer than this version of libvae reads "
+                              "(%d)", display, version,
+                              VAE_LATENT_FORMAT_VERSION);
     }
 
   text = vae_weights_get_metadata (weights, "vae.value_convention");
   if (text && strcmp (text, "raw") != 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: latent values are in the \"%s\" convention; only "
-                   "\"raw\" is supported", display, text);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                          "%s: latent values are in the \"%s\" convention; "
+                          "only \"raw\" is supported", display, text);
 
   if (! parse_size_metadata (weights, display, "vae.image_width",
                              &image_width, error) ||
@@ -601,12 +582,9 @@ latent_from_weights (VaeWeights  *weights,
                              &image_height, error))
     return NULL;
   if ((image_width == 0) != (image_height == 0))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: the metadata gives only one of vae.image_width and "
-                   "vae.image_height", display);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: the metadata gives only one of vae.image_width "
+                          "and vae.image_height", display);
 
   tensor = vae_tensor_new_3d_uninit (c, h, wd, error);
   if (! tensor)

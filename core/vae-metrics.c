@@ -599,12 +599,9 @@ vae_difference_map (const VaeTensor  *a,
   if (! check_pair (a, b, TRUE, error))
     return NULL;
   if (! isfinite (gain) || gain <= 0.0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "the difference gain must be a positive number, not %g",
-                   gain);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "the difference gain must be a positive number, not "
+                          "%g", gain);
 
   c = VAE_T_C (a);
   hw = VAE_T_H (a) * VAE_T_W (a);

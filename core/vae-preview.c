@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-image.h"
 #include "vae-pixels-private.h"
 #include "vae-preview.h"
@@ -445,12 +445,9 @@ vae_latent_projection_apply (const VaeLatentProjection  *projection,
   g_return_val_if_fail (latent != NULL, NULL);
 
   if (vae_latent_get_channels (latent) != c)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "latents have %u channels, the projection expects %u",
-                   vae_latent_get_channels (latent), c);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_SHAPE,
+                          "latents have %u channels, the projection expects %u",
+                          vae_latent_get_channels (latent), c);
 
   rgb = vae_tensor_new_3d (3, h, w, error);
   if (rgb == NULL)

@@ -9,7 +9,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-file-types.h"
 #include "vae-json-private.h"
 #include "vae-registry-private.h"
@@ -167,11 +167,8 @@ check_file (const FileSpec  *file,
       if (sum == NULL)
         {
           if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            {
-              g_set_error (error, VAE_ERROR, VAE_ERROR_CANCELLED,
-                           "verification cancelled");
-              return NULL;
-            }
+            return vae_fail_null (error, VAE_ERROR_CANCELLED,
+                                  "verification cancelled");
           return check_new (file, location, VAE_REGISTRY_STATUS_UNREADABLE,
                             g_strdup_printf ("%s: cannot read: %s", location,
                                              local_error->message));

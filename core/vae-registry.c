@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-registry-private.h"
 #include "vae-resources.h"
 #include "vae-weights.h"
@@ -114,12 +114,9 @@ vae_registry_new_from_resource (GResource  *resource,
   bytes = g_resource_lookup_data (resource, RESOURCE_REGISTRY,
                                   G_RESOURCE_LOOKUP_FLAGS_NONE, &local_error);
   if (bytes == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO,
-                   "the model registry is missing from its resource: %s",
-                   local_error->message);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_IO,
+                          "the model registry is missing from its resource: %s",
+                          local_error->message);
   data = g_bytes_get_data (bytes, &size);
 
   registry = registry_parse (data, size, "resource://" RESOURCE_REGISTRY, error);
@@ -176,11 +173,8 @@ vae_registry_new_from_file (const gchar  *path,
   mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
   close (fd);
   if (! mapped)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "%s: cannot read: %s",
-                   path, local_error->message);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_IO, "%s: cannot read: %s",
+                          path, local_error->message);
   contents = g_mapped_file_get_contents (mapped);
   length = g_mapped_file_get_length (mapped);
 

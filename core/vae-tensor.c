@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-tensor-private.h"
 
 static VaeTensor *
@@ -20,29 +20,20 @@ tensor_alloc (guint         n_dims,
   guint      i;
 
   if (n_dims == 0 || n_dims > VAE_TENSOR_MAX_DIMS)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "a tensor has 1 to %d dimensions, not %u",
-                   VAE_TENSOR_MAX_DIMS, n_dims);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_SHAPE,
+                          "a tensor has 1 to %d dimensions, not %u",
+                          VAE_TENSOR_MAX_DIMS, n_dims);
 
   for (i = 0; i < n_dims; i++)
     {
       if (shape[i] == 0)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                       "tensor dimension %u is zero", i);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_SHAPE,
+                              "tensor dimension %u is zero", i);
       if (n > VAE_TENSOR_MAX_BYTES / sizeof (gfloat) / shape[i])
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                       "a tensor that large (over %" G_GSIZE_FORMAT " GiB) "
-                       "cannot be allocated",
-                       VAE_TENSOR_MAX_BYTES >> 30);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                              "a tensor that large (over %" G_GSIZE_FORMAT
+                              " GiB) cannot be allocated",
+                              VAE_TENSOR_MAX_BYTES >> 30);
       n *= shape[i];
     }
 
@@ -54,12 +45,9 @@ tensor_alloc (guint         n_dims,
   if (posix_memalign (&data, 64, bytes) != 0)
     data = NULL;
   if (data == NULL)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "out of memory allocating %" G_GSIZE_FORMAT " MiB",
-                   (n * sizeof (gfloat)) >> 20);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                          "out of memory allocating %" G_GSIZE_FORMAT " MiB",
+                          (n * sizeof (gfloat)) >> 20);
   if (zero)
     memset (data, 0, n * sizeof (gfloat));
 

@@ -11,7 +11,7 @@
 
 #include <zlib.h>
 
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-weights.h"
 
 struct _VaeWeights
@@ -129,30 +129,21 @@ weights_add (VaeWeights   *weights,
   g_return_val_if_fail (n_dims == 0 || shape != NULL, NULL);
 
   if (g_hash_table_contains (weights->by_name, name))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s' appears twice",
-                   weights->display_name, name);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: tensor '%s' appears twice",
+                          weights->display_name, name);
   if (n_dims > VAE_WEIGHT_MAX_DIMS)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: tensor '%s' has %u dimensions; at most %d are "
-                   "supported",
-                   weights->display_name, name, n_dims, VAE_WEIGHT_MAX_DIMS);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                          "%s: tensor '%s' has %u dimensions; at most %d are "
+                          "supported", weights->display_name, name, n_dims,
+                          VAE_WEIGHT_MAX_DIMS);
 
   for (i = 0; i < n_dims; i++)
     {
       if (shape[i] != 0 && n > G_MAXSIZE / sizeof (gfloat) / shape[i])
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                       "%s: tensor '%s' is too large to hold in memory",
-                       weights->display_name, name);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                              "%s: tensor '%s' is too large to hold in memory",
+                              weights->display_name, name);
       n *= shape[i];
     }
 
@@ -567,19 +558,14 @@ weights_get (VaeWeights   *weights,
 
   weight = find (weights, name);
   if (! weight)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: missing tensor '%s'", weights->display_name, name);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: missing tensor '%s'", weights->display_name,
+                          name);
   if (! materialize ((VaeWeight *) weight))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                   "%s: out of memory for tensor '%s' (%" G_GSIZE_FORMAT
-                   " MiB)", weights->display_name, name,
-                   (weight->n_elements * sizeof (gfloat)) >> 20);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                          "%s: out of memory for tensor '%s' (%" G_GSIZE_FORMAT
+                          " MiB)", weights->display_name, name,
+                          (weight->n_elements * sizeof (gfloat)) >> 20);
   ((VaeWeight *) weight)->used = TRUE;
 
   same = weight->n_dims == n_dims;
@@ -598,12 +584,9 @@ weights_get (VaeWeights   *weights,
     }
 
   if (weight->check && weight->check->state < 0)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s': %s is damaged (CRC mismatch)",
-                   weights->display_name, name, weight->check->what);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: tensor '%s': %s is damaged (CRC mismatch)",
+                          weights->display_name, name, weight->check->what);
 
   /* A NaN or infinity in a weight spreads to every pixel it touches: the
    * file is damaged, and saying so beats a garbage image.  Checked once,
@@ -616,23 +599,17 @@ weights_get (VaeWeights   *weights,
       w->checked = TRUE;
       w->finite = at < 0;
       if (at >= 0)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: tensor '%s' holds %s at element %" G_GSSIZE_FORMAT
-                       "; the weights are damaged",
-                       weights->display_name, name,
-                       isnan (weight->data[at]) ? "NaN" :
-                       weight->data[at] > 0 ? "+inf" : "-inf", at);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: tensor '%s' holds %s at element %"
+                              G_GSSIZE_FORMAT "; the weights are damaged",
+                              weights->display_name, name,
+                              isnan (weight->data[at]) ? "NaN"
+                              : weight->data[at] > 0 ? "+inf" : "-inf", at);
     }
   if (! weight->finite)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: tensor '%s' holds NaN or infinite values; the "
-                   "weights are damaged", weights->display_name, name);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: tensor '%s' holds NaN or infinite values; the "
+                          "weights are damaged", weights->display_name, name);
 
   return weight->data;
 }

@@ -266,12 +266,10 @@ vae_zip_open (const guint8  *data,
   zip->by_name = g_hash_table_new (g_str_hash, g_str_equal);
 
   if (size < END_SIZE)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: %" G_GSIZE_FORMAT " bytes is too short for a zip "
-                   "archive", display, size);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: %" G_GSIZE_FORMAT
+                          " bytes is too short for a zip archive", display,
+                          size);
 
   /* The end record is followed only by a comment of at most 65535 bytes. */
   lowest = size - END_SIZE > 65535 ? size - END_SIZE - 65535 : 0;
@@ -281,12 +279,9 @@ vae_zip_open (const guint8  *data,
           end + END_SIZE + rd16 (data + end + 20) <= size)
         break;
       if (end == lowest)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: no zip end of central directory record; "
-                       "truncated?", display);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: no zip end of central directory record; "
+                              "truncated?", display);
     }
 
   disk = rd16 (data + end + 4);
@@ -306,23 +301,17 @@ vae_zip_open (const guint8  *data,
 
       if (end < LOCATOR_SIZE ||
           rd32 (data + end - LOCATOR_SIZE) != SIG_END64_LOCATOR)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: zip end record needs Zip64 but has no Zip64 "
-                       "locator", display);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: zip end record needs Zip64 but has no Zip64 "
+                              "locator", display);
       locator = data + end - LOCATOR_SIZE;
       end64_offset = rd64 (locator + 8);
       if (end64_offset > end - LOCATOR_SIZE ||
           end - LOCATOR_SIZE - end64_offset < END64_SIZE ||
           rd32 (data + end64_offset) != SIG_END64)
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                       "%s: damaged Zip64 end of central directory record",
-                       display);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_FORMAT,
+                              "%s: damaged Zip64 end of central directory "
+                              "record", display);
       end64 = data + end64_offset;
       disk = rd32 (end64 + 16);
       directory_disk = rd32 (end64 + 20);
@@ -334,30 +323,21 @@ vae_zip_open (const guint8  *data,
     }
 
   if (disk != 0 || directory_disk != 0 || n_here != n_entries)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED,
-                   "%s: zip archives split over several files are not "
-                   "supported", display);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_UNSUPPORTED,
+                          "%s: zip archives split over several files are not "
+                          "supported", display);
   if (directory_offset > directory_limit ||
       directory_limit - directory_offset < directory_size)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip central directory (%" G_GUINT64_FORMAT
-                   " bytes at %" G_GUINT64_FORMAT ") lies outside the "
-                   "archive; truncated?", display, directory_size,
-                   directory_offset);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: zip central directory (%" G_GUINT64_FORMAT
+                          " bytes at %" G_GUINT64_FORMAT ") lies outside the "
+                          "archive; truncated?", display, directory_size,
+                          directory_offset);
   if (n_entries > directory_size / CENTRAL_SIZE)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: zip central directory of %" G_GUINT64_FORMAT
-                   " bytes cannot hold %" G_GUINT64_FORMAT " entries",
-                   display, directory_size, n_entries);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: zip central directory of %" G_GUINT64_FORMAT
+                          " bytes cannot hold %" G_GUINT64_FORMAT " entries",
+                          display, directory_size, n_entries);
 
   pos = directory_offset;
   for (i = 0; i < n_entries; i++)
@@ -460,13 +440,10 @@ vae_zip_read (VaeZip             *zip,
     {
       if (entry->size > G_MAXSIZE - 1 ||
           ! (buffer = g_try_malloc (MAX (entry->size, 1))))
-        {
-          g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                       "%s: out of memory inflating zip entry '%s' (%"
-                       G_GUINT64_FORMAT " MiB)", zip->display, entry->name,
-                       entry->size >> 20);
-          return NULL;
-        }
+        return vae_fail_null (error, VAE_ERROR_NO_MEMORY,
+                              "%s: out of memory inflating zip entry '%s' (%"
+                              G_GUINT64_FORMAT " MiB)", zip->display,
+                              entry->name, entry->size >> 20);
       if (! inflate_entry (zip, entry, buffer, error))
         {
           g_free (buffer);

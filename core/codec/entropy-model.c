@@ -98,12 +98,10 @@ get_floats (VaeWeights   *weights,
     return NULL;
   for (i = 0; i < n; i++)
     if (!isfinite (data[i]) || fabsf (data[i]) > 30.0f)
-      {
-        g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                     "%s: the codec tensor '%s' holds %g",
-                     vae_weights_get_display_name (weights), name, data[i]);
-        return NULL;
-      }
+      return vae_fail_null (error, VAE_ERROR_FORMAT,
+                            "%s: the codec tensor '%s' holds %g",
+                            vae_weights_get_display_name (weights), name,
+                            data[i]);
 
   return data;
 }
@@ -149,13 +147,10 @@ vae_entropy_model_new (VaeWeights  *weights,
       w_offset == NULL || w_offset->n_elements < 1 ||
       w_offset->n_elements > 256 ||
       w_cdf->n_elements < 3 || w_cdf->n_elements > (1u << 22))
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                   "%s: the codec tables do not fit a model of %u latent "
-                   "channels", vae_weights_get_display_name (weights),
-                   channels);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_FORMAT,
+                          "%s: the codec tables do not fit a model of %u "
+                          "latent channels",
+                          vae_weights_get_display_name (weights), channels);
 
   m = g_new0 (VaeEntropyModel, 1);
   m->channels = channels;

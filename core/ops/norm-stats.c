@@ -158,20 +158,15 @@ next_layer (VaeNormStats  *stats,
       g_array_append_val (stats->layers, fresh);
     }
   if (index >= stats->layers->len)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "group norm statistics: no statistics for call %u", index);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "group norm statistics: no statistics for call %u",
+                          index);
 
   layer = &g_array_index (stats->layers, NormLayer, index);
   if (layer->groups != groups)
-    {
-      g_set_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                   "group norm statistics: call %u has %d groups, %d recorded",
-                   index, groups, layer->groups);
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "group norm statistics: call %u has %d groups, %d "
+                          "recorded", index, groups, layer->groups);
 
   return layer;
 }
