@@ -33,29 +33,19 @@ vae_latent_export_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_export_procedure_new (plug_in, name,
-                                         GIMP_PDB_PROC_TYPE_PLUGIN, FALSE,
-                                         latent_export_run, NULL, NULL);
-  gimp_procedure_set_image_types (procedure, "*");
-  vae_file_procedure_setup (procedure,
-                            _("Autoencoder latents"),
-                            _("Export the image's latents as a .latent file"),
-                            _("Encodes the image (visible layers merged and "
-                              "flattened) with the chosen model and writes "
-                              "the latents as a .latent file, which File ▸ "
-                              "Open decodes again and ComfyUI's Load Latent "
-                              "reads.  The image is not changed."));
-  gimp_file_procedure_set_format_name (GIMP_FILE_PROCEDURE (procedure),
-                                       "Latent");
-  gimp_file_procedure_set_mime_types (GIMP_FILE_PROCEDURE (procedure),
-                                      "application/x-vae-latent");
-  gimp_file_procedure_set_extensions (GIMP_FILE_PROCEDURE (procedure),
-                                      "latent");
-  gimp_export_procedure_set_capabilities (GIMP_EXPORT_PROCEDURE (procedure),
-                                          GIMP_EXPORT_CAN_HANDLE_RGB |
-                                          GIMP_EXPORT_CAN_HANDLE_GRAY,
-                                          NULL, NULL, NULL);
-
+  procedure = vae_file_export_procedure_new (plug_in, name,
+                                             &vae_latent_format,
+                                             latent_export_run,
+                                             _("Export the image's latents "
+                                               "as a .latent file"),
+                                             _("Encodes the image (visible "
+                                               "layers merged and flattened) "
+                                               "with the chosen model and "
+                                               "writes the latents as a "
+                                               ".latent file, which File ▸ "
+                                               "Open decodes again and "
+                                               "ComfyUI's Load Latent reads.  "
+                                               "The image is not changed."));
   vae_plugin_add_model_argument (procedure);
 
   return procedure;
@@ -79,24 +69,13 @@ latent_export_run (GimpProcedure        *procedure,
 
   gegl_init (NULL, NULL);
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! latent_export_dialog (procedure, config, image))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
+  if (vae_plugin_interactive (run_mode) &&
+      ! latent_export_dialog (procedure, config, image))
+    return vae_plugin_return_cancel (procedure);
 
   model = vae_plugin_config_load_model (config, &error);
-  if (model == NULL)
+  if (model == NULL || ! vae_plugin_check_encoder (model, &error))
     return vae_plugin_return_error (procedure, error);
-  if (! vae_model_can_encode (model))
-    {
-      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
-                   _("The model “%s” has no encoder."),
-                   vae_plugin_model_label (model));
-      return vae_plugin_return_error (procedure, error);
-    }
 
   rgb = vae_file_export_pixels (image, options, &error);
   if (rgb == NULL)

@@ -58,31 +58,22 @@ vae_vaez_export_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_export_procedure_new (plug_in, name,
-                                         GIMP_PDB_PROC_TYPE_PLUGIN, FALSE,
-                                         vaez_export_run, NULL, NULL);
-  gimp_procedure_set_image_types (procedure, "*");
-  vae_file_procedure_setup (procedure,
-                            _("Autoencoder compressed image"),
-                            _("Export the image as a .vaez compressed image"),
-                            _("Compresses the image (visible layers merged "
-                              "and flattened) with an autoencoder: the "
-                              "registered codec model, or the default model "
-                              "with libvae's generic coder when no codec "
-                              "model is installed, or the model named.  "
-                              "Aims at a quality or at a number of bits per "
-                              "pixel.  The image is not changed."));
-  gimp_file_procedure_set_format_name (GIMP_FILE_PROCEDURE (procedure),
-                                       "VAEZ");
-  gimp_file_procedure_set_mime_types (GIMP_FILE_PROCEDURE (procedure),
-                                      "image/x-vaez");
-  gimp_file_procedure_set_extensions (GIMP_FILE_PROCEDURE (procedure),
-                                      "vaez");
-  gimp_export_procedure_set_capabilities (GIMP_EXPORT_PROCEDURE (procedure),
-                                          GIMP_EXPORT_CAN_HANDLE_RGB |
-                                          GIMP_EXPORT_CAN_HANDLE_GRAY,
-                                          NULL, NULL, NULL);
-
+  procedure = vae_file_export_procedure_new (plug_in, name,
+                                             &vae_vaez_format,
+                                             vaez_export_run,
+                                             _("Export the image as a .vaez "
+                                               "compressed image"),
+                                             _("Compresses the image (visible "
+                                               "layers merged and flattened) "
+                                               "with an autoencoder: the "
+                                               "registered codec model, or "
+                                               "the default model with "
+                                               "libvae's generic coder when "
+                                               "no codec model is installed, "
+                                               "or the model named.  Aims at "
+                                               "a quality or at a number of "
+                                               "bits per pixel.  The image is "
+                                               "not changed."));
   gimp_procedure_add_choice_argument (procedure, "rate",
                                       _("_Aim at"),
                                       _("Choose the quality, or the file "
@@ -220,25 +211,14 @@ vaez_export_run (GimpProcedure        *procedure,
   if (rgb == NULL)
     return vae_plugin_return_error (procedure, error);
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! vaez_export_dialog (procedure, config, image, rgb))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
+  if (vae_plugin_interactive (run_mode) &&
+      ! vaez_export_dialog (procedure, config, image, rgb))
+    return vae_plugin_return_cancel (procedure);
 
   g_object_get (config, "model", &requested, NULL);
   model = export_model (requested, &fallback, &error);
-  if (model == NULL)
+  if (model == NULL || ! vae_plugin_check_encoder (model, &error))
     return vae_plugin_return_error (procedure, error);
-  if (! vae_model_can_encode (model))
-    {
-      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
-                   _("The model “%s” has no encoder."),
-                   vae_plugin_model_label (model));
-      return vae_plugin_return_error (procedure, error);
-    }
   if (fallback && run_mode != GIMP_RUN_INTERACTIVE)
     g_message (_("No codec model is installed: “%s” is compressed with "
                  "%s and the generic coder, which makes larger files."),
@@ -559,7 +539,6 @@ vaez_export_dialog (GimpProcedure       *procedure,
   ExportDialog  state = { NULL, };
   GtkWidget    *dialog;
   GValue        value = G_VALUE_INIT;
-  gulong        handler;
   gboolean      run;
 
   state.config = config;
@@ -599,12 +578,10 @@ vaez_export_dialog (GimpProcedure       *procedure,
   g_object_bind_property (config, "model", state.chooser, "value",
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   model_changed (G_OBJECT (state.chooser), NULL, &state);
-  handler = g_signal_connect (config, "notify",
-                              G_CALLBACK (settings_changed), &state);
 
-  run = vae_plugin_dialog_run (dialog);
-
-  g_signal_handler_disconnect (config, handler);
+  run = vae_plugin_dialog_run_watching (dialog, config,
+                                        G_CALLBACK (settings_changed),
+                                        &state);
   vae_tensor_unref (state.region);
   g_clear_pointer (&state.model, vae_model_unref);
   g_free (state.model_name);

@@ -22,7 +22,15 @@ G_BEGIN_DECLS
 #define VAE_PROC_INTERPOLATE   "plug-in-vae-interpolate"
 #define VAE_PROC_EDIT          "plug-in-vae-edit"
 
-/* One constructor per procedure file. */
+#define VAE_PROC_LATENT_LOAD   "file-vae-latent-load"
+#define VAE_PROC_LATENT_THUMB  "file-vae-latent-load-thumb"
+#define VAE_PROC_LATENT_EXPORT "file-vae-latent-export"
+#define VAE_PROC_VAEZ_LOAD     "file-vaez-load"
+#define VAE_PROC_VAEZ_THUMB    "file-vaez-load-thumb"
+#define VAE_PROC_VAEZ_EXPORT   "file-vaez-export"
+
+/* One constructor per procedure file (the file procedures' are in
+ * vae-file-common.h). */
 GimpProcedure * vae_encode_procedure_new      (GimpPlugIn   *plug_in,
                                                const gchar  *name);
 GimpProcedure * vae_decode_procedure_new      (GimpPlugIn   *plug_in,
@@ -34,19 +42,47 @@ GimpProcedure * vae_interpolate_procedure_new (GimpPlugIn   *plug_in,
 GimpProcedure * vae_edit_procedure_new        (GimpPlugIn   *plug_in,
                                                const gchar  *name);
 
+/* What GIMP passes to a run of a procedure of Filters ▸ VAE. */
+typedef struct
+{
+  GimpProcedure        *procedure;
+  GimpRunMode           run_mode;
+  GimpImage            *image;
+  GimpDrawable        **drawables;
+  GimpProcedureConfig  *config;
+} VaePluginRun;
+
+typedef GimpValueArray * (* VaePluginRunFunc) (const VaePluginRun *run);
+
 /* Procedure set-up shared by all of them. */
 void             vae_plugin_procedure_setup     (GimpProcedure   *procedure,
                                                  const gchar     *menu_label,
                                                  const gchar     *blurb,
                                                  const gchar     *help);
+GimpProcedure  * vae_plugin_image_procedure_new (GimpPlugIn      *plug_in,
+                                                 const gchar     *name,
+                                                 VaePluginRunFunc run,
+                                                 GimpProcedureSensitivityMask sensitivity,
+                                                 const gchar     *menu_label,
+                                                 const gchar     *blurb,
+                                                 const gchar     *help);
 void             vae_plugin_add_model_argument  (GimpProcedure   *procedure);
+void             vae_plugin_add_layer_return_value
+                                                (GimpProcedure   *procedure,
+                                                 const gchar     *blurb);
 
 /* Run-time helpers. */
+gboolean         vae_plugin_interactive         (GimpRunMode      run_mode);
 GimpValueArray * vae_plugin_return_error        (GimpProcedure   *procedure,
                                                  GError          *error);
-gboolean         vae_plugin_check_image         (GimpImage       *image,
-                                                 GError         **error);
+GimpValueArray * vae_plugin_return_cancel       (GimpProcedure   *procedure);
+GimpValueArray * vae_plugin_return_layer        (GimpProcedure   *procedure,
+                                                 GimpLayer       *layer);
 GimpDrawable   * vae_plugin_single_drawable     (GimpDrawable   **drawables,
+                                                 GError         **error);
+GimpDrawable   * vae_plugin_source_layer        (GimpDrawable   **drawables,
+                                                 GError         **error);
+gboolean         vae_plugin_check_encoder       (VaeModel        *model,
                                                  GError         **error);
 VaeModel       * vae_plugin_config_load_model   (GimpProcedureConfig *config,
                                                  GError         **error);

@@ -67,15 +67,8 @@ typedef struct
   gint y;
 } Geometry;
 
-static GimpValueArray * decode_run    (GimpProcedure        *procedure,
-                                       GimpRunMode           run_mode,
-                                       GimpImage            *image,
-                                       GimpDrawable        **drawables,
-                                       GimpProcedureConfig  *config,
-                                       gpointer              run_data);
-static gboolean         decode_dialog (GimpProcedure        *procedure,
-                                       GimpProcedureConfig  *config,
-                                       GimpDrawable        **drawables);
+static GimpValueArray * decode_run    (const VaePluginRun   *run);
+static gboolean         decode_dialog (const VaePluginRun   *run);
 
 GimpProcedure *
 vae_decode_procedure_new (GimpPlugIn  *plug_in,
@@ -83,21 +76,19 @@ vae_decode_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_image_procedure_new (plug_in, name,
-                                        GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        decode_run, NULL, NULL);
-  gimp_procedure_set_sensitivity_mask (procedure,
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE |
-                                       GIMP_PROCEDURE_SENSITIVE_NO_DRAWABLES);
-  vae_plugin_procedure_setup (procedure,
-                              _("_Decode Latents to New Layer..."),
-                              _("Decode latents into a new layer"),
-                              _("Decodes the latents carried by the selected "
-                                "layer, or those in a .latent file, into a "
-                                "new layer: 1024 × 1024 by default, the "
-                                "encoded size, or a custom size."));
-
-  vae_plugin_add_model_argument (procedure);
+  procedure = vae_plugin_image_procedure_new (plug_in, name, decode_run,
+                                              GIMP_PROCEDURE_SENSITIVE_DRAWABLE |
+                                              GIMP_PROCEDURE_SENSITIVE_NO_DRAWABLES,
+                                              _("_Decode Latents to New "
+                                                "Layer..."),
+                                              _("Decode latents into a new "
+                                                "layer"),
+                                              _("Decodes the latents carried "
+                                                "by the selected layer, or "
+                                                "those in a .latent file, "
+                                                "into a new layer: 1024 × "
+                                                "1024 by default, the encoded "
+                                                "size, or a custom size."));
   gimp_procedure_add_file_argument (procedure, "latent-file",
                                     _("Latent _file"),
                                     _("Decode this .latent file instead of "
@@ -173,11 +164,7 @@ vae_decode_procedure_new (GimpPlugIn  *plug_in,
                                       "restore",
                                       G_PARAM_READWRITE);
 
-  gimp_procedure_add_layer_return_value (procedure, "layer",
-                                         _("Layer"),
-                                         _("The decoded layer"),
-                                         FALSE,
-                                         G_PARAM_READWRITE);
+  vae_plugin_add_layer_return_value (procedure, _("The decoded layer"));
 
   return procedure;
 }
@@ -448,12 +435,7 @@ decode_source (GimpProcedureConfig  *config,
 }
 
 static GimpValueArray *
-decode_run (GimpProcedure        *procedure,
-            GimpRunMode           run_mode,
-            GimpImage            *image,
-            GimpDrawable        **drawables,
-            GimpProcedureConfig  *config,
-            gpointer              run_data)
+decode_run (const VaePluginRun *run)
 {
   g_autoptr (VaeModel)  model   = NULL;
   g_autoptr (VaeLatent) latent  = NULL;
@@ -461,7 +443,6 @@ decode_run (GimpProcedure        *procedure,
   g_autoptr (VaeTensor) alpha   = NULL;
   g_autoptr (VaeTensor) rgb     = NULL;
   g_autoptr (VaeTensor) placed_alpha = NULL;
-  GimpValueArray       *return_values;
   GimpDrawable         *drawable = NULL;
   GimpLayer            *layer;
   GimpLayer            *parent;
@@ -482,40 +463,31 @@ decode_run (GimpProcedure        *procedure,
   gint                  resample;
   gint                  alpha_mode;
 
-  gegl_init (NULL, NULL);
-
-  if (! vae_plugin_check_image (image, &error))
-    return vae_plugin_return_error (procedure, error);
-
   /* The dialog opens even without latents: a file can be chosen there. */
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! decode_dialog (procedure, config, drawables))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
+  if (vae_plugin_interactive (run->run_mode) &&
+      ! decode_dialog (run))
+    return vae_plugin_return_cancel (run->procedure);
 
-  latent = decode_source (config, drawables, &drawable, &source_name,
+  latent = decode_source (run->config, run->drawables, &drawable, &source_name,
                           &from_file, &error);
   if (latent == NULL)
     {
       g_free (source_name);
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
 
-  model = decode_model (config, latent, run_mode, &error);
+  model = decode_model (run->config, latent, run->run_mode, &error);
   if (model == NULL)
     {
       g_free (source_name);
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
 
-  g_object_get (config, "width", &width, "height", &height, NULL);
-  size_mode  = gimp_procedure_config_get_choice_id (config, "size");
-  aspect     = gimp_procedure_config_get_choice_id (config, "aspect");
-  resample   = gimp_procedure_config_get_choice_id (config, "resample");
-  alpha_mode = gimp_procedure_config_get_choice_id (config, "alpha");
+  g_object_get (run->config, "width", &width, "height", &height, NULL);
+  size_mode  = gimp_procedure_config_get_choice_id (run->config, "size");
+  aspect     = gimp_procedure_config_get_choice_id (run->config, "aspect");
+  resample   = gimp_procedure_config_get_choice_id (run->config, "resample");
+  alpha_mode = gimp_procedure_config_get_choice_id (run->config, "alpha");
 
   encoded_size (model, latent, &source_width, &source_height);
   if (size_mode == SIZE_1024)
@@ -566,33 +538,28 @@ decode_run (GimpProcedure        *procedure,
                           vae_plugin_model_label (model));
   g_free (base);
 
-  gimp_image_undo_group_start (image);
-  vae_plugin_position_above (image, drawable != NULL ? GIMP_ITEM (drawable)
-                                                     : NULL,
+  gimp_image_undo_group_start (run->image);
+  vae_plugin_position_above (run->image,
+                             drawable != NULL ? GIMP_ITEM (drawable) : NULL,
                              &parent, &position);
-  layer = vae_plugin_layer_add (image, name, rgb, placed_alpha, parent,
+  layer = vae_plugin_layer_add (run->image, name, rgb, placed_alpha, parent,
                                 position, &error);
   if (layer != NULL)
-    place_on_canvas (image, layer, drawable);
-  gimp_image_undo_group_end (image);
+    place_on_canvas (run->image, layer, drawable);
+  gimp_image_undo_group_end (run->image);
   g_free (name);
 
   if (layer == NULL)
     goto fail;
 
-  gimp_progress_update (1.0);
   g_free (source_name);
 
-  return_values = gimp_procedure_new_return_values (procedure,
-                                                    GIMP_PDB_SUCCESS, NULL);
-  GIMP_VALUES_SET_LAYER (return_values, 1, layer);
-
-  return return_values;
+  return vae_plugin_return_layer (run->procedure, layer);
 
  fail:
   g_free (source_name);
 
-  return vae_plugin_return_error (procedure, error);
+  return vae_plugin_return_error (run->procedure, error);
 }
 
 
@@ -783,20 +750,17 @@ decode_config_notify (GObject      *config,
 }
 
 static gboolean
-decode_dialog (GimpProcedure        *procedure,
-               GimpProcedureConfig  *config,
-               GimpDrawable        **drawables)
+decode_dialog (const VaePluginRun *run)
 {
-  DecodeDialog  state = { config, drawables, NULL, NULL, NULL };
+  DecodeDialog  state = { run->config, run->drawables, NULL, NULL, NULL };
   GtkWidget    *dialog;
   GtkWidget    *box;
   GValue        custom = G_VALUE_INIT;
   const gchar  *size_properties[] = { "width", "height" };
-  gulong        handler;
   gsize         i;
-  gboolean      run;
+  gboolean      accepted;
 
-  dialog = gimp_procedure_dialog_new (procedure, config,
+  dialog = gimp_procedure_dialog_new (run->procedure, run->config,
                                       _("Decode Latents to New Layer"));
   box = gimp_procedure_dialog_fill_box (GIMP_PROCEDURE_DIALOG (dialog),
                                         "custom-size-box",
@@ -819,17 +783,16 @@ decode_dialog (GimpProcedure        *procedure,
 
   state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
   decode_load_latents (&state);
-  state.choice = vae_plugin_model_choice_new (config, 0, 0, state.latent,
+  state.choice = vae_plugin_model_choice_new (run->config, 0, 0, state.latent,
                                               decode_model_changed, &state);
   vae_plugin_dialog_pack (dialog, state.choice, 0);
   vae_plugin_dialog_pack (dialog, state.preview, -1);
   decode_update_preview (&state);
-  handler = g_signal_connect (config, "notify",
-                              G_CALLBACK (decode_config_notify), &state);
 
-  run = vae_plugin_dialog_run (dialog);
-  g_signal_handler_disconnect (config, handler);
+  accepted = vae_plugin_dialog_run_watching (dialog, run->config,
+                                             G_CALLBACK (decode_config_notify),
+                                             &state);
   vae_latent_unref (state.latent);
 
-  return run;
+  return accepted;
 }

@@ -36,14 +36,8 @@ typedef struct
   gint      aspect;
 } EditParams;
 
-static GimpValueArray * edit_run    (GimpProcedure        *procedure,
-                                     GimpRunMode           run_mode,
-                                     GimpImage            *image,
-                                     GimpDrawable        **drawables,
-                                     GimpProcedureConfig  *config,
-                                     gpointer              run_data);
-static gboolean         edit_dialog (GimpProcedure        *procedure,
-                                     GimpProcedureConfig  *config,
+static GimpValueArray * edit_run    (const VaePluginRun   *run);
+static gboolean         edit_dialog (const VaePluginRun   *run,
                                      GimpDrawable         *drawable,
                                      VaeLatent            *latent);
 
@@ -53,21 +47,19 @@ vae_edit_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_image_procedure_new (plug_in, name,
-                                        GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        edit_run, NULL, NULL);
-  gimp_procedure_set_sensitivity_mask (procedure,
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
-  vae_plugin_procedure_setup (procedure,
-                              _("Edit _Latents..."),
-                              _("Edit a layer's latents and decode them"),
-                              _("Mixes the latents of the selected layer "
-                                "with another layer's, applies a gain and "
-                                "offset (global and per channel) and seeded "
-                                "noise, and decodes the result into a new "
-                                "layer that carries the edited latents."));
-
-  vae_plugin_add_model_argument (procedure);
+  procedure = vae_plugin_image_procedure_new (plug_in, name, edit_run,
+                                              GIMP_PROCEDURE_SENSITIVE_DRAWABLE,
+                                              _("Edit _Latents..."),
+                                              _("Edit a layer's latents and "
+                                                "decode them"),
+                                              _("Mixes the latents of the "
+                                                "selected layer with another "
+                                                "layer's, applies a gain and "
+                                                "offset (global and per "
+                                                "channel) and seeded noise, "
+                                                "and decodes the result into "
+                                                "a new layer that carries the "
+                                                "edited latents."));
   gimp_procedure_add_double_argument (procedure, "gain",
                                       _("_Gain"),
                                       _("Multiplies every latent value"),
@@ -115,11 +107,7 @@ vae_edit_procedure_new (GimpPlugIn  *plug_in,
                                   _("How the mixed layer's latents take this "
                                     "layer's shape when they differ"));
 
-  gimp_procedure_add_layer_return_value (procedure, "layer",
-                                         _("Layer"),
-                                         _("The decoded layer"),
-                                         FALSE,
-                                         G_PARAM_READWRITE);
+  vae_plugin_add_layer_return_value (procedure, _("The decoded layer"));
 
   return procedure;
 }
@@ -278,12 +266,7 @@ mix_latent_from_config (GimpProcedureConfig  *config,
 }
 
 static GimpValueArray *
-edit_run (GimpProcedure        *procedure,
-          GimpRunMode           run_mode,
-          GimpImage            *image,
-          GimpDrawable        **drawables,
-          GimpProcedureConfig  *config,
-          gpointer              run_data)
+edit_run (const VaePluginRun *run)
 {
   g_autoptr (VaeModel)  model   = NULL;
   g_autoptr (VaeLatent) latent  = NULL;
@@ -291,7 +274,6 @@ edit_run (GimpProcedure        *procedure,
   g_autoptr (VaeLatent) edited  = NULL;
   g_autoptr (VaeTensor) picture = NULL;
   g_autoptr (VaeTensor) alpha   = NULL;
-  GimpValueArray       *return_values;
   GimpDrawable         *drawable;
   GimpLayer            *layer = NULL;
   GimpLayer            *parent;
@@ -303,11 +285,9 @@ edit_run (GimpProcedure        *procedure,
   gint                  position;
   gint                  x, y;
 
-  gegl_init (NULL, NULL);
-
-  if (! vae_plugin_check_image (image, &error) ||
-      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL)
-    return vae_plugin_return_error (procedure, error);
+  drawable = vae_plugin_single_drawable (run->drawables, &error);
+  if (drawable == NULL)
+    return vae_plugin_return_error (run->procedure, error);
   /* Edit has no file to offer, unlike Decode. */
   if (! vae_plugin_latent_has (GIMP_ITEM (drawable)))
     {
@@ -316,39 +296,35 @@ edit_run (GimpProcedure        *procedure,
                      "with Filters ▸ VAE ▸ Encode Layer to Latents, or open "
                      "a .latent file with File ▸ Open."),
                    gimp_item_get_name (GIMP_ITEM (drawable)));
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
   if ((latent = vae_plugin_latent_get (GIMP_ITEM (drawable), &error)) == NULL)
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! edit_dialog (procedure, config, drawable, latent))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
+  if (vae_plugin_interactive (run->run_mode) &&
+      ! edit_dialog (run, drawable, latent))
+    return vae_plugin_return_cancel (run->procedure);
 
-  model = vae_plugin_config_load_model_for (config, latent, &error);
+  model = vae_plugin_config_load_model_for (run->config, latent, &error);
   if (model == NULL)
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
-  mix = mix_latent_from_config (config, model, &error);
+  mix = mix_latent_from_config (run->config, model, &error);
   if (error != NULL)
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
-  params_read (config, &params);
+  params_read (run->config, &params);
   edited = apply_edits (latent, mix, &params, &error);
   params_clear (&params);
   if (edited == NULL)
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
   gimp_progress_init_printf (_("Decoding edited latents with %s"),
                              vae_plugin_model_label (model));
   vae_plugin_progress_span (&progress, 0.0, 0.95);
   if (! vae_model_decode (model, edited, &picture, NULL, NULL,
                           vae_plugin_progress_func, &progress, &error))
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
   /* The latent layer's alpha is the encoded layer's. */
   if (gimp_drawable_has_alpha (drawable))
@@ -356,46 +332,41 @@ edit_run (GimpProcedure        *procedure,
       VaePluginPixels pixels;
 
       if (! vae_plugin_pixels_read (drawable, FALSE, &pixels, &error))
-        return vae_plugin_return_error (procedure, error);
+        return vae_plugin_return_error (run->procedure, error);
       alpha = vae_plugin_alpha_fit (pixels.alpha,
                                     vae_tensor_get_dim (picture, 2),
                                     vae_tensor_get_dim (picture, 1), &error);
       vae_plugin_pixels_clear (&pixels);
       if (alpha == NULL)
-        return vae_plugin_return_error (procedure, error);
+        return vae_plugin_return_error (run->procedure, error);
     }
 
   base = vae_plugin_base_name (gimp_item_get_name (GIMP_ITEM (drawable)));
   name = g_strdup_printf (_("%s (edited, %s)"), base,
                           vae_plugin_model_label (model));
   g_free (base);
-  gimp_image_undo_group_start (image);
-  vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
-  layer = vae_plugin_layer_add (image, name, picture, alpha, parent, position,
-                                &error);
+  gimp_image_undo_group_start (run->image);
+  vae_plugin_position_above (run->image, GIMP_ITEM (drawable),
+                             &parent, &position);
+  layer = vae_plugin_layer_add (run->image, name, picture, alpha, parent,
+                                position, &error);
   if (layer != NULL)
     {
       gimp_drawable_get_offsets (drawable, &x, &y);
       gimp_layer_set_offsets (layer, x, y);
       if (! vae_plugin_latent_attach (GIMP_ITEM (layer), edited, &error))
         {
-          gimp_image_remove_layer (image, layer);
+          gimp_image_remove_layer (run->image, layer);
           layer = NULL;
         }
     }
-  gimp_image_undo_group_end (image);
+  gimp_image_undo_group_end (run->image);
   g_free (name);
 
   if (layer == NULL)
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
-  gimp_progress_update (1.0);
-
-  return_values = gimp_procedure_new_return_values (procedure,
-                                                    GIMP_PDB_SUCCESS, NULL);
-  GIMP_VALUES_SET_LAYER (return_values, 1, layer);
-
-  return return_values;
+  return vae_plugin_return_layer (run->procedure, layer);
 }
 
 
@@ -539,19 +510,17 @@ edit_config_notify (GObject    *config,
 }
 
 static gboolean
-edit_dialog (GimpProcedure       *procedure,
-             GimpProcedureConfig *config,
-             GimpDrawable        *drawable,
-             VaeLatent           *latent)
+edit_dialog (const VaePluginRun *run,
+             GimpDrawable       *drawable,
+             VaeLatent          *latent)
 {
-  EditDialog  state = { config, NULL, NULL, NULL };
+  EditDialog  state = { run->config, NULL, NULL, NULL };
   GtkWidget  *dialog;
   GtkWidget  *expander;
   GtkWidget  *channels;
-  gulong      handler;
-  gboolean    run;
+  gboolean    accepted;
 
-  dialog = gimp_procedure_dialog_new (procedure, config,
+  dialog = gimp_procedure_dialog_new (run->procedure, run->config,
                                       _("Edit Latents"));
   gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
                                          "gain", 1.0);
@@ -567,13 +536,13 @@ edit_dialog (GimpProcedure       *procedure,
                               "aspect", NULL);
 
   state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
-  state.choice = vae_plugin_model_choice_new (config, 0, 0, latent,
+  state.choice = vae_plugin_model_choice_new (run->config, 0, 0, latent,
                                               edit_model_changed, &state);
   state.latent = vae_latent_ref (latent);
 
   expander = gtk_expander_new_with_mnemonic (_("_Per-channel gain and "
                                                "offset"));
-  channels = vae_ui_channel_editor_new (G_OBJECT (config),
+  channels = vae_ui_channel_editor_new (G_OBJECT (run->config),
                                         "channel-gains", "channel-offsets",
                                         vae_latent_get_channels (latent));
   gtk_container_add (GTK_CONTAINER (expander), channels);
@@ -583,12 +552,11 @@ edit_dialog (GimpProcedure       *procedure,
   vae_plugin_dialog_pack (dialog, state.preview, 1);
   vae_plugin_dialog_pack (dialog, expander, -1);
   edit_update_preview (&state);
-  handler = g_signal_connect (config, "notify",
-                              G_CALLBACK (edit_config_notify), &state);
 
-  run = vae_plugin_dialog_run (dialog);
-  g_signal_handler_disconnect (config, handler);
+  accepted = vae_plugin_dialog_run_watching (dialog, run->config,
+                                             G_CALLBACK (edit_config_notify),
+                                             &state);
   vae_latent_unref (state.latent);
 
-  return run;
+  return accepted;
 }

@@ -19,14 +19,8 @@
 /* Largest side of the image the dialog's latent preview encodes. */
 #define PREVIEW_SIDE 256
 
-static GimpValueArray * encode_run    (GimpProcedure        *procedure,
-                                       GimpRunMode           run_mode,
-                                       GimpImage            *image,
-                                       GimpDrawable        **drawables,
-                                       GimpProcedureConfig  *config,
-                                       gpointer              run_data);
-static gboolean         encode_dialog (GimpProcedure        *procedure,
-                                       GimpProcedureConfig  *config,
+static GimpValueArray * encode_run    (const VaePluginRun   *run);
+static gboolean         encode_dialog (const VaePluginRun   *run,
                                        GimpDrawable         *drawable);
 
 GimpProcedure *
@@ -35,23 +29,21 @@ vae_encode_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_image_procedure_new (plug_in, name,
-                                        GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        encode_run, NULL, NULL);
-  gimp_procedure_set_sensitivity_mask (procedure,
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
-  vae_plugin_procedure_setup (procedure,
-                              _("_Encode Layer to Latents..."),
-                              _("Encode a layer into latents"),
-                              _("Runs the chosen model's encoder on the "
-                                "selected layer, or on the bounding box of "
-                                "the selection.  The result is a new layer "
-                                "above it that shows the latents as colours "
-                                "and carries the latent tensor, kept in XCF "
-                                "files.  The latents can also be written to "
-                                "a .latent file."));
-
-  vae_plugin_add_model_argument (procedure);
+  procedure = vae_plugin_image_procedure_new (plug_in, name, encode_run,
+                                              GIMP_PROCEDURE_SENSITIVE_DRAWABLE,
+                                              _("_Encode Layer to Latents..."),
+                                              _("Encode a layer into latents"),
+                                              _("Runs the chosen model's "
+                                                "encoder on the selected "
+                                                "layer, or on the bounding "
+                                                "box of the selection.  The "
+                                                "result is a new layer above "
+                                                "it that shows the latents as "
+                                                "colours and carries the "
+                                                "latent tensor, kept in XCF "
+                                                "files.  The latents can also "
+                                                "be written to a .latent "
+                                                "file."));
   gimp_procedure_add_file_argument (procedure, "latent-file",
                                     _("Also save to _file"),
                                     _("Also write the latents to this "
@@ -96,17 +88,11 @@ latent_picture (VaeModel         *model,
 }
 
 static GimpValueArray *
-encode_run (GimpProcedure        *procedure,
-            GimpRunMode           run_mode,
-            GimpImage            *image,
-            GimpDrawable        **drawables,
-            GimpProcedureConfig  *config,
-            gpointer              run_data)
+encode_run (const VaePluginRun *run)
 {
   g_autoptr (VaeModel)  model   = NULL;
   g_autoptr (VaeLatent) latent  = NULL;
   g_autoptr (VaeTensor) picture = NULL;
-  GimpValueArray       *return_values;
   GimpDrawable         *drawable;
   GimpLayer            *layer;
   GimpLayer            *parent;
@@ -119,34 +105,20 @@ encode_run (GimpProcedure        *procedure,
   gint                  position;
   gboolean              attached;
 
-  gegl_init (NULL, NULL);
+  drawable = vae_plugin_source_layer (run->drawables, &error);
+  if (drawable == NULL)
+    return vae_plugin_return_error (run->procedure, error);
 
-  if (! vae_plugin_check_image (image, &error) ||
-      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL ||
-      ! vae_plugin_refuse_latent_preview (drawable, &error))
-    return vae_plugin_return_error (procedure, error);
+  if (vae_plugin_interactive (run->run_mode) &&
+      ! encode_dialog (run, drawable))
+    return vae_plugin_return_cancel (run->procedure);
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! encode_dialog (procedure, config, drawable))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
-
-  model = vae_plugin_config_load_model (config, &error);
-  if (model == NULL)
-    return vae_plugin_return_error (procedure, error);
-  if (! vae_model_can_encode (model))
-    {
-      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
-                   _("The model “%s” has no encoder."),
-                   vae_plugin_model_label (model));
-      return vae_plugin_return_error (procedure, error);
-    }
+  model = vae_plugin_config_load_model (run->config, &error);
+  if (model == NULL || ! vae_plugin_check_encoder (model, &error))
+    return vae_plugin_return_error (run->procedure, error);
 
   if (! vae_plugin_pixels_read (drawable, TRUE, &pixels, &error))
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
   gimp_progress_init_printf (_("Encoding “%s” with %s"),
                              gimp_item_get_name (GIMP_ITEM (drawable)),
@@ -164,7 +136,7 @@ encode_run (GimpProcedure        *procedure,
     goto fail;
   gimp_progress_update (0.95);
 
-  g_object_get (config, "latent-file", &file, NULL);
+  g_object_get (run->config, "latent-file", &file, NULL);
   if (file != NULL && ! vae_plugin_latent_save_file (latent, file, &error))
     goto fail;
 
@@ -173,9 +145,10 @@ encode_run (GimpProcedure        *procedure,
                           vae_plugin_model_label (model));
   g_free (base);
 
-  gimp_image_undo_group_start (image);
-  vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
-  layer = vae_plugin_layer_add (image, name, picture, pixels.alpha,
+  gimp_image_undo_group_start (run->image);
+  vae_plugin_position_above (run->image, GIMP_ITEM (drawable),
+                             &parent, &position);
+  layer = vae_plugin_layer_add (run->image, name, picture, pixels.alpha,
                                 parent, position, &error);
   attached = FALSE;
   if (layer != NULL)
@@ -190,34 +163,29 @@ encode_run (GimpProcedure        *procedure,
           /* The source stays selected, so that the next filter (say
            * Reconstruct) works on the photo and not on this picture of
            * its latents. */
-          gimp_image_set_selected_layers (image, keep);
+          gimp_image_set_selected_layers (run->image, keep);
         }
       else
         {
-          gimp_image_remove_layer (image, layer);
+          gimp_image_remove_layer (run->image, layer);
         }
     }
-  gimp_image_undo_group_end (image);
+  gimp_image_undo_group_end (run->image);
   g_free (name);
 
   if (! attached)
     goto fail;
 
-  gimp_progress_update (1.0);
   g_clear_object (&file);
   vae_plugin_pixels_clear (&pixels);
 
-  return_values = gimp_procedure_new_return_values (procedure,
-                                                    GIMP_PDB_SUCCESS, NULL);
-  GIMP_VALUES_SET_LAYER (return_values, 1, layer);
-
-  return return_values;
+  return vae_plugin_return_layer (run->procedure, layer);
 
  fail:
   g_clear_object (&file);
   vae_plugin_pixels_clear (&pixels);
 
-  return vae_plugin_return_error (procedure, error);
+  return vae_plugin_return_error (run->procedure, error);
 }
 
 
@@ -317,9 +285,8 @@ encode_model_changed (VaeModel *model,
 }
 
 static gboolean
-encode_dialog (GimpProcedure       *procedure,
-               GimpProcedureConfig *config,
-               GimpDrawable        *drawable)
+encode_dialog (const VaePluginRun *run,
+               GimpDrawable       *drawable)
 {
   EncodeDialog     state = { NULL, NULL };
   VaePluginPixels  pixels;
@@ -327,7 +294,7 @@ encode_dialog (GimpProcedure       *procedure,
   GtkWidget       *choice;
   gint             width = 0;
   gint             height = 0;
-  gboolean         run;
+  gboolean         accepted;
 
   /* The preview encodes a small copy of the layer, read once here: the
    * worker thread must not call libgimp.
@@ -341,20 +308,20 @@ encode_dialog (GimpProcedure       *procedure,
       vae_plugin_pixels_clear (&pixels);
     }
 
-  dialog = gimp_procedure_dialog_new (procedure, config,
+  dialog = gimp_procedure_dialog_new (run->procedure, run->config,
                                       _("Encode Layer to Latents"));
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
                               "latent-file", NULL);
 
   state.preview = vae_ui_preview_new (1, PREVIEW_SIDE);
-  choice = vae_plugin_model_choice_new (config, width, height, NULL,
+  choice = vae_plugin_model_choice_new (run->config, width, height, NULL,
                                         encode_model_changed, &state);
   vae_plugin_dialog_pack (dialog, choice, 0);
   vae_plugin_dialog_pack (dialog, state.preview, -1);
   encode_model_changed (vae_plugin_model_choice_get_model (choice), &state);
 
-  run = vae_plugin_dialog_run (dialog);
+  accepted = vae_plugin_dialog_run (dialog);
   vae_tensor_unref (state.small);
 
-  return run;
+  return accepted;
 }

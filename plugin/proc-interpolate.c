@@ -42,14 +42,8 @@ typedef struct
   guint      max_side;
 } Endpoint;
 
-static GimpValueArray * interpolate_run    (GimpProcedure        *procedure,
-                                            GimpRunMode           run_mode,
-                                            GimpImage            *image,
-                                            GimpDrawable        **drawables,
-                                            GimpProcedureConfig  *config,
-                                            gpointer              run_data);
-static gboolean         interpolate_dialog (GimpProcedure        *procedure,
-                                            GimpProcedureConfig  *config,
+static GimpValueArray * interpolate_run    (const VaePluginRun   *run);
+static gboolean         interpolate_dialog (const VaePluginRun   *run,
                                             GimpDrawable         *first,
                                             GimpDrawable         *second);
 
@@ -59,24 +53,21 @@ vae_interpolate_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_image_procedure_new (plug_in, name,
-                                        GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        interpolate_run, NULL, NULL);
-  gimp_procedure_set_sensitivity_mask (procedure,
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE |
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLES);
-  vae_plugin_procedure_setup (procedure,
-                              _("_Interpolate Between Layers..."),
-                              _("Morph between two layers through latent "
-                                "space"),
-                              _("Interpolates between the latents of two "
-                                "layers (the two selected, or the selected "
-                                "one and a chosen one) and decodes each "
-                                "step into a frame of a new layer group, "
-                                "ready for Filters ▸ Animation ▸ "
-                                "Playback."));
-
-  vae_plugin_add_model_argument (procedure);
+  procedure = vae_plugin_image_procedure_new (plug_in, name, interpolate_run,
+                                              GIMP_PROCEDURE_SENSITIVE_DRAWABLE |
+                                              GIMP_PROCEDURE_SENSITIVE_DRAWABLES,
+                                              _("_Interpolate Between "
+                                                "Layers..."),
+                                              _("Morph between two layers "
+                                                "through latent space"),
+                                              _("Interpolates between the "
+                                                "latents of two layers (the "
+                                                "two selected, or the "
+                                                "selected one and a chosen "
+                                                "one) and decodes each step "
+                                                "into a frame of a new layer "
+                                                "group, ready for Filters ▸ "
+                                                "Animation ▸ Playback."));
   gimp_procedure_add_layer_argument (procedure, "second-layer",
                                      _("S_econd layer"),
                                      _("The other end when only one layer "
@@ -311,12 +302,7 @@ second_layer (GimpDrawable        **drawables,
 }
 
 static GimpValueArray *
-interpolate_run (GimpProcedure        *procedure,
-                 GimpRunMode           run_mode,
-                 GimpImage            *image,
-                 GimpDrawable        **drawables,
-                 GimpProcedureConfig  *config,
-                 gpointer              run_data)
+interpolate_run (const VaePluginRun *run)
 {
   g_autoptr (VaeModel)  model = NULL;
   g_autoptr (VaeLatent) la    = NULL;
@@ -341,40 +327,33 @@ interpolate_run (GimpProcedure        *procedure,
   gint                  offset_y;
   gint                  i;
 
-  gegl_init (NULL, NULL);
-
-  if (! vae_plugin_check_image (image, &error))
-    return vae_plugin_return_error (procedure, error);
-  if (drawables == NULL || drawables[0] == NULL ||
-      (drawables[1] != NULL && drawables[2] != NULL))
+  if (run->drawables == NULL || run->drawables[0] == NULL ||
+      (run->drawables[1] != NULL && run->drawables[2] != NULL))
     {
       g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
                    _("Select one or two layers."));
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
-  first = drawables[0];
+  first = run->drawables[0];
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! interpolate_dialog (procedure, config, first, drawables[1]))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
+  if (vae_plugin_interactive (run->run_mode) &&
+      ! interpolate_dialog (run, first,
+                            run->drawables[1]))
+    return vae_plugin_return_cancel (run->procedure);
 
-  second = second_layer (drawables, config);
+  second = second_layer (run->drawables, run->config);
   if (second == NULL)
     {
       g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
                    _("Select two layers, or choose the second layer."));
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
   if (! GIMP_IS_LAYER (first) || GIMP_IS_GROUP_LAYER (first) ||
       ! GIMP_IS_LAYER (second) || GIMP_IS_GROUP_LAYER (second))
     {
       g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
                    _("Both ends must be pixel layers."));
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
 
   if (! endpoint_read (first, 0, &a, &error) ||
@@ -382,17 +361,17 @@ interpolate_run (GimpProcedure        *procedure,
     goto fail;
 
   model = a.latent != NULL ?
-          vae_plugin_config_load_model_for (config, a.latent, &error) :
-          vae_plugin_config_load_model (config, &error);
+          vae_plugin_config_load_model_for (run->config, a.latent, &error) :
+          vae_plugin_config_load_model (run->config, &error);
   if (model == NULL)
     goto fail;
 
-  g_object_get (config,
+  g_object_get (run->config,
                 "steps",       &steps,
                 "frame-delay", &delay,
                 NULL);
-  method = gimp_procedure_config_get_choice_id (config, "method");
-  aspect = gimp_procedure_config_get_choice_id (config, "aspect");
+  method = gimp_procedure_config_get_choice_id (run->config, "method");
+  aspect = gimp_procedure_config_get_choice_id (run->config, "aspect");
 
   gimp_progress_init_printf (_("Interpolating with %s"),
                              vae_plugin_model_label (model));
@@ -415,13 +394,14 @@ interpolate_run (GimpProcedure        *procedure,
         goto fail;
     }
 
-  gimp_image_undo_group_start (image);
+  gimp_image_undo_group_start (run->image);
   name = g_strdup_printf (_("%s → %s (%s)"), a.name, b.name,
                           vae_plugin_model_label (model));
-  group = gimp_group_layer_new (image, name);
+  group = gimp_group_layer_new (run->image, name);
   g_free (name);
-  vae_plugin_position_above (image, GIMP_ITEM (first), &parent, &position);
-  gimp_image_insert_layer (image, GIMP_LAYER (group), parent, position);
+  vae_plugin_position_above (run->image, GIMP_ITEM (first), &parent,
+                             &position);
+  gimp_image_insert_layer (run->image, GIMP_LAYER (group), parent, position);
   gimp_drawable_get_offsets (first, &offset_x, &offset_y);
 
   /* Playback shows the bottom layer first. */
@@ -437,15 +417,16 @@ interpolate_run (GimpProcedure        *procedure,
       name = g_strdup_printf (_("frame %d (%dms)"), i + 1, delay);
       /* A second animation's frames get "[2]" before the delay, where
        * GIMP would append " #1" after it. */
-      unique = vae_plugin_unique_name (image, name, g_strrstr (name, " ("));
-      layer = vae_plugin_layer_add (image, unique, frames[i], NULL,
+      unique = vae_plugin_unique_name (run->image, name,
+                                       g_strrstr (name, " ("));
+      layer = vae_plugin_layer_add (run->image, unique, frames[i], NULL,
                                     GIMP_LAYER (group), 0, &error);
       g_free (unique);
       g_free (name);
       if (layer != NULL)
         gimp_layer_set_offsets (layer, offset_x, offset_y);
     }
-  gimp_image_undo_group_end (image);
+  gimp_image_undo_group_end (run->image);
   if (error != NULL)
     goto fail;
 
@@ -456,7 +437,7 @@ interpolate_run (GimpProcedure        *procedure,
   endpoint_clear (&a);
   endpoint_clear (&b);
 
-  return_values = gimp_procedure_new_return_values (procedure,
+  return_values = gimp_procedure_new_return_values (run->procedure,
                                                     GIMP_PDB_SUCCESS, NULL);
   GIMP_VALUES_SET_GROUP_LAYER (return_values, 1, group);
   GIMP_VALUES_SET_INT (return_values, 2, steps);
@@ -473,7 +454,7 @@ interpolate_run (GimpProcedure        *procedure,
   endpoint_clear (&a);
   endpoint_clear (&b);
 
-  return vae_plugin_return_error (procedure, error);
+  return vae_plugin_return_error (run->procedure, error);
 }
 
 
@@ -648,26 +629,24 @@ interpolate_config_notify (GObject           *config,
 
 /* @second: the second selected layer, or %NULL to choose one */
 static gboolean
-interpolate_dialog (GimpProcedure       *procedure,
-                    GimpProcedureConfig *config,
-                    GimpDrawable        *first,
-                    GimpDrawable        *second)
+interpolate_dialog (const VaePluginRun *run,
+                    GimpDrawable       *first,
+                    GimpDrawable       *second)
 {
   InterpolateDialog  state;
   GtkWidget         *dialog;
   VaeLatent         *latent = NULL;
   GError            *error = NULL;
-  gulong             handler;
-  gboolean           run;
+  gboolean           accepted;
 
   memset (&state, 0, sizeof (state));
-  state.config       = config;
+  state.config       = run->config;
   state.fixed_second = second;
   state.a_ok = endpoint_read (first, STRIP_SIDE, &state.a, &error);
   if (vae_plugin_latent_has (GIMP_ITEM (first)))
     latent = vae_plugin_latent_get (GIMP_ITEM (first), NULL);
 
-  dialog = gimp_procedure_dialog_new (procedure, config,
+  dialog = gimp_procedure_dialog_new (run->procedure, run->config,
                                       _("Interpolate Between Layers"));
   if (second != NULL)
     gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
@@ -685,7 +664,7 @@ interpolate_dialog (GimpProcedure       *procedure,
                                   error->message);
       g_clear_error (&error);
     }
-  state.choice = vae_plugin_model_choice_new (config,
+  state.choice = vae_plugin_model_choice_new (run->config,
                                               gimp_drawable_get_width (first),
                                               gimp_drawable_get_height (first),
                                               latent,
@@ -695,13 +674,12 @@ interpolate_dialog (GimpProcedure       *procedure,
   vae_plugin_dialog_pack (dialog, state.choice, 0);
   vae_plugin_dialog_pack (dialog, state.strip, -1);
   interpolate_update_strip (&state);
-  handler = g_signal_connect (config, "notify",
-                              G_CALLBACK (interpolate_config_notify), &state);
 
-  run = vae_plugin_dialog_run (dialog);
-  g_signal_handler_disconnect (config, handler);
+  accepted = vae_plugin_dialog_run_watching (dialog, run->config,
+                                             G_CALLBACK (interpolate_config_notify),
+                                             &state);
   endpoint_clear (&state.a);
   endpoint_clear (&state.b);
 
-  return run;
+  return accepted;
 }

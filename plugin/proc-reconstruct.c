@@ -25,19 +25,13 @@ enum
   DIFF_HEATMAP
 };
 
-static GimpValueArray * reconstruct_run    (GimpProcedure        *procedure,
-                                            GimpRunMode           run_mode,
-                                            GimpImage            *image,
-                                            GimpDrawable        **drawables,
-                                            GimpProcedureConfig  *config,
-                                            gpointer              run_data);
+static GimpValueArray * reconstruct_run    (const VaePluginRun   *run);
 static void             show_quality       (const gchar          *source,
                                             const gchar          *label,
                                             const VaeQuality     *quality,
                                             gint                  width,
                                             gint                  height);
-static gboolean         reconstruct_dialog (GimpProcedure        *procedure,
-                                            GimpProcedureConfig  *config,
+static gboolean         reconstruct_dialog (const VaePluginRun   *run,
                                             GimpDrawable         *drawable);
 
 GimpProcedure *
@@ -46,22 +40,20 @@ vae_reconstruct_procedure_new (GimpPlugIn  *plug_in,
 {
   GimpProcedure *procedure;
 
-  procedure = gimp_image_procedure_new (plug_in, name,
-                                        GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        reconstruct_run, NULL, NULL);
-  gimp_procedure_set_sensitivity_mask (procedure,
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
-  vae_plugin_procedure_setup (procedure,
-                              _("_Reconstruct Layer (Round Trip)..."),
-                              _("Encode and decode a layer to see what the "
-                                "model keeps"),
-                              _("Encodes the selected layer (or the "
-                                "selection's bounding box) and decodes it "
-                                "again into a new layer, optionally with a "
-                                "difference layer, and reports PSNR, SSIM "
-                                "and MS-SSIM against the original."));
-
-  vae_plugin_add_model_argument (procedure);
+  procedure = vae_plugin_image_procedure_new (plug_in, name, reconstruct_run,
+                                              GIMP_PROCEDURE_SENSITIVE_DRAWABLE,
+                                              _("_Reconstruct Layer (Round "
+                                                "Trip)..."),
+                                              _("Encode and decode a layer to "
+                                                "see what the model keeps"),
+                                              _("Encodes the selected layer "
+                                                "(or the selection's bounding "
+                                                "box) and decodes it again "
+                                                "into a new layer, optionally "
+                                                "with a difference layer, and "
+                                                "reports PSNR, SSIM and "
+                                                "MS-SSIM against the "
+                                                "original."));
   gimp_procedure_add_choice_argument (procedure, "difference",
                                       _("_Difference layer"),
                                       _("Also add a layer showing where the "
@@ -84,11 +76,8 @@ vae_reconstruct_procedure_new (GimpPlugIn  *plug_in,
                                       1.0, 100.0, 8.0,
                                       G_PARAM_READWRITE);
 
-  gimp_procedure_add_layer_return_value (procedure, "layer",
-                                         _("Layer"),
-                                         _("The reconstructed layer"),
-                                         FALSE,
-                                         G_PARAM_READWRITE);
+  vae_plugin_add_layer_return_value (procedure,
+                                     _("The reconstructed layer"));
   gimp_procedure_add_layer_return_value (procedure, "difference-layer",
                                          _("Difference layer"),
                                          _("The difference layer, if one was "
@@ -146,12 +135,7 @@ quality_text (const VaeQuality *quality,
 }
 
 static GimpValueArray *
-reconstruct_run (GimpProcedure        *procedure,
-                 GimpRunMode           run_mode,
-                 GimpImage            *image,
-                 GimpDrawable        **drawables,
-                 GimpProcedureConfig  *config,
-                 gpointer              run_data)
+reconstruct_run (const VaePluginRun *run)
 {
   g_autoptr (VaeModel)  model      = NULL;
   g_autoptr (VaeLatent) latent     = NULL;
@@ -177,35 +161,28 @@ reconstruct_run (GimpProcedure        *procedure,
   gint                  diff_style;
   gint                  position;
 
-  gegl_init (NULL, NULL);
+  drawable = vae_plugin_source_layer (run->drawables, &error);
+  if (drawable == NULL)
+    return vae_plugin_return_error (run->procedure, error);
 
-  if (! vae_plugin_check_image (image, &error) ||
-      (drawable = vae_plugin_single_drawable (drawables, &error)) == NULL ||
-      ! vae_plugin_refuse_latent_preview (drawable, &error))
-    return vae_plugin_return_error (procedure, error);
+  if (vae_plugin_interactive (run->run_mode) &&
+      ! reconstruct_dialog (run, drawable))
+    return vae_plugin_return_cancel (run->procedure);
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
-    {
-      gimp_ui_init (VAE_PLUGIN_BINARY);
-      if (! reconstruct_dialog (procedure, config, drawable))
-        return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                                 NULL);
-    }
-
-  model = vae_plugin_config_load_model (config, &error);
+  model = vae_plugin_config_load_model (run->config, &error);
   if (model == NULL)
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
   label = vae_plugin_model_label (model);
   if (! vae_model_can_encode (model) || ! vae_model_can_decode (model))
     {
       g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
                    _("The model “%s” needs both an encoder and a decoder "
                      "for a round trip."), label);
-      return vae_plugin_return_error (procedure, error);
+      return vae_plugin_return_error (run->procedure, error);
     }
 
   if (! vae_plugin_pixels_read (drawable, TRUE, &pixels, &error))
-    return vae_plugin_return_error (procedure, error);
+    return vae_plugin_return_error (run->procedure, error);
 
   source = base = vae_plugin_base_name (gimp_item_get_name (GIMP_ITEM (drawable)));
   gimp_progress_init_printf (_("Reconstructing “%s” with %s"), source, label);
@@ -227,8 +204,8 @@ reconstruct_run (GimpProcedure        *procedure,
     goto fail;
   gimp_progress_update (0.95);
 
-  g_object_get (config, "difference-gain", &gain, NULL);
-  diff_style = gimp_procedure_config_get_choice_id (config, "difference");
+  g_object_get (run->config, "difference-gain", &gain, NULL);
+  diff_style = gimp_procedure_config_get_choice_id (run->config, "difference");
   if (diff_style != DIFF_NONE)
     {
       difference = vae_difference_map (pixels.rgb, decoded,
@@ -239,11 +216,12 @@ reconstruct_run (GimpProcedure        *procedure,
         goto fail;
     }
 
-  gimp_image_undo_group_start (image);
-  vae_plugin_position_above (image, GIMP_ITEM (drawable), &parent, &position);
+  gimp_image_undo_group_start (run->image);
+  vae_plugin_position_above (run->image, GIMP_ITEM (drawable),
+                             &parent, &position);
 
   name = g_strdup_printf (_("%s (reconstructed, %s)"), source, label);
-  layer = vae_plugin_layer_add (image, name, decoded, pixels.alpha,
+  layer = vae_plugin_layer_add (run->image, name, decoded, pixels.alpha,
                                 parent, position, &error);
   g_free (name);
   if (layer != NULL)
@@ -258,13 +236,13 @@ reconstruct_run (GimpProcedure        *procedure,
   if (layer != NULL && difference != NULL)
     {
       name = g_strdup_printf (_("%s (difference, %s)"), source, label);
-      diff_layer = vae_plugin_layer_add (image, name, difference, NULL,
+      diff_layer = vae_plugin_layer_add (run->image, name, difference, NULL,
                                          parent, position, &error);
       g_free (name);
       if (diff_layer != NULL)
         gimp_layer_set_offsets (diff_layer, pixels.x, pixels.y);
     }
-  gimp_image_undo_group_end (image);
+  gimp_image_undo_group_end (run->image);
 
   if (layer == NULL || (difference != NULL && diff_layer == NULL))
     goto fail;
@@ -272,13 +250,13 @@ reconstruct_run (GimpProcedure        *procedure,
   gimp_progress_update (1.0);
   vae_plugin_pixels_clear (&pixels);
 
-  if (run_mode == GIMP_RUN_INTERACTIVE)
+  if (run->run_mode == GIMP_RUN_INTERACTIVE)
     show_quality (source, label, &quality,
                   vae_tensor_get_dim (decoded, 2),
                   vae_tensor_get_dim (decoded, 1));
   g_free (base);
 
-  return_values = gimp_procedure_new_return_values (procedure,
+  return_values = gimp_procedure_new_return_values (run->procedure,
                                                     GIMP_PDB_SUCCESS, NULL);
   GIMP_VALUES_SET_LAYER (return_values, 1, layer);
   GIMP_VALUES_SET_LAYER (return_values, 2, diff_layer);
@@ -295,7 +273,7 @@ reconstruct_run (GimpProcedure        *procedure,
   vae_plugin_pixels_clear (&pixels);
   g_free (base);
 
-  return vae_plugin_return_error (procedure, error);
+  return vae_plugin_return_error (run->procedure, error);
 }
 
 
@@ -337,9 +315,8 @@ show_quality (const gchar      *source,
 }
 
 static gboolean
-reconstruct_dialog (GimpProcedure       *procedure,
-                    GimpProcedureConfig *config,
-                    GimpDrawable        *drawable)
+reconstruct_dialog (const VaePluginRun *run,
+                    GimpDrawable       *drawable)
 {
   GtkWidget *dialog;
   GtkWidget *choice;
@@ -349,7 +326,7 @@ reconstruct_dialog (GimpProcedure       *procedure,
   if (! gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height))
     width = height = 0;
 
-  dialog = gimp_procedure_dialog_new (procedure, config,
+  dialog = gimp_procedure_dialog_new (run->procedure, run->config,
                                       _("Reconstruct Layer (Round Trip)"));
   gimp_procedure_dialog_get_scale_entry (GIMP_PROCEDURE_DIALOG (dialog),
                                          "difference-gain", 1.0);
@@ -364,7 +341,7 @@ reconstruct_dialog (GimpProcedure       *procedure,
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
                               "difference", "difference-gain", NULL);
 
-  choice = vae_plugin_model_choice_new (config, width, height, NULL,
+  choice = vae_plugin_model_choice_new (run->config, width, height, NULL,
                                         NULL, NULL);
   vae_plugin_dialog_pack (dialog, choice, 0);
 

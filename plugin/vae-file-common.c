@@ -1,7 +1,10 @@
 /* gimp-vae - image autoencoders in GIMP 3
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * What the File ▸ Open and File ▸ Export procedures share.
+ * What the File ▸ Open and File ▸ Export procedures share: the load and
+ * thumbnail procedures of every format (vae_latent_format in
+ * file-latent-load.c and vae_vaez_format in file-vaez-load.c say how they
+ * differ), the start of its export procedure, and the model a file needs.
  *
  * A file names the model that made it (our .latent and .vaez files do), or
  * it does not (ComfyUI's .latent files).  A named model is looked up in
@@ -31,22 +34,6 @@ user_model_folder (void)
 {
   return g_build_filename (g_get_user_data_dir (), "gimp-vae", "models",
                            NULL);
-}
-
-void
-vae_file_procedure_setup (GimpProcedure *procedure,
-                          const gchar   *menu_label,
-                          const gchar   *blurb,
-                          const gchar   *help)
-{
-  if (menu_label != NULL)
-    gimp_procedure_set_menu_label (procedure, menu_label);
-  gimp_procedure_set_documentation (procedure, blurb, help,
-                                    gimp_procedure_get_name (procedure));
-  gimp_procedure_set_attribution (procedure,
-                                  "The gimp-vae authors",
-                                  "The gimp-vae authors",
-                                  "2026");
 }
 
 /* The download address of a registered model: its first file with a URL,
@@ -522,7 +509,7 @@ layer_set_u8 (GimpLayer       *layer,
 }
 
 /**
- * vae_file_image_new:
+ * file_image_new:
  * @file: (nullable): the file the image comes from (names the layer)
  * @rgb: [3, h, w] decoded pixels
  * @latent: (nullable): latents for the layer to carry, as Encode's layers
@@ -532,11 +519,11 @@ layer_set_u8 (GimpLayer       *layer,
  * Returns: (transfer none) (nullable): a new 8-bit RGB image with one
  *   opaque layer.
  */
-GimpImage *
-vae_file_image_new (GFile            *file,
-                    const VaeTensor  *rgb,
-                    const VaeLatent  *latent,
-                    GError          **error)
+static GimpImage *
+file_image_new (GFile            *file,
+                const VaeTensor  *rgb,
+                const VaeLatent  *latent,
+                GError          **error)
 {
   GimpImage        *image;
   GimpLayer        *layer;
@@ -570,19 +557,12 @@ vae_file_image_new (GFile            *file,
   return image;
 }
 
-/**
- * vae_file_thumbnail_return:
- * @procedure: a thumbnail procedure
- * @rgb: the decoded picture
- * @size: the largest side GIMP asked for
- *
- * Returns: the thumbnail procedure's return values: an image of @rgb
- *   scaled to fit @size, and the full picture's size.
- */
-GimpValueArray *
-vae_file_thumbnail_return (GimpProcedure   *procedure,
-                           const VaeTensor *rgb,
-                           gint             size)
+/* The thumbnail procedure's return values: an image of @rgb scaled to
+ * fit @size, and the full picture's size. */
+static GimpValueArray *
+thumbnail_return (GimpProcedure   *procedure,
+                  const VaeTensor *rgb,
+                  gint             size)
 {
   g_autoptr (VaeTensor) small = NULL;
   GimpValueArray       *return_values;
@@ -595,8 +575,7 @@ vae_file_thumbnail_return (GimpProcedure   *procedure,
   scale = MIN (1.0, (gdouble) size / MAX (width, height));
   small = vae_image_resize (rgb, MAX (1, (gint) (width * scale + 0.5)),
                             MAX (1, (gint) (height * scale + 0.5)), &error);
-  image = small != NULL ? vae_file_image_new (NULL, small, NULL, &error)
-                        : NULL;
+  image = small != NULL ? file_image_new (NULL, small, NULL, &error) : NULL;
   if (image == NULL)
     return gimp_procedure_new_return_values (procedure,
                                              GIMP_PDB_EXECUTION_ERROR, error);
@@ -610,6 +589,202 @@ vae_file_thumbnail_return (GimpProcedure   *procedure,
   GIMP_VALUES_SET_INT   (return_values, 5, 1);
 
   return return_values;
+}
+
+/* Reads @file and decodes it; @latent gets the latents, completed as the
+ * format says. */
+static VaeTensor *
+file_decode (const VaeFileFormat  *format,
+             GFile                *file,
+             const gchar          *requested,
+             gboolean              interactive,
+             gboolean              progress,
+             VaeLatent           **latent,
+             GError              **error)
+{
+  g_autoptr (VaeModel) model = NULL;
+  VaePluginProgress    span;
+  VaeTensor           *rgb = NULL;
+
+  *latent = format->read (file, requested, interactive, &model, error);
+  if (*latent == NULL)
+    return NULL;
+
+  if (progress)
+    {
+      gimp_progress_init_printf (_(format->progress),
+                                 gimp_file_get_utf8_name (file),
+                                 vae_plugin_model_label (model));
+      vae_plugin_progress_span (&span, 0.0, 1.0);
+    }
+  if (! vae_model_decode (model, *latent, &rgb, NULL, NULL,
+                          progress ? vae_plugin_progress_func : NULL, &span,
+                          error))
+    return NULL;
+
+  if (format->complete_latents)
+    {
+      if (vae_latent_get_model_id (*latent) == NULL ||
+          vae_latent_get_model_id (*latent)[0] == '\0')
+        vae_latent_set_model (*latent, vae_model_get_id (model),
+                              vae_model_get_hash (model));
+      if (! vae_latent_get_image_size (*latent, NULL, NULL))
+        vae_latent_set_image_size (*latent, vae_tensor_get_dim (rgb, 2),
+                                   vae_tensor_get_dim (rgb, 1));
+    }
+
+  return rgb;
+}
+
+static GimpValueArray *
+file_load_run (GimpProcedure         *procedure,
+               GimpRunMode            run_mode,
+               GFile                 *file,
+               GimpMetadata          *metadata,
+               GimpMetadataLoadFlags *flags,
+               GimpProcedureConfig   *config,
+               gpointer               run_data)
+{
+  const VaeFileFormat  *format = run_data;
+  g_autoptr (VaeLatent) latent = NULL;
+  g_autoptr (VaeTensor) rgb = NULL;
+  g_autofree gchar     *requested = NULL;
+  GimpValueArray       *return_values;
+  GimpImage            *image = NULL;
+  GError               *error = NULL;
+
+  gegl_init (NULL, NULL);
+
+  if (format->model_help != NULL)
+    g_object_get (config, "model", &requested, NULL);
+  rgb = file_decode (format, file, requested,
+                     run_mode == GIMP_RUN_INTERACTIVE, TRUE, &latent, &error);
+  if (rgb != NULL)
+    image = file_image_new (file, rgb, latent, &error);
+  if (image == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  gimp_progress_update (1.0);
+  return_values = gimp_procedure_new_return_values (procedure,
+                                                    GIMP_PDB_SUCCESS, NULL);
+  GIMP_VALUES_SET_IMAGE (return_values, 1, image);
+
+  return return_values;
+}
+
+static GimpValueArray *
+file_thumb_run (GimpProcedure       *procedure,
+                GFile               *file,
+                gint                 size,
+                GimpProcedureConfig *config,
+                gpointer             run_data)
+{
+  g_autoptr (VaeLatent) latent = NULL;
+  g_autoptr (VaeTensor) rgb = NULL;
+  GError               *error = NULL;
+
+  gegl_init (NULL, NULL);
+
+  rgb = file_decode (run_data, file, NULL, FALSE, FALSE, &latent, &error);
+  if (rgb == NULL)
+    return gimp_procedure_new_return_values (procedure,
+                                             GIMP_PDB_EXECUTION_ERROR, error);
+
+  return thumbnail_return (procedure, rgb, size);
+}
+
+/* What GIMP knows a format's files by, for its load and export
+ * procedures. */
+static void
+file_procedure_set_format (GimpProcedure       *procedure,
+                           const VaeFileFormat *format)
+{
+  GimpFileProcedure *file_procedure = GIMP_FILE_PROCEDURE (procedure);
+
+  gimp_file_procedure_set_format_name (file_procedure, format->format_name);
+  gimp_file_procedure_set_mime_types (file_procedure, format->mime_type);
+  gimp_file_procedure_set_extensions (file_procedure, format->extension);
+}
+
+GimpProcedure *
+vae_file_load_procedure_new (GimpPlugIn          *plug_in,
+                             const gchar         *name,
+                             const VaeFileFormat *format)
+{
+  GimpProcedure *procedure;
+
+  procedure = gimp_load_procedure_new (plug_in, name,
+                                       GIMP_PDB_PROC_TYPE_PLUGIN,
+                                       file_load_run, (gpointer) format,
+                                       NULL);
+  vae_plugin_procedure_setup (procedure, _(format->label),
+                              _(format->load_blurb), _(format->load_help));
+  file_procedure_set_format (procedure, format);
+  gimp_file_procedure_set_magics (GIMP_FILE_PROCEDURE (procedure),
+                                  format->magics);
+  gimp_load_procedure_set_thumbnail_loader (GIMP_LOAD_PROCEDURE (procedure),
+                                            format->thumb_procedure);
+
+  if (format->model_help != NULL)
+    gimp_procedure_add_string_argument (procedure, "model",
+                                        _("_Model"), _(format->model_help),
+                                        "",
+                                        G_PARAM_READWRITE);
+
+  return procedure;
+}
+
+GimpProcedure *
+vae_file_thumb_procedure_new (GimpPlugIn          *plug_in,
+                              const gchar         *name,
+                              const VaeFileFormat *format)
+{
+  GimpProcedure *procedure;
+
+  procedure = gimp_thumbnail_procedure_new (plug_in, name,
+                                            GIMP_PDB_PROC_TYPE_PLUGIN,
+                                            file_thumb_run, (gpointer) format,
+                                            NULL);
+  vae_plugin_procedure_setup (procedure, NULL, _(format->thumb_blurb),
+                              _(format->thumb_help));
+
+  return procedure;
+}
+
+/**
+ * vae_file_export_procedure_new:
+ * @plug_in: the plug-in
+ * @name: the procedure's name
+ * @format: the format it writes
+ * @run: its run function
+ * @blurb: what it does, in one line
+ * @help: what it does, in full
+ *
+ * Returns: (transfer full): an export procedure for @format's files, of
+ *   any image (flattened to RGB or gray by GIMP), still without arguments.
+ */
+GimpProcedure *
+vae_file_export_procedure_new (GimpPlugIn          *plug_in,
+                               const gchar         *name,
+                               const VaeFileFormat *format,
+                               GimpRunExportFunc    run,
+                               const gchar         *blurb,
+                               const gchar         *help)
+{
+  GimpProcedure *procedure;
+
+  procedure = gimp_export_procedure_new (plug_in, name,
+                                         GIMP_PDB_PROC_TYPE_PLUGIN, FALSE,
+                                         run, NULL, NULL);
+  gimp_procedure_set_image_types (procedure, "*");
+  vae_plugin_procedure_setup (procedure, _(format->label), blurb, help);
+  file_procedure_set_format (procedure, format);
+  gimp_export_procedure_set_capabilities (GIMP_EXPORT_PROCEDURE (procedure),
+                                          GIMP_EXPORT_CAN_HANDLE_RGB |
+                                          GIMP_EXPORT_CAN_HANDLE_GRAY,
+                                          NULL, NULL, NULL);
+
+  return procedure;
 }
 
 /**

@@ -2,33 +2,120 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * What every procedure does the same way: menu placement, the model
- * argument, errors at the PDB boundary, progress.
+ * argument, the checks every run starts with, errors at the PDB boundary,
+ * progress.
  */
 
 #include <glib/gi18n.h>
 #include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
 
 #include "gimp-vae.h"
 #include "vae-models.h"
 
+/**
+ * vae_plugin_procedure_setup:
+ * @procedure: a procedure of the plug-in
+ * @menu_label: (nullable): its menu label; %NULL for one without
+ * @blurb: what it does, in one line
+ * @help: what it does, in full
+ *
+ * The documentation and attribution every procedure of the plug-in has.
+ */
 void
 vae_plugin_procedure_setup (GimpProcedure *procedure,
                             const gchar   *menu_label,
                             const gchar   *blurb,
                             const gchar   *help)
 {
-  /* Every image type is accepted so that an indexed image gets a message
-   * saying what to do instead of a greyed-out menu entry.
-   */
-  gimp_procedure_set_image_types (procedure, "*");
-  gimp_procedure_set_menu_label (procedure, menu_label);
-  gimp_procedure_add_menu_path (procedure, VAE_PLUGIN_MENU_PATH);
+  if (menu_label != NULL)
+    gimp_procedure_set_menu_label (procedure, menu_label);
   gimp_procedure_set_documentation (procedure, blurb, help,
                                     gimp_procedure_get_name (procedure));
   gimp_procedure_set_attribution (procedure,
                                   "The gimp-vae authors",
                                   "The gimp-vae authors",
                                   "2026");
+}
+
+static gboolean check_image (GimpImage  *image,
+                             GError    **error);
+
+/* Every run of Filters ▸ VAE starts the same way: GEGL (for the pixel
+ * formats), and a refusal of indexed images, which autoencoders do not
+ * take. */
+static GimpValueArray *
+image_run (GimpProcedure        *procedure,
+           GimpRunMode           run_mode,
+           GimpImage            *image,
+           GimpDrawable        **drawables,
+           GimpProcedureConfig  *config,
+           gpointer              run_data)
+{
+  const VaePluginRunFunc *run_func = run_data;
+  VaePluginRun            run = { procedure, run_mode, image, drawables,
+                                  config };
+  GError                 *error = NULL;
+
+  gegl_init (NULL, NULL);
+
+  if (! check_image (image, &error))
+    return vae_plugin_return_error (procedure, error);
+
+  return (* run_func) (&run);
+}
+
+/**
+ * vae_plugin_image_procedure_new:
+ * @plug_in: the plug-in
+ * @name: the procedure's name
+ * @run: its run function, called after the checks every run makes
+ * @sensitivity: when its menu entry is sensitive
+ * @menu_label: its menu label under Filters ▸ VAE
+ * @blurb: what it does, in one line
+ * @help: what it does, in full
+ *
+ * Returns: (transfer full): a procedure of Filters ▸ VAE whose first
+ *   argument is the model.
+ */
+GimpProcedure *
+vae_plugin_image_procedure_new (GimpPlugIn                   *plug_in,
+                                const gchar                  *name,
+                                VaePluginRunFunc              run,
+                                GimpProcedureSensitivityMask  sensitivity,
+                                const gchar                  *menu_label,
+                                const gchar                  *blurb,
+                                const gchar                  *help)
+{
+  GimpProcedure    *procedure;
+  VaePluginRunFunc *run_func = g_new (VaePluginRunFunc, 1);
+
+  *run_func = run;
+  procedure = gimp_image_procedure_new (plug_in, name,
+                                        GIMP_PDB_PROC_TYPE_PLUGIN,
+                                        image_run, run_func, g_free);
+  gimp_procedure_set_sensitivity_mask (procedure, sensitivity);
+  /* Every image type is accepted so that an indexed image gets a message
+   * saying what to do instead of a greyed-out menu entry.
+   */
+  gimp_procedure_set_image_types (procedure, "*");
+  vae_plugin_procedure_setup (procedure, menu_label, blurb, help);
+  /* After the label, which GIMP wants before any menu path. */
+  gimp_procedure_add_menu_path (procedure, VAE_PLUGIN_MENU_PATH);
+  vae_plugin_add_model_argument (procedure);
+
+  return procedure;
+}
+
+/* The "layer" return value of the procedures that make one layer. */
+void
+vae_plugin_add_layer_return_value (GimpProcedure *procedure,
+                                   const gchar   *blurb)
+{
+  gimp_procedure_add_layer_return_value (procedure, "layer",
+                                         _("Layer"), blurb,
+                                         FALSE,
+                                         G_PARAM_READWRITE);
 }
 
 void
@@ -59,8 +146,7 @@ vae_plugin_return_error (GimpProcedure *procedure,
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_error_free (error);
-      return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL,
-                                               NULL);
+      return vae_plugin_return_cancel (procedure);
     }
 
   return gimp_procedure_new_return_values (procedure,
@@ -68,9 +154,51 @@ vae_plugin_return_error (GimpProcedure *procedure,
                                            error);
 }
 
+/* What a run returns when the user cancelled its dialog. */
+GimpValueArray *
+vae_plugin_return_cancel (GimpProcedure *procedure)
+{
+  return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
+}
+
+/* A finished run that made @layer: the progress bar full, @layer its
+ * first return value. */
+GimpValueArray *
+vae_plugin_return_layer (GimpProcedure *procedure,
+                         GimpLayer     *layer)
+{
+  GimpValueArray *return_values;
+
+  gimp_progress_update (1.0);
+  return_values = gimp_procedure_new_return_values (procedure,
+                                                    GIMP_PDB_SUCCESS, NULL);
+  GIMP_VALUES_SET_LAYER (return_values, 1, layer);
+
+  return return_values;
+}
+
+/**
+ * vae_plugin_interactive:
+ * @run_mode: the run's mode
+ *
+ * Sets GIMP's user interface up for the dialog of an interactive run.
+ *
+ * Returns: whether the run is interactive, so the dialog is to be shown.
+ */
 gboolean
-vae_plugin_check_image (GimpImage  *image,
-                        GError    **error)
+vae_plugin_interactive (GimpRunMode run_mode)
+{
+  if (run_mode != GIMP_RUN_INTERACTIVE)
+    return FALSE;
+
+  gimp_ui_init (VAE_PLUGIN_BINARY);
+
+  return TRUE;
+}
+
+static gboolean
+check_image (GimpImage  *image,
+             GError    **error)
 {
   if (gimp_image_get_base_type (image) == GIMP_INDEXED)
     {
@@ -110,6 +238,44 @@ vae_plugin_single_drawable (GimpDrawable **drawables,
     }
 
   return drawables[0];
+}
+
+/**
+ * vae_plugin_source_layer:
+ * @drawables: the NULL-terminated selected drawables
+ * @error: return location for a #GError
+ *
+ * The layer whose pixels a procedure encodes: the one selected, and not
+ * a picture of latents.
+ *
+ * Returns: (transfer none) (nullable): the layer.
+ */
+GimpDrawable *
+vae_plugin_source_layer (GimpDrawable **drawables,
+                         GError       **error)
+{
+  GimpDrawable *drawable;
+
+  drawable = vae_plugin_single_drawable (drawables, error);
+  if (drawable == NULL || ! vae_plugin_refuse_latent_preview (drawable, error))
+    return NULL;
+
+  return drawable;
+}
+
+gboolean
+vae_plugin_check_encoder (VaeModel  *model,
+                          GError   **error)
+{
+  if (! vae_model_can_encode (model))
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The model “%s” has no encoder."),
+                   vae_plugin_model_label (model));
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 VaeModel *

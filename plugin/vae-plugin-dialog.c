@@ -63,6 +63,34 @@ vae_plugin_dialog_run (GtkWidget *dialog)
   return run;
 }
 
+/**
+ * vae_plugin_dialog_run_watching:
+ * @dialog: (transfer full): the dialog
+ * @config: the procedure's config
+ * @notify: a #GObject::notify handler for @config
+ * @data: its user data
+ *
+ * vae_plugin_dialog_run (), with @notify called on every change of
+ * @config while the dialog runs, and only then: @data lives no longer.
+ *
+ * Returns: %TRUE when the user pressed OK.
+ */
+gboolean
+vae_plugin_dialog_run_watching (GtkWidget           *dialog,
+                                GimpProcedureConfig *config,
+                                GCallback            notify,
+                                gpointer             data)
+{
+  gulong   handler;
+  gboolean run;
+
+  handler = g_signal_connect (config, "notify", notify, data);
+  run = vae_plugin_dialog_run (dialog);
+  g_signal_handler_disconnect (config, handler);
+
+  return run;
+}
+
 static void
 model_choice_free (gpointer data)
 {

@@ -29,6 +29,10 @@ void        vae_plugin_dialog_pack             (GtkWidget             *dialog,
                                                 GtkWidget             *widget,
                                                 gint                   position);
 gboolean    vae_plugin_dialog_run              (GtkWidget             *dialog);
+gboolean    vae_plugin_dialog_run_watching     (GtkWidget             *dialog,
+                                                GimpProcedureConfig   *config,
+                                                GCallback              notify,
+                                                gpointer               data);
 
 GtkWidget * vae_plugin_model_choice_new        (GimpProcedureConfig   *config,
                                                 gint                   width,
