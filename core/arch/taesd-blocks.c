@@ -157,6 +157,24 @@ fail:
   return NULL;
 }
 
+void
+vae_taesd_layer_size (const Layer *layer,
+                      gsize       *h,
+                      gsize       *w)
+{
+  gsize ho = *h, wo = *w;
+
+  if (layer->type == LAYER_CONV)
+    vae_conv2d_out_size (&layer->conv, *h, *w, &ho, &wo);
+  else if (layer->type == LAYER_UPSAMPLE)
+    {
+      ho = 2 * *h;
+      wo = 2 * *w;
+    }
+  *h = ho;
+  *w = wo;
+}
+
 gdouble
 vae_taesd_half_flops (const Half *half,
                       guint       first,
@@ -170,15 +188,11 @@ vae_taesd_half_flops (const Half *half,
   for (i = first; i < last; i++)
     {
       const Layer *layer = &g_array_index (half->layers, Layer, i);
-      gsize        ho, wo;
 
       switch (layer->type)
         {
         case LAYER_CONV:
           flops += vae_conv2d_flops (&layer->conv, height, width);
-          vae_conv2d_out_size (&layer->conv, height, width, &ho, &wo);
-          height = ho;
-          width = wo;
           break;
         case LAYER_BLOCK:
           flops += vae_conv2d_flops (&layer->c0, height, width) +
@@ -190,13 +204,10 @@ vae_taesd_half_flops (const Half *half,
             flops += vae_conv2d_flops (&layer->pool_in, height, width) +
                      vae_conv2d_flops (&layer->pool_out, height, width);
           break;
-        case LAYER_UPSAMPLE:
-          height *= 2;
-          width *= 2;
-          break;
         default:
           break;
         }
+      vae_taesd_layer_size (layer, &height, &width);
     }
 
   return flops;

@@ -75,6 +75,11 @@ VaeTensor *vae_taesd_half_forward  (const Half       *half,
                                     guint             last,
                                     VaeRun           *run,
                                     GError          **error);
+/* The map size after @layer: a conv's stride changes it, an upsample
+ * doubles it, the others keep it. */
+void       vae_taesd_layer_size    (const Layer      *layer,
+                                    gsize            *h,
+                                    gsize            *w);
 gdouble    vae_taesd_half_flops    (const Half       *half,
                                     guint             first,
                                     guint             last,

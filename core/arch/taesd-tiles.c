@@ -141,13 +141,11 @@ half_memory (const Half *half,
         {
         case LAYER_CONV:
           {
-            gsize ho, wo;
+            gsize ho = h, wo = w;
 
-            vae_conv2d_out_size (&layer->conv, h, w, &ho, &wo);
+            vae_taesd_layer_size (layer, &ho, &wo);
             now = channels * h * w + (gsize) layer->conv.c_out * ho * wo;
             channels = layer->conv.c_out;
-            h = ho;
-            w = wo;
           }
           break;
         case LAYER_BLOCK:
@@ -157,13 +155,12 @@ half_memory (const Half *half,
           break;
         case LAYER_UPSAMPLE:
           now = 5 * channels * h * w;
-          h *= 2;
-          w *= 2;
           break;
         default:
           break;
         }
       peak = MAX (peak, now);
+      vae_taesd_layer_size (layer, &h, &w);
     }
 
   return peak * sizeof (gfloat);
@@ -261,19 +258,7 @@ banded_memory (const Half *half,
           /* with its input, which vae_taesd_half_forward () copies */
           peak = MAX (peak, channels * h * w);
           peak = MAX (peak, half_memory (half, i, i + 1, channels, h, w) / sizeof (gfloat));
-          if (layer->type == LAYER_CONV)
-            {
-              gsize ho, wo;
-
-              vae_conv2d_out_size (&layer->conv, h, w, &ho, &wo);
-              h = ho;
-              w = wo;
-            }
-          else if (layer->type == LAYER_UPSAMPLE)
-            {
-              h *= 2;
-              w *= 2;
-            }
+          vae_taesd_layer_size (layer, &h, &w);
           channels = half_channels (half, i + 1);
           continue;
         }
@@ -317,19 +302,7 @@ banded_flops (const Half *half,
       if (! layer_banded (layer))
         {
           flops += vae_taesd_half_flops (half, i, i + 1, h, w);
-          if (layer->type == LAYER_CONV)
-            {
-              gsize ho, wo;
-
-              vae_conv2d_out_size (&layer->conv, h, w, &ho, &wo);
-              h = ho;
-              w = wo;
-            }
-          else if (layer->type == LAYER_UPSAMPLE)
-            {
-              h *= 2;
-              w *= 2;
-            }
+          vae_taesd_layer_size (layer, &h, &w);
           continue;
         }
 
