@@ -13,20 +13,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
-#include "vae.h"
-
-static gdouble
-cpu_seconds (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
-         usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-}
+#include "bench-util.h"
 
 static gint
 compare_doubles (gconstpointer a,
@@ -48,12 +36,10 @@ main (int    argc,
   g_autoptr(VaeTensor) z = NULL;
   g_autoptr(VaeLatent) lat = NULL;
   g_autoptr(GArray)    times = g_array_new (FALSE, FALSE, 2 * sizeof (gdouble));
-  g_autoptr(GRand)     rand = g_rand_new_with_seed (1);
   GError              *error = NULL;
   VaeOptions           options;
-  gfloat              *data;
-  gsize                k;
 
+  g_set_prgname ("bench-kl-run");
   for (i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--latent") == 0 && i + 1 < argc)
@@ -81,24 +67,13 @@ main (int    argc,
       return 2;
     }
 
-  model = vae_model_load (path, &error);
-  if (model == NULL)
-    {
-      g_printerr ("bench-kl-run: %s\n", error->message);
-      return 1;
-    }
+  model = bench_load_model (path);
   if (channels == 0)
     channels = vae_model_get_latent_channels (model);
 
-  z = vae_tensor_new_3d (channels, latent, latent, &error);
+  z = bench_random_tensor (channels, latent, latent, -1.7, 1.7, &error);
   if (z == NULL)
-    {
-      g_printerr ("bench-kl-run: %s\n", error->message);
-      return 1;
-    }
-  data = vae_tensor_get_data (z);
-  for (k = 0; k < vae_tensor_get_n_elements (z); k++)
-    data[k] = (gfloat) g_rand_double_range (rand, -1.7, 1.7);
+    bench_die (error);
   lat = vae_latent_new (z, NULL);
 
   vae_options_init (&options);
@@ -108,18 +83,15 @@ main (int    argc,
     {
       g_autoptr(VaeTensor) image = NULL;
       gint64               t0 = g_get_monotonic_time ();
-      gdouble              c0 = cpu_seconds ();
+      gdouble              c0 = bench_cpu_seconds ();
 
       if (! vae_model_decode (model, lat, &image, &options, NULL, NULL, NULL,
                               &error))
-        {
-          g_printerr ("bench-kl-run: %s\n", error->message);
-          return 1;
-        }
+        bench_die (error);
       if (i >= warmup)
         {
           gdouble s[2] = { (g_get_monotonic_time () - t0) / 1e6,
-                           cpu_seconds () - c0 };
+                           bench_cpu_seconds () - c0 };
 
           g_array_append_val (times, s);
         }

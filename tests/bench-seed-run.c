@@ -13,38 +13,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
-#include "vae.h"
-
-static gdouble
-cpu_seconds (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
-         usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-}
-
-static VaeTensor *
-random_tensor (gsize  c,
-               gsize  h,
-               gsize  w,
-               gfloat lo,
-               gfloat hi)
-{
-  g_autoptr (GRand) rand = g_rand_new_with_seed (1);
-  VaeTensor        *t = vae_tensor_new_3d (c, h, w, NULL);
-  gfloat           *d = vae_tensor_get_data (t);
-  gsize             i;
-
-  for (i = 0; i < vae_tensor_get_n_elements (t); i++)
-    d[i] = (gfloat) g_rand_double_range (rand, lo, hi);
-
-  return t;
-}
+#include "bench-util.h"
 
 int
 main (int    argc,
@@ -61,6 +31,7 @@ main (int    argc,
   gboolean              decode;
   guint                 f;
 
+  g_set_prgname ("bench-seed-run");
   for (i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--op") == 0 && i + 1 < argc)
@@ -82,23 +53,22 @@ main (int    argc,
       return 2;
     }
 
-  model = vae_model_load (path, &error);
-  if (model == NULL)
-    {
-      g_printerr ("bench-seed-run: %s\n", error->message);
-      return 1;
-    }
+  model = bench_load_model (path);
   f = vae_model_get_factor (model);
   if (decode)
     {
-      input = random_tensor (vae_model_get_latent_channels (model), size / f,
-                             size / f, -1.7f, 1.7f);
-      latent = vae_latent_new (input, NULL);
+      /* The float bounds these runs have always drawn between. */
+      input = bench_random_tensor (vae_model_get_latent_channels (model),
+                                   size / f, size / f, -1.7f, 1.7f, &error);
+      if (input != NULL)
+        latent = vae_latent_new (input, NULL);
     }
   else
     {
-      input = random_tensor (3, size, size, 0.0f, 1.0f);
+      input = bench_random_tensor (3, size, size, 0.0f, 1.0f, &error);
     }
+  if (input == NULL)
+    bench_die (error);
 
   vae_options_init (&options);
   options.n_threads = threads;
@@ -108,7 +78,7 @@ main (int    argc,
       g_autoptr (VaeTensor) image = NULL;
       g_autoptr (VaeLatent) z = NULL;
       gint64                t0 = g_get_monotonic_time ();
-      gdouble               c0 = cpu_seconds ();
+      gdouble               c0 = bench_cpu_seconds ();
       gboolean              ok;
 
       ok = decode ? vae_model_decode (model, latent, &image, &options, NULL,
@@ -116,12 +86,9 @@ main (int    argc,
                   : vae_model_encode (model, input, &z, &options, NULL, NULL,
                                       NULL, &error);
       if (! ok)
-        {
-          g_printerr ("bench-seed-run: %s\n", error->message);
-          return 1;
-        }
+        bench_die (error);
       wall = (g_get_monotonic_time () - t0) / 1e6;
-      cpu = cpu_seconds () - c0;
+      cpu = bench_cpu_seconds () - c0;
     }
 
   g_print ("%s %.6f\ncpu %.6f\n", op, wall, cpu);
