@@ -480,7 +480,8 @@ vae_kl_levels_forward (VaeRun      *run,
         if (! resnet_step (run, scratch, &level->resnets[j], banded, x, error))
           return FALSE;
       if (level->has_resample && (i + 1 < last || last_resample) &&
-          ! vae_kl_conv_step (run, scratch, &level->resample, x, error))
+          ! vae_op_conv2d_step (run, scratch, &level->resample, VAE_ACT_NONE,
+                                x, error))
         return FALSE;
     }
 
@@ -530,7 +531,8 @@ vae_kl_decoder_head (VaeRun           *run,
                            error);
       if (x == NULL ||
           ! vae_op_conv2d (run, &d->quant, latent, NULL, VAE_ACT_NONE, &x, error) ||
-          ! vae_kl_conv_step (run, scratch, &d->conv_in, &x, error))
+          ! vae_op_conv2d_step (run, scratch, &d->conv_in, VAE_ACT_NONE, &x,
+                                error))
         goto fail;
     }
   else

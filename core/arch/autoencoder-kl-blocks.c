@@ -293,30 +293,6 @@ out:
   return ok;
 }
 
-gboolean
-vae_kl_conv_step (VaeRun           *run,
-                  VaeScratch       *scratch,
-                  const VaeConv2d  *conv,
-                  VaeTensor       **x,
-                  GError          **error)
-{
-  VaeTensor *y;
-  gsize      ho, wo;
-
-  vae_conv2d_out_size (conv, VAE_T_H (*x), VAE_T_W (*x), &ho, &wo);
-  y = vae_scratch_get (scratch, conv->c_out, MAX (ho, 1), MAX (wo, 1), error);
-  if (y == NULL ||
-      ! vae_op_conv2d (run, conv, *x, NULL, VAE_ACT_NONE, &y, error))
-    {
-      vae_scratch_put (scratch, y);
-      return FALSE;
-    }
-  vae_scratch_put (scratch, *x);
-  *x = y;
-
-  return TRUE;
-}
-
 /* The last GroupNorm + SiLU in place, then the output conv into a tensor
  * of its own: scratch maps may be far larger than the result. */
 VaeTensor *

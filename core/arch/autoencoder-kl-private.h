@@ -110,11 +110,6 @@ gboolean   vae_kl_attention_forward      (VaeRun          *run,
                                           const Attention *a,
                                           VaeTensor       *x,
                                           GError         **error);
-gboolean   vae_kl_conv_step              (VaeRun          *run,
-                                          VaeScratch      *scratch,
-                                          const VaeConv2d *conv,
-                                          VaeTensor      **x,
-                                          GError         **error);
 VaeTensor *vae_kl_head_forward           (VaeRun          *run,
                                           const Half      *half,
                                           const VaeConv2d *conv,

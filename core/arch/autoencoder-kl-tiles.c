@@ -487,11 +487,13 @@ tile_forward (Tiler       *tiler,
   VaeTensor  *y;
 
   if (tiler->decoder && first > 0 && half->levels[first - 1].has_resample &&
-      ! vae_kl_conv_step (run, &tiler->scratch, &half->levels[first - 1].resample,
-                          x, error))
+      ! vae_op_conv2d_step (run, &tiler->scratch,
+                            &half->levels[first - 1].resample, VAE_ACT_NONE, x,
+                            error))
     return FALSE;
   if (! tiler->decoder &&
-      ! vae_kl_conv_step (run, &tiler->scratch, &half->conv_in, x, error))
+      ! vae_op_conv2d_step (run, &tiler->scratch, &half->conv_in, VAE_ACT_NONE,
+                            x, error))
     return FALSE;
 
   for (i = first; i < last; i++)
@@ -519,7 +521,8 @@ tile_forward (Tiler       *tiler,
             return FALSE;
         }
       if (level->has_resample &&
-          ! vae_kl_conv_step (run, &tiler->scratch, &level->resample, x, error))
+          ! vae_op_conv2d_step (run, &tiler->scratch, &level->resample,
+                                VAE_ACT_NONE, x, error))
         return FALSE;
     }
 

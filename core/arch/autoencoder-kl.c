@@ -95,7 +95,7 @@ kl_encode (gpointer          self,
 
   x = vae_kl_encoder_input (&scratch, image, error);
   if (x != NULL &&
-      vae_kl_conv_step (run, &scratch, &e->conv_in, &x, error) &&
+      vae_op_conv2d_step (run, &scratch, &e->conv_in, VAE_ACT_NONE, &x, error) &&
       vae_kl_levels_forward (run, &scratch, e, 0, e->n_levels, TRUE, FALSE, &x, error))
     *latent = vae_kl_encoder_tail (run, &scratch, e, FALSE, &x, error);
 

@@ -694,26 +694,6 @@ out:
   return ok;
 }
 
-/* conv into a map from the scratch, consuming @in into the scratch. */
-static VaeTensor *
-conv_step (VaeRun           *run,
-           VaeScratch       *scratch,
-           const VaeConv2d  *conv,
-           VaeTensor        *in,
-           GError          **error)
-{
-  VaeTensor *out = NULL;
-  gsize      ho, wo;
-
-  vae_conv2d_out_size (conv, VAE_T_H (in), VAE_T_W (in), &ho, &wo);
-  out = vae_scratch_get (scratch, conv->c_out, MAX (ho, 1), MAX (wo, 1), error);
-  if (out && ! vae_op_conv2d (run, conv, in, NULL, VAE_ACT_NONE, &out, error))
-    g_clear_pointer (&out, vae_tensor_unref);
-  vae_scratch_put (scratch, in);
-
-  return out;
-}
-
 /* Pixel (un)shuffle of @in by @r into a map from the scratch, consuming
  * @in. */
 static VaeTensor *
@@ -749,12 +729,14 @@ conv_res_step (VaeRun           *run,
                VaeTensor        *in,
                GError          **error)
 {
-  VaeTensor *x = conv_step (run, scratch, conv, in, error);
+  if (! vae_op_conv2d_step (run, scratch, conv, VAE_ACT_NONE, &in, error) ||
+      ! res_forward (run, scratch, res, in, error))
+    {
+      vae_scratch_put (scratch, in);
+      return NULL;
+    }
 
-  if (x && ! res_forward (run, scratch, res, x, error))
-    g_clear_pointer (&x, vae_tensor_unref);
-
-  return x;
+  return in;
 }
 
 static gboolean
@@ -973,10 +955,12 @@ seed_decode (gpointer          self,
     goto fail;
 
   /* Pixel head. */
-  if (! (x = conv_step (run, &scratch, &seed->up1, x, error)) ||
+  if (! vae_op_conv2d_step (run, &scratch, &seed->up1, VAE_ACT_NONE, &x,
+                            error) ||
       ! (x = shuffle_step (run, &scratch, x, 2, FALSE, error)) ||
       ! res_forward (run, &scratch, &seed->dec_res1, x, error) ||
-      ! (x = conv_step (run, &scratch, &seed->up2, x, error)) ||
+      ! vae_op_conv2d_step (run, &scratch, &seed->up2, VAE_ACT_NONE, &x,
+                            error) ||
       ! (x = shuffle_step (run, &scratch, x, 2, FALSE, error)) ||
       ! vae_op_conv2d (run, &seed->skip, skip_in, x, VAE_ACT_NONE, &x, error) ||
       ! res_forward (run, &scratch, &seed->dec_res2, x, error))

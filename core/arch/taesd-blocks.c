@@ -102,22 +102,9 @@ vae_taesd_half_forward (const Half       *half,
       switch (layer->type)
         {
         case LAYER_CONV:
-          {
-            VaeTensor *y;
-            gsize      ho, wo;
-
-            vae_conv2d_out_size (&layer->conv, VAE_T_H (x), VAE_T_W (x), &ho, &wo);
-            y = vae_scratch_get (&scratch, layer->conv.c_out, MAX (ho, 1),
-                                 MAX (wo, 1), error);
-            if (y == NULL ||
-                ! vae_op_conv2d (run, &layer->conv, x, NULL, layer->act, &y, error))
-              {
-                vae_scratch_put (&scratch, y);
-                goto fail;
-              }
-            vae_scratch_put (&scratch, x);
-            x = y;
-          }
+          if (! vae_op_conv2d_step (run, &scratch, &layer->conv, layer->act, &x,
+                                    error))
+            goto fail;
           break;
 
         case LAYER_BLOCK:

@@ -441,3 +441,27 @@ vae_op_conv2d (VaeRun           *run,
   return vae_run_advance (run, vae_conv2d_flops (conv, VAE_T_H (in),
                                                  VAE_T_W (in)), error);
 }
+
+gboolean
+vae_op_conv2d_step (VaeRun           *run,
+                    VaeScratch       *scratch,
+                    const VaeConv2d  *conv,
+                    VaeActivation     act,
+                    VaeTensor       **x,
+                    GError          **error)
+{
+  VaeTensor *y;
+  gsize      ho, wo;
+
+  vae_conv2d_out_size (conv, VAE_T_H (*x), VAE_T_W (*x), &ho, &wo);
+  y = vae_scratch_get (scratch, conv->c_out, MAX (ho, 1), MAX (wo, 1), error);
+  if (y == NULL || ! vae_op_conv2d (run, conv, *x, NULL, act, &y, error))
+    {
+      vae_scratch_put (scratch, y);
+      return FALSE;
+    }
+  vae_scratch_put (scratch, *x);
+  *x = y;
+
+  return TRUE;
+}

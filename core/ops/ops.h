@@ -95,6 +95,14 @@ gboolean   vae_op_conv2d          (VaeRun            *run,
                                    VaeActivation      act,
                                    VaeTensor        **out,
                                    GError           **error);
+/* The conv of *x into a map from @scratch, which takes *x back and
+ * *x becomes the output; on failure *x is left as it was. */
+gboolean   vae_op_conv2d_step     (VaeRun            *run,
+                                   VaeScratch        *scratch,
+                                   const VaeConv2d   *conv,
+                                   VaeActivation      act,
+                                   VaeTensor        **x,
+                                   GError           **error);
 void       vae_conv2d_reference   (const VaeConv2d   *conv,
                                    const VaeTensor   *in,
                                    const VaeTensor   *residual,
