@@ -9,8 +9,9 @@ screenshot and presses Return (OK).
 
 Exits non-zero when a dialog does not show up or does not close.
 
-test-menus.py imports it for the same window handling and for opening
-Filters > VAE entries with the keyboard in GIMP's own image window.
+test-menus.py and test-canvas.py import it for the same window handling,
+for finding GIMP's own image window and for opening Filters > VAE entries
+in it with the keyboard.
 """
 
 import re
@@ -53,6 +54,19 @@ def open_vae_menu_entry(window, mnemonic):
     for keys in ("alt+r", "Up", "Right", mnemonic):
         key(keys)
         time.sleep(0.4)
+
+
+def image_window(timeout=120):
+    """Waits for GIMP's image window; returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name",
+                              " – GIMP$"], capture_output=True,
+                             text=True).stdout.split()
+        if ids:
+            return ids[-1]
+        time.sleep(0.5)
+    raise AssertionError("GIMP's image window did not show up")
 
 
 def wait_for_dialog(title, timeout=APPEAR_TIMEOUT):

@@ -6,7 +6,9 @@
 # which makes gimp-console exit non-zero.
 
 import hashlib
+import json
 import os
+import struct
 import subprocess
 import time
 
@@ -130,6 +132,37 @@ def save_xcf(image, path):
 def kodak(name):
     image = load(os.path.join(KODAK, name + ".png"))
     return image, image.get_layers()[0]
+
+
+def kodak_pair(width, height):
+    """kodim23 and, above it, kodim03 as the layers "kodim23" and
+    "kodim03" of one image scaled to @width x @height."""
+    image, first = kodak("kodim23")
+    image.scale(width, height)
+    first.set_name("kodim23")
+    other = load(os.path.join(KODAK, "kodim03.png"))
+    second = Gimp.Layer.new_from_drawable(other.get_layers()[0], image)
+    image.insert_layer(second, None, 0)
+    second.scale(width, height, False)
+    second.set_name("kodim03")
+    other.delete()
+    return image, first, second
+
+
+def comfy_latent(blob):
+    """Writes our .latent bytes @blob again as ComfyUI's Save Latent
+    writes them: the tensor alone, no metadata (no model, no image size),
+    to WORK/comfy.latent; returns that path."""
+    n, = struct.unpack("<Q", blob[:8])
+    entry = json.loads(blob[8:8 + n])["latent_tensor"]
+    data = blob[8 + n + entry["data_offsets"][0]:8 + n + entry["data_offsets"][1]]
+    header = json.dumps({"latent_tensor": {"dtype": "F32", "shape": entry["shape"],
+                                           "data_offsets": [0, len(data)]}}).encode()
+    header += b" " * (-len(header) % 8)
+    comfy = os.path.join(WORK, "comfy.latent")
+    with open(comfy, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + data)
+    return comfy
 
 
 def pixels(drawable, babl_format="R'G'B'A u8"):

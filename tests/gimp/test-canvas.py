@@ -56,18 +56,6 @@ def fail(why):
     raise AssertionError(why)
 
 
-def image_window(timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name",
-                              " – GIMP$"], capture_output=True,
-                             text=True).stdout.split()
-        if ids:
-            return ids[-1]
-        time.sleep(0.5)
-    raise AssertionError("GIMP's image window did not show up")
-
-
 def wait_runs(count, timeout=180):
     deadline = time.monotonic() + timeout
     while model_runs() < count and time.monotonic() < deadline:
@@ -85,7 +73,7 @@ subprocess.run([CLI, "compress", "seed-f16", os.path.join(KODAK,
 opened = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(vaez))
 opened_display = Gimp.Display.new(opened)
 Gimp.displays_flush()
-window = image_window()
+window = driver.image_window()
 subprocess.run(["xdotool", "windowmove", window, "0", "0"], check=True)
 subprocess.run(["xdotool", "windowsize", window, "1280", "1000"], check=True)
 time.sleep(float(os.environ.get("VAE_TEST_SETTLE", "5")))
@@ -105,7 +93,7 @@ image, source = kodak("kodim23")
 before = digest(source)
 display = Gimp.Display.new(image)
 Gimp.displays_flush()
-window = image_window()
+window = driver.image_window()
 subprocess.run(["xdotool", "windowmove", window, "0", "0"], check=True)
 subprocess.run(["xdotool", "windowsize", window, "1280", "1000"], check=True)
 time.sleep(2)

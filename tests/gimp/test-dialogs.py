@@ -7,18 +7,9 @@
 # and the run made its layer.  Run by run-gimp-test.py --xvfb; with
 # VAE_TEST_SCREENSHOTS set, the PNGs land there (docs/screenshots/).
 
-import json
-import struct
 import subprocess
 
-image, source = kodak("kodim23")
-image.scale(384, 256)
-source.set_name("kodim23")
-other = load(os.path.join(KODAK, "kodim03.png"))
-second = Gimp.Layer.new_from_drawable(other.get_layers()[0], image)
-image.insert_layer(second, None, 0)
-second.scale(384, 256, False)
-second.set_name("kodim03")
+image, source, second = kodak_pair(384, 256)
 latents, = call("plug-in-vae-encode", image=image, drawables=[source])
 
 shots = os.environ.get("VAE_TEST_SCREENSHOTS") or os.path.join(WORK, "shots")
@@ -43,16 +34,7 @@ runs = [
 # File > Export As and File > Open: the .vaez export dialog with its size
 # and PSNR estimate, the .latent export dialog, and the question a
 # ComfyUI latent without a model name asks.
-blob = parasite_bytes(latents, "gimp-vae-latent")
-n, = struct.unpack("<Q", blob[:8])
-entry = json.loads(blob[8:8 + n])["latent_tensor"]
-data = blob[8 + n + entry["data_offsets"][0]:8 + n + entry["data_offsets"][1]]
-header = json.dumps({"latent_tensor": {"dtype": "F32", "shape": entry["shape"],
-                                       "data_offsets": [0, len(data)]}}).encode()
-header += b" " * (-len(header) % 8)
-comfy = os.path.join(WORK, "comfy.latent")
-with open(comfy, "wb") as f:
-    f.write(struct.pack("<Q", len(header)) + header + data)
+comfy = comfy_latent(parasite_bytes(latents, "gimp-vae-latent"))
 
 files = [
     ("Export Image as VAEZ", "dialog-export-vaez", "file-vaez-export",

@@ -7,12 +7,7 @@
 # run-gimp-test.py.
 
 ID = model_id()
-image, source = kodak("kodim23")
-image.scale(256, 160)
-other = load(os.path.join(KODAK, "kodim03.png"))
-second = Gimp.Layer.new_from_drawable(other.get_layers()[0], image)
-image.insert_layer(second, None, 0)
-second.scale(256, 160, False)
+image, source, second = kodak_pair(256, 160)
 
 latents, = call("plug-in-vae-encode", image=image, drawables=[source])
 other_latents, = call("plug-in-vae-encode", image=image, drawables=[second])

@@ -9,9 +9,7 @@
 # give the right advice, SSIM on layers under its window.  Run by
 # run-gimp-test.py.
 
-import json
 import math
-import struct
 
 import numpy
 from PIL import Image
@@ -76,14 +74,7 @@ check(x + 512 == sx + 384 and y + 512 == sy + 256,
 
 # --- a second animation's frames keep "(100ms)" last ---------------------
 
-small, small_layer = kodak("kodim23")
-small.scale(96, 64)
-small_layer.set_name("kodim23")
-other = load(os.path.join(KODAK, "kodim03.png"))
-second = Gimp.Layer.new_from_drawable(other.get_layers()[0], small)
-small.insert_layer(second, None, 0)
-second.scale(96, 64, False)
-second.set_name("kodim03")
+small, small_layer, second = kodak_pair(96, 64)
 for _ in range(2):
     group, n = call("plug-in-vae-interpolate", image=small,
                     drawables=[small_layer, second], steps=2)
@@ -142,16 +133,7 @@ latent_path = os.path.join(WORK, "k23.latent")
 subprocess.run([CLI, "encode", MODEL, os.path.join(KODAK, "kodim23.png"),
                 "-o", latent_path], check=True, capture_output=True)
 with open(latent_path, "rb") as f:
-    blob = f.read()
-n, = struct.unpack("<Q", blob[:8])
-entry = json.loads(blob[8:8 + n])["latent_tensor"]
-data = blob[8 + n + entry["data_offsets"][0]:8 + n + entry["data_offsets"][1]]
-header = json.dumps({"latent_tensor": {"dtype": "F32", "shape": entry["shape"],
-                                       "data_offsets": [0, len(data)]}}).encode()
-header += b" " * (-len(header) % 8)
-comfy = os.path.join(WORK, "comfy.latent")
-with open(comfy, "wb") as f:
-    f.write(struct.pack("<Q", len(header)) + header + data)
+    comfy = comfy_latent(f.read())
 message = expect_error("plug-in-vae-decode", image=image, drawables=[source],
                        latent_file=Gio.File.new_for_path(comfy), model="")
 check("32-channel" in message and "taef2" in message and "seed-f16" in message,

@@ -7,14 +7,7 @@
 # layers keep it quick.  Run by run-gimp-test.py.
 
 ID = model_id()
-image, a = kodak("kodim23")
-image.scale(256, 160)
-other = load(os.path.join(KODAK, "kodim03.png"))
-b = Gimp.Layer.new_from_drawable(other.get_layers()[0], image)
-image.insert_layer(b, None, 0)
-b.scale(256, 160, False)
-b.set_name("kodim03")
-a.set_name("kodim23")
+image, a, b = kodak_pair(256, 160)
 before_a, before_b = digest(a), digest(b)
 
 group, n = call("plug-in-vae-interpolate", image=image, drawables=[a, b],

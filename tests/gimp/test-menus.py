@@ -41,33 +41,13 @@ ENTRIES = {
 }
 
 # Small layers: what is tested is the way in, not the results.
-image, source = kodak("kodim23")
-image.scale(128, 96)
-source.set_name("kodim23")
-other = load(os.path.join(KODAK, "kodim03.png"))
-second = Gimp.Layer.new_from_drawable(other.get_layers()[0], image)
-image.insert_layer(second, None, 0)
-second.scale(128, 96, False)
-second.set_name("kodim03")
-other.delete()
+image, source, second = kodak_pair(128, 96)
 
 display = Gimp.Display.new(image)
 Gimp.displays_flush()
 
 
-def image_window(timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name",
-                              " – GIMP$"], capture_output=True,
-                             text=True).stdout.split()
-        if ids:
-            return ids[-1]
-        time.sleep(0.5)
-    raise AssertionError("GIMP's image window did not show up")
-
-
-window = image_window()
+window = driver.image_window()
 # No window manager: make room for the menus ourselves.
 subprocess.run(["xdotool", "windowmove", window, "0", "0"], check=True)
 subprocess.run(["xdotool", "windowsize", window, "1280", "900"], check=True)
