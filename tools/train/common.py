@@ -27,6 +27,16 @@ def list_images(folders):
     return sorted(out)
 
 
+def write_tsv(path, columns, formats, rows):
+    """Writes @rows as a tab-separated table: a header line of @columns,
+    then each row's fields printed with @formats (one % format each)."""
+    line = "\t".join(formats) + "\n"
+    with open(path, "w") as f:
+        f.write("\t".join(columns) + "\n")
+        for r in rows:
+            f.write(line % r)
+
+
 def load_rgb_u8(path):
     """[3, H, W] uint8 tensor."""
     a = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)

@@ -88,10 +88,8 @@ def main():
           % (args.weights, what, n, sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n,
              sum(r[3] for r in rows) / n, time.time() - t0))
     if args.tsv:
-        with open(args.tsv, "w") as f:
-            f.write("image\tpsnr\tssim\tsharpness\tlatent_mean\tlatent_std\n")
-            for r in rows:
-                f.write("%s\t%.4f\t%.5f\t%.4f\t%.4f\t%.4f\n" % r)
+        common.write_tsv(args.tsv, ("image", "psnr", "ssim", "sharpness", "latent_mean", "latent_std"),
+                         ("%s", "%.4f", "%.5f", "%.4f", "%.4f", "%.4f"), rows)
 
 
 if __name__ == "__main__":

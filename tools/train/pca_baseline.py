@@ -60,10 +60,7 @@ def main():
         print("| %d | %d (768/%d = %.0fx) | %.2f | %.4f |"
               % (C, C, C, 768 / C, sum(x[2] for x in r) / len(r), sum(x[3] for x in r) / len(r)))
     if args.tsv:
-        with open(args.tsv, "w") as f:
-            f.write("image\tC\tpsnr\tssim\n")
-            for r in rows:
-                f.write("%s\t%d\t%.4f\t%.5f\n" % r)
+        common.write_tsv(args.tsv, ("image", "C", "psnr", "ssim"), ("%s", "%d", "%.4f", "%.5f"), rows)
 
 
 if __name__ == "__main__":
