@@ -502,9 +502,28 @@ tiled_margin (const Half *half,
          : (gsize) ceil (half_radius (half, 0, split, (gdouble) half->factor)) + 1;
 }
 
+/* A tiled run's tiles: spans along each axis, the margin each tile is
+ * computed with and the overlap they are blended over, in latent pixels. */
+typedef struct
+{
+  GArray *xs;
+  GArray *ys;
+  gsize   margin;
+  gsize   overlap;
+} Grid;
+
+static void
+grid_clear (Grid *grid)
+{
+  g_clear_pointer (&grid->xs, g_array_unref);
+  g_clear_pointer (&grid->ys, g_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Grid, grid_clear)
+
 /* The grid of a tiled run over h x w latent pixels in tiles of @tile
  * image pixels, and its work: the whole part once, the tiled part on
- * every tile with its margin.  @xs and @ys may be NULL. */
+ * every tile with its margin. */
 static gdouble
 tiled_grid (const Half  *half,
             gboolean     decoder,
@@ -512,44 +531,33 @@ tiled_grid (const Half  *half,
             gsize        h,
             gsize        w,
             gsize        tile,
-            gsize       *margin,
-            gsize       *overlap,
-            GArray     **xs,
-            GArray     **ys)
+            Grid        *grid)
 {
   const guint  end = half->layers->len;
   const gsize  f = half->factor;
-  GArray      *sx, *sy;
   gdouble      work;
   guint        ix, iy;
 
-  *margin = tiled_margin (half, decoder, split);
+  grid->margin = tiled_margin (half, decoder, split);
   /* The margin makes tiles exact; the overlap only has to hide rounding. */
   tile = MAX (tile / f, 2);
-  *overlap = MIN (*margin, tile / 2);
-  sx = vae_tiles_split (w, tile, *overlap, 1);
-  sy = vae_tiles_split (h, tile, *overlap, 1);
+  grid->overlap = MIN (grid->margin, tile / 2);
+  grid->xs = vae_tiles_split (w, tile, grid->overlap, 1);
+  grid->ys = vae_tiles_split (h, tile, grid->overlap, 1);
 
   work = decoder ? banded_flops (half, 0, split, h, w) : banded_flops (half, split, end, h, w);
-  for (iy = 0; iy < sy->len; iy++)
-    for (ix = 0; ix < sx->len; ix++)
+  for (iy = 0; iy < grid->ys->len; iy++)
+    for (ix = 0; ix < grid->xs->len; ix++)
       {
         gsize x0, x1, y0, y1;
 
-        vae_span_extend (&g_array_index (sx, VaeSpan, ix), *margin, w, &x0, &x1);
-        vae_span_extend (&g_array_index (sy, VaeSpan, iy), *margin, h, &y0, &y1);
+        vae_span_extend (&g_array_index (grid->xs, VaeSpan, ix), grid->margin,
+                         w, &x0, &x1);
+        vae_span_extend (&g_array_index (grid->ys, VaeSpan, iy), grid->margin,
+                         h, &y0, &y1);
         work += decoder ? vae_taesd_half_flops (half, split, end, y1 - y0, x1 - x0)
                         : vae_taesd_half_flops (half, 0, split, (y1 - y0) * f, (x1 - x0) * f);
       }
-
-  if (xs)
-    *xs = sx;
-  else
-    g_array_unref (sx);
-  if (ys)
-    *ys = sy;
-  else
-    g_array_unref (sy);
 
   return work;
 }
@@ -615,13 +623,14 @@ vae_taesd_plan (gpointer   self,
                 VaePlan   *plan,
                 GError   **error)
 {
-  Taesd      *taesd = self;
-  const Half *half = decoder ? &taesd->decoder : &taesd->encoder;
-  const gsize f = half->factor, h = height / f, w = width / f;
-  const gsize image = 3 * width * height * sizeof (gfloat);
-  gsize       whole, fixed, phase, margin, overlap, t, t_min, c;
-  gboolean    can_tile;
-  guint       split;
+  Taesd        *taesd = self;
+  const Half   *half = decoder ? &taesd->decoder : &taesd->encoder;
+  const gsize   f = half->factor, h = height / f, w = width / f;
+  const gsize   image = 3 * width * height * sizeof (gfloat);
+  g_auto (Grid) grid = { 0 };
+  gsize         whole, fixed, phase, margin, t, t_min, c;
+  gboolean      can_tile;
+  guint         split;
 
   /* Whole: every map at once, beside the encoder's padded copy of its
    * input or the decoder's cropped copy of its output. */
@@ -670,26 +679,22 @@ vae_taesd_plan (gpointer   self,
     }
 
   plan->tile = t * f;
-  plan->flops = tiled_grid (half, decoder, split, h, w, plan->tile, &margin, &overlap,
-                            NULL, NULL);
+  plan->flops = tiled_grid (half, decoder, split, h, w, plan->tile, &grid);
   plan->memory = MAX (phase, fixed + tile_memory (half, decoder, split, margin, t, h, w));
 
   return TRUE;
 }
 
-/* Layers [first, last) of @half on each tile of the grid @xs x @ys,
- * blended into @out.  A grid cell is @in_scale pixels of @source (the
- * image, read as padded, or the decoder's head) and @out_scale of @out. */
+/* Layers [first, last) of @half on each tile of @grid, blended into
+ * @out.  A grid cell is @in_scale pixels of @source (the image, read as
+ * padded, or the decoder's head) and @out_scale of @out. */
 static gboolean
 tiles_forward (const Half       *half,
                const VaeTensor  *source,
                gsize             in_scale,
                guint             first,
                guint             last,
-               const GArray     *xs,
-               const GArray     *ys,
-               gsize             margin,
-               gsize             overlap,
+               const Grid       *grid,
                gsize             out_scale,
                VaeTensor        *out,
                VaeRun           *run,
@@ -699,17 +704,17 @@ tiles_forward (const Half       *half,
   const gsize i = in_scale, o = out_scale;
   guint       ix, iy;
 
-  for (iy = 0; iy < ys->len; iy++)
-    for (ix = 0; ix < xs->len; ix++)
+  for (iy = 0; iy < grid->ys->len; iy++)
+    for (ix = 0; ix < grid->xs->len; ix++)
       {
-        const VaeSpan        *sx = &g_array_index (xs, VaeSpan, ix);
-        const VaeSpan        *sy = &g_array_index (ys, VaeSpan, iy);
+        const VaeSpan        *sx = &g_array_index (grid->xs, VaeSpan, ix);
+        const VaeSpan        *sy = &g_array_index (grid->ys, VaeSpan, iy);
         g_autoptr (VaeTensor) crop = NULL;
         g_autoptr (VaeTensor) part = NULL;
         gsize                 x0, x1, y0, y1;
 
-        vae_span_extend (sx, margin, w, &x0, &x1);
-        vae_span_extend (sy, margin, h, &y0, &y1);
+        vae_span_extend (sx, grid->margin, w, &x0, &x1);
+        vae_span_extend (sy, grid->margin, h, &y0, &y1);
 
         crop = vae_tiles_crop (source, run->pad_mode, x0 * i, y0 * i,
                                (x1 - x0) * i, (y1 - y0) * i, error);
@@ -721,7 +726,7 @@ tiles_forward (const Half       *half,
 
         vae_tiles_blend (out, part, (sx->start - x0) * o, (sy->start - y0) * o,
                          sx->start * o, sy->start * o, sx->len * o, sy->len * o,
-                         xs, ix, ys, iy, overlap, o);
+                         grid->xs, ix, grid->ys, iy, grid->overlap, o);
       }
 
   return TRUE;
@@ -742,8 +747,7 @@ vae_taesd_decode_tiled (gpointer          self,
   const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
   g_autoptr (VaeTensor) head = NULL;
   g_autoptr (VaeTensor) out = NULL;
-  g_autoptr (GArray)    xs = NULL, ys = NULL;
-  gsize                 margin, overlap;
+  g_auto (Grid)         grid = { 0 };
   gdouble               work;
   guint                 split;
 
@@ -751,7 +755,7 @@ vae_taesd_decode_tiled (gpointer          self,
     return taesd->has_decoder &&
            vae_arch_taesd.decode (self, latent, image, run, error);
 
-  work = tiled_grid (dec, TRUE, split, h, w, tile, &margin, &overlap, &xs, &ys);
+  work = tiled_grid (dec, TRUE, split, h, w, tile, &grid);
   vae_run_begin (run, "decode", work);
 
   /* The head in bands, on a copy (the clamp works in place); the image
@@ -763,8 +767,7 @@ vae_taesd_decode_tiled (gpointer          self,
   if (out == NULL)
     return FALSE;
 
-  if (! tiles_forward (dec, head, 1, split, end, xs, ys, margin, overlap, f,
-                       out, run, error))
+  if (! tiles_forward (dec, head, 1, split, end, &grid, f, out, run, error))
     return FALSE;
   *image = g_steal_pointer (&out);
 
@@ -786,8 +789,7 @@ vae_taesd_encode_tiled (gpointer          self,
   const gsize           h = (VAE_T_H (image) + f - 1) / f;
   const gsize           w = (VAE_T_W (image) + f - 1) / f;
   g_autoptr (VaeTensor) body = NULL;
-  g_autoptr (GArray)    xs = NULL, ys = NULL;
-  gsize                 margin, overlap;
+  g_auto (Grid)         grid = { 0 };
   gdouble               work;
   guint                 split;
 
@@ -798,15 +800,14 @@ vae_taesd_encode_tiled (gpointer          self,
       return padded && vae_arch_taesd.encode (self, padded, latent, run, error);
     }
 
-  work = tiled_grid (enc, FALSE, split, h, w, tile, &margin, &overlap, &xs, &ys);
+  work = tiled_grid (enc, FALSE, split, h, w, tile, &grid);
   vae_run_begin (run, "encode", work);
 
   body = vae_tensor_new_3d (half_channels (enc, split), h, w, error);
   if (body == NULL)
     return FALSE;
 
-  if (! tiles_forward (enc, image, f, 0, split, xs, ys, margin, overlap, 1,
-                       body, run, error) ||
+  if (! tiles_forward (enc, image, f, 0, split, &grid, 1, body, run, error) ||
       ! half_forward_banded (enc, split, enc->layers->len, &body, run, error))
     return FALSE;
   *latent = g_steal_pointer (&body);
