@@ -58,17 +58,8 @@ check_compatible (const VaeLatent  *a,
   const gchar     *ha = vae_latent_get_model_hash (a);
   const gchar     *hb = vae_latent_get_model_hash (b);
 
-  if (! vae_tensor_same_shape (ta, tb))
-    {
-      gchar *sa = vae_tensor_shape_to_string (ta);
-      gchar *sb = vae_tensor_shape_to_string (tb);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "cannot combine latents of shapes %s and %s", sa, sb);
-      g_free (sa);
-      g_free (sb);
-      return FALSE;
-    }
+  if (! vae_tensor_check_same_shape (ta, tb, "combine latents", error))
+    return FALSE;
   if (ha && hb && strcmp (ha, hb) != 0)
     {
       const gchar *ia = vae_latent_get_model_id (a);

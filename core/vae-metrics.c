@@ -51,17 +51,8 @@ check_pair (const VaeTensor  *a,
             gboolean          need_chw,
             GError          **error)
 {
-  if (! vae_tensor_same_shape (a, b))
-    {
-      gchar *sa = vae_tensor_shape_to_string (a);
-      gchar *sb = vae_tensor_shape_to_string (b);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "cannot compare images of shapes %s and %s", sa, sb);
-      g_free (sa);
-      g_free (sb);
-      return FALSE;
-    }
+  if (! vae_tensor_check_same_shape (a, b, "compare images", error))
+    return FALSE;
   if (need_chw && a->n_dims != 3)
     {
       gchar *sa = vae_tensor_shape_to_string (a);

@@ -32,6 +32,13 @@ VaeTensor * vae_tensor_new_3d_uninit (gsize     channels,
                                       gsize     width,
                                       GError  **error);
 
+/* FALSE with VAE_ERROR_SHAPE "cannot @what of shapes [..] and [..]"
+ * unless @a and @b have the same shape. */
+gboolean    vae_tensor_check_same_shape (const VaeTensor  *a,
+                                         const VaeTensor  *b,
+                                         const gchar      *what,
+                                         GError          **error);
+
 /* Gives @tensor a new shape that fits its allocation (scratch reuse). */
 gboolean    vae_tensor_reshape_3d (VaeTensor   *tensor,
                                    gsize        channels,

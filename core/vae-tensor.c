@@ -262,6 +262,25 @@ vae_tensor_same_shape (const VaeTensor *a,
          memcmp (a->shape, b->shape, a->n_dims * sizeof (gsize)) == 0;
 }
 
+gboolean
+vae_tensor_check_same_shape (const VaeTensor  *a,
+                             const VaeTensor  *b,
+                             const gchar      *what,
+                             GError          **error)
+{
+  g_autofree gchar *sa = NULL;
+  g_autofree gchar *sb = NULL;
+
+  if (vae_tensor_same_shape (a, b))
+    return TRUE;
+
+  sa = vae_tensor_shape_to_string (a);
+  sb = vae_tensor_shape_to_string (b);
+
+  return vae_fail (error, VAE_ERROR_SHAPE, "cannot %s of shapes %s and %s",
+                   what, sa, sb);
+}
+
 /**
  * vae_tensor_shape_to_string:
  * @tensor: a tensor
