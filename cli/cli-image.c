@@ -485,6 +485,19 @@ is_device (const gchar *path)
          !S_ISDIR (st.st_mode);
 }
 
+/* Refuses a --depth other than 8 or 16 bits per channel. */
+gboolean
+cli_check_depth (gint     depth,
+                 GError **error)
+{
+  if (depth == 8 || depth == 16)
+    return TRUE;
+
+  g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
+               "--depth must be 8 or 16, not %d", depth);
+  return FALSE;
+}
+
 /**
  * cli_image_check_output:
  * @path: where an image is going to be written

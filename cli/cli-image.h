@@ -32,6 +32,8 @@ CliImage * cli_image_load         (CliContext       *ctx,
                                    GError          **error);
 void       cli_image_free         (CliImage         *image);
 
+gboolean   cli_check_depth        (gint              depth,
+                                   GError          **error);
 gboolean   cli_image_check_output (const gchar      *path,
                                    guint             depth,
                                    GError          **error);

@@ -183,12 +183,8 @@ cli_compress (CliContext  *ctx,
                             error))
     return FALSE;
 
-  if (output == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "compress: -o OUT.vaez is required");
-      return FALSE;
-    }
+  if (!cli_require_output (output, "compress", "OUT.vaez", error))
+    return FALSE;
   if (bpp != 0.0 && quality >= 0.0)
     {
       g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
@@ -207,13 +203,8 @@ cli_compress (CliContext  *ctx,
                    "--quality must be between 0 and 100");
       return FALSE;
     }
-  {
-    const gchar *outputs[] = { output };
-    const gchar *inputs[] = { model_spec, rest[0] };
-
-    if (!cli_check_outputs (outputs, 1, inputs, G_N_ELEMENTS (inputs), error))
-      return FALSE;
-  }
+  if (!cli_check_output (output, model_spec, rest[0], error))
+    return FALSE;
 
   start = cli_seconds ();
   if (cli_is_latent_file (rest[0]))
@@ -338,26 +329,11 @@ cli_decompress (CliContext  *ctx,
                    "decompress: expected IN.vaez (see 'vae decompress --help')");
       return FALSE;
     }
-  if (output == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "decompress: -o OUT.png is required");
-      return FALSE;
-    }
-  if (depth != 8 && depth != 16)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "--depth must be 8 or 16, not %d", depth);
-      return FALSE;
-    }
-  {
-    const gchar *outputs[] = { output };
-    const gchar *inputs[] = { positional[0] };
-
-    if (!cli_image_check_output (output, depth, error) ||
-        !cli_check_outputs (outputs, 1, inputs, 1, error))
-      return FALSE;
-  }
+  if (!cli_require_output (output, "decompress", "OUT.png", error) ||
+      !cli_check_depth (depth, error) ||
+      !cli_image_check_output (output, depth, error) ||
+      !cli_check_output (output, positional[0], NULL, error))
+    return FALSE;
 
   file = cli_load_compressed (ctx, positional[0], &model, error);
   if (file == NULL)

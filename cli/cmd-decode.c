@@ -55,26 +55,11 @@ cli_decode (CliContext  *ctx,
                             &rest, error))
     return FALSE;
 
-  if (output == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "decode: -o OUT.png is required");
-      return FALSE;
-    }
-  if (depth != 8 && depth != 16)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "--depth must be 8 or 16, not %d", depth);
-      return FALSE;
-    }
-  {
-    const gchar *outputs[] = { output };
-    const gchar *inputs[] = { model_spec, rest[0] };
-
-    if (!cli_image_check_output (output, depth, error) ||
-        !cli_check_outputs (outputs, 1, inputs, G_N_ELEMENTS (inputs), error))
-      return FALSE;
-  }
+  if (!cli_require_output (output, "decode", "OUT.png", error) ||
+      !cli_check_depth (depth, error) ||
+      !cli_image_check_output (output, depth, error) ||
+      !cli_check_output (output, model_spec, rest[0], error))
+    return FALSE;
   if (size != NULL && !cli_parse_size (size, &width, &height, error))
     return FALSE;
   ctx->options.force = force;

@@ -45,20 +45,9 @@ cli_encode (CliContext  *ctx,
                             error))
     return FALSE;
 
-  if (output == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "encode: -o OUT.latent is required");
-      return FALSE;
-    }
-
-  {
-    const gchar *outputs[] = { output };
-    const gchar *inputs[] = { model_spec, rest[0] };
-
-    if (!cli_check_outputs (outputs, 1, inputs, G_N_ELEMENTS (inputs), error))
-      return FALSE;
-  }
+  if (!cli_require_output (output, "encode", "OUT.latent", error) ||
+      !cli_check_output (output, model_spec, rest[0], error))
+    return FALSE;
 
   model = cli_model_open (ctx, model_spec, error);
   if (model == NULL)

@@ -256,12 +256,8 @@ cli_interpolate (CliContext  *ctx,
                    "-o 'frame-%%02d.png'");
       return FALSE;
     }
-  if (depth != 8 && depth != 16)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "--depth must be 8 or 16, not %d", depth);
-      return FALSE;
-    }
+  if (!cli_check_depth (depth, error))
+    return FALSE;
   if (!check_pattern (pattern, error))
     return FALSE;
   first_name = frame_name (pattern, 0);

@@ -97,12 +97,8 @@ cli_roundtrip (CliContext  *ctx,
                    "--gain must be a positive number");
       return FALSE;
     }
-  if (depth != 8 && depth != 16)
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE,
-                   "--depth must be 8 or 16, not %d", depth);
-      return FALSE;
-    }
+  if (!cli_check_depth (depth, error))
+    return FALSE;
   if (output != NULL && !cli_image_check_output (output, depth, error))
     return FALSE;
   if (diff != NULL && !cli_image_check_output (diff, 8, error))

@@ -491,6 +491,36 @@ probe_create (const gchar  *path,
   return TRUE;
 }
 
+/* Refuses a command run without its -o: "@command: -o @what is
+ * required". */
+gboolean
+cli_require_output (const gchar  *output,
+                    const gchar  *command,
+                    const gchar  *what,
+                    GError      **error)
+{
+  if (output != NULL)
+    return TRUE;
+
+  g_set_error (error, CLI_ERROR, CLI_ERROR_USAGE, "%s: -o %s is required",
+               command, what);
+  return FALSE;
+}
+
+/* cli_check_outputs () for a command that writes one file from one or two
+ * inputs (@other_input and @input may be NULL: a model left out). */
+gboolean
+cli_check_output (const gchar  *output,
+                  const gchar  *input,
+                  const gchar  *other_input,
+                  GError      **error)
+{
+  const gchar *outputs[] = { output };
+  const gchar *inputs[] = { input, other_input };
+
+  return cli_check_outputs (outputs, 1, inputs, G_N_ELEMENTS (inputs), error);
+}
+
 /**
  * cli_check_outputs:
  * @outputs: (array length=n_outputs): the files the command will write;

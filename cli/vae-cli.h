@@ -145,6 +145,14 @@ gboolean   cli_check_outputs       (const gchar * const *outputs,
                                     const gchar * const *inputs,
                                     guint             n_inputs,
                                     GError          **error);
+gboolean   cli_require_output      (const gchar      *output,
+                                    const gchar      *command,
+                                    const gchar      *what,
+                                    GError          **error);
+gboolean   cli_check_output        (const gchar      *output,
+                                    const gchar      *input,
+                                    const gchar      *other_input,
+                                    GError          **error);
 gboolean   cli_same_file           (const gchar      *a,
                                     const gchar      *b);
 
