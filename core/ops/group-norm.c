@@ -216,7 +216,7 @@ vae_op_group_norm (VaeRun           *run,
   const gsize channels = VAE_T_C (in);
   const gsize n = VAE_T_H (in) * VAE_T_W (in);
   gdouble    *group_mean, *group_var;
-  gsize       per_group, g, c;
+  gsize       per_group, g;
 
   if (in->n_dims != 3 || groups <= 0 || channels % groups != 0 ||
       ! vae_tensor_same_shape (in, out))
@@ -248,15 +248,9 @@ vae_op_group_norm (VaeRun           *run,
   group_var = g_new (gdouble, groups);
   for (g = 0; g < (gsize) groups; g++)
     {
-      gdouble mean = 0.0, m2 = 0.0;
-
-      for (c = g * per_group; c < (g + 1) * per_group; c++)
-        mean += job.mean[c];
-      mean /= per_group;
-      for (c = g * per_group; c < (g + 1) * per_group; c++)
-        m2 += job.m2[c] + n * (job.mean[c] - mean) * (job.mean[c] - mean);
-      group_mean[g] = mean;
-      group_var[g] = m2 / ((gdouble) per_group * n);
+      vae_norm_pool_channels (job.mean, job.m2, g * per_group, per_group, n,
+                              &group_mean[g], &group_var[g]);
+      group_var[g] /= (gdouble) per_group * n;
     }
   g_free (job.mean);
   g_free (job.m2);

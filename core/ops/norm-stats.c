@@ -183,7 +183,7 @@ vae_norm_stats_add (VaeNormStats     *stats,
   RegionJob   job = { in, };
   NormLayer  *layer;
   gdouble     n;
-  gsize       g, c;
+  gsize       g;
 
   layer = next_layer (stats, groups, TRUE, error);
   if (layer == NULL || ! scale_region (stats, in, &job, error))
@@ -198,14 +198,10 @@ vae_norm_stats_add (VaeNormStats     *stats,
 
   for (g = 0; g < (gsize) groups; g++)
     {
-      gdouble mean = 0.0, m2 = 0.0, count = n * per_group, delta, total;
+      gdouble mean, m2, count = n * per_group, delta, total;
 
-      for (c = g * per_group; c < (g + 1) * per_group; c++)
-        mean += job.mean[c];
-      mean /= per_group;
-      for (c = g * per_group; c < (g + 1) * per_group; c++)
-        m2 += job.m2[c] + n * (job.mean[c] - mean) * (job.mean[c] - mean);
-
+      vae_norm_pool_channels (job.mean, job.m2, g * per_group, per_group, n,
+                              &mean, &m2);
       total = layer->count[g] + count;
       delta = mean - layer->mean[g];
       layer->mean[g] += delta * count / total;
@@ -217,6 +213,27 @@ vae_norm_stats_add (VaeNormStats     *stats,
   g_free (job.m2);
 
   return TRUE;
+}
+
+void
+vae_norm_pool_channels (const gdouble  *mean,
+                        const gdouble  *m2,
+                        gsize           c0,
+                        gsize           per_group,
+                        gdouble         n,
+                        gdouble        *group_mean,
+                        gdouble        *group_m2)
+{
+  gdouble m = 0.0, s = 0.0;
+  gsize   c;
+
+  for (c = c0; c < c0 + per_group; c++)
+    m += mean[c];
+  m /= per_group;
+  for (c = c0; c < c0 + per_group; c++)
+    s += m2[c] + n * (mean[c] - m) * (mean[c] - m);
+  *group_mean = m;
+  *group_m2 = s;
 }
 
 gboolean

@@ -185,6 +185,16 @@ gboolean       vae_norm_stats_add    (VaeNormStats     *stats,
                                       const VaeTensor  *in,
                                       gint              groups,
                                       GError          **error);
+/* Pools the means and sums of squared deviations (M2) of @per_group
+ * channels of @n values each, from @c0 on, into their group's mean and
+ * M2 (Chan et al.'s parallel variance). */
+void           vae_norm_pool_channels (const gdouble  *mean,
+                                       const gdouble  *m2,
+                                       gsize           c0,
+                                       gsize           per_group,
+                                       gdouble         n,
+                                       gdouble        *group_mean,
+                                       gdouble        *group_m2);
 
 /* Adds the sums of x[i] - k and of its square over @n floats to *s and
  * *s2: short float partial sums folded into double, accurate and
