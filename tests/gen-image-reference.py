@@ -25,16 +25,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-MASK = (1 << 64) - 1
-
-
-def splitmix64(state):
-    """Returns (new_state, output), Steele/Lea/Flood's SplitMix64."""
-    state = (state + 0x9E3779B97F4A7C15) & MASK
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return state, z ^ (z >> 31)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from splitmix import splitmix64  # noqa: E402
 
 
 def test_input(seed, c, h, w):

@@ -46,7 +46,6 @@ at LARGE_SAMPLES positions; tests/test-kl.c makes the same weights in C.
 """
 
 import argparse
-import math
 import os
 import sys
 
@@ -54,7 +53,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kl_reference as K  # noqa: E402
-import taesd_reference as T  # noqa: E402  (safetensors reader and writer)
+import taesd_reference as T  # noqa: E402  (safetensors, weights, image)
 
 SEED = 20261127
 LARGE_SEED = 0x5EEDC0DE
@@ -75,28 +74,19 @@ VARIANTS = {
 }
 
 
+def conv_gain(parts):
+    """The second conv of each resnet and the attention output at half
+    gain, so the residual stream stays O(1); q and k at a gain that makes
+    the attention weights far from uniform."""
+    if parts[-2] in ('conv2', 'proj_out'):
+        return 0.5
+    if parts[-2] in ('q', 'k'):
+        return 2.0
+    return 1.0
+
+
 def init_weights(model, gen):
-    """Kaiming-normal convs (the second conv of each resnet and the
-    attention output at half gain, so the residual stream stays O(1)),
-    q and k at a gain that makes the attention weights far from uniform,
-    small random biases, GroupNorm affines near (1, 0)."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            parts = name.split('.')
-            if p.dim() == 4:
-                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
-                gain = math.sqrt(2.0 / fan_in)
-                if parts[-2] in ('conv2', 'proj_out'):
-                    gain *= 0.5
-                if parts[-2] in ('q', 'k'):
-                    gain *= 2.0
-                p.copy_(torch.randn(p.shape, generator=gen) * gain)
-            elif 'norm' in parts[-2] and parts[-1] == 'weight':
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif 'norm' in parts[-2]:
-                p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-            else:
-                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+    T.init_weights(model, gen, conv_gain, lambda parts: 'norm' in parts[-2])
 
 
 def round_to(model, dtype):
@@ -107,20 +97,6 @@ def round_to(model, dtype):
         for b in model.buffers():
             if b.is_floating_point():
                 b.copy_(b.to(tdtype).to(torch.float32))
-
-
-def make_image(height, width, gen):
-    """A smooth colour pattern plus noise, on 8-bit levels."""
-    y = torch.arange(height, dtype=torch.float64).view(-1, 1) / height
-    x = torch.arange(width, dtype=torch.float64).view(1, -1) / width
-    chans = []
-    for c in range(3):
-        v = 0.5 + 0.3 * torch.sin(2 * math.pi * ((1 + c) * x + (2 - 0.5 * c) * y)
-                                  + 0.7 * c)
-        chans.append(v + 0.1 * torch.cos(2 * math.pi * 3 * x * y))
-    img = torch.stack(chans)
-    img = img + 0.08 * torch.randn(img.shape, generator=gen, dtype=torch.float64)
-    return (torch.round(img.clamp(0, 1) * 255) / 255).to(torch.float32)
 
 
 def mean_layer(model):
@@ -169,7 +145,7 @@ def generate(variant, out_dir, gen):
     model = K.AutoencoderKL(cfg['channels'], 1, z, cfg['quant'], cfg['bn'],
                             cfg.get('decoder_channels')).eval()
     init_weights(model, gen)
-    image = make_image(*IMAGE_HW, gen)
+    image = T.make_image(IMAGE_HW[1], IMAGE_HW[0], gen)
     decoder_input = torch.randn((z,) + DECODER_HW, generator=gen)
 
     with torch.no_grad():

@@ -26,10 +26,13 @@ import json
 import math
 import os
 import struct
+import sys
 
 import numpy as np
 
-MASK = (1 << 64) - 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from splitmix import MASK, splitmix64  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "data", "latent")
 
@@ -163,14 +166,6 @@ def hostile_files():
 
 
 # -- latent math -------------------------------------------------------------
-
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & MASK
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return state, z ^ (z >> 31)
-
 
 def test_latent(seed, shape):
     """Values k / 2^22 - 2 in [-2, 2): exact in float32."""

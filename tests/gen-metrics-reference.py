@@ -32,7 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MASK = (1 << 64) - 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from splitmix import splitmix64  # noqa: E402
 WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
 C1 = 0.01 ** 2
 C2 = 0.03 ** 2
@@ -43,11 +44,8 @@ def splitmix64_bytes(seed, n):
     state = seed
     out = np.empty(n, dtype=np.int64)
     for i in range(n):
-        state = (state + 0x9E3779B97F4A7C15) & MASK
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        out[i] = (z ^ (z >> 31)) >> 56
+        state, z = splitmix64(state)
+        out[i] = z >> 56
     return out
 
 

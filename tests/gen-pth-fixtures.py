@@ -40,7 +40,6 @@ the same bits.
 
 import collections
 import io
-import json
 import os
 import pickle
 import pickletools
@@ -54,6 +53,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kl_reference as K  # noqa: E402
+import taesd_reference as T  # noqa: E402  (safetensors writer)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'pth')
 
@@ -73,13 +73,7 @@ def save_safetensors(path, tensors, metadata):
         blobs.append(data)
         offset += len(data)
     header['__metadata__'] = metadata
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * (-len(text) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
+    T.write_safetensors(path, header, blobs)
 
 
 def flatten(obj, prefix=''):
@@ -287,7 +281,7 @@ def lit_ema_name(name):
 
 def checkpoint_layouts(write):
     vae = small_vae(5)
-    save_safetensors_f16(os.path.join(OUT, 'kl-vae.safetensors'), vae)
+    T.save_safetensors(os.path.join(OUT, 'kl-vae.safetensors'), vae, 'F16')
     g = torch.Generator().manual_seed(6)
     ModelCheckpoint = lightning_checkpoint_class()
     adam = {'lr': 1e-4, 'betas': (0.9, 0.999), 'eps': 1e-08,
@@ -369,25 +363,6 @@ def checkpoint_layouts(write):
     })
 
     write('legacy-vae.pth', vae, _use_new_zipfile_serialization=False)
-
-
-def save_safetensors_f16(path, tensors):
-    header = {}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        data = t.to(torch.float16).contiguous().numpy().astype('<f2').tobytes()
-        header[name] = {'dtype': 'F16', 'shape': list(t.shape),
-                        'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * (-len(text) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 def main():

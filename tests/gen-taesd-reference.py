@@ -52,25 +52,12 @@ CONFIG = {
 
 
 def init_weights(model, gen):
-    """Kaiming-normal convolutions, the last conv of each residual branch
-    and the pool's output conv at half gain so that activations stay O(1)
-    through the residual chain; small random biases and GroupNorm affines
-    so that no parameter is trivially 0 or 1."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            parts = name.split('.')
-            if p.dim() == 4:
-                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
-                gain = math.sqrt(2.0 / fan_in)
-                if parts[-3:-1] in (['conv', '4'], ['pool', '3']):
-                    gain *= 0.5
-                p.copy_(torch.randn(p.shape, generator=gen) * gain)
-            elif parts[-2:] == ['1', 'weight'] and 'pool' in parts:
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif parts[-2:] == ['1', 'bias'] and 'pool' in parts:
-                p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-            else:
-                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+    """R.init_weights (): the last conv of each residual branch and the
+    pool's output conv at half gain so that activations stay O(1) through
+    the residual chain; the pool's GroupNorm is its layer 1."""
+    R.init_weights(model, gen,
+                   lambda parts: 0.5 if parts[-3:-1] in (['conv', '4'], ['pool', '3']) else 1.0,
+                   lambda parts: parts[-2] == '1' and 'pool' in parts)
 
 
 def n_params(model):
@@ -89,23 +76,6 @@ def round_to(model, dtype):
             p.copy_(p.to(tdtype).to(torch.float32))
 
 
-def make_image(width, height, gen):
-    """A smooth colour pattern plus noise, on 8-bit levels."""
-    y = torch.arange(height, dtype=torch.float64).view(-1, 1) / height
-    x = torch.arange(width, dtype=torch.float64).view(1, -1) / width
-    chans = []
-    for c in range(3):
-        fx, fy, ph = 1.0 + c, 2.0 - 0.5 * c, 0.7 * c
-        v = 0.5 + 0.3 * torch.sin(2 * math.pi * (fx * x + fy * y) + ph)
-        v = v + 0.1 * torch.cos(2 * math.pi * 3 * x * y)
-        chans.append(v)
-    img = torch.stack(chans)
-    img = img + 0.08 * torch.randn(img.shape, generator=gen,
-                                   dtype=torch.float64)
-    img = torch.round(img.clamp(0, 1) * 255) / 255
-    return img.to(torch.float32)
-
-
 def generate(variant, out_dir, gen):
     cfg = CONFIG[variant]
     enc, dec, factor = R.build(variant, cfg['width'])
@@ -113,7 +83,7 @@ def generate(variant, out_dir, gen):
     init_weights(dec, gen)
     latent_channels = R.VARIANTS[variant]['latent_channels']
     W, H = cfg['image']
-    image = make_image(W, H, gen)
+    image = R.make_image(W, H, gen)
     h, w = cfg['dec_hw']
     decoder_input = 1.5 * torch.randn((latent_channels, h, w), generator=gen)
 

@@ -12,11 +12,14 @@ The block width is a parameter (the real models use 64) so that tests can
 use tiny models.  Every Block in the family maps n channels to n channels,
 so there is never a skip convolution.
 
-Also here: a minimal safetensors reader and writer (struct + json + numpy;
-the safetensors package is not available in the build environment).
+Also here, for every fixture generator: a minimal safetensors reader and
+writer (struct + json + numpy; the safetensors package is not available in
+the build environment), and the random weights and the test image the
+fixtures are made from.
 """
 
 import json
+import math
 import struct
 
 import numpy as np
@@ -152,6 +155,44 @@ _DTYPES = {
 }
 
 
+def init_weights(model, gen, conv_gain, is_norm):
+    """The fixtures' random weights: Kaiming-normal convolutions times
+    conv_gain(name parts), GroupNorm affines near (1, 0) where
+    is_norm(name parts), other parameters (biases) small, so that no
+    parameter is trivially 0 or 1."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            parts = name.split('.')
+            if p.dim() == 4:
+                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
+                gain = math.sqrt(2.0 / fan_in) * conv_gain(parts)
+                p.copy_(torch.randn(p.shape, generator=gen) * gain)
+            elif is_norm(parts) and parts[-1] == 'weight':
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
+            elif is_norm(parts):
+                p.copy_(0.2 * torch.randn(p.shape, generator=gen))
+            else:
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+
+
+def make_image(width, height, gen):
+    """The fixtures' input: a smooth colour pattern plus noise, on 8-bit
+    levels."""
+    y = torch.arange(height, dtype=torch.float64).view(-1, 1) / height
+    x = torch.arange(width, dtype=torch.float64).view(1, -1) / width
+    chans = []
+    for c in range(3):
+        fx, fy, ph = 1.0 + c, 2.0 - 0.5 * c, 0.7 * c
+        v = 0.5 + 0.3 * torch.sin(2 * math.pi * (fx * x + fy * y) + ph)
+        v = v + 0.1 * torch.cos(2 * math.pi * 3 * x * y)
+        chans.append(v)
+    img = torch.stack(chans)
+    img = img + 0.08 * torch.randn(img.shape, generator=gen,
+                                   dtype=torch.float64)
+    img = torch.round(img.clamp(0, 1) * 255) / 255
+    return img.to(torch.float32)
+
+
 def save_safetensors(path, tensors, dtype='F32', metadata=None):
     """Write an ordered {name: tensor} as safetensors, every tensor stored
     as @dtype, in the given order, contiguous.  The header is padded with
@@ -171,6 +212,12 @@ def save_safetensors(path, tensors, dtype='F32', metadata=None):
                         'data_offsets': [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
+    write_safetensors(path, header, blobs)
+
+
+def write_safetensors(path, header, blobs):
+    """Write @header (its keys in their order, the data offsets of @blobs
+    in it) and the @blobs as a safetensors file."""
     text = json.dumps(header, separators=(',', ':')).encode('utf-8')
     text += b' ' * (-len(text) % 8)
     with open(path, 'wb') as f:
