@@ -25,6 +25,7 @@
 #include "vae-error.h"
 #include "vae-run.h"
 #include "ops.h"
+#include "test-util.h"
 
 typedef struct
 {
@@ -366,17 +367,9 @@ int
 main (int    argc,
       char **argv)
 {
-  guint i;
-
   g_test_init (&argc, &argv, NULL);
 
-  for (i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/ops/attention/%s",
-                                                cases[i].name);
-
-      g_test_add_data_func (path, &cases[i], test_case);
-    }
+  TEST_ADD_CASES ("/ops/attention", cases, test_case);
   g_test_add_func ("/ops/attention/hand", test_hand);
   g_test_add_func ("/ops/attention/single-token", test_single_token);
   g_test_add_func ("/ops/attention/nan", test_nan);

@@ -65,12 +65,9 @@ static const Variant variants[] =
 
 typedef struct
 {
-  VaeTensor *image;
-  VaeTensor *latent;
-  VaeTensor *decoder_input;
-  VaeTensor *decoded;          /* not clamped */
-  VaeTensor *latent_bn;        /* flux2 only */
-  guint64    n_params;
+  TestReference  tensors;
+  VaeTensor     *latent_bn;    /* flux2 only */
+  guint64        n_params;
 } Reference;
 
 /* --- helpers ------------------------------------------------------------- */
@@ -93,10 +90,7 @@ reference_load (const Variant *v,
   weights = vae_safetensors_load (path, &error);
   g_assert_no_error (error);
 
-  ref->image = test_tensor_from_weight (weights, "image");
-  ref->latent = test_tensor_from_weight (weights, "latent");
-  ref->decoder_input = test_tensor_from_weight (weights, "decoder_input");
-  ref->decoded = test_tensor_from_weight (weights, "decoded");
+  test_reference_read (weights, &ref->tensors);
   if (v->bn)
     ref->latent_bn = test_tensor_from_weight (weights, "latent_bn");
   ref->n_params = g_ascii_strtoull (vae_weights_get_metadata (weights,
@@ -107,10 +101,7 @@ reference_load (const Variant *v,
 static void
 reference_clear (Reference *ref)
 {
-  g_clear_pointer (&ref->image, vae_tensor_unref);
-  g_clear_pointer (&ref->latent, vae_tensor_unref);
-  g_clear_pointer (&ref->decoder_input, vae_tensor_unref);
-  g_clear_pointer (&ref->decoded, vae_tensor_unref);
+  test_reference_clear (&ref->tensors);
   g_clear_pointer (&ref->latent_bn, vae_tensor_unref);
 }
 
@@ -457,11 +448,13 @@ test_info (gconstpointer data)
 }
 
 
+/* The encoder (or the decoder) against PyTorch in every test run. */
 static void
-test_encode (gconstpointer data)
+check_runs (const Variant *v,
+            gboolean       decoder)
 {
-  const Variant    *v = data;
-  g_autofree gchar *stage = g_strdup_printf ("%s encode", v->variant);
+  g_autofree gchar *stage = g_strdup_printf ("%s %s", v->variant,
+                                             decoder ? "decode" : "encode");
   g_autofree gchar *path = data_path (v->variant, "model.safetensors");
   Reference         ref = { 0, };
   Arch              arch;
@@ -475,12 +468,16 @@ test_encode (gconstpointer data)
   for (i = 0; i < TEST_N_RUNS; i++)
     {
       g_autofree gchar    *what = NULL;
-      g_autoptr(VaeTensor) latent = NULL;
+      g_autoptr(VaeTensor) out = NULL;
 
       what = test_run_name (stage, i);
-      latent = arch_run (&arch, FALSE, ref.image, test_runs[i].reference,
-                         test_runs[i].n_threads);
-      test_assert_close_tensors (what, latent, ref.latent, TOLERANCE);
+      out = arch_run (&arch, decoder,
+                      decoder ? ref.tensors.decoder_input : ref.tensors.image,
+                      test_runs[i].reference, test_runs[i].n_threads);
+      test_assert_close_tensors (what, out,
+                                 decoder ? ref.tensors.decoded
+                                         : ref.tensors.latent,
+                                 TOLERANCE);
     }
 
   arch_close (&arch);
@@ -488,33 +485,15 @@ test_encode (gconstpointer data)
 }
 
 static void
+test_encode (gconstpointer data)
+{
+  check_runs (data, FALSE);
+}
+
+static void
 test_decode (gconstpointer data)
 {
-  const Variant    *v = data;
-  g_autofree gchar *stage = g_strdup_printf ("%s decode", v->variant);
-  g_autofree gchar *path = data_path (v->variant, "model.safetensors");
-  Reference         ref = { 0, };
-  Arch              arch;
-  GError           *error = NULL;
-  guint             i;
-
-  reference_load (v, &ref);
-  g_assert_true (arch_open (&arch, path, &error));
-  g_assert_no_error (error);
-
-  for (i = 0; i < TEST_N_RUNS; i++)
-    {
-      g_autofree gchar    *what = NULL;
-      g_autoptr(VaeTensor) image = NULL;
-
-      what = test_run_name (stage, i);
-      image = arch_run (&arch, TRUE, ref.decoder_input, test_runs[i].reference,
-                        test_runs[i].n_threads);
-      test_assert_close_tensors (what, image, ref.decoded, TOLERANCE);
-    }
-
-  arch_close (&arch);
-  reference_clear (&ref);
+  check_runs (data, TRUE);
 }
 
 /* Through the public API: encode an image, decode a latent (clamped). */
@@ -536,19 +515,19 @@ test_model_api (gconstpointer data)
   vae_options_init (&options);
   options.n_threads = 2;
 
-  g_assert_true (vae_model_encode (model, ref.image, &latent, &options, NULL,
+  g_assert_true (vae_model_encode (model, ref.tensors.image, &latent, &options, NULL,
                                    NULL, NULL, &error));
   g_assert_no_error (error);
   test_assert_close_tensors ("vae_model_encode",
-                             vae_latent_get_tensor (latent), ref.latent,
+                             vae_latent_get_tensor (latent), ref.tensors.latent,
                              TOLERANCE);
 
-  input = vae_latent_new (ref.decoder_input, &error);
+  input = vae_latent_new (ref.tensors.decoder_input, &error);
   g_assert_no_error (error);
   g_assert_true (vae_model_decode (model, input, &image, &options, NULL, NULL,
                                    NULL, &error));
   g_assert_no_error (error);
-  expect = test_clamped (ref.decoded);
+  expect = test_clamped (ref.tensors.decoded);
   test_assert_close_tensors ("vae_model_decode", image, expect, TOLERANCE);
 
   reference_clear (&ref);
@@ -574,7 +553,7 @@ test_flux2_normalisation (void)
   g_assert_true (arch_open (&arch, path, &error));
   g_assert_no_error (error);
 
-  latent = arch_run (&arch, FALSE, ref.image, FALSE, 2);
+  latent = arch_run (&arch, FALSE, ref.tensors.image, FALSE, 2);
   p = arch.info.norm_patch;
   h = VAE_T_H (latent) / p;
   w = VAE_T_W (latent) / p;
@@ -642,26 +621,26 @@ test_halves (gconstpointer data)
       g_assert_cmpint (vae_model_can_decode (model), ==, pass == 1);
 
       vae_options_init (&options);
-      vae_model_encode (model, ref.image, &latent, &options, NULL, NULL, NULL,
+      vae_model_encode (model, ref.tensors.image, &latent, &options, NULL, NULL, NULL,
                         &error);
       if (pass == 0)
         {
           g_assert_no_error (error);
           test_assert_close_tensors ("encoder-only file",
                                      vae_latent_get_tensor (latent),
-                        ref.latent, TOLERANCE);
+                        ref.tensors.latent, TOLERANCE);
         }
       else
         {
           g_assert_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED);
           g_clear_error (&error);
-          latent = vae_latent_new (ref.decoder_input, &error);
+          latent = vae_latent_new (ref.tensors.decoder_input, &error);
           g_assert_no_error (error);
           g_assert_true (vae_model_decode (model, latent, &image, &options,
                                            NULL, NULL, NULL, &error));
           g_assert_no_error (error);
           {
-            g_autoptr(VaeTensor) expect = test_clamped (ref.decoded);
+            g_autoptr(VaeTensor) expect = test_clamped (ref.tensors.decoded);
 
             test_assert_close_tensors ("decoder-only file", image, expect,
                                        TOLERANCE);
@@ -992,51 +971,14 @@ fill_generated (const OutTensor *t,
     dest[i] = signed_uniform (state, i) * a;
 }
 
+/* A tensor for the fill callback, for the test_ldm_* builders. */
 static void
-add_conv (GArray      *a,
-          const gchar *base,
-          gsize        c_out,
-          gsize        c_in,
-          gsize        k)
+add_generated (gpointer     tensors,
+               const gchar *name,
+               guint        n_dims,
+               const gsize *shape)
 {
-  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
-  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
-  const gsize       ws[4] = { c_out, c_in, k, k };
-
-  out_tensors_add (a, wn, 4, ws, NULL);
-  out_tensors_add (a, bn, 1, &c_out, NULL);
-}
-
-static void
-add_norm (GArray      *a,
-          const gchar *base,
-          gsize        c)
-{
-  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
-  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
-
-  out_tensors_add (a, wn, 1, &c, NULL);
-  out_tensors_add (a, bn, 1, &c, NULL);
-}
-
-static void
-add_resnet (GArray      *a,
-            const gchar *base,
-            gsize        c_in,
-            gsize        c_out)
-{
-  g_autofree gchar *n1 = g_strconcat (base, ".norm1", NULL);
-  g_autofree gchar *c1 = g_strconcat (base, ".conv1", NULL);
-  g_autofree gchar *n2 = g_strconcat (base, ".norm2", NULL);
-  g_autofree gchar *c2 = g_strconcat (base, ".conv2", NULL);
-  g_autofree gchar *sc = g_strconcat (base, ".nin_shortcut", NULL);
-
-  add_norm (a, n1, c_in);
-  add_conv (a, c1, c_out, c_in, 3);
-  add_norm (a, n2, c_out);
-  add_conv (a, c2, c_out, c_out, 3);
-  if (c_in != c_out)
-    add_conv (a, sc, c_out, c_in, 1);
+  out_tensors_add (tensors, name, n_dims, shape, NULL);
 }
 
 /* The LDM tensor list of the SD decoder: channels 128, 256, 512, 512,
@@ -1049,33 +991,33 @@ large_decoder_tensors (void)
   gsize              c = 512;
   gint               i, j;
 
-  add_conv (a, "post_quant_conv", 4, 4, 1);
-  add_conv (a, "decoder.conv_in", 512, 4, 3);
-  add_resnet (a, "decoder.mid.block_1", 512, 512);
-  add_norm (a, "decoder.mid.attn_1.norm", 512);
-  add_conv (a, "decoder.mid.attn_1.q", 512, 512, 1);
-  add_conv (a, "decoder.mid.attn_1.k", 512, 512, 1);
-  add_conv (a, "decoder.mid.attn_1.v", 512, 512, 1);
-  add_conv (a, "decoder.mid.attn_1.proj_out", 512, 512, 1);
-  add_resnet (a, "decoder.mid.block_2", 512, 512);
+  test_ldm_conv (add_generated, a, "post_quant_conv", 4, 4, 1);
+  test_ldm_conv (add_generated, a, "decoder.conv_in", 512, 4, 3);
+  test_ldm_resnet (add_generated, a, "decoder.mid.block_1", 512, 512);
+  test_ldm_norm (add_generated, a, "decoder.mid.attn_1.norm", 512);
+  test_ldm_conv (add_generated, a, "decoder.mid.attn_1.q", 512, 512, 1);
+  test_ldm_conv (add_generated, a, "decoder.mid.attn_1.k", 512, 512, 1);
+  test_ldm_conv (add_generated, a, "decoder.mid.attn_1.v", 512, 512, 1);
+  test_ldm_conv (add_generated, a, "decoder.mid.attn_1.proj_out", 512, 512, 1);
+  test_ldm_resnet (add_generated, a, "decoder.mid.block_2", 512, 512);
   for (i = 3; i >= 0; i--)
     {
       for (j = 0; j < 3; j++)
         {
           g_autofree gchar *base = g_strdup_printf ("decoder.up.%d.block.%d", i, j);
 
-          add_resnet (a, base, c, ch[i]);
+          test_ldm_resnet (add_generated, a, base, c, ch[i]);
           c = ch[i];
         }
       if (i != 0)
         {
           g_autofree gchar *base = g_strdup_printf ("decoder.up.%d.upsample.conv", i);
 
-          add_conv (a, base, c, c, 3);
+          test_ldm_conv (add_generated, a, base, c, c, 3);
         }
     }
-  add_norm (a, "decoder.norm_out", 128);
-  add_conv (a, "decoder.conv_out", 3, 128, 3);
+  test_ldm_norm (add_generated, a, "decoder.norm_out", 128);
+  test_ldm_conv (add_generated, a, "decoder.conv_out", 3, 128, 3);
 
   return a;
 }

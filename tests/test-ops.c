@@ -14,6 +14,7 @@
 #include "vae-error.h"
 #include "vae-run.h"
 #include "ops.h"
+#include "test-util.h"
 
 #define TOLERANCE 2e-5
 
@@ -505,27 +506,15 @@ int
 main (int    argc,
       char **argv)
 {
-  guint i;
-
   g_test_init (&argc, &argv, NULL);
 
-  for (i = 0; i < G_N_ELEMENTS (conv_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/ops/conv2d/%s", conv_cases[i].name);
-
-      g_test_add_data_func (path, &conv_cases[i], test_conv_case);
-    }
+  TEST_ADD_CASES ("/ops/conv2d", conv_cases, test_conv_case);
   g_test_add_func ("/ops/conv2d/hand", test_conv_hand);
   g_test_add_func ("/ops/conv2d/stride-hand", test_conv_stride_hand);
   g_test_add_func ("/ops/conv2d/bad-shapes", test_conv_bad_shapes);
   g_test_add_func ("/ops/conv2d/cancel", test_conv_cancel);
 
-  for (i = 0; i < G_N_ELEMENTS (norm_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/ops/group-norm/%s", norm_cases[i].name);
-
-      g_test_add_data_func (path, &norm_cases[i], test_norm_case);
-    }
+  TEST_ADD_CASES ("/ops/group-norm", norm_cases, test_norm_case);
   g_test_add_func ("/ops/group-norm/hand", test_norm_hand);
   g_test_add_func ("/ops/group-norm/bad-groups", test_norm_bad_groups);
   g_test_add_func ("/ops/group-norm/tile-statistics", test_norm_stats);

@@ -834,8 +834,6 @@ int
 main (int    argc,
       char **argv)
 {
-  guint i;
-
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/seed-f16/info", test_info);
@@ -847,12 +845,7 @@ main (int    argc,
   g_test_add_func ("/seed-f16/wrong-channels", test_wrong_channels);
   g_test_add_func ("/seed-f16/split-files", test_split_files);
   g_test_add_func ("/seed-f16/rewritten-file", test_rewritten_file);
-  for (i = 0; i < G_N_ELEMENTS (bad_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/seed-f16/bad-file/%s",
-                                                bad_cases[i].what);
-      g_test_add_data_func (path, &bad_cases[i], test_bad_file);
-    }
+  TEST_ADD_CASES ("/seed-f16/bad-file", bad_cases, test_bad_file);
   g_test_add_func ("/seed-f16/kodak", test_kodak);
 
   return g_test_run ();

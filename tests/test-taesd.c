@@ -43,11 +43,9 @@ static const Variant variants[] =
 
 typedef struct
 {
-  VaeTensor *image;
-  VaeTensor *latent;
-  VaeTensor *decoder_input;
-  VaeTensor *decoded;       /* clamped to [0, 1] like vae_model_decode () */
-  guint64    n_params;
+  TestReference tensors;    /* decoded clamped to [0, 1] like
+                             * vae_model_decode () */
+  guint64       n_params;
 } Reference;
 
 static gchar *
@@ -72,28 +70,22 @@ reference_load (const Variant *v,
   weights = vae_safetensors_load (path, &error);
   g_assert_no_error (error);
 
-  ref->image = test_tensor_from_weight (weights, "image");
-  ref->latent = test_tensor_from_weight (weights, "latent");
-  ref->decoder_input = test_tensor_from_weight (weights, "decoder_input");
-  ref->decoded = test_tensor_from_weight (weights, "decoded");
+  test_reference_read (weights, &ref->tensors);
   ref->n_params =
     g_ascii_strtoull (vae_weights_get_metadata (weights, "encoder_params"),
                       NULL, 10) +
     g_ascii_strtoull (vae_weights_get_metadata (weights, "decoder_params"),
                       NULL, 10);
 
-  d = vae_tensor_get_data (ref->decoded);
-  for (i = 0; i < vae_tensor_get_n_elements (ref->decoded); i++)
+  d = vae_tensor_get_data (ref->tensors.decoded);
+  for (i = 0; i < vae_tensor_get_n_elements (ref->tensors.decoded); i++)
     d[i] = CLAMP (d[i], 0.0f, 1.0f);
 }
 
 static void
 reference_clear (Reference *ref)
 {
-  g_clear_pointer (&ref->image, vae_tensor_unref);
-  g_clear_pointer (&ref->latent, vae_tensor_unref);
-  g_clear_pointer (&ref->decoder_input, vae_tensor_unref);
-  g_clear_pointer (&ref->decoded, vae_tensor_unref);
+  test_reference_clear (&ref->tensors);
 }
 
 static void
@@ -154,11 +146,13 @@ decode (VaeModel        *model,
 }
 
 
+/* The encoder (or the decoder) against PyTorch in every test run. */
 static void
-test_encode (gconstpointer data)
+check_runs (const Variant *v,
+            gboolean       decoder)
 {
-  const Variant      *v = data;
-  g_autofree gchar   *stage = g_strdup_printf ("%s encode", v->variant);
+  g_autofree gchar   *stage = g_strdup_printf ("%s %s", v->variant,
+                                               decoder ? "decode" : "encode");
   g_autofree gchar   *dir = model_dir (v);
   g_autoptr(VaeModel) model = test_load_model (dir);
   Reference           ref = { 0 };
@@ -168,40 +162,35 @@ test_encode (gconstpointer data)
   for (i = 0; i < TEST_N_RUNS; i++)
     {
       g_autofree gchar    *what = NULL;
-      g_autoptr(VaeTensor) latent = NULL;
+      g_autoptr(VaeTensor) out = NULL;
+      GError              *error = NULL;
 
       what = test_run_name (stage, i);
-      latent = test_run_encode (model, ref.image, test_runs[i].reference,
-                       test_runs[i].n_threads);
-      test_assert_close_tensors (what, latent, ref.latent, TOLERANCE);
+      if (decoder)
+        out = decode (model, ref.tensors.decoder_input,
+                      test_runs[i].reference, test_runs[i].n_threads, &error);
+      else
+        out = test_run_encode (model, ref.tensors.image,
+                               test_runs[i].reference, test_runs[i].n_threads);
+      g_assert_no_error (error);
+      test_assert_close_tensors (what, out,
+                                 decoder ? ref.tensors.decoded
+                                         : ref.tensors.latent,
+                                 TOLERANCE);
     }
   reference_clear (&ref);
 }
 
 static void
+test_encode (gconstpointer data)
+{
+  check_runs (data, FALSE);
+}
+
+static void
 test_decode (gconstpointer data)
 {
-  const Variant      *v = data;
-  g_autofree gchar   *stage = g_strdup_printf ("%s decode", v->variant);
-  g_autofree gchar   *dir = model_dir (v);
-  g_autoptr(VaeModel) model = test_load_model (dir);
-  Reference           ref = { 0 };
-  guint               i;
-
-  reference_load (v, &ref);
-  for (i = 0; i < TEST_N_RUNS; i++)
-    {
-      g_autofree gchar    *what = NULL;
-      g_autoptr(VaeTensor) image = NULL;
-      GError              *error = NULL;
-
-      what = test_run_name (stage, i);
-      image = decode (model, ref.decoder_input, test_runs[i].reference,
-                      test_runs[i].n_threads, &error);
-      g_assert_no_error (error);
-      test_assert_close_tensors (what, image, ref.decoded, TOLERANCE);
-    }
-  reference_clear (&ref);
+  check_runs (data, TRUE);
 }
 
 /* A folder holding only one half of the model, made at test time. */
@@ -254,11 +243,11 @@ test_encoder_only (gconstpointer data)
   g_assert_true (vae_model_can_encode (model));
   g_assert_false (vae_model_can_decode (model));
 
-  latent = test_run_encode (model, ref.image, FALSE, 2);
-  test_assert_close_tensors ("encoder-only encode", latent, ref.latent,
+  latent = test_run_encode (model, ref.tensors.image, FALSE, 2);
+  test_assert_close_tensors ("encoder-only encode", latent, ref.tensors.latent,
                              TOLERANCE);
 
-  image = decode (model, ref.decoder_input, FALSE, 2, &error);
+  image = decode (model, ref.tensors.decoder_input, FALSE, 2, &error);
   g_assert_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED);
   g_assert_null (image);
   g_clear_error (&error);
@@ -285,13 +274,13 @@ test_decoder_only (gconstpointer data)
   g_assert_false (vae_model_can_encode (model));
   g_assert_true (vae_model_can_decode (model));
 
-  image = decode (model, ref.decoder_input, FALSE, 2, &error);
+  image = decode (model, ref.tensors.decoder_input, FALSE, 2, &error);
   g_assert_no_error (error);
-  test_assert_close_tensors ("decoder-only decode", image, ref.decoded,
+  test_assert_close_tensors ("decoder-only decode", image, ref.tensors.decoded,
                              TOLERANCE);
 
   vae_options_init (&options);
-  vae_model_encode (model, ref.image, &latent, &options, NULL, NULL, NULL,
+  vae_model_encode (model, ref.tensors.image, &latent, &options, NULL, NULL, NULL,
                     &error);
   g_assert_error (error, VAE_ERROR, VAE_ERROR_UNSUPPORTED);
   g_assert_null (latent);

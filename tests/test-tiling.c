@@ -440,28 +440,31 @@ test_kl_small (gconstpointer data)
  * quant convs), filled like tests/kl_reference.py's generator does:
  * GroupNorm gains 1 + u / 8, biases u / 32, conv weights
  * u sqrt (3 / fan_in), u uniform in [-1, 1). */
+typedef struct
+{
+  VaeWeights *weights;
+  GRand      *rand;
+} RandomWeights;
+
 static void
-add_tensor (VaeWeights  *w,
-            GRand       *rand,
+add_random (gpointer     target,
             const gchar *name,
             guint        n_dims,
-            gsize        d0,
-            gsize        d1,
-            gsize        d2,
-            gsize        d3)
+            const gsize *shape)
 {
-  const gsize  shape[4] = { d0, d1, d2, d3 };
-  VaeWeight   *t;
-  GError      *error = NULL;
-  gdouble      a;
-  gsize        i;
+  RandomWeights *r = target;
+  VaeWeight     *t;
+  GError        *error = NULL;
+  gdouble        a;
+  gsize          i;
 
-  t = vae_weights_add (w, name, VAE_DTYPE_F32, n_dims, shape, &error);
+  t = vae_weights_add (r->weights, name, VAE_DTYPE_F32, n_dims, shape,
+                       &error);
   g_assert_no_error (error);
-  a = n_dims == 1 ? 0.0 : sqrt (3.0 / (d1 * d2 * d3));
+  a = n_dims == 1 ? 0.0 : sqrt (3.0 / (shape[1] * shape[2] * shape[3]));
   for (i = 0; i < t->n_elements; i++)
     {
-      gdouble u = g_rand_double_range (rand, -1.0, 1.0);
+      gdouble u = g_rand_double_range (r->rand, -1.0, 1.0);
 
       if (n_dims > 1)
         t->data[i] = (gfloat) (u * a);
@@ -473,59 +476,9 @@ add_tensor (VaeWeights  *w,
 }
 
 static void
-add_conv (VaeWeights  *w,
-          GRand       *rand,
-          const gchar *base,
-          gsize        c_out,
-          gsize        c_in,
-          gsize        k)
-{
-  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
-  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
-
-  add_tensor (w, rand, wn, 4, c_out, c_in, k, k);
-  add_tensor (w, rand, bn, 1, c_out, 1, 1, 1);
-}
-
-static void
-add_norm (VaeWeights  *w,
-          GRand       *rand,
-          const gchar *base,
-          gsize        c)
-{
-  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
-  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
-
-  add_tensor (w, rand, wn, 1, c, 1, 1, 1);
-  add_tensor (w, rand, bn, 1, c, 1, 1, 1);
-}
-
-static void
-add_resnet (VaeWeights  *w,
-            GRand       *rand,
-            const gchar *base,
-            gsize        c_in,
-            gsize        c_out)
-{
-  g_autofree gchar *n1 = g_strconcat (base, ".norm1", NULL);
-  g_autofree gchar *c1 = g_strconcat (base, ".conv1", NULL);
-  g_autofree gchar *n2 = g_strconcat (base, ".norm2", NULL);
-  g_autofree gchar *c2 = g_strconcat (base, ".conv2", NULL);
-  g_autofree gchar *sc = g_strconcat (base, ".nin_shortcut", NULL);
-
-  add_norm (w, rand, n1, c_in);
-  add_conv (w, rand, c1, c_out, c_in, 3);
-  add_norm (w, rand, n2, c_out);
-  add_conv (w, rand, c2, c_out, c_out, 3);
-  if (c_in != c_out)
-    add_conv (w, rand, sc, c_out, c_in, 1);
-}
-
-static void
-add_mid (VaeWeights  *w,
-         GRand       *rand,
-         const gchar *half,
-         gsize        c)
+add_mid (RandomWeights *r,
+         const gchar   *half,
+         gsize          c)
 {
   static const gchar *const proj[] = { "q", "k", "v", "proj_out" };
   g_autofree gchar         *b1 = g_strconcat (half, ".mid.block_1", NULL);
@@ -533,15 +486,15 @@ add_mid (VaeWeights  *w,
   g_autofree gchar         *norm = g_strconcat (half, ".mid.attn_1.norm", NULL);
   guint                     i;
 
-  add_resnet (w, rand, b1, c, c);
-  add_norm (w, rand, norm, c);
+  test_ldm_resnet (add_random, r, b1, c, c);
+  test_ldm_norm (add_random, r, norm, c);
   for (i = 0; i < G_N_ELEMENTS (proj); i++)
     {
       g_autofree gchar *name = g_strdup_printf ("%s.mid.attn_1.%s", half, proj[i]);
 
-      add_conv (w, rand, name, c, c, 1);
+      test_ldm_conv (add_random, r, name, c, c, 1);
     }
-  add_resnet (w, rand, b2, c, c);
+  test_ldm_resnet (add_random, r, b2, c, c);
 }
 
 static VaeWeights *
@@ -550,11 +503,12 @@ sd_style_weights (const gsize *ch,
 {
   VaeWeights       *w = vae_weights_new ("random-sd-style.safetensors");
   g_autoptr (GRand) rand = g_rand_new_with_seed (2024);
+  RandomWeights     r = { w, rand };
   const gsize       top = ch[n_levels - 1];
   gsize             c;
   guint             i, j;
 
-  add_conv (w, rand, "encoder.conv_in", ch[0], 3, 3);
+  test_ldm_conv (add_random, &r, "encoder.conv_in", ch[0], 3, 3);
   c = ch[0];
   for (i = 0; i < n_levels; i++)
     {
@@ -562,24 +516,24 @@ sd_style_weights (const gsize *ch,
         {
           g_autofree gchar *base = g_strdup_printf ("encoder.down.%u.block.%u", i, j);
 
-          add_resnet (w, rand, base, c, ch[i]);
+          test_ldm_resnet (add_random, &r, base, c, ch[i]);
           c = ch[i];
         }
       if (i + 1 < n_levels)
         {
           g_autofree gchar *base = g_strdup_printf ("encoder.down.%u.downsample.conv", i);
 
-          add_conv (w, rand, base, c, c, 3);
+          test_ldm_conv (add_random, &r, base, c, c, 3);
         }
     }
-  add_mid (w, rand, "encoder", top);
-  add_norm (w, rand, "encoder.norm_out", top);
-  add_conv (w, rand, "encoder.conv_out", 8, top, 3);
-  add_conv (w, rand, "quant_conv", 8, 8, 1);
+  add_mid (&r, "encoder", top);
+  test_ldm_norm (add_random, &r, "encoder.norm_out", top);
+  test_ldm_conv (add_random, &r, "encoder.conv_out", 8, top, 3);
+  test_ldm_conv (add_random, &r, "quant_conv", 8, 8, 1);
 
-  add_conv (w, rand, "post_quant_conv", 4, 4, 1);
-  add_conv (w, rand, "decoder.conv_in", top, 4, 3);
-  add_mid (w, rand, "decoder", top);
+  test_ldm_conv (add_random, &r, "post_quant_conv", 4, 4, 1);
+  test_ldm_conv (add_random, &r, "decoder.conv_in", top, 4, 3);
+  add_mid (&r, "decoder", top);
   c = top;
   for (i = n_levels; i-- > 0; )
     {
@@ -587,18 +541,18 @@ sd_style_weights (const gsize *ch,
         {
           g_autofree gchar *base = g_strdup_printf ("decoder.up.%u.block.%u", i, j);
 
-          add_resnet (w, rand, base, c, ch[i]);
+          test_ldm_resnet (add_random, &r, base, c, ch[i]);
           c = ch[i];
         }
       if (i > 0)
         {
           g_autofree gchar *base = g_strdup_printf ("decoder.up.%u.upsample.conv", i);
 
-          add_conv (w, rand, base, c, c, 3);
+          test_ldm_conv (add_random, &r, base, c, c, 3);
         }
     }
-  add_norm (w, rand, "decoder.norm_out", ch[0]);
-  add_conv (w, rand, "decoder.conv_out", 3, ch[0], 3);
+  test_ldm_norm (add_random, &r, "decoder.norm_out", ch[0]);
+  test_ldm_conv (add_random, &r, "decoder.conv_out", 3, ch[0], 3);
 
   return w;
 }

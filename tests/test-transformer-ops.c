@@ -648,41 +648,22 @@ int
 main (int    argc,
       char **argv)
 {
-  guint i;
-
   g_test_init (&argc, &argv, NULL);
 
-  for (i = 0; i < G_N_ELEMENTS (ln_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/layer-norm/%s", ln_cases[i].name);
-      g_test_add_data_func (path, &ln_cases[i], test_layer_norm_case);
-    }
+  TEST_ADD_CASES ("/layer-norm", ln_cases, test_layer_norm_case);
   g_test_add_func ("/layer-norm/hand", test_layer_norm_hand);
 
-  for (i = 0; i < G_N_ELEMENTS (linear_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/linear/%s", linear_cases[i].name);
-      g_test_add_data_func (path, &linear_cases[i], test_linear_case);
-    }
+  TEST_ADD_CASES ("/linear", linear_cases, test_linear_case);
   g_test_add_func ("/linear/hand", test_linear_hand);
   g_test_add_func ("/linear/gelu", test_linear_gelu);
   g_test_add_func ("/linear/errors", test_linear_errors);
 
-  for (i = 0; i < G_N_ELEMENTS (rope_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/rope/%s", rope_cases[i].name);
-      g_test_add_data_func (path, &rope_cases[i], test_rope_case);
-    }
+  TEST_ADD_CASES ("/rope", rope_cases, test_rope_case);
   g_test_add_func ("/rope/hand", test_rope_hand);
   g_test_add_func ("/rope/relative", test_rope_relative);
   g_test_add_func ("/rope/errors", test_rope_errors);
 
-  for (i = 0; i < G_N_ELEMENTS (shuffle_cases); i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/pixel-shuffle/%s",
-                                                shuffle_cases[i].name);
-      g_test_add_data_func (path, &shuffle_cases[i], test_shuffle_case);
-    }
+  TEST_ADD_CASES ("/pixel-shuffle", shuffle_cases, test_shuffle_case);
   g_test_add_func ("/pixel-shuffle/hand", test_shuffle_hand);
   g_test_add_func ("/transpose", test_transpose);
 

@@ -158,3 +158,128 @@ test_remove_dir (const gchar *path)
     }
   g_assert_cmpint (g_rmdir (path), ==, 0);
 }
+
+void
+test_reference_read (VaeWeights    *weights,
+                     TestReference *ref)
+{
+  ref->image = test_tensor_from_weight (weights, "image");
+  ref->latent = test_tensor_from_weight (weights, "latent");
+  ref->decoder_input = test_tensor_from_weight (weights, "decoder_input");
+  ref->decoded = test_tensor_from_weight (weights, "decoded");
+}
+
+void
+test_reference_clear (TestReference *ref)
+{
+  g_clear_pointer (&ref->image, vae_tensor_unref);
+  g_clear_pointer (&ref->latent, vae_tensor_unref);
+  g_clear_pointer (&ref->decoder_input, vae_tensor_unref);
+  g_clear_pointer (&ref->decoded, vae_tensor_unref);
+}
+
+void
+test_ldm_conv (TestAddTensor  add,
+               gpointer       target,
+               const gchar   *base,
+               gsize          c_out,
+               gsize          c_in,
+               gsize          k)
+{
+  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
+  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
+  const gsize       ws[4] = { c_out, c_in, k, k };
+
+  add (target, wn, 4, ws);
+  add (target, bn, 1, &c_out);
+}
+
+void
+test_ldm_norm (TestAddTensor  add,
+               gpointer       target,
+               const gchar   *base,
+               gsize          c)
+{
+  g_autofree gchar *wn = g_strconcat (base, ".weight", NULL);
+  g_autofree gchar *bn = g_strconcat (base, ".bias", NULL);
+
+  add (target, wn, 1, &c);
+  add (target, bn, 1, &c);
+}
+
+void
+test_ldm_resnet (TestAddTensor  add,
+                 gpointer       target,
+                 const gchar   *base,
+                 gsize          c_in,
+                 gsize          c_out)
+{
+  g_autofree gchar *n1 = g_strconcat (base, ".norm1", NULL);
+  g_autofree gchar *c1 = g_strconcat (base, ".conv1", NULL);
+  g_autofree gchar *n2 = g_strconcat (base, ".norm2", NULL);
+  g_autofree gchar *c2 = g_strconcat (base, ".conv2", NULL);
+  g_autofree gchar *sc = g_strconcat (base, ".nin_shortcut", NULL);
+
+  test_ldm_norm (add, target, n1, c_in);
+  test_ldm_conv (add, target, c1, c_out, c_in, 3);
+  test_ldm_norm (add, target, n2, c_out);
+  test_ldm_conv (add, target, c2, c_out, c_out, 3);
+  if (c_in != c_out)
+    test_ldm_conv (add, target, sc, c_out, c_in, 1);
+}
+
+void
+test_add_cases (const gchar   *prefix,
+                gconstpointer  cases,
+                gsize          n_cases,
+                gsize          size,
+                GTestDataFunc  func)
+{
+  gsize i;
+
+  for (i = 0; i < n_cases; i++)
+    {
+      gconstpointer     data = (const guint8 *) cases + i * size;
+      g_autofree gchar *path = g_strdup_printf ("%s/%s", prefix,
+                                                *(const gchar *const *) data);
+
+      g_test_add_data_func (path, data, func);
+    }
+}
+
+gint
+test_error_code (const gchar *name)
+{
+  /* In the order of VaeError. */
+  static const gchar *names[] =
+    { "IO", "FORMAT", "SHAPE", "UNSUPPORTED", "NO_MEMORY", "CANCELLED",
+      "MODEL_MISMATCH", "INVALID_ARGUMENT" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++)
+    if (strcmp (names[i], name) == 0)
+      return i;
+
+  g_error ("unknown error code '%s' in a list of cases", name);
+  return -1;
+}
+
+GStrv
+test_case_lines (const gchar *path)
+{
+  g_autofree gchar *text = NULL;
+  g_auto (GStrv)    lines = NULL;
+  GPtrArray        *cases = g_ptr_array_new ();
+  GError           *error = NULL;
+  guint             i;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++)
+    if (lines[i][0] != '#' && lines[i][0] != '\0')
+      g_ptr_array_add (cases, g_strdup (lines[i]));
+  g_ptr_array_add (cases, NULL);
+
+  return (GStrv) g_ptr_array_free (cases, FALSE);
+}

@@ -55,6 +55,67 @@ void        test_assert_close_tensors (const gchar     *what,
                                        const VaeTensor *ref,
                                        gdouble          tolerance);
 
+/* The tensors of a fixture that a tests/gen-*-reference.py script wrote
+ * with PyTorch: an image, its latents, a decoder input and its decoding
+ * (not clamped). */
+typedef struct
+{
+  VaeTensor *image;
+  VaeTensor *latent;
+  VaeTensor *decoder_input;
+  VaeTensor *decoded;
+} TestReference;
+
+void        test_reference_read       (VaeWeights      *weights,
+                                       TestReference   *ref);
+void        test_reference_clear      (TestReference   *ref);
+
+/* Adds a tensor called @name of @n_dims dimensions @shape to @target,
+ * for the test_ldm_* builders. */
+typedef void (* TestAddTensor) (gpointer     target,
+                                const gchar *name,
+                                guint        n_dims,
+                                const gsize *shape);
+
+/* The tensors of a part of an AutoencoderKL under @base as
+ * latent-diffusion names them, in the order its checkpoints list them: a
+ * convolution (weight, bias), a GroupNorm, a ResNet block (norm1, conv1,
+ * norm2, conv2, nin_shortcut when the widths differ). */
+void        test_ldm_conv             (TestAddTensor    add,
+                                       gpointer         target,
+                                       const gchar     *base,
+                                       gsize            c_out,
+                                       gsize            c_in,
+                                       gsize            k);
+void        test_ldm_norm             (TestAddTensor    add,
+                                       gpointer         target,
+                                       const gchar     *base,
+                                       gsize            c);
+void        test_ldm_resnet           (TestAddTensor    add,
+                                       gpointer         target,
+                                       const gchar     *base,
+                                       gsize            c_in,
+                                       gsize            c_out);
+
+/* Registers @func once for each of the @n_cases cases at @cases, each of
+ * @size bytes and starting with its name, as the test "@prefix/name". */
+void        test_add_cases            (const gchar     *prefix,
+                                       gconstpointer    cases,
+                                       gsize            n_cases,
+                                       gsize            size,
+                                       GTestDataFunc    func);
+#define TEST_ADD_CASES(prefix, cases, func) \
+  test_add_cases ((prefix), (cases), G_N_ELEMENTS (cases), \
+                  sizeof (cases)[0], (func))
+
+/* The VaeError code called @name ("FORMAT", "SHAPE" and so on, as the
+ * lists of hostile files in tests/data name them). */
+gint        test_error_code           (const gchar     *name);
+
+/* The cases listed in the file at @path: its lines but for blank ones
+ * and comments (#). */
+GStrv       test_case_lines           (const gchar     *path);
+
 /* Removes @path, a file or a folder with all it holds; nothing when it
  * does not exist. */
 void        test_remove_dir           (const gchar     *path);
