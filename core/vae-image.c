@@ -7,6 +7,7 @@
 
 #include "vae-error-private.h"
 #include "vae-image.h"
+#include "vae-image-private.h"
 #include "vae-tensor-private.h"
 
 /* Image helpers work on any [C, H, W] tensor: RGB images, alpha planes and
@@ -38,10 +39,10 @@ check_chw (const VaeTensor  *tensor,
  * than the image.  A single row or column has nothing to mirror and is
  * repeated.
  */
-static gsize
-pad_source_index (gsize      i,
-                  gsize      n,
-                  VaePadMode mode)
+gsize
+vae_pad_source_index (gsize      i,
+                      gsize      n,
+                      VaePadMode mode)
 {
   gsize period;
 
@@ -120,7 +121,7 @@ vae_image_pad (const VaeTensor  *image,
 
   col_src = g_new (gsize, ow - w + 1);
   for (x = w; x < ow; x++)
-    col_src[x - w] = pad_source_index (x, w, mode);
+    col_src[x - w] = vae_pad_source_index (x, w, mode);
 
   for (ch = 0; ch < c; ch++)
     {
@@ -138,7 +139,7 @@ vae_image_pad (const VaeTensor  *image,
         }
       /* Rows below copy whole, already widened, rows of the output. */
       for (y = h; y < oh; y++)
-        memcpy (dst + y * ow, dst + pad_source_index (y, h, mode) * ow,
+        memcpy (dst + y * ow, dst + vae_pad_source_index (y, h, mode) * ow,
                 ow * sizeof (gfloat));
     }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vae-error.h"
+#include "vae-image-private.h"
 #include "vae-tiling.h"
 
 GArray *
@@ -134,26 +135,6 @@ vae_tiles_blend (VaeTensor       *out,
   g_free (wx);
 }
 
-/* The source index of padded position @i on an axis of @n pixels: the
- * same folding as vae_image_pad()'s. */
-static gsize
-pad_index (gsize      i,
-           gsize      n,
-           VaePadMode mode)
-{
-  gsize period;
-
-  if (i < n)
-    return i;
-  if (mode != VAE_PAD_REFLECT || n == 1)
-    return n - 1;
-
-  period = 2 * (n - 1);
-  i %= period;
-
-  return i < n ? i : period - i;
-}
-
 void
 vae_tiles_crop_into (const VaeTensor *image,
                      VaePadMode       mode,
@@ -169,13 +150,14 @@ vae_tiles_crop_into (const VaeTensor *image,
   for (c = 0; c < VAE_T_C (out); c++)
     for (row = 0; row < h; row++)
       {
-        const gfloat *s = image->data + (c * ih + pad_index (y + row, ih, mode)) * iw;
+        const gsize   sy = vae_pad_source_index (y + row, ih, mode);
+        const gfloat *s = image->data + (c * ih + sy) * iw;
         gfloat       *d = out->data + (c * h + row) * w;
 
         if (inside > 0)
           memcpy (d, s + x, inside * sizeof (gfloat));
         for (i = inside; i < w; i++)
-          d[i] = s[pad_index (x + i, iw, mode)];
+          d[i] = s[vae_pad_source_index (x + i, iw, mode)];
       }
 }
 
