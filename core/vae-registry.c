@@ -305,6 +305,24 @@ vae_registry_lookup (VaeRegistry *registry,
   return NULL;
 }
 
+/* The first entry marked default or, with @codec, marked a codec. */
+static const VaeRegistryEntry *
+first_marked (VaeRegistry *registry,
+              gboolean     codec)
+{
+  guint i;
+
+  for (i = 0; i < registry->entries->len; i++)
+    {
+      const VaeRegistryEntry *entry = g_ptr_array_index (registry->entries, i);
+
+      if (codec ? entry->is_codec : entry->is_default)
+        return entry;
+    }
+
+  return NULL;
+}
+
 /**
  * vae_registry_get_default:
  * @registry: a registry
@@ -315,19 +333,9 @@ vae_registry_lookup (VaeRegistry *registry,
 const VaeRegistryEntry *
 vae_registry_get_default (VaeRegistry *registry)
 {
-  guint i;
-
   g_return_val_if_fail (registry != NULL, NULL);
 
-  for (i = 0; i < registry->entries->len; i++)
-    {
-      const VaeRegistryEntry *entry = g_ptr_array_index (registry->entries, i);
-
-      if (entry->is_default)
-        return entry;
-    }
-
-  return NULL;
+  return first_marked (registry, FALSE);
 }
 
 
@@ -498,19 +506,9 @@ vae_registry_entry_get_note (const VaeRegistryEntry *entry)
 const VaeRegistryEntry *
 vae_registry_get_default_codec (VaeRegistry *registry)
 {
-  guint i;
-
   g_return_val_if_fail (registry != NULL, NULL);
 
-  for (i = 0; i < registry->entries->len; i++)
-    {
-      const VaeRegistryEntry *entry = g_ptr_array_index (registry->entries, i);
-
-      if (entry->is_codec)
-        return entry;
-    }
-
-  return NULL;
+  return first_marked (registry, TRUE);
 }
 
 /**
