@@ -11,38 +11,31 @@
 #include "gimp-vae.h"
 #include "vae-file-common.h"
 
-/* A procedure of Filters ▸ VAE is made by its constructor; File ▸ Open's
- * are made for a format. */
+/* A procedure is made by its constructor, or, for File ▸ Open's (loading
+ * and thumbnails), by vae_file_open_procedure_new () for its format. */
 typedef struct
 {
   const gchar          *name;
-  GimpProcedure *     (* create)      (GimpPlugIn          *plug_in,
-                                       const gchar         *name);
-  GimpProcedure *     (* create_file) (GimpPlugIn          *plug_in,
-                                       const gchar         *name,
-                                       const VaeFileFormat *format);
+  GimpProcedure *     (* create) (GimpPlugIn  *plug_in,
+                                  const gchar *name);
   const VaeFileFormat  *format;
 } ProcedureEntry;
 
 static const ProcedureEntry procedures[] =
 {
-  { VAE_PROC_ENCODE,        vae_encode_procedure_new,        NULL, NULL },
-  { VAE_PROC_DECODE,        vae_decode_procedure_new,        NULL, NULL },
-  { VAE_PROC_RECONSTRUCT,   vae_reconstruct_procedure_new,   NULL, NULL },
-  { VAE_PROC_INTERPOLATE,   vae_interpolate_procedure_new,   NULL, NULL },
-  { VAE_PROC_EDIT,          vae_edit_procedure_new,          NULL, NULL },
+  { VAE_PROC_ENCODE,        vae_encode_procedure_new,        NULL },
+  { VAE_PROC_DECODE,        vae_decode_procedure_new,        NULL },
+  { VAE_PROC_RECONSTRUCT,   vae_reconstruct_procedure_new,   NULL },
+  { VAE_PROC_INTERPOLATE,   vae_interpolate_procedure_new,   NULL },
+  { VAE_PROC_EDIT,          vae_edit_procedure_new,          NULL },
   /* A thumbnail procedure must be installed before the load procedure
    * that names it. */
-  { VAE_PROC_LATENT_THUMB,  NULL, vae_file_thumb_procedure_new,
-    &vae_latent_format },
-  { VAE_PROC_LATENT_LOAD,   NULL, vae_file_load_procedure_new,
-    &vae_latent_format },
-  { VAE_PROC_LATENT_EXPORT, vae_latent_export_procedure_new, NULL, NULL },
-  { VAE_PROC_VAEZ_THUMB,    NULL, vae_file_thumb_procedure_new,
-    &vae_vaez_format },
-  { VAE_PROC_VAEZ_LOAD,     NULL, vae_file_load_procedure_new,
-    &vae_vaez_format },
-  { VAE_PROC_VAEZ_EXPORT,   vae_vaez_export_procedure_new,   NULL, NULL },
+  { VAE_PROC_LATENT_THUMB,  NULL, &vae_latent_format },
+  { VAE_PROC_LATENT_LOAD,   NULL, &vae_latent_format },
+  { VAE_PROC_LATENT_EXPORT, vae_latent_export_procedure_new, NULL },
+  { VAE_PROC_VAEZ_THUMB,    NULL, &vae_vaez_format },
+  { VAE_PROC_VAEZ_LOAD,     NULL, &vae_vaez_format },
+  { VAE_PROC_VAEZ_EXPORT,   vae_vaez_export_procedure_new,   NULL },
 };
 
 #define VAE_TYPE_PLUG_IN (vae_plug_in_get_type ())
@@ -77,9 +70,10 @@ vae_plug_in_create_procedure (GimpPlugIn  *plug_in,
 
   for (i = 0; i < G_N_ELEMENTS (procedures); i++)
     if (g_strcmp0 (name, procedures[i].name) == 0)
-      return procedures[i].create != NULL ?
-             procedures[i].create (plug_in, name) :
-             procedures[i].create_file (plug_in, name, procedures[i].format);
+      return procedures[i].format != NULL ?
+             vae_file_open_procedure_new (plug_in, name,
+                                          procedures[i].format) :
+             procedures[i].create (plug_in, name);
 
   return NULL;
 }

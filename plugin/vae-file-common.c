@@ -706,12 +706,33 @@ file_procedure_set_format (GimpProcedure       *procedure,
   gimp_file_procedure_set_extensions (file_procedure, format->extension);
 }
 
+/**
+ * vae_file_open_procedure_new:
+ * @plug_in: the plug-in
+ * @name: the procedure's name
+ * @format: the format it opens
+ *
+ * Returns: (transfer full): @format's thumbnail procedure when @name is
+ *   the one @format names, else its load procedure.
+ */
 GimpProcedure *
-vae_file_load_procedure_new (GimpPlugIn          *plug_in,
+vae_file_open_procedure_new (GimpPlugIn          *plug_in,
                              const gchar         *name,
                              const VaeFileFormat *format)
 {
   GimpProcedure *procedure;
+
+  if (g_strcmp0 (name, format->thumb_procedure) == 0)
+    {
+      procedure = gimp_thumbnail_procedure_new (plug_in, name,
+                                                GIMP_PDB_PROC_TYPE_PLUGIN,
+                                                file_thumb_run,
+                                                (gpointer) format, NULL);
+      vae_plugin_procedure_setup (procedure, NULL, _(format->thumb_blurb),
+                                  _(format->thumb_help));
+
+      return procedure;
+    }
 
   procedure = gimp_load_procedure_new (plug_in, name,
                                        GIMP_PDB_PROC_TYPE_PLUGIN,
@@ -730,23 +751,6 @@ vae_file_load_procedure_new (GimpPlugIn          *plug_in,
                                         _("_Model"), _(format->model_help),
                                         "",
                                         G_PARAM_READWRITE);
-
-  return procedure;
-}
-
-GimpProcedure *
-vae_file_thumb_procedure_new (GimpPlugIn          *plug_in,
-                              const gchar         *name,
-                              const VaeFileFormat *format)
-{
-  GimpProcedure *procedure;
-
-  procedure = gimp_thumbnail_procedure_new (plug_in, name,
-                                            GIMP_PDB_PROC_TYPE_PLUGIN,
-                                            file_thumb_run, (gpointer) format,
-                                            NULL);
-  vae_plugin_procedure_setup (procedure, NULL, _(format->thumb_blurb),
-                              _(format->thumb_help));
 
   return procedure;
 }

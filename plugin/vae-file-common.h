@@ -74,10 +74,7 @@ typedef struct
 extern const VaeFileFormat vae_latent_format;
 extern const VaeFileFormat vae_vaez_format;
 
-GimpProcedure * vae_file_load_procedure_new     (GimpPlugIn          *plug_in,
-                                                 const gchar         *name,
-                                                 const VaeFileFormat *format);
-GimpProcedure * vae_file_thumb_procedure_new    (GimpPlugIn          *plug_in,
+GimpProcedure * vae_file_open_procedure_new     (GimpPlugIn          *plug_in,
                                                  const gchar         *name,
                                                  const VaeFileFormat *format);
 GimpProcedure * vae_file_export_procedure_new   (GimpPlugIn          *plug_in,
