@@ -361,14 +361,20 @@ test_container_latent (void)
   g_assert_cmpfloat (worst, <=, 0.5 * exp2 (2.0 - 800 / 125.0) * 1.2);
 }
 
-static void
-test_container_rate_control (void)
-{
-  g_autoptr (VaeLatent) latent = smooth_latent (16, 48, 64);
-  const gdouble         targets[] = { 0.05, 0.1, 0.25, 0.5, 1.0 };
-  guint                 i;
+typedef GBytes * (* CompressFunc) (const VaeCompressSettings *settings,
+                                    gpointer                   data);
 
-  for (i = 0; i < G_N_ELEMENTS (targets); i++)
+/* A file for each of the @n_targets rates at @targets: never over the
+ * rate, and under it by little (a quality step is 0.1). */
+static void
+check_rate_control (const gdouble *targets,
+                    guint          n_targets,
+                    CompressFunc   compress,
+                    gpointer       data)
+{
+  guint i;
+
+  for (i = 0; i < n_targets; i++)
     {
       g_autoptr (GBytes)  file = NULL;
       VaeCompressSettings settings;
@@ -376,15 +382,31 @@ test_container_rate_control (void)
 
       vae_compress_settings_init (&settings);
       settings.target_bpp = targets[i];
-      file = vae_compress_latent (latent, &settings, NULL);
+      file = compress (&settings, data);
       g_assert_true (vae_compressed_read_info (file, &info, NULL));
       g_test_message ("target %.3f bpp: %.4f bpp at quality %.1f",
                       targets[i], info.bpp, info.quality);
-      /* never over; under by little (a quality step is 0.1) */
       g_assert_cmpfloat (info.bpp, <=, targets[i]);
       g_assert_cmpfloat (info.bpp, >=, targets[i] * 0.9);
       vae_compressed_info_clear (&info);
     }
+}
+
+static GBytes *
+compress_latent (const VaeCompressSettings *settings,
+                 gpointer                   latent)
+{
+  return vae_compress_latent (latent, settings, NULL);
+}
+
+static void
+test_container_rate_control (void)
+{
+  g_autoptr (VaeLatent) latent = smooth_latent (16, 48, 64);
+  const gdouble         targets[] = { 0.05, 0.1, 0.25, 0.5, 1.0 };
+
+  check_rate_control (targets, G_N_ELEMENTS (targets), compress_latent,
+                      latent);
 }
 
 /* Every truncation and a flip of every byte give an error, never a crash
@@ -688,36 +710,36 @@ test_learned_cross_path (void)
     }
 }
 
+typedef struct
+{
+  VaeModel  *model;
+  VaeTensor *image;
+} ImageJob;
+
+static GBytes *
+compress_image (const VaeCompressSettings *settings,
+                gpointer                   data)
+{
+  ImageJob *job = data;
+
+  return vae_compress_image (job->model, job->image, settings, NULL, NULL,
+                             NULL, NULL, NULL);
+}
+
 static void
 test_learned_rate_control (void)
 {
   g_autoptr (VaeModel)  model = codec_model ();
   g_autoptr (VaeTensor) crop = reference_crop ();
   const gdouble         targets[] = { 0.1, 0.25, 0.4 };
-  guint                 i;
+  ImageJob              job = { model, crop };
 
   if (crop == NULL)
     {
       g_test_skip ("kodim23 is not in VAE_SHARED_DIR");
       return;
     }
-  for (i = 0; i < G_N_ELEMENTS (targets); i++)
-    {
-      g_autoptr (GBytes)  file = NULL;
-      VaeCompressSettings settings;
-      VaeCompressedInfo   info;
-
-      vae_compress_settings_init (&settings);
-      settings.target_bpp = targets[i];
-      file = vae_compress_image (model, crop, &settings, NULL, NULL, NULL,
-                                 NULL, NULL);
-      g_assert_true (vae_compressed_read_info (file, &info, NULL));
-      g_test_message ("target %.2f bpp: %.4f at quality %.1f", targets[i],
-                      info.bpp, info.quality);
-      g_assert_cmpfloat (info.bpp, <=, targets[i]);
-      g_assert_cmpfloat (info.bpp, >=, 0.9 * targets[i]);
-      vae_compressed_info_clear (&info);
-    }
+  check_rate_control (targets, G_N_ELEMENTS (targets), compress_image, &job);
 }
 
 /* A learned file names its model: another model is refused. */
