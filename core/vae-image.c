@@ -11,26 +11,8 @@
 #include "vae-tensor-private.h"
 
 /* Image helpers work on any [C, H, W] tensor: RGB images, alpha planes and
- * latents alike.
+ * latents alike (vae_tensor_check_chw ()).
  */
-static gboolean
-check_chw (const VaeTensor  *tensor,
-           const gchar      *what,
-           GError          **error)
-{
-  if (tensor->n_dims != 3)
-    {
-      gchar *shape = vae_tensor_shape_to_string (tensor);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "%s must have shape [channels, height, width], not %s",
-                   what, shape);
-      g_free (shape);
-      return FALSE;
-    }
-
-  return TRUE;
-}
 
 /* Index of the source row or column that padding position @i (>= @n)
  * copies.  Reflect folds back and forth across the border without
@@ -91,7 +73,7 @@ vae_image_pad (const VaeTensor  *image,
 
   g_return_val_if_fail (image != NULL, NULL);
 
-  if (! check_chw (image, "the image to pad", error))
+  if (! vae_tensor_check_chw (image, "the image to pad", error))
     return NULL;
   if (multiple == 0)
     {
@@ -177,7 +159,7 @@ vae_image_crop (const VaeTensor  *image,
 
   g_return_val_if_fail (image != NULL, NULL);
 
-  if (! check_chw (image, "the image to crop", error))
+  if (! vae_tensor_check_chw (image, "the image to crop", error))
     return NULL;
 
   c = VAE_T_C (image);
@@ -330,7 +312,7 @@ vae_image_resize (const VaeTensor  *image,
 
   g_return_val_if_fail (image != NULL, NULL);
 
-  if (! check_chw (image, "the image to resize", error))
+  if (! vae_tensor_check_chw (image, "the image to resize", error))
     return NULL;
   if (width == 0 || height == 0)
     return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,

@@ -51,20 +51,8 @@ check_pair (const VaeTensor  *a,
             gboolean          need_chw,
             GError          **error)
 {
-  if (! vae_tensor_check_same_shape (a, b, "compare images", error))
-    return FALSE;
-  if (need_chw && a->n_dims != 3)
-    {
-      gchar *sa = vae_tensor_shape_to_string (a);
-
-      g_set_error (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                   "images must have shape [channels, height, width], not %s",
-                   sa);
-      g_free (sa);
-      return FALSE;
-    }
-
-  return TRUE;
+  return vae_tensor_check_same_shape (a, b, "compare images", error) &&
+         (! need_chw || vae_tensor_check_chw (a, "images", error));
 }
 
 /**

@@ -39,6 +39,12 @@ gboolean    vae_tensor_check_same_shape (const VaeTensor  *a,
                                          const gchar      *what,
                                          GError          **error);
 
+/* FALSE with VAE_ERROR_SHAPE "@what must have shape [channels, height,
+ * width], not [..]" unless @tensor has three dimensions. */
+gboolean    vae_tensor_check_chw  (const VaeTensor  *tensor,
+                                   const gchar      *what,
+                                   GError          **error);
+
 /* Gives @tensor a new shape that fits its allocation (scratch reuse). */
 gboolean    vae_tensor_reshape_3d (VaeTensor   *tensor,
                                    gsize        channels,

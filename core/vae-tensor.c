@@ -281,6 +281,23 @@ vae_tensor_check_same_shape (const VaeTensor  *a,
                    what, sa, sb);
 }
 
+gboolean
+vae_tensor_check_chw (const VaeTensor  *tensor,
+                      const gchar      *what,
+                      GError          **error)
+{
+  g_autofree gchar *shape = NULL;
+
+  if (tensor->n_dims == 3)
+    return TRUE;
+
+  shape = vae_tensor_shape_to_string (tensor);
+
+  return vae_fail (error, VAE_ERROR_SHAPE,
+                   "%s must have shape [channels, height, width], not %s",
+                   what, shape);
+}
+
 /**
  * vae_tensor_shape_to_string:
  * @tensor: a tensor
