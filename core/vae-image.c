@@ -76,11 +76,8 @@ vae_image_pad (const VaeTensor  *image,
   if (! vae_tensor_check_chw (image, "the image to pad", error))
     return NULL;
   if (multiple == 0)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                           "cannot pad to a multiple of 0");
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "cannot pad to a multiple of 0");
   if (mode != VAE_PAD_EDGE && mode != VAE_PAD_REFLECT)
     return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
                           "unknown padding mode %d", (gint) mode);
@@ -89,11 +86,8 @@ vae_image_pad (const VaeTensor  *image,
   h = VAE_T_H (image);
   w = VAE_T_W (image);
   if (h > G_MAXSIZE - multiple || w > G_MAXSIZE - multiple)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                           "padding multiple too large");
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_INVALID_ARGUMENT,
+                          "padding multiple too large");
   oh = (h + multiple - 1) / multiple * multiple;
   ow = (w + multiple - 1) / multiple * multiple;
 

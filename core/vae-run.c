@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "vae-blas.h"
-#include "vae-error.h"
+#include "vae-error-private.h"
 #include "vae-run.h"
 
 /* A small fork-join pool that lives for one encode or decode.  The caller's
@@ -236,11 +236,7 @@ vae_run_check (VaeRun  *run,
                GError **error)
 {
   if (g_cancellable_is_cancelled (run->cancellable))
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_CANCELLED,
-                           "cancelled");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_CANCELLED, "cancelled");
 
   return TRUE;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../vae-blas.h"
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 
 #include "autoencoder-kl-private.h"
 
@@ -215,11 +215,8 @@ vae_kl_project (VaeRun        *run,
         g_free (job->acc[i]);
       g_clear_pointer (&job->acc, g_free);
       if (! ok)
-        {
-          g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                               "out of memory for attention buffers");
-          return FALSE;
-        }
+        return vae_fail (error, VAE_ERROR_NO_MEMORY,
+                         "out of memory for attention buffers");
     }
 
   return vae_run_advance (run, 2.0 * job->n * job->c * job->c, error);

@@ -346,11 +346,8 @@ run_job (VaeRun   *run,
   g_free (job->stats);
 
   if (! ok)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
-                           "out of memory for attention buffers");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_NO_MEMORY,
+                     "out of memory for attention buffers");
 
   return TRUE;
 }

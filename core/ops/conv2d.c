@@ -315,20 +315,13 @@ check_shapes (const VaeConv2d  *conv,
                      VAE_T_W (in), VAE_T_H (in), conv->kernel, conv->kernel);
   if (out && (out->n_dims != 3 || VAE_T_C (out) != (gsize) conv->c_out ||
               VAE_T_H (out) != h_out || VAE_T_W (out) != w_out))
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                           "conv2d output tensor has the wrong shape");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "conv2d output tensor has the wrong shape");
   if (residual && (residual->n_dims != 3 ||
                    VAE_T_C (residual) != (gsize) conv->c_out ||
                    VAE_T_H (residual) != h_out || VAE_T_W (residual) != w_out))
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                           "conv2d residual has a different shape than its "
-                           "output");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE,
+                     "conv2d residual has a different shape than its output");
 
   return TRUE;
 }
@@ -352,11 +345,8 @@ vae_op_conv2d (VaeRun           *run,
   if (! check_shapes (conv, in, residual, *out, h_out, w_out, error))
     return FALSE;
   if (*out == in)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                           "conv2d cannot write over its input");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "conv2d cannot write over its input");
 
   if (*out == NULL)
     {

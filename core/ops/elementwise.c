@@ -8,7 +8,7 @@
 
 #include <math.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 #define CHUNK (64 * 1024)
@@ -69,11 +69,7 @@ vae_op_add (VaeRun           *run,
   EltJob job = { a->data, b->data, a->n_elements, 0.0f };
 
   if (! vae_tensor_same_shape (a, b))
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                           "add: tensors differ in shape");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_SHAPE, "add: tensors differ in shape");
   vae_parallel_for (run, (job.n + CHUNK - 1) / CHUNK, add_chunk, &job);
 
   return TRUE;

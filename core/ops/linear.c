@@ -179,11 +179,8 @@ vae_op_linear (VaeRun         *run,
                      "linear: %" G_GSIZE_FORMAT " tokens, %d -> %d features",
                      n_tokens, d_in, d_out);
   if (in == out)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                           "linear cannot write over its input");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "linear cannot write over its input");
 
   if (run->reference)
     {

@@ -9,7 +9,7 @@
  * plain loop would stride one of them through the whole matrix.  One task
  * is a band of TILE input rows. */
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 #define TILE 32
@@ -66,11 +66,8 @@ vae_op_transpose (VaeRun        *run,
   TransposeJob job = { in, out, rows, cols };
 
   if (in == out && rows > 1 && cols > 1)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT,
-                           "transpose cannot work in place");
-      return FALSE;
-    }
+    return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
+                     "transpose cannot work in place");
 
   if (run->reference)
     vae_transpose_reference (in, rows, cols, out);

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "../vae-error.h"
+#include "../vae-error-private.h"
 #include "ops.h"
 
 typedef struct
@@ -50,12 +50,9 @@ vae_op_upsample_nearest (VaeRun           *run,
   UpJob job;
 
   if (factor < 1 || in->n_dims != 3)
-    {
-      g_set_error_literal (error, VAE_ERROR, VAE_ERROR_SHAPE,
-                           "upsample expects a [C, H, W] tensor and a "
-                           "positive factor");
-      return NULL;
-    }
+    return vae_fail_null (error, VAE_ERROR_SHAPE,
+                          "upsample expects a [C, H, W] tensor and a "
+                          "positive factor");
 
   job.in = in;
   job.factor = factor;
