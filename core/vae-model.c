@@ -11,6 +11,7 @@
 #include "vae-model.h"
 #include "vae-model-private.h"
 #include "vae-registry-private.h"
+#include "vae-sha256-private.h"
 #include "vae-tensor-private.h"
 #include "arch/arch.h"
 
@@ -681,7 +682,7 @@ vae_model_can_decode (VaeModel *model)
 }
 
 static void
-hash_weights (GChecksum  *sum,
+hash_weights (VaeSha256  *sum,
               VaeWeights *weights)
 {
   g_autoptr (GPtrArray) names = vae_weights_list (weights);
@@ -691,9 +692,8 @@ hash_weights (GChecksum  *sum,
     {
       const VaeWeight *w = vae_weights_lookup (weights, g_ptr_array_index (names, i));
 
-      g_checksum_update (sum, (const guchar *) w->name, strlen (w->name) + 1);
-      g_checksum_update (sum, (const guchar *) w->data,
-                         w->n_elements * sizeof (gfloat));
+      vae_sha256_update (sum, w->name, strlen (w->name) + 1);
+      vae_sha256_update (sum, w->data, w->n_elements * sizeof (gfloat));
     }
 }
 
@@ -723,16 +723,19 @@ vae_model_get_hash (VaeModel *model)
   g_mutex_lock (&model->hash_mutex);
   if (model->hash == NULL)
     {
-      g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+      VaeSha256 sum;
+      gchar     hex[VAE_SHA256_HEX_LENGTH + 1];
 
-      g_checksum_update (sum, (const guchar *) model->info.architecture,
+      vae_sha256_init (&sum, FALSE);
+      vae_sha256_update (&sum, model->info.architecture,
                          strlen (model->info.architecture) + 1);
       if (model->encoder_weights)
-        hash_weights (sum, model->encoder_weights);
+        hash_weights (&sum, model->encoder_weights);
       if (model->decoder_weights && model->decoder_weights != model->encoder_weights)
-        hash_weights (sum, model->decoder_weights);
+        hash_weights (&sum, model->decoder_weights);
+      vae_sha256_finish (&sum, hex);
 
-      model->hash = g_strdup_printf ("sha256:%.32s", g_checksum_get_string (sum));
+      model->hash = g_strdup_printf ("sha256:%.32s", hex);
     }
   g_mutex_unlock (&model->hash_mutex);
 

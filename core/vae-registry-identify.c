@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "vae-registry-private.h"
+#include "vae-sha256-private.h"
 
 #define MAX_FILES 2
 
@@ -47,7 +48,8 @@ loaded_matches (Loaded         *loaded,
     return TRUE;
   if (loaded->sums[k] == NULL)
     loaded->sums[k] = loaded->bytes
-                      ? g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, loaded->bytes)
+                      ? vae_sha256_data (g_bytes_get_data (loaded->bytes, NULL),
+                                         g_bytes_get_size (loaded->bytes))
                       : vae_registry_sum_file (loaded->paths[k], NULL, NULL);
 
   return g_strcmp0 (loaded->sums[k], spec->sha256) == 0;

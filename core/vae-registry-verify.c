@@ -13,6 +13,7 @@
 #include "vae-file-types.h"
 #include "vae-json-private.h"
 #include "vae-registry-private.h"
+#include "vae-sha256-private.h"
 #include "vae-weights.h"
 
 #define READ_CHUNK        ((gsize) 1 << 20)
@@ -115,20 +116,23 @@ vae_registry_sum_file (const gchar   *path,
 {
   g_autoptr (GFile)            file = g_file_new_for_path (path);
   g_autoptr (GFileInputStream) in = NULL;
-  g_autoptr (GChecksum)        sum = g_checksum_new (G_CHECKSUM_SHA256);
+  VaeSha256                    sum;
+  gchar                        hex[VAE_SHA256_HEX_LENGTH + 1];
   g_autofree guint8           *buffer = g_malloc (READ_CHUNK);
   gssize                       got;
 
   in = g_file_read (file, cancellable, error);
   if (in == NULL)
     return NULL;
+  vae_sha256_init (&sum, FALSE);
   while ((got = g_input_stream_read (G_INPUT_STREAM (in), buffer, READ_CHUNK,
                                      cancellable, error)) > 0)
-    g_checksum_update (sum, buffer, got);
+    vae_sha256_update (&sum, buffer, got);
   if (got < 0)
     return NULL;
+  vae_sha256_finish (&sum, hex);
 
-  return g_strdup (g_checksum_get_string (sum));
+  return g_strdup (hex);
 }
 
 /* Checks one file at @location against @file.  @path is the file on disk,
@@ -176,7 +180,7 @@ check_file (const FileSpec  *file,
     }
   else
     {
-      sum = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+      sum = vae_sha256_data (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
     }
 
   if (! g_str_equal (sum, file->sha256))
