@@ -543,31 +543,25 @@ cli_image_check_output (const gchar  *path,
 /* Interleaves, quantizes and wraps the tensors in a GeglBuffer whose babl
  * format makes the savers write that depth.
  */
-static GeglBuffer *
-tensors_to_buffer (const VaeTensor  *rgb,
+/* The image as interleaved R'G'B'(A) u8 or u16 rows, rounded by libvae's
+ * one rule. */
+static gpointer
+tensors_to_pixels (const VaeTensor  *rgb,
                    const VaeTensor  *alpha,
                    guint             depth,
                    GError          **error)
 {
-  gsize           height = vae_tensor_get_dim (rgb, 1);
-  gsize           width = vae_tensor_get_dim (rgb, 2);
-  const Babl     *format;
-  VaePixelFormat  pixel_format;
-  GeglRectangle   extent = { 0, 0, (gint) width, (gint) height };
-  gsize           bpp;
-  gpointer        data;
+  gsize          height = vae_tensor_get_dim (rgb, 1);
+  gsize          width = vae_tensor_get_dim (rgb, 2);
+  VaePixelFormat format;
+  gsize          bpp;
+  gpointer       data;
 
   if (depth == 16)
-    {
-      format = babl_format (alpha ? "R'G'B'A u16" : "R'G'B' u16");
-      pixel_format = alpha ? VAE_PIXEL_FORMAT_RGBA_U16 : VAE_PIXEL_FORMAT_RGB_U16;
-    }
+    format = alpha ? VAE_PIXEL_FORMAT_RGBA_U16 : VAE_PIXEL_FORMAT_RGB_U16;
   else
-    {
-      format = babl_format (alpha ? "R'G'B'A u8" : "R'G'B' u8");
-      pixel_format = alpha ? VAE_PIXEL_FORMAT_RGBA_U8 : VAE_PIXEL_FORMAT_RGB_U8;
-    }
-  bpp = vae_pixel_format_get_bytes_per_pixel (pixel_format);
+    format = alpha ? VAE_PIXEL_FORMAT_RGBA_U8 : VAE_PIXEL_FORMAT_RGB_U8;
+  bpp = vae_pixel_format_get_bytes_per_pixel (format);
 
   data = g_try_malloc_n (width * height, bpp);
   if (data == NULL)
@@ -575,16 +569,76 @@ tensors_to_buffer (const VaeTensor  *rgb,
       g_set_error (error, VAE_ERROR, VAE_ERROR_NO_MEMORY, "out of memory");
       return NULL;
     }
-  if (!vae_tensor_to_pixels (rgb, alpha, 0, height, data, pixel_format,
+  if (!vae_tensor_to_pixels (rgb, alpha, 0, height, data, format,
                              width * bpp, error))
     {
       g_free (data);
       return NULL;
     }
 
-  return gegl_buffer_linear_new_from_data (data, format, &extent,
-                                           width * bpp,
-                                           (GDestroyNotify) g_free, data);
+  return data;
+}
+
+/* The other formats through GEGL's savers, which take @pixels. */
+static gboolean
+save_with_gegl (const gchar  *tmp_name,
+                const gchar  *path,
+                gpointer      pixels,
+                gsize         width,
+                gsize         height,
+                gboolean      alpha,
+                guint         depth,
+                GError      **error)
+{
+  g_autofree gchar *log_detail = NULL;
+  g_autofree gchar *raw_detail = NULL;
+  g_autofree gchar *what = NULL;
+  GeglRectangle     extent = { 0, 0, (gint) width, (gint) height };
+  const Babl       *format;
+  GeglBuffer       *buffer;
+  GeglNode         *graph;
+  GeglNode         *source;
+  GeglNode         *save;
+  StderrTrap        trap;
+  GStatBuf          st;
+
+  ensure_gegl ();
+  if (depth == 16)
+    format = babl_format (alpha ? "R'G'B'A u16" : "R'G'B' u16");
+  else
+    format = babl_format (alpha ? "R'G'B'A u8" : "R'G'B' u8");
+  buffer = gegl_buffer_linear_new_from_data (pixels, format, &extent,
+                                             width * babl_format_get_bytes_per_pixel (format),
+                                             (GDestroyNotify) g_free, pixels);
+
+  graph = gegl_node_new ();
+  source = gegl_node_new_child (graph,
+                                "operation", "gegl:buffer-source",
+                                "buffer",    buffer,
+                                NULL);
+  save = gegl_node_new_child (graph,
+                              "operation", "gegl:save",
+                              "path",      tmp_name,
+                              NULL);
+  gegl_node_link (source, save);
+
+  what = g_strdup_printf ("cannot write '%s'", path);
+  gegl_section_begin (&trap, what, tmp_name);
+  gegl_node_process (save);
+  raw_detail = gegl_section_end (&trap, &log_detail);
+  g_object_unref (graph);
+  g_object_unref (buffer);
+
+  if (log_detail != NULL || g_stat (tmp_name, &st) != 0 || st.st_size == 0)
+    {
+      const gchar *detail = log_detail ? log_detail : raw_detail;
+
+      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s'%s%s",
+                   path, detail ? ": " : "", detail ? detail : "");
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 static gboolean
@@ -643,16 +697,12 @@ cli_image_save (const gchar      *path,
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_autofree gchar *base = g_path_get_basename (path);
   g_autofree gchar *tmp_name = NULL;
-  g_autofree gchar *log_detail = NULL;
-  g_autofree gchar *raw_detail = NULL;
-  g_autofree gchar *what = NULL;
-  GeglBuffer       *buffer;
-  GeglNode         *graph;
-  GeglNode         *source;
-  GeglNode         *save;
+  g_autoptr (GError) local_error = NULL;
+  gsize             width;
+  gsize             height;
+  gpointer          pixels;
   gboolean          device;
-  StderrTrap        trap;
-  GStatBuf          st;
+  gboolean          written;
   mode_t            mask;
   gint              fd;
 
@@ -661,12 +711,12 @@ cli_image_save (const gchar      *path,
   if (!cli_image_check_output (path, depth, error))
     return FALSE;
 
+  width = vae_tensor_get_dim (rgb, 2);
+  height = vae_tensor_get_dim (rgb, 1);
   if (alpha != NULL &&
       (vae_tensor_get_dim (alpha, 1) != vae_tensor_get_dim (rgb, 1) ||
        vae_tensor_get_dim (alpha, 2) != vae_tensor_get_dim (rgb, 2)))
     alpha = NULL;
-
-  ensure_gegl ();
 
   /* The savers pick the format by extension, so the temporary name keeps
    * it.  They refuse devices and FIFOs, which get a copy of the file.
@@ -695,46 +745,31 @@ cli_image_save (const gchar      *path,
     }
   close (fd);
 
-  buffer = tensors_to_buffer (rgb, alpha, depth, error);
-  if (buffer == NULL)
+  pixels = tensors_to_pixels (rgb, alpha, depth, error);
+  if (pixels == NULL)
     {
       g_unlink (tmp_name);
       g_prefix_error (error, "cannot write '%s': ", path);
       return FALSE;
     }
 
-  graph = gegl_node_new ();
-  source = gegl_node_new_child (graph,
-                                "operation", "gegl:buffer-source",
-                                "buffer",    buffer,
-                                NULL);
   if (g_str_equal (ext, "png"))
-    save = gegl_node_new_child (graph,
-                                "operation", "gegl:png-save",
-                                "path",      tmp_name,
-                                "bitdepth",  (gint) depth,
-                                NULL);
-  else
-    save = gegl_node_new_child (graph,
-                                "operation", "gegl:save",
-                                "path",      tmp_name,
-                                NULL);
-  gegl_node_link (source, save);
-
-  what = g_strdup_printf ("cannot write '%s'", path);
-  gegl_section_begin (&trap, what, tmp_name);
-  gegl_node_process (save);
-  raw_detail = gegl_section_end (&trap, &log_detail);
-  g_object_unref (graph);
-  g_object_unref (buffer);
-
-  if (log_detail != NULL || g_stat (tmp_name, &st) != 0 || st.st_size == 0)
     {
-      const gchar *detail = log_detail ? log_detail : raw_detail;
-
+      written = cli_png_write (tmp_name, pixels, width, height,
+                               alpha != NULL, depth, &local_error);
+      g_free (pixels);
+      if (!written)
+        g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s': %s",
+                     path, local_error->message);
+    }
+  else
+    {
+      written = save_with_gegl (tmp_name, path, pixels, width, height,
+                                alpha != NULL, depth, error);
+    }
+  if (!written)
+    {
       g_unlink (tmp_name);
-      g_set_error (error, VAE_ERROR, VAE_ERROR_IO, "cannot write '%s'%s%s",
-                   path, detail ? ": " : "", detail ? detail : "");
       return FALSE;
     }
 

@@ -43,6 +43,14 @@ gboolean   cli_image_save         (const gchar      *path,
                                    guint             depth,
                                    GError          **error);
 
+gboolean   cli_png_write          (const gchar      *path,
+                                   const guint8     *pixels,
+                                   gsize             width,
+                                   gsize             height,
+                                   gboolean          alpha,
+                                   guint             depth,
+                                   GError          **error);
+
 gboolean   cli_is_compressed_file (const gchar      *path);
 gboolean   cli_is_latent_file     (const gchar      *path);
 
