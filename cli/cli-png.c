@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * PNG output through libpng directly.  GEGL's png-save writes the same
- * bytes, but starting GEGL costs 0.4 to 0.7 s on this machine (babl builds
+ * pixels, but starting GEGL costs 0.4 to 0.7 s on this machine (babl builds
  * 364 MB of tables in gegl_init), a third of a 1024x1024 decompression,
  * and decode and decompress need GEGL for nothing else.
  */
@@ -32,6 +32,8 @@ on_png_error (png_structp      png,
   longjmp (failure->jump, 1);
 }
 
+/* libpng would print warnings on stderr; a write either works or fails
+ * with one message. */
 static void
 on_png_warning (png_structp      png,
                 png_const_charp  message)
