@@ -150,64 +150,6 @@ check_args (const VaeTensor   *rgb,
   return TRUE;
 }
 
-/* Both directions: @pixels are read into @rgb's and @alpha's data, or
- * with @store written from them (the tensors' shapes stay as they are,
- * hence const). */
-static gboolean
-convert_rows (const VaeTensor  *rgb,
-              const VaeTensor  *alpha,
-              gsize             first_row,
-              gsize             n_rows,
-              guint8           *pixels,
-              VaePixelFormat    format,
-              gsize             rowstride,
-              gboolean          store,
-              GError          **error)
-{
-  FormatInfo  info;
-  gsize       width, plane;
-  gsize       y, x;
-  guint       c;
-
-  if (! check_args (rgb, alpha, first_row, n_rows, format, rowstride, &info,
-                    error))
-    return FALSE;
-
-  width = VAE_T_W (rgb);
-  plane = VAE_T_H (rgb) * width;
-  for (y = 0; y < n_rows; y++)
-    {
-      guint8 *row = pixels + y * rowstride;
-      gsize   base = (first_row + y) * width;
-
-      for (x = 0; x < width; x++)
-        {
-          guint8 *p = row + x * info.channels * info.sample_size;
-
-          if (store)
-            {
-              for (c = 0; c < 3; c++)
-                store_sample (p + c * info.sample_size, info.sample_size,
-                              rgb->data[c * plane + base + x]);
-              if (info.channels == 4)
-                store_sample (p + 3 * info.sample_size, info.sample_size,
-                              alpha != NULL ? alpha->data[base + x] : 1.0f);
-              continue;
-            }
-          for (c = 0; c < 3; c++)
-            rgb->data[c * plane + base + x] =
-              load_sample (p + c * info.sample_size, info.sample_size);
-          if (alpha != NULL)
-            alpha->data[base + x] =
-              info.channels == 4 ? load_sample (p + 3 * info.sample_size,
-                                                info.sample_size)
-                                 : 1.0f;
-        }
-    }
-
-  return TRUE;
-}
-
 /**
  * vae_tensor_from_pixels:
  * @rgb: a [3, height, width] image to fill
@@ -240,12 +182,41 @@ vae_tensor_from_pixels (VaeTensor       *rgb,
                         gsize            rowstride,
                         GError         **error)
 {
+  FormatInfo  info;
+  gsize       width, plane;
+  gsize       y, x;
+  guint       c;
+
   g_return_val_if_fail (rgb != NULL, FALSE);
   g_return_val_if_fail (pixels != NULL || n_rows == 0, FALSE);
 
-  /* Only read from: the cast lets one loop serve both directions. */
-  return convert_rows (rgb, alpha, first_row, n_rows, (guint8 *) pixels,
-                       format, rowstride, FALSE, error);
+  if (! check_args (rgb, alpha, first_row, n_rows, format, rowstride, &info,
+                    error))
+    return FALSE;
+
+  width = VAE_T_W (rgb);
+  plane = VAE_T_H (rgb) * width;
+  for (y = 0; y < n_rows; y++)
+    {
+      const guint8 *row = (const guint8 *) pixels + y * rowstride;
+      gsize         base = (first_row + y) * width;
+
+      for (x = 0; x < width; x++)
+        {
+          const guint8 *p = row + x * info.channels * info.sample_size;
+
+          for (c = 0; c < 3; c++)
+            rgb->data[c * plane + base + x] =
+              load_sample (p + c * info.sample_size, info.sample_size);
+          if (alpha != NULL)
+            alpha->data[base + x] =
+              info.channels == 4 ? load_sample (p + 3 * info.sample_size,
+                                                info.sample_size)
+                                 : 1.0f;
+        }
+    }
+
+  return TRUE;
 }
 
 /**
@@ -279,9 +250,37 @@ vae_tensor_to_pixels (const VaeTensor  *rgb,
                       gsize             rowstride,
                       GError          **error)
 {
+  FormatInfo  info;
+  gsize       width, plane;
+  gsize       y, x;
+  guint       c;
+
   g_return_val_if_fail (rgb != NULL, FALSE);
   g_return_val_if_fail (pixels != NULL || n_rows == 0, FALSE);
 
-  return convert_rows (rgb, alpha, first_row, n_rows, pixels, format,
-                       rowstride, TRUE, error);
+  if (! check_args (rgb, alpha, first_row, n_rows, format, rowstride, &info,
+                    error))
+    return FALSE;
+
+  width = VAE_T_W (rgb);
+  plane = VAE_T_H (rgb) * width;
+  for (y = 0; y < n_rows; y++)
+    {
+      guint8 *row = (guint8 *) pixels + y * rowstride;
+      gsize   base = (first_row + y) * width;
+
+      for (x = 0; x < width; x++)
+        {
+          guint8 *p = row + x * info.channels * info.sample_size;
+
+          for (c = 0; c < 3; c++)
+            store_sample (p + c * info.sample_size, info.sample_size,
+                          rgb->data[c * plane + base + x]);
+          if (info.channels == 4)
+            store_sample (p + 3 * info.sample_size, info.sample_size,
+                          alpha != NULL ? alpha->data[base + x] : 1.0f);
+        }
+    }
+
+  return TRUE;
 }
