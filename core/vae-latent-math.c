@@ -104,6 +104,38 @@ lerp_values (const gfloat *a,
  * the slerp weights is mostly rounding error, and lerp is as good. */
 #define SLERP_PARALLEL_COSINE 0.9995
 
+/* The slerp weights of @a and @b at @t; lerp's where the two are (nearly)
+ * parallel or one is zero. */
+static void
+slerp_weights (const VaeTensor *a,
+               const VaeTensor *b,
+               gdouble          t,
+               gdouble         *wa,
+               gdouble         *wb)
+{
+  gdouble dot = 0.0, na = 0.0, nb = 0.0;
+  gdouble cosine, theta;
+  gsize   i;
+
+  for (i = 0; i < a->n_elements; i++)
+    {
+      dot += (gdouble) a->data[i] * b->data[i];
+      na += (gdouble) a->data[i] * a->data[i];
+      nb += (gdouble) b->data[i] * b->data[i];
+    }
+
+  cosine = na > 0.0 && nb > 0.0 ? dot / sqrt (na * nb) : 1.0;
+  if (fabs (cosine) > SLERP_PARALLEL_COSINE)
+    {
+      *wa = 1.0 - t;
+      *wb = t;
+      return;
+    }
+  theta = acos (cosine);
+  *wa = sin ((1.0 - t) * theta) / sin (theta);
+  *wb = sin (t * theta) / sin (theta);
+}
+
 /* vae_latent_lerp (), or with @spherical vae_latent_slerp (). */
 static VaeLatent *
 interpolate (const VaeLatent  *a,
@@ -115,40 +147,20 @@ interpolate (const VaeLatent  *a,
   const VaeTensor *ta, *tb;
   VaeLatent       *out;
   gfloat          *data;
-  gdouble          dot = 0.0, na = 0.0, nb = 0.0;
-  gdouble          cosine, theta, wa, wb;
-  gsize            i, n;
+  gdouble          wa = 1.0 - t, wb = t;
 
   if (! check_compatible (a, b, error) || ! check_finite (t, "t", error))
     return NULL;
 
   ta = vae_latent_get_tensor (a);
   tb = vae_latent_get_tensor (b);
-  n = ta->n_elements;
-  for (i = 0; spherical && i < n; i++)
-    {
-      dot += (gdouble) ta->data[i] * tb->data[i];
-      na += (gdouble) ta->data[i] * ta->data[i];
-      nb += (gdouble) tb->data[i] * tb->data[i];
-    }
+  if (spherical)
+    slerp_weights (ta, tb, t, &wa, &wb);
 
   out = latent_new_like (a, &data, error);
   if (! out)
     return NULL;
-
-  cosine = na > 0.0 && nb > 0.0 ? dot / sqrt (na * nb) : 1.0;
-  if (fabs (cosine) > SLERP_PARALLEL_COSINE)
-    {
-      wa = 1.0 - t;
-      wb = t;
-    }
-  else
-    {
-      theta = acos (cosine);
-      wa = sin ((1.0 - t) * theta) / sin (theta);
-      wb = sin (t * theta) / sin (theta);
-    }
-  lerp_values (ta->data, tb->data, wa, wb, data, n);
+  lerp_values (ta->data, tb->data, wa, wb, data, ta->n_elements);
 
   return out;
 }
