@@ -283,3 +283,79 @@ test_case_lines (const gchar *path)
 
   return (GStrv) g_ptr_array_free (cases, FALSE);
 }
+
+void
+test_read_mutants (const gchar      *name,
+                   const guint8     *original,
+                   gsize             size,
+                   guint             n_rounds,
+                   const TestDamage *damage,
+                   TestReadFunc      read)
+{
+  enum { CUT, FLIP, SET, SET_IN_FOCUS };
+  g_autofree gchar  *prefix = g_strconcat (name, ": ", NULL);
+  g_autofree guint8 *copy = g_malloc (size);
+  guint              n_loaded = 0;
+  guint              n_refused = 0;
+  guint              round;
+
+  for (round = 0; round < n_rounds; round++)
+    {
+      g_autoptr (GError) error = NULL;
+      gsize              length = size;
+      gint               kind;
+      guint              k;
+
+      kind = g_test_rand_int_range (CUT, damage->focus_length ? SET_IN_FOCUS + 1
+                                                                : SET_IN_FOCUS);
+      memcpy (copy, original, size);
+      if (kind == CUT)
+        length = g_test_rand_int_range (0, size);
+      else
+        for (k = g_test_rand_int_range (1, damage->max_changes + 1); k > 0; k--)
+          {
+            gsize at = kind == SET_IN_FOCUS
+              ? damage->focus_start + g_test_rand_int_range (0, damage->focus_length)
+              : (gsize) g_test_rand_int_range (0, size);
+
+            copy[at] = kind == FLIP ? copy[at] ^ (1 << g_test_rand_int_range (0, 8))
+                                    : g_test_rand_int_range (0, 256);
+          }
+
+      if (read (copy, length, name, &error))
+        {
+          g_assert_no_error (error);
+          n_loaded++;
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          g_assert_true (error->domain == VAE_ERROR);
+          g_assert_true (g_str_has_prefix (error->message, prefix));
+          n_refused++;
+        }
+    }
+
+  g_test_message ("%s mutants: %u loaded, %u refused", name, n_loaded,
+                  n_refused);
+  g_assert_cmpuint (n_loaded, >, 0);
+  g_assert_cmpuint (n_refused, >, 0);
+}
+
+void
+test_touch_weights (VaeWeights *weights)
+{
+  g_autoptr (GPtrArray) names = vae_weights_list (weights);
+  guint                 i;
+
+  for (i = 0; i < names->len; i++)
+    {
+      const VaeWeight *w = vae_weights_lookup (weights,
+                                               g_ptr_array_index (names, i));
+      volatile gfloat  sum = 0.0f;
+      gsize            j;
+
+      for (j = 0; j < w->n_elements; j++)
+        sum += w->data[j];
+    }
+}

@@ -116,6 +116,39 @@ gint        test_error_code           (const gchar     *name);
  * and comments (#). */
 GStrv       test_case_lines           (const gchar     *path);
 
+/* How test_read_mutants () damages a file: cut short, or 1 to @max_changes
+ * bytes changed, each given a random value or one bit flipped, anywhere or
+ * (given a random value) within the @focus_length bytes from @focus_start,
+ * where the reader decides most (0: no such part). */
+typedef struct
+{
+  guint max_changes;
+  gsize focus_start;
+  gsize focus_length;
+} TestDamage;
+
+/* Reads the @size bytes at @data as a file called @name, and all it holds:
+ * TRUE when it gave a result, FALSE with @error set. */
+typedef gboolean (* TestReadFunc) (const guint8  *data,
+                                   gsize          size,
+                                   const gchar   *name,
+                                   GError       **error);
+
+/* Random damage to a valid file, @n_rounds mutants of @original: each must
+ * be read or refused with a VaeError whose message starts with "@name: ",
+ * never crash (valgrind or ASan turn a stray read into a failure).  Both
+ * outcomes must occur, or the mutations test nothing. */
+void        test_read_mutants         (const gchar      *name,
+                                       const guint8     *original,
+                                       gsize             size,
+                                       guint             n_rounds,
+                                       const TestDamage *damage,
+                                       TestReadFunc      read);
+
+/* Reads every value of every tensor of @weights: a view gone astray is a
+ * valgrind or ASan report. */
+void        test_touch_weights        (VaeWeights      *weights);
+
 /* Removes @path, a file or a folder with all it holds; nothing when it
  * does not exist. */
 void        test_remove_dir           (const gchar     *path);
