@@ -30,12 +30,11 @@
 /* Where a storage's bytes are. */
 typedef struct
 {
-  const gchar       *name;      /* for messages: the zip entry, or the key */
+  gchar             *name;      /* for messages: the zip entry, or the key */
   guint64            size;      /* bytes the file holds for it */
   const guint8      *bytes;     /* NULL until a deflated entry is read */
   gboolean           in_file;   /* bytes lie in the file itself */
   const VaeZipEntry *entry;     /* zip: what to read */
-  gchar             *owned_name;
   gboolean           verified;  /* a stored zip entry's CRC was checked */
   VaeWeightCheck    *check;     /* ... or will be, by the lazy tensors */
 } Storage;
@@ -45,9 +44,30 @@ storage_free (gpointer data)
 {
   Storage *storage = data;
 
-  g_free (storage->owned_name);
+  g_free (storage->name);
   g_free (storage);
 }
+
+/* A checkpoint being read: its bytes, and where the bytes of each storage
+ * its tensors name lie. */
+typedef struct
+{
+  const guint8 *data;
+  gsize         size;
+  gchar        *display;
+  GHashTable   *storages;   /* storage key -> Storage */
+  VaeZip       *zip;        /* the zip format's directory, else NULL */
+} Checkpoint;
+
+static void
+checkpoint_clear (Checkpoint *ck)
+{
+  g_clear_pointer (&ck->storages, g_hash_table_unref);
+  g_clear_pointer (&ck->zip, vae_zip_free);
+  g_clear_pointer (&ck->display, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Checkpoint, checkpoint_clear)
 
 static gboolean
 is_contiguous (const VaePickleTensor *t)
@@ -108,11 +128,11 @@ gather (const guint8          *storage,
  * the pickle claims (each tensor: two may name one storage with different
  * sizes), and the views together may not outgrow the storages by much. */
 static gboolean
-check_sizes (const gchar  *display,
-             GPtrArray    *tensors,
-             GHashTable   *storages,
-             GError      **error)
+check_sizes (const Checkpoint  *ck,
+             GPtrArray         *tensors,
+             GError           **error)
 {
+  const gchar          *display = ck->display;
   g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
   guint64               storage_bytes = 0;
   guint64               view_bytes = 0;
@@ -123,7 +143,7 @@ check_sizes (const gchar  *display,
       const VaePickleTensor *t = g_ptr_array_index (tensors, i);
       const Storage         *storage;
 
-      storage = g_hash_table_lookup (storages, t->storage_key);
+      storage = g_hash_table_lookup (ck->storages, t->storage_key);
       if (! storage)
         return vae_fail (error, VAE_ERROR_FORMAT,
                          "%s: tensor '%s': its storage '%s' is missing",
@@ -158,12 +178,11 @@ check_sizes (const gchar  *display,
 /* The weights of checked views: lazy where the bytes stay in @keep's
  * mapping, copied otherwise. */
 static VaeWeights *
-add_tensors (VaeWeights   *weights,
-             GPtrArray    *tensors,
-             GHashTable   *storages,
-             VaeZip       *zip,
-             GMappedFile  *keep,
-             GError      **error)
+add_tensors (VaeWeights        *weights,
+             const Checkpoint  *ck,
+             GPtrArray         *tensors,
+             GMappedFile       *keep,
+             GError           **error)
 {
   g_autoptr(GPtrArray) inflated = g_ptr_array_new_with_free_func (
                                     (GDestroyNotify) g_bytes_unref);
@@ -177,12 +196,12 @@ add_tensors (VaeWeights   *weights,
 
       gboolean               lazy;
 
-      storage = g_hash_table_lookup (storages, t->storage_key);
+      storage = g_hash_table_lookup (ck->storages, t->storage_key);
       lazy = keep && storage->in_file && is_contiguous (t);
       if (! storage->bytes)
         {
           /* deflated: the zip reader inflates and checks the CRC */
-          GBytes *bytes = vae_zip_read (zip, storage->entry, error);
+          GBytes *bytes = vae_zip_read (ck->zip, storage->entry, error);
 
           if (! bytes)
             {
@@ -248,19 +267,15 @@ add_tensors (VaeWeights   *weights,
   return weights;
 }
 
-static VaeWeights *
-parse_zip (const guint8  *data,
-           gsize          size,
-           const gchar   *path,
-           GMappedFile   *keep,
-           GError       **error)
+/* The zip format: the tensors <archive>/data.pkl describes, and the
+ * entry of each storage they name. */
+static GPtrArray *
+read_zip (Checkpoint  *ck,
+          GError     **error)
 {
-  g_autoptr(VaeWeights)  weights = NULL;
-  g_autoptr(VaeZip)      zip = NULL;
+  const gchar           *display = ck->display;
   g_autoptr(GPtrArray)   tensors = NULL;
-  g_autoptr(GHashTable)  storages = NULL;
   g_autoptr(GBytes)      pickle = NULL;
-  g_autofree gchar      *display = NULL;
   g_autofree gchar      *prefix = NULL;
   g_autofree gchar      *entry_name = NULL;
   g_autofree gchar      *label = NULL;
@@ -269,21 +284,18 @@ parse_zip (const guint8  *data,
   const gchar           *slash;
   guint                  i;
 
-  weights = vae_weights_new (path);
-  display = g_strdup (vae_weights_get_display_name (weights));
-
-  zip = vae_zip_open (data, size, display, error);
-  if (! zip)
+  ck->zip = vae_zip_open (ck->data, ck->size, display, error);
+  if (! ck->zip)
     return NULL;
 
   /* Like torch, take the archive folder from the first entry: torch names
    * it after the file, and renamed files keep the old name. */
-  first = vae_zip_get_n_entries (zip) ?
-          vae_zip_get_entry (zip, 0)->name : "";
+  first = vae_zip_get_n_entries (ck->zip) ?
+          vae_zip_get_entry (ck->zip, 0)->name : "";
   slash = strchr (first, '/');
   prefix = slash ? g_strndup (first, slash - first) : NULL;
   entry_name = g_strdup_printf ("%s/data.pkl", prefix ? prefix : "archive");
-  entry = prefix ? vae_zip_find (zip, entry_name) : NULL;
+  entry = prefix ? vae_zip_find (ck->zip, entry_name) : NULL;
   if (! entry)
     return vae_fail_null (error, VAE_ERROR_FORMAT,
                           "%s: a zip archive without '%s': not a PyTorch "
@@ -296,13 +308,13 @@ parse_zip (const guint8  *data,
                           " bytes is over the %" G_GSIZE_FORMAT
                           " MiB limit for a checkpoint's pickle", display,
                           entry_name, entry->size, VAE_PICKLE_MAX_SIZE >> 20);
-  pickle = vae_zip_read (zip, entry, error);
+  pickle = vae_zip_read (ck->zip, entry, error);
   if (! pickle)
     return NULL;
 
   g_free (entry_name);
   entry_name = g_strdup_printf ("%s/byteorder", prefix);
-  entry = vae_zip_find (zip, entry_name);
+  entry = vae_zip_find (ck->zip, entry_name);
   if (entry)
     {
       g_autoptr(GBytes) order = NULL;
@@ -311,7 +323,7 @@ parse_zip (const guint8  *data,
 
       if (entry->size == 6)
         {
-          order = vae_zip_read (zip, entry, error);
+          order = vae_zip_read (ck->zip, entry, error);
           if (! order)
             return NULL;
           text = g_bytes_get_data (order, &length);
@@ -329,64 +341,48 @@ parse_zip (const guint8  *data,
   if (! tensors)
     return NULL;
 
-  storages = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                    storage_free);
   for (i = 0; i < tensors->len; i++)
     {
       const VaePickleTensor *t = g_ptr_array_index (tensors, i);
       Storage               *storage;
 
-      if (g_hash_table_contains (storages, t->storage_key))
+      if (g_hash_table_contains (ck->storages, t->storage_key))
         continue;
       storage = g_new0 (Storage, 1);
-      storage->owned_name = g_strdup_printf ("%s/data/%s", prefix,
-                                             t->storage_key);
-      storage->name = storage->owned_name;
-      storage->entry = vae_zip_find (zip, storage->name);
+      storage->name = g_strdup_printf ("%s/data/%s", prefix, t->storage_key);
+      storage->entry = vae_zip_find (ck->zip, storage->name);
       if (storage->entry)
         {
           storage->size = storage->entry->size;
           storage->in_file = storage->entry->method == 0;
           if (storage->in_file)
-            storage->bytes = data + storage->entry->data_offset;
+            storage->bytes = ck->data + storage->entry->data_offset;
         }
-      g_hash_table_insert (storages, t->storage_key, storage);
+      g_hash_table_insert (ck->storages, t->storage_key, storage);
     }
 
-  if (! check_sizes (display, tensors, storages, error))
-    return NULL;
-
-  return add_tensors (g_steal_pointer (&weights), tensors, storages, zip,
-                      keep, error);
+  return g_steal_pointer (&tensors);
 }
 
 /* The legacy format: the pickles (pickle.c), then the storages in the
  * order the last pickle lists them. */
-static VaeWeights *
-parse_legacy (const guint8  *data,
-              gsize          size,
-              const gchar   *path,
-              GMappedFile   *keep,
-              GError       **error)
+static GPtrArray *
+read_legacy (Checkpoint  *ck,
+             GError     **error)
 {
-  g_autoptr(VaeWeights)  weights = NULL;
+  const guint8          *data = ck->data;
+  gsize                  size = ck->size;
+  const gchar           *display = ck->display;
   g_autoptr(GPtrArray)   tensors = NULL;
   g_autoptr(GPtrArray)   layout = NULL;
-  g_autoptr(GHashTable)  storages = NULL;
-  g_autofree gchar      *display = NULL;
   gsize                  pos;
   guint                  i;
-
-  weights = vae_weights_new (path);
-  display = g_strdup (vae_weights_get_display_name (weights));
 
   tensors = vae_pickle_load_legacy (data, size, display, &layout, &pos,
                                     error);
   if (! tensors)
     return NULL;
 
-  storages = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                    storage_free);
   for (i = 0; i < layout->len; i++)
     {
       const VaePickleStorage *s = g_ptr_array_index (layout, i);
@@ -407,25 +403,20 @@ parse_legacy (const guint8  *data,
                               "of %u bytes) runs past the end of the file; "
                               "truncated?", display, i + 1, layout->len, count,
                               s->esize);
-      if (g_hash_table_contains (storages, s->key))
+      if (g_hash_table_contains (ck->storages, s->key))
         return vae_fail_null (error, VAE_ERROR_FORMAT,
                               "%s: storage %u is listed twice", display, i + 1);
 
       storage = g_new0 (Storage, 1);
-      storage->owned_name = g_strdup (s->key);
-      storage->name = storage->owned_name;
+      storage->name = g_strdup (s->key);
       storage->size = count * s->esize;
       storage->bytes = data + pos;
       storage->in_file = TRUE;
-      g_hash_table_insert (storages, storage->owned_name, storage);
+      g_hash_table_insert (ck->storages, storage->name, storage);
       pos += count * s->esize;
     }
 
-  if (! check_sizes (display, tensors, storages, error))
-    return NULL;
-
-  return add_tensors (g_steal_pointer (&weights), tensors, storages, NULL,
-                      keep, error);
+  return g_steal_pointer (&tensors);
 }
 
 /* torch.save's legacy format starts with a pickled magic number
@@ -457,11 +448,22 @@ vae_pth_parse (const guint8  *data,
                GMappedFile   *keep,
                GError       **error)
 {
+  g_auto(Checkpoint)     ck = { .data = data, .size = size };
+  g_autoptr(VaeWeights)  weights = NULL;
+  g_autoptr(GPtrArray)   tensors = NULL;
+
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (path != NULL, NULL);
 
-  if (vae_pth_is_legacy (data, size))
-    return parse_legacy (data, size, path, keep, error);
+  weights = vae_weights_new (path);
+  ck.display = g_strdup (vae_weights_get_display_name (weights));
+  ck.storages = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       storage_free);
 
-  return parse_zip (data, size, path, keep, error);
+  tensors = vae_pth_is_legacy (data, size) ? read_legacy (&ck, error)
+                                           : read_zip (&ck, error);
+  if (! tensors || ! check_sizes (&ck, tensors, error))
+    return NULL;
+
+  return add_tensors (g_steal_pointer (&weights), &ck, tensors, keep, error);
 }
