@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 
 #include "vae.h"
+#include "test-util.h"
 
 /* Both sides work in float64 on the same inputs; what differs is the
  * order of summation (separable and streaming here, 2-D there) and libvae's
@@ -342,24 +343,6 @@ crop8 (const Image8 *im,
 /* ------------------------------------------------------------------ */
 /* Reference cases                                                      */
 
-static gchar **
-reference_lines (void)
-{
-  gchar  *path = g_test_build_filename (G_TEST_DIST, "data", "metrics",
-                                        "reference.txt", NULL);
-  gchar  *text = NULL;
-  gchar **lines;
-  GError *error = NULL;
-
-  g_file_get_contents (path, &text, NULL, &error);
-  g_assert_no_error (error);
-  lines = g_strsplit (text, "\n", -1);
-  g_free (text);
-  g_free (path);
-
-  return lines;
-}
-
 static void
 check_close (const gchar *what,
              gdouble      got,
@@ -379,8 +362,11 @@ static guint
 run_reference (const gchar  *prefix,
                const Image8 *photo)
 {
-  gchar **lines = reference_lines ();
-  guint   i, n_cases = 0;
+  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "data",
+                                                  "metrics", "reference.txt",
+                                                  NULL);
+  g_auto (GStrv)    lines = test_case_lines (path);
+  guint             i, n_cases = 0;
 
   for (i = 0; lines[i]; i++)
     {
@@ -395,7 +381,7 @@ run_reference (const gchar  *prefix,
       gdouble    psnr, ssim, ms_ssim;
       VaeQuality q;
 
-      if (lines[i][0] == '#' || ! g_str_has_prefix (lines[i], prefix))
+      if (! g_str_has_prefix (lines[i], prefix))
         continue;
 
       f = g_strsplit (lines[i], " ", -1);
@@ -439,8 +425,6 @@ run_reference (const gchar  *prefix,
       g_strfreev (f);
       n_cases++;
     }
-
-  g_strfreev (lines);
 
   return n_cases;
 }
