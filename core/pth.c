@@ -175,9 +175,9 @@ check_sizes (const Checkpoint  *ck,
   return TRUE;
 }
 
-/* The weights of checked views: lazy where the bytes stay in @keep's
+/* Adds the checked views to @weights: lazy where the bytes stay in @keep's
  * mapping, copied otherwise. */
-static VaeWeights *
+static gboolean
 add_tensors (VaeWeights        *weights,
              const Checkpoint  *ck,
              GPtrArray         *tensors,
@@ -204,10 +204,7 @@ add_tensors (VaeWeights        *weights,
           GBytes *bytes = vae_zip_read (ck->zip, storage->entry, error);
 
           if (! bytes)
-            {
-              vae_weights_free (weights);
-              return NULL;
-            }
+            return FALSE;
           g_ptr_array_add (inflated, bytes);
           storage->bytes = g_bytes_get_data (bytes, NULL);
           storage->verified = TRUE;
@@ -216,14 +213,9 @@ add_tensors (VaeWeights        *weights,
         {
           if (crc32_z (0, storage->bytes, storage->size) !=
               storage->entry->crc32)
-            {
-              g_set_error (error, VAE_ERROR, VAE_ERROR_FORMAT,
-                           "%s: zip entry '%s' is damaged (CRC mismatch)",
-                           vae_weights_get_display_name (weights),
-                           storage->name);
-              vae_weights_free (weights);
-              return NULL;
-            }
+            return vae_fail (error, VAE_ERROR_FORMAT,
+                             "%s: zip entry '%s' is damaged (CRC mismatch)",
+                             ck->display, storage->name);
           storage->verified = TRUE;
         }
 
@@ -255,16 +247,13 @@ add_tensors (VaeWeights        *weights,
             gather (storage->bytes, t, weight->data);
         }
       if (! weight)
-        {
-          vae_weights_free (weights);
-          return NULL;
-        }
+        return FALSE;
     }
 
   if (keep)
     vae_weights_keep (weights, keep);
 
-  return weights;
+  return TRUE;
 }
 
 /* The zip format: the tensors <archive>/data.pkl describes, and the
@@ -462,8 +451,9 @@ vae_pth_parse (const guint8  *data,
 
   tensors = vae_pth_is_legacy (data, size) ? read_legacy (&ck, error)
                                            : read_zip (&ck, error);
-  if (! tensors || ! check_sizes (&ck, tensors, error))
+  if (! tensors || ! check_sizes (&ck, tensors, error) ||
+      ! add_tensors (weights, &ck, tensors, keep, error))
     return NULL;
 
-  return add_tensors (g_steal_pointer (&weights), &ck, tensors, keep, error);
+  return g_steal_pointer (&weights);
 }
