@@ -323,73 +323,72 @@ test_file_layout (void)
     }
 }
 
-static void
-test_read_python_written (void)
+/* The files gen-latent-reference.py writes as other programs would.
+ * Element i holds ((i * stride) % period) * scale + offset, as the
+ * generator's values_*() make it: exact in the files' types. */
+typedef struct
 {
-  g_autofree gchar *path = data_path ("python-written.latent");
-  g_autoptr (VaeLatent) latent = NULL;
-  g_autoptr (GError) error = NULL;
-  const gfloat *d;
-  gsize         i;
+  const gchar *name;         /* of the test and the file (.latent) */
+  gboolean     deserialize;  /* read as a parasite is, from memory */
+  guint        channels;
+  guint        height;
+  guint        width;
+  const gchar *model_id;
+  const gchar *model_hash;
+  guint        image_width;
+  guint        image_height;
+  guint        stride;
+  guint        period;
+  gdouble      scale;
+  gdouble      offset;
+} ReadCase;
 
-  latent = vae_latent_load (path, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (vae_latent_get_channels (latent), ==, 4);
-  g_assert_cmpuint (vae_latent_get_height (latent), ==, 3);
-  g_assert_cmpuint (vae_latent_get_width (latent), ==, 5);
-  assert_metadata (latent, "taef2", "sha256:0123abcd", 37, 21);
-
-  d = values_of (latent);
-  for (i = 0; i < 60; i++)
-    g_assert_cmpfloat (d[i], ==, ((i * 37) % 101) / 8.0 - 6.0);
-}
-
-static void
-test_read_comfy_style (void)
+static const ReadCase read_cases[] =
 {
-  g_autofree gchar *path = data_path ("comfy-style.latent");
-  g_autoptr (VaeLatent) latent = NULL;
-  g_autoptr (GError) error = NULL;
-  const gfloat *d;
-  gsize         i;
-
-  latent = vae_latent_load (path, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (vae_latent_get_channels (latent), ==, 16);
-  g_assert_cmpuint (vae_latent_get_height (latent), ==, 2);
-  g_assert_cmpuint (vae_latent_get_width (latent), ==, 3);
-  assert_metadata (latent, NULL, NULL, 0, 0);
-
-  d = values_of (latent);
-  for (i = 0; i < 96; i++)
-    g_assert_cmpfloat (d[i], ==, (i % 7) * 0.5 - 1.5);
-}
+  { "python-written", FALSE, 4, 3, 5, "taef2", "sha256:0123abcd", 37, 21,
+    37, 101, 0.125, -6.0 },
+  { "comfy-style", FALSE, 16, 2, 3, NULL, NULL, 0, 0, 1, 7, 0.5, -1.5 },
+  { "f16-3d", TRUE, 2, 3, 4, NULL, NULL, 0, 0, 1, 24, 0.25, -3.0 },
+};
 
 static void
-test_read_f16_3d (void)
+test_read_case (gconstpointer data)
 {
-  g_autofree gchar *path = data_path ("f16-3d.latent");
-  g_autofree gchar *contents = NULL;
-  g_autoptr (GBytes) bytes = NULL;
+  const ReadCase       *rc = data;
+  g_autofree gchar     *file = g_strconcat (rc->name, ".latent", NULL);
+  g_autofree gchar     *path = data_path (file);
   g_autoptr (VaeLatent) latent = NULL;
-  g_autoptr (GError) error = NULL;
-  const gfloat *d;
-  gsize         size, i;
+  g_autoptr (GError)    error = NULL;
+  const gfloat         *d;
+  gsize                 i;
 
-  /* Through deserialize this time: the parasite path. */
-  g_file_get_contents (path, &contents, &size, &error);
+  if (rc->deserialize)
+    {
+      g_autofree gchar  *contents = NULL;
+      g_autoptr (GBytes) bytes = NULL;
+      gsize              size;
+
+      g_file_get_contents (path, &contents, &size, &error);
+      g_assert_no_error (error);
+      bytes = g_bytes_new (contents, size);
+      latent = vae_latent_deserialize (bytes, &error);
+    }
+  else
+    {
+      latent = vae_latent_load (path, &error);
+    }
   g_assert_no_error (error);
-  bytes = g_bytes_new (contents, size);
-  latent = vae_latent_deserialize (bytes, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (vae_latent_get_channels (latent), ==, 2);
-  g_assert_cmpuint (vae_latent_get_height (latent), ==, 3);
-  g_assert_cmpuint (vae_latent_get_width (latent), ==, 4);
-  assert_metadata (latent, NULL, NULL, 0, 0);
+  g_assert_cmpuint (vae_latent_get_channels (latent), ==, rc->channels);
+  g_assert_cmpuint (vae_latent_get_height (latent), ==, rc->height);
+  g_assert_cmpuint (vae_latent_get_width (latent), ==, rc->width);
+  assert_metadata (latent, rc->model_id, rc->model_hash, rc->image_width,
+                   rc->image_height);
 
   d = values_of (latent);
-  for (i = 0; i < 24; i++)
-    g_assert_cmpfloat (d[i], ==, ((gdouble) i - 12.0) / 4.0);
+  for (i = 0; i < rc->channels * rc->height * rc->width; i++)
+    g_assert_cmpfloat (d[i], ==,
+                       ((i * rc->stride) % rc->period) * rc->scale
+                       + rc->offset);
 }
 
 static void
@@ -744,31 +743,31 @@ test_compatibility_checks (void)
   g_autoptr (VaeLatent) other_shape = test_latent (4, 4, 3, 2);
   g_autoptr (VaeLatent) r = NULL;
   const gdouble w[4] = { 0.5, 0.5, 0.5, 0.5 };
+  const struct
+  {
+    VaeLatent *other;
+    gint       code;
+  } refused[] = { { b, VAE_ERROR_MODEL_MISMATCH },
+                  { other_shape, VAE_ERROR_SHAPE } };
   GError *error = NULL;
+  guint   i;
 
   vae_latent_set_model (a, "taef2", "hash-a");
   vae_latent_set_model (b, "taesd", "hash-b");
   /* c has no hash: combinable with either. */
 
-  g_assert_null (vae_latent_lerp (a, b, 0.5, &error));
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
-  g_clear_error (&error);
-  g_assert_null (vae_latent_slerp (a, b, 0.5, &error));
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
-  g_clear_error (&error);
-  g_assert_null (vae_latent_mix (a, b, w, &error));
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
-  g_clear_error (&error);
-
-  g_assert_null (vae_latent_lerp (a, other_shape, 0.5, &error));
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_SHAPE);
-  g_clear_error (&error);
-  g_assert_null (vae_latent_slerp (a, other_shape, 0.5, &error));
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_SHAPE);
-  g_clear_error (&error);
-  g_assert_null (vae_latent_mix (a, other_shape, w, &error));
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_SHAPE);
-  g_clear_error (&error);
+  for (i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_assert_null (vae_latent_lerp (a, refused[i].other, 0.5, &error));
+      g_assert_error (error, VAE_ERROR, refused[i].code);
+      g_clear_error (&error);
+      g_assert_null (vae_latent_slerp (a, refused[i].other, 0.5, &error));
+      g_assert_error (error, VAE_ERROR, refused[i].code);
+      g_clear_error (&error);
+      g_assert_null (vae_latent_mix (a, refused[i].other, w, &error));
+      g_assert_error (error, VAE_ERROR, refused[i].code);
+      g_clear_error (&error);
+    }
 
   g_assert_null (vae_latent_lerp (a, c, NAN, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
@@ -889,9 +888,7 @@ main (int    argc,
   g_test_add_func ("/latent/file/serialize-roundtrip", test_serialize_roundtrip);
   g_test_add_func ("/latent/file/save-load-roundtrip", test_save_load_roundtrip);
   g_test_add_func ("/latent/file/layout", test_file_layout);
-  g_test_add_func ("/latent/file/python-written", test_read_python_written);
-  g_test_add_func ("/latent/file/comfy-style", test_read_comfy_style);
-  g_test_add_func ("/latent/file/f16-3d", test_read_f16_3d);
+  TEST_ADD_CASES ("/latent/file", read_cases, test_read_case);
   g_test_add_func ("/latent/file/hostile", test_hostile_files);
   g_test_add_func ("/latent/file/absurd-sizes", test_absurd_sizes);
   g_test_add_func ("/latent/file/truncations-mutations",
