@@ -254,6 +254,12 @@ ssim_plane (SsimScratch  *s,
   *cs_mean = cs_sum / ((gdouble) vw * (gdouble) (height - SSIM_WIN + 1));
 }
 
+static void ms_ssim_compute (const VaeTensor *a,
+                             const VaeTensor *b,
+                             guint            max_scales,
+                             gdouble         *ssim,
+                             gdouble         *ms_ssim);
+
 static gboolean
 check_ssim_size (const VaeTensor  *a,
                  GError          **error)
@@ -290,30 +296,15 @@ vae_ssim (const VaeTensor  *a,
           gdouble          *ssim,
           GError          **error)
 {
-  SsimScratch s;
-  gdouble     sum = 0.0;
-  gsize       c, h, w, ch;
+  gdouble ms_ssim;
 
   g_return_val_if_fail (a != NULL && b != NULL && ssim != NULL, FALSE);
 
   if (! check_pair (a, b, TRUE, error) || ! check_ssim_size (a, error))
     return FALSE;
 
-  c = VAE_T_C (a);
-  h = VAE_T_H (a);
-  w = VAE_T_W (a);
-
-  ssim_scratch_init (&s, w);
-  for (ch = 0; ch < c; ch++)
-    {
-      gdouble m, cs;
-
-      ssim_plane (&s, a->data + ch * h * w, b->data + ch * h * w, h, &m, &cs);
-      sum += m;
-    }
-  ssim_scratch_clear (&s);
-
-  *ssim = sum / (gdouble) c;
+  /* The finest scale is the SSIM; coarser ones would go unused. */
+  ms_ssim_compute (a, b, 1, ssim, &ms_ssim);
 
   return TRUE;
 }
@@ -356,17 +347,19 @@ ms_ssim_n_scales (gsize h,
   return n;
 }
 
-/* MS-SSIM, and on the way the single-scale SSIM of the finest scale. */
+/* MS-SSIM over at most @max_scales scales, and on the way the
+ * single-scale SSIM of the finest scale. */
 static void
 ms_ssim_compute (const VaeTensor *a,
                  const VaeTensor *b,
+                 guint            max_scales,
                  gdouble         *ssim,
                  gdouble         *ms_ssim)
 {
   gsize   c = VAE_T_C (a);
   gsize   h = VAE_T_H (a);
   gsize   w = VAE_T_W (a);
-  guint   n_scales = ms_ssim_n_scales (h, w);
+  guint   n_scales = MIN (ms_ssim_n_scales (h, w), max_scales);
   gdouble weight_sum = 0.0;
   gdouble ssim_sum = 0.0;
   gdouble ms_sum = 0.0;
@@ -464,7 +457,7 @@ vae_ms_ssim (const VaeTensor  *a,
   if (! check_pair (a, b, TRUE, error) || ! check_ssim_size (a, error))
     return FALSE;
 
-  ms_ssim_compute (a, b, &ssim, ms_ssim);
+  ms_ssim_compute (a, b, MS_SSIM_MAX_SCALES, &ssim, ms_ssim);
 
   return TRUE;
 }
@@ -506,7 +499,7 @@ vae_quality (const VaeTensor  *original,
     }
   else
     {
-      ms_ssim_compute (original, reconstruction,
+      ms_ssim_compute (original, reconstruction, MS_SSIM_MAX_SCALES,
                        &quality->ssim, &quality->ms_ssim);
     }
 
