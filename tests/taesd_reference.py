@@ -75,15 +75,23 @@ class Block(nn.Module):
         return self.fuse(self.conv(x) + x)
 
 
+def down(w, gn=False):
+    """An encoder stage: a bias-free strided conv, then three blocks."""
+    return [conv(w, w, 2, False), Block(w, gn), Block(w, gn), Block(w, gn)]
+
+
+def up(n_in, n_out, n_blocks=3):
+    """A decoder stage: nearest x2 upsampling, a bias-free conv, blocks."""
+    return ([nn.Upsample(scale_factor=2), conv(n_in, n_out, bias=False)] +
+            [Block(n_out) for _ in range(n_blocks)])
+
+
 def encoder(latent_channels=4, width=64, midblock_gn=False):
     """f8 encoder, indices 0..14; GN pool on blocks 11-13 if midblock_gn."""
     w = width
     return nn.Sequential(
         conv(3, w), Block(w),
-        conv(w, w, 2, False), Block(w), Block(w), Block(w),
-        conv(w, w, 2, False), Block(w), Block(w), Block(w),
-        conv(w, w, 2, False),
-        Block(w, midblock_gn), Block(w, midblock_gn), Block(w, midblock_gn),
+        *down(w), *down(w), *down(w, midblock_gn),
         conv(w, latent_channels))
 
 
@@ -93,12 +101,8 @@ def decoder(latent_channels=4, width=64, midblock_gn=False):
     return nn.Sequential(
         Clamp(), conv(latent_channels, w), nn.ReLU(),
         Block(w, midblock_gn), Block(w, midblock_gn), Block(w, midblock_gn),
-        nn.Upsample(scale_factor=2), conv(w, w, bias=False),
-        Block(w), Block(w), Block(w),
-        nn.Upsample(scale_factor=2), conv(w, w, bias=False),
-        Block(w), Block(w), Block(w),
-        nn.Upsample(scale_factor=2), conv(w, w, bias=False),
-        Block(w), conv(w, 3))
+        *up(w, w), *up(w, w), *up(w, w, 1),
+        conv(w, 3))
 
 
 def f32_encoder(latent_channels=32, width=64):
@@ -107,9 +111,7 @@ def f32_encoder(latent_channels=32, width=64):
     w = width
     return nn.Sequential(
         conv(3, w // 2, 2), nn.ReLU(), conv(w // 2, w, 2), nn.ReLU(), Block(w),
-        conv(w, w, 2, False), Block(w), Block(w), Block(w),
-        conv(w, w, 2, False), Block(w), Block(w), Block(w),
-        conv(w, w, 2, False), Block(w), Block(w), Block(w),
+        *down(w), *down(w), *down(w),
         conv(w, latent_channels))
 
 
@@ -120,16 +122,9 @@ def f32_decoder(latent_channels=32, width=64):
     return nn.Sequential(
         Clamp(), conv(latent_channels, 4 * w), nn.ReLU(),
         Block(4 * w), Block(4 * w), Block(4 * w),
-        nn.Upsample(scale_factor=2), conv(4 * w, 2 * w, bias=False),
-        Block(2 * w), Block(2 * w), Block(2 * w),
-        nn.Upsample(scale_factor=2), conv(2 * w, w, bias=False),
-        Block(w), Block(w), Block(w),
-        nn.Upsample(scale_factor=2), conv(w, w, bias=False),
-        Block(w), Block(w), Block(w),
-        nn.Upsample(scale_factor=2), conv(w, w, bias=False),
-        Block(w), Block(w), Block(w),
-        nn.Upsample(scale_factor=2), conv(w, w, bias=False),
-        Block(w), conv(w, 3))
+        *up(4 * w, 2 * w), *up(2 * w, w), *up(w, w), *up(w, w),
+        *up(w, w, 1),
+        conv(w, 3))
 
 
 def build(variant, width=64):
