@@ -309,17 +309,15 @@ gboolean
 vae_registry_has_embedded (VaeRegistry            *registry,
                            const VaeRegistryEntry *entry)
 {
-  g_autofree gchar *path = NULL;
+  g_autoptr (GBytes) bytes = NULL;
 
   g_return_val_if_fail (registry != NULL, FALSE);
   g_return_val_if_fail (entry != NULL, FALSE);
 
-  if (! entry->embedded)
-    return FALSE;
-  path = vae_registry_resource_path (entry, g_array_index (entry->files, FileSpec, 0).name);
+  /* A view of the uncompressed resource: nothing is copied. */
+  bytes = vae_registry_embedded_bytes (registry, entry);
 
-  return g_resource_get_info (registry->resource, path,
-                              G_RESOURCE_LOOKUP_FLAGS_NONE, NULL, NULL, NULL);
+  return bytes != NULL;
 }
 
 /**
