@@ -79,15 +79,13 @@ max_abs (const gfloat *a,
 }
 
 static void
-run_fast (const gfloat *q,
-          const gfloat *k,
-          const gfloat *v,
-          gsize         n_tokens,
-          gint          n_heads,
-          gint          head_dim,
-          gfloat        scale,
-          gint          n_threads,
-          gfloat       *out)
+run_fast (const VaeAttention *attn,
+          const gfloat       *q,
+          const gfloat       *k,
+          const gfloat       *v,
+          gsize               n_tokens,
+          gint                n_threads,
+          gfloat             *out)
 {
   g_autoptr (GError) error = NULL;
   VaeOptions         options;
@@ -96,8 +94,7 @@ run_fast (const gfloat *q,
   vae_options_init (&options);
   options.n_threads = n_threads;
   vae_run_init (&run, &options, NULL, NULL, NULL);
-  g_assert_true (vae_op_attention (&run, q, k, v, n_tokens, n_heads, head_dim,
-                                   scale, out, &error));
+  g_assert_true (vae_op_attention (&run, attn, q, k, v, n_tokens, out, &error));
   g_assert_no_error (error);
   vae_run_clear (&run);
 }
@@ -109,7 +106,8 @@ test_case (gconstpointer data)
   g_autoptr (GRand)  rand = g_rand_new_with_seed (4321);
   g_autoptr (GError) error = NULL;
   const gsize        n = c->n_tokens * c->n_heads * c->head_dim;
-  const gfloat       scale = c->scale > 0 ? c->scale : 1.0 / sqrt (c->head_dim);
+  const VaeAttention attn = { c->n_heads, c->head_dim,
+                              c->scale > 0 ? c->scale : 1.0 / sqrt (c->head_dim) };
   g_autofree gfloat *q = random_array (rand, n, c->qk_range);
   g_autofree gfloat *k = random_array (rand, n, c->qk_range);
   g_autofree gfloat *v = random_array (rand, n, 1.0);
@@ -118,8 +116,8 @@ test_case (gconstpointer data)
   gdouble            bound = c->tolerance * MAX (1.0, max_abs (v, n));
   gint               threads;
 
-  g_assert_true (vae_attention_reference (q, k, v, c->n_tokens, c->n_heads,
-                                          c->head_dim, scale, ref, &error));
+  g_assert_true (vae_attention_reference (&attn, q, k, v, c->n_tokens, ref,
+                                          &error));
   g_assert_no_error (error);
 
   for (threads = 1; threads <= 3; threads++)
@@ -128,8 +126,7 @@ test_case (gconstpointer data)
       gsize   i;
 
       memset (fast, 0xff, n * sizeof (gfloat));   /* NaN: unwritten shows */
-      run_fast (q, k, v, c->n_tokens, c->n_heads, c->head_dim, scale,
-                threads, fast);
+      run_fast (&attn, q, k, v, c->n_tokens, threads, fast);
       for (i = 0; i < n; i++)
         {
           gdouble d = fabs ((gdouble) fast[i] - ref[i]);
@@ -162,14 +159,15 @@ test_hand (void)
                              3.0f, 15.0f };
   const gdouble      expect[] = { 1.5, 6.5,
                                   2.0, -1.0 };
+  const VaeAttention attn = { 2, 1, 1.0f };
   gfloat             out[4], ref[4];
   g_autoptr (GError) error = NULL;
   guint              i;
 
   g_test_summary ("Two tokens, two heads, weights computed by hand");
 
-  run_fast (q, k, v, 2, 2, 1, 1.0f, 1, out);
-  g_assert_true (vae_attention_reference (q, k, v, 2, 2, 1, 1.0f, ref, &error));
+  run_fast (&attn, q, k, v, 2, 1, out);
+  g_assert_true (vae_attention_reference (&attn, q, k, v, 2, ref, &error));
   for (i = 0; i < G_N_ELEMENTS (expect); i++)
     {
       g_assert_cmpfloat_with_epsilon (out[i], expect[i], 1e-5);
@@ -181,11 +179,12 @@ test_hand (void)
 static void
 test_single_token (void)
 {
-  const gfloat q[] = { 1e30f, -3.0f }, k[] = { 1e8f, 7.0f };
-  const gfloat v[] = { 0.25f, -8.0f };
-  gfloat       out[2];
+  const gfloat       q[] = { 1e30f, -3.0f }, k[] = { 1e8f, 7.0f };
+  const gfloat       v[] = { 0.25f, -8.0f };
+  const VaeAttention attn = { 2, 1, 1.0f };
+  gfloat             out[2];
 
-  run_fast (q, k, v, 1, 2, 1, 1.0f, 2, out);
+  run_fast (&attn, q, k, v, 1, 2, out);
   g_assert_cmpfloat (out[0], ==, 0.25f);
   g_assert_cmpfloat (out[1], ==, -8.0f);
 }
@@ -194,13 +193,14 @@ test_single_token (void)
 static void
 test_nan (void)
 {
-  gfloat q[3 * 4], k[3 * 4], v[3 * 4], out[3 * 4];
-  guint  i;
+  const VaeAttention attn = { 1, 4, 0.5f };
+  gfloat             q[3 * 4], k[3 * 4], v[3 * 4], out[3 * 4];
+  guint              i;
 
   for (i = 0; i < G_N_ELEMENTS (q); i++)
     q[i] = k[i] = v[i] = 0.1f * i;
   k[4] = NAN;
-  run_fast (q, k, v, 3, 1, 4, 0.5f, 1, out);
+  run_fast (&attn, q, k, v, 3, 1, out);
   for (i = 0; i < G_N_ELEMENTS (out); i++)
     g_assert_true (isnan (out[i]));
 }
@@ -215,6 +215,7 @@ test_large (void)
   const gint         heads = 2, dim = 8;
   const gsize        ld = heads * dim, n = n_tokens * ld;
   const gfloat       scale = 1.0 / sqrt (dim);
+  const VaeAttention attn = { heads, dim, scale };
   g_autoptr (GRand)  rand = g_rand_new_with_seed (77);
   g_autofree gfloat *q = random_array (rand, n, 1.5);
   g_autofree gfloat *k = random_array (rand, n, 1.5);
@@ -224,7 +225,7 @@ test_large (void)
   gdouble            max_diff = 0.0;
   guint              s;
 
-  run_fast (q, k, v, n_tokens, heads, dim, scale, 2, out);
+  run_fast (&attn, q, k, v, n_tokens, 2, out);
 
   for (s = 0; s < 24; s++)
     {
@@ -286,7 +287,8 @@ test_partial (void)
       {
         const gsize         n = parts[p].n, ld = (gsize) parts[p].heads * parts[p].dim;
         const gsize         q0 = parts[p].q0, nq = parts[p].nq;
-        const gfloat        scale = 1.0 / sqrt (parts[p].dim);
+        const VaeAttention  attn = { parts[p].heads, parts[p].dim,
+                                     1.0 / sqrt (parts[p].dim) };
         g_autofree gfloat  *q = random_array (rand, n * ld, 1.5);
         g_autofree gfloat  *k = random_array (rand, n * ld, 1.5);
         g_autofree gfloat  *v = random_array (rand, n * ld, 1.0);
@@ -294,31 +296,29 @@ test_partial (void)
         g_autofree gfloat  *acc = g_new (gfloat, nq * ld);
         g_autofree gfloat  *max = g_new (gfloat, nq * parts[p].heads);
         g_autofree gfloat  *sum = g_new (gfloat, nq * parts[p].heads);
+        VaeAttentionState   state = { nq, max, sum, acc };
         g_autoptr (GError)  error = NULL;
         VaeOptions          options;
         VaeRun              run;
         gsize               k0, block = 1, i;
         gdouble             diff = 0.0;
 
-        g_assert_true (vae_attention_reference (q, k, v, n, parts[p].heads, parts[p].dim,
-                                                scale, ref, &error));
+        g_assert_true (vae_attention_reference (&attn, q, k, v, n, ref, &error));
         vae_options_init (&options);
         options.reference = reference;
         options.n_threads = 2;
         vae_run_init (&run, &options, NULL, NULL, NULL);
         vae_run_begin (&run, "attention", 4.0 * nq * n * ld);
-        vae_attention_state_init (nq, parts[p].heads, parts[p].dim, max, sum, acc);
+        vae_attention_state_init (&attn, &state);
         for (k0 = 0; k0 < n; k0 += block, block = block * 7 + 2)
           {
             const gsize nk = MIN (block, n - k0);
 
-            g_assert_true (vae_op_attention_partial (&run, q + q0 * ld, nq, k + k0 * ld,
-                                                     v + k0 * ld, nk, parts[p].heads,
-                                                     parts[p].dim, scale, max, sum, acc,
-                                                     &error));
+            g_assert_true (vae_op_attention_partial (&run, &attn, q + q0 * ld, k + k0 * ld,
+                                                     v + k0 * ld, nk, &state, &error));
             g_assert_no_error (error);
           }
-        vae_attention_state_finish (nq, parts[p].heads, parts[p].dim, sum, acc);
+        vae_attention_state_finish (&attn, &state);
         g_assert_cmpfloat (fabs (run.work_done / run.work_total - 1.0), <, 1e-9);
         vae_run_clear (&run);
 
@@ -335,15 +335,17 @@ test_partial (void)
 static void
 test_bad_arguments (void)
 {
-  gfloat             x[4] = { 0 };
-  g_autoptr (GError) error = NULL;
-  VaeRun             run;
+  static const VaeAttention no_heads = { 0, 4, 1.0f };
+  static const VaeAttention bad_dim = { 1, -1, 1.0f };
+  gfloat                    x[4] = { 0 };
+  g_autoptr (GError)        error = NULL;
+  VaeRun                    run;
 
   vae_run_init (&run, NULL, NULL, NULL, NULL);
-  g_assert_false (vae_op_attention (&run, x, x, x, 1, 0, 4, 1.0f, x, &error));
+  g_assert_false (vae_op_attention (&run, &no_heads, x, x, x, 1, x, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (vae_op_attention (&run, x, x, x, 1, 1, -1, 1.0f, x, &error));
+  g_assert_false (vae_op_attention (&run, &bad_dim, x, x, x, 1, x, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
   vae_run_clear (&run);
 }
@@ -353,12 +355,13 @@ test_cancel (void)
 {
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError)       error = NULL;
+  const VaeAttention       attn = { 1, 4, 1.0f };
   gfloat                   x[8] = { 0 }, out[8];
   VaeRun                   run;
 
   g_cancellable_cancel (cancellable);
   vae_run_init (&run, NULL, cancellable, NULL, NULL);
-  g_assert_false (vae_op_attention (&run, x, x, x, 2, 1, 4, 1.0f, out, &error));
+  g_assert_false (vae_op_attention (&run, &attn, x, x, x, 2, out, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_CANCELLED);
   vae_run_clear (&run);
 }

@@ -298,15 +298,15 @@ test_norm_case (gconstpointer data)
   g_autoptr (GError)    error = NULL;
   g_autofree gfloat    *gamma = random_array (rand, c->channels, 2.0);
   g_autofree gfloat    *beta = random_array (rand, c->channels, 1.0);
+  const VaeGroupNorm    norm = { c->groups, 1e-6f, gamma, beta };
   VaeRun                run;
 
   fill_random (in, rand, c->mean - c->spread, c->mean + c->spread);
-  vae_group_norm_reference (in, c->groups, gamma, beta, 1e-6f, c->act, ref);
+  vae_group_norm_reference (&norm, in, c->act, ref);
 
   /* In place, as the architectures use it. */
   vae_run_init (&run, NULL, NULL, NULL, NULL);
-  g_assert_true (vae_op_group_norm (&run, in, c->groups, gamma, beta, 1e-6f,
-                                    c->act, in, &error));
+  g_assert_true (vae_op_group_norm (&run, &norm, in, c->act, in, &error));
   g_assert_no_error (error);
   vae_run_clear (&run);
 
@@ -319,13 +319,14 @@ test_norm_case (gconstpointer data)
 static void
 test_norm_hand (void)
 {
-  static const gfloat input[] = { 1, 3, 10, 30 };
-  g_autoptr (VaeTensor) t = vae_tensor_new_3d (2, 1, 2, NULL);
-  VaeRun                run;
+  static const gfloat       input[] = { 1, 3, 10, 30 };
+  static const VaeGroupNorm norm = { 2, 0.0f, NULL, NULL };
+  g_autoptr (VaeTensor)     t = vae_tensor_new_3d (2, 1, 2, NULL);
+  VaeRun                    run;
 
   memcpy (t->data, input, sizeof input);
   vae_run_init (&run, NULL, NULL, NULL, NULL);
-  g_assert_true (vae_op_group_norm (&run, t, 2, NULL, NULL, 0.0f, VAE_ACT_NONE, t, NULL));
+  g_assert_true (vae_op_group_norm (&run, &norm, t, VAE_ACT_NONE, t, NULL));
   vae_run_clear (&run);
 
   g_assert_cmpfloat_with_epsilon (t->data[0], -1.0, 1e-6);
@@ -346,6 +347,7 @@ test_norm_stats (void)
   g_autoptr (GError)    error = NULL;
   g_autofree gfloat    *gamma = random_array (rand, 16, 2.0);
   g_autofree gfloat    *beta = random_array (rand, 16, 1.0);
+  const VaeGroupNorm    norm = { 4, 1e-6f, gamma, beta };
   VaeNormStats         *stats = vae_norm_stats_new ();
   VaeRun                run;
   gint                  pass, q;
@@ -353,7 +355,7 @@ test_norm_stats (void)
   g_test_summary ("GroupNorm with whole-map statistics gathered from tiles");
 
   fill_random (whole, rand, -1.0, 3.0);
-  vae_group_norm_reference (whole, 4, gamma, beta, 1e-6f, VAE_ACT_NONE, ref);
+  vae_group_norm_reference (&norm, whole, VAE_ACT_NONE, ref);
 
   vae_run_init (&run, NULL, NULL, NULL, NULL);
   run.norm_stats = stats;
@@ -375,8 +377,8 @@ test_norm_stats (void)
 
         vae_norm_stats_begin (stats, pass ? VAE_NORM_STATS_APPLY : VAE_NORM_STATS_COLLECT,
                               cw, ch, x0 - cx, y0 - cy, x0 - cx + 5, y0 - cy + 6);
-        g_assert_true (vae_op_group_norm (&run, crop, 4, gamma, beta, 1e-6f,
-                                          VAE_ACT_NONE, crop, &error));
+        g_assert_true (vae_op_group_norm (&run, &norm, crop, VAE_ACT_NONE, crop,
+                                          &error));
         g_assert_no_error (error);
 
         if (pass == 1)
@@ -390,8 +392,8 @@ test_norm_stats (void)
 
   /* A forward pass with more GroupNorm calls than were collected. */
   vae_norm_stats_begin (stats, VAE_NORM_STATS_APPLY, 10, 12, 0, 0, 10, 12);
-  g_assert_true (vae_op_group_norm (&run, whole, 4, gamma, beta, 1e-6f, VAE_ACT_NONE, whole, &error));
-  g_assert_false (vae_op_group_norm (&run, whole, 4, gamma, beta, 1e-6f, VAE_ACT_NONE, whole, &error));
+  g_assert_true (vae_op_group_norm (&run, &norm, whole, VAE_ACT_NONE, whole, &error));
+  g_assert_false (vae_op_group_norm (&run, &norm, whole, VAE_ACT_NONE, whole, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
 
   vae_run_clear (&run);
@@ -401,12 +403,13 @@ test_norm_stats (void)
 static void
 test_norm_bad_groups (void)
 {
-  g_autoptr (VaeTensor) t = vae_tensor_new_3d (6, 2, 2, NULL);
-  g_autoptr (GError)    error = NULL;
-  VaeRun                run;
+  static const VaeGroupNorm norm = { 4, 1e-6f, NULL, NULL };
+  g_autoptr (VaeTensor)     t = vae_tensor_new_3d (6, 2, 2, NULL);
+  g_autoptr (GError)        error = NULL;
+  VaeRun                    run;
 
   vae_run_init (&run, NULL, NULL, NULL, NULL);
-  g_assert_false (vae_op_group_norm (&run, t, 4, NULL, NULL, 1e-6f, VAE_ACT_NONE, t, &error));
+  g_assert_false (vae_op_group_norm (&run, &norm, t, VAE_ACT_NONE, t, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_SHAPE);
   vae_run_clear (&run);
 }

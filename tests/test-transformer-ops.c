@@ -85,9 +85,10 @@ test_layer_norm_case (gconstpointer data)
   g_autofree gfloat *beta = random_array (rand, c->dim, 0.0, 0.5);
   g_autofree gfloat *ref = g_new (gfloat, n);
   g_autofree gfloat *out = g_new (gfloat, n);
+  const VaeLayerNorm norm = { c->dim, c->eps, gamma, beta };
   gint               threads;
 
-  vae_layer_norm_reference (x, c->n_tokens, c->dim, gamma, beta, c->eps, ref);
+  vae_layer_norm_reference (&norm, x, c->n_tokens, ref);
   for (threads = 1; threads <= 3; threads++)
     {
       g_autofree gchar *what = g_strdup_printf ("layer norm %s, %d thread(s)",
@@ -97,15 +98,14 @@ test_layer_norm_case (gconstpointer data)
 
       memset (out, 0xff, n * sizeof (gfloat));
       run_begin (&run, threads, FALSE);
-      g_assert_true (vae_op_layer_norm (&run, x, c->n_tokens, c->dim, gamma,
-                                        beta, c->eps, out, &error));
+      g_assert_true (vae_op_layer_norm (&run, &norm, x, c->n_tokens, out, &error));
       g_assert_no_error (error);
       test_assert_close (what, out, ref, n, 1e-5);
 
       /* in place */
       memcpy (out, x, n * sizeof (gfloat));
-      g_assert_true (vae_op_layer_norm (&run, out, c->n_tokens, c->dim, gamma,
-                                        beta, c->eps, out, &error));
+      g_assert_true (vae_op_layer_norm (&run, &norm, out, c->n_tokens, out,
+                                        &error));
       test_assert_close (what, out, ref, n, 1e-5);
       vae_run_clear (&run);
     }
@@ -119,6 +119,8 @@ test_layer_norm_hand (void)
 {
   const gfloat       x[] = { 1, 2, 3, 4, 7, 7, 7, 7 };
   const gfloat       gamma[] = { 2, 2, 2, 2 }, beta[] = { 1, 1, 1, 1 };
+  const VaeLayerNorm no_eps = { 4, 0.0f, gamma, beta };
+  const VaeLayerNorm eps = { 4, 0.25f, gamma, beta };
   const gdouble      s5 = sqrt (5.0);
   const gdouble      expect[] = { 1 - 6 / s5, 1 - 2 / s5, 1 + 2 / s5,
                                   1 + 6 / s5, 1, 1, 1, 1 };
@@ -131,10 +133,8 @@ test_layer_norm_hand (void)
   for (reference = 0; reference <= 1; reference++)
     {
       run_begin (&run, 1, reference);
-      g_assert_true (vae_op_layer_norm (&run, x, 1, 4, gamma, beta, 0.0f, out,
-                                        &error));
-      g_assert_true (vae_op_layer_norm (&run, x + 4, 1, 4, gamma, beta, 0.25f,
-                                        out + 4, &error));
+      g_assert_true (vae_op_layer_norm (&run, &no_eps, x, 1, out, &error));
+      g_assert_true (vae_op_layer_norm (&run, &eps, x + 4, 1, out + 4, &error));
       g_assert_no_error (error);
       for (i = 0; i < G_N_ELEMENTS (expect); i++)
         g_assert_cmpfloat_with_epsilon (out[i], expect[i], 1e-6);
@@ -189,10 +189,10 @@ test_linear_case (gconstpointer data)
   g_autofree gfloat *res = random_array (rand, n_out, 0.0, 2.0);
   g_autofree gfloat *ref = g_new (gfloat, n_out);
   g_autofree gfloat *out = g_new (gfloat, n_out);
-  const gfloat      *bias = c->bias ? b : NULL;
+  const VaeLinear    linear = { c->d_in, c->d_out, w, c->bias ? b : NULL };
   gint               threads, reference;
 
-  vae_linear_reference (x, c->n_tokens, c->d_in, c->d_out, w, bias,
+  vae_linear_reference (&linear, x, c->n_tokens,
                         c->residual != RES_NONE ? res : NULL, c->act, ref);
 
   for (reference = 0; reference <= 1; reference++)
@@ -215,12 +215,12 @@ test_linear_case (gconstpointer data)
             r = out;
           }
         run_begin (&run, threads, reference);
-        g_assert_true (vae_op_linear (&run, x, c->n_tokens, c->d_in, c->d_out,
-                                      w, bias, r, c->act, out, &error));
+        g_assert_true (vae_op_linear (&run, &linear, x, c->n_tokens, r, c->act,
+                                      out, &error));
         g_assert_no_error (error);
         /* The op reports its FLOPs as progress. */
         g_assert_cmpfloat (run.work_done, ==,
-                           vae_linear_flops (c->n_tokens, c->d_in, c->d_out));
+                           vae_linear_flops (&linear, c->n_tokens));
         test_assert_close (what, out, ref, n_out, 1e-5);
         vae_run_clear (&run);
       }
@@ -236,6 +236,7 @@ test_linear_hand (void)
   const gfloat       b[] = { 0.5f, -1, 0 };
   const gfloat       res[] = { 10, 20, 30, 0, 0, 0 };
   const gfloat       expect[] = { 11.5f, 21, 29, 3.5f, 3, -1 };
+  const VaeLinear    linear = { 2, 3, w, b };
   gfloat             out[6];
   g_autoptr (GError) error = NULL;
   VaeRun             run;
@@ -245,8 +246,8 @@ test_linear_hand (void)
   for (reference = 0; reference <= 1; reference++)
     {
       run_begin (&run, 2, reference);
-      g_assert_true (vae_op_linear (&run, x, 2, 2, 3, w, b, res, VAE_ACT_NONE,
-                                    out, &error));
+      g_assert_true (vae_op_linear (&run, &linear, x, 2, res, VAE_ACT_NONE, out,
+                                    &error));
       g_assert_no_error (error);
       for (i = 0; i < G_N_ELEMENTS (expect); i++)
         g_assert_cmpfloat (out[i], ==, expect[i]);
@@ -263,6 +264,7 @@ test_linear_gelu (void)
   g_autofree gfloat *x = g_new (gfloat, n);
   g_autofree gfloat *out = g_new (gfloat, n);
   const gfloat       one = 1.0f;
+  const VaeLinear    identity = { 1, 1, &one, NULL };
   g_autoptr (GError) error = NULL;
   gdouble            worst = 0.0;
   VaeRun             run;
@@ -273,8 +275,8 @@ test_linear_gelu (void)
 
   run_begin (&run, 2, FALSE);
   /* n tokens of one feature each; W = 1 */
-  g_assert_true (vae_op_linear (&run, x, n, 1, 1, &one, NULL, NULL,
-                                VAE_ACT_GELU, out, &error));
+  g_assert_true (vae_op_linear (&run, &identity, x, n, NULL, VAE_ACT_GELU, out,
+                                &error));
   g_assert_no_error (error);
   vae_run_clear (&run);
 
@@ -294,16 +296,18 @@ static void
 test_linear_errors (void)
 {
   gfloat             x[4] = { 0 };
+  const VaeLinear    no_inputs = { 0, 2, x, NULL };
+  const VaeLinear    square = { 2, 2, x, NULL };
   g_autoptr (GError) error = NULL;
   VaeRun             run;
 
   run_begin (&run, 1, FALSE);
-  g_assert_false (vae_op_linear (&run, x, 1, 0, 2, x, NULL, NULL,
-                                 VAE_ACT_NONE, x + 2, &error));
+  g_assert_false (vae_op_linear (&run, &no_inputs, x, 1, NULL, VAE_ACT_NONE,
+                                 x + 2, &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (vae_op_linear (&run, x, 1, 2, 2, x, NULL, NULL,
-                                 VAE_ACT_NONE, x, &error));
+  g_assert_false (vae_op_linear (&run, &square, x, 1, NULL, VAE_ACT_NONE, x,
+                                 &error));
   g_assert_error (error, VAE_ERROR, VAE_ERROR_INVALID_ARGUMENT);
   vae_run_clear (&run);
 }

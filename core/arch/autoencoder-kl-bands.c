@@ -16,7 +16,6 @@
  * each band of queries, which costs 4 n C^2 FLOPs per query band against
  * the attention's 4 n^2 C (3 % more at 4096^2, 16 query bands). */
 
-#include <math.h>
 #include <string.h>
 
 #include "../vae-error.h"
@@ -51,16 +50,15 @@ whole_stats (VaeRun           *run,
 /* Rows [y0, y1) of @x normalised with @stats, then SiLU with @silu, into a
  * scratch map. */
 static VaeTensor *
-band_normalised (VaeRun           *run,
-                 VaeScratch       *scratch,
-                 VaeNormStats     *stats,
-                 const VaeTensor  *x,
-                 gsize             y0,
-                 gsize             y1,
-                 const gfloat     *gamma,
-                 const gfloat     *beta,
-                 gboolean          silu,
-                 GError          **error)
+band_normalised (VaeRun              *run,
+                 VaeScratch          *scratch,
+                 VaeNormStats        *stats,
+                 const VaeTensor     *x,
+                 gsize                y0,
+                 gsize                y1,
+                 const VaeGroupNorm  *norm,
+                 gboolean             silu,
+                 GError             **error)
 {
   VaeNormStats *saved = run->norm_stats;
   VaeTensor    *t = vae_rows_copy (scratch, x, y0, y1, error);
@@ -70,9 +68,8 @@ band_normalised (VaeRun           *run,
     return NULL;
   vae_norm_stats_begin (stats, VAE_NORM_STATS_APPLY, 1, 1, 0, 0, 1, 1);
   run->norm_stats = stats;
-  ok = silu ? vae_kl_norm_silu (run, t, gamma, beta, t, error)
-            : vae_op_group_norm (run, t, GROUPS, gamma, beta, EPS, VAE_ACT_NONE,
-                                 t, error);
+  ok = silu ? vae_kl_norm_silu (run, norm, t, t, error)
+            : vae_op_group_norm (run, norm, t, VAE_ACT_NONE, t, error);
   run->norm_stats = saved;
   if (! ok)
     {
@@ -86,23 +83,22 @@ band_normalised (VaeRun           *run,
 /* conv (silu (norm (x))) for output rows [y0, y1), into a scratch map
  * that starts *skip rows earlier (its context rows, to be dropped). */
 static VaeTensor *
-band_conv (VaeRun           *run,
-           VaeScratch       *scratch,
-           VaeNormStats     *stats,
-           const VaeTensor  *x,
-           const gfloat     *gamma,
-           const gfloat     *beta,
-           const VaeConv2d  *conv,
-           gsize             y0,
-           gsize             y1,
-           gsize            *skip,
-           GError          **error)
+band_conv (VaeRun              *run,
+           VaeScratch          *scratch,
+           VaeNormStats        *stats,
+           const VaeTensor     *x,
+           const VaeGroupNorm  *norm,
+           const VaeConv2d     *conv,
+           gsize                y0,
+           gsize                y1,
+           gsize               *skip,
+           GError             **error)
 {
   VaeTensor *t, *u;
   gsize      a, b;
 
   vae_band_input (y0, y1, VAE_T_H (x), conv->kernel / 2, &a, &b);
-  t = band_normalised (run, scratch, stats, x, a, b, gamma, beta, TRUE, error);
+  t = band_normalised (run, scratch, stats, x, a, b, norm, TRUE, error);
   if (t == NULL)
     return NULL;
   u = vae_scratch_get (scratch, conv->c_out, b - a, VAE_T_W (x), error);
@@ -139,8 +135,8 @@ vae_kl_resnet_banded (VaeRun        *run,
   for (y0 = 0; y0 < h; y0 = y1)
     {
       y1 = MIN (y0 + rows, h);
-      band = band_conv (run, scratch, stats, *x, r->gamma1, r->beta1, &r->conv1,
-                        y0, y1, &skip, error);
+      band = band_conv (run, scratch, stats, *x, &r->norm1, &r->conv1, y0, y1,
+                        &skip, error);
       if (band == NULL)
         goto out;
       vae_rows_put (u, band, y0, y1, skip, FALSE);
@@ -159,8 +155,8 @@ vae_kl_resnet_banded (VaeRun        *run,
   for (y0 = 0; y0 < h; y0 = y1)
     {
       y1 = MIN (y0 + rows, h);
-      band = band_conv (run, scratch, stats, u, r->gamma2, r->beta2, &r->conv2,
-                        y0, y1, &skip, error);
+      band = band_conv (run, scratch, stats, u, &r->norm2, &r->conv2, y0, y1,
+                        &skip, error);
       if (band == NULL)
         goto out;
       if (r->has_shortcut)
@@ -203,7 +199,7 @@ out:
 }
 
 /* Rows [y0, y1) of @x normalised for the attention and projected by
- * @weight, @bias into token-major @out. */
+ * @linear into token-major @out. */
 static gboolean
 band_project (VaeRun           *run,
               VaeScratch       *scratch,
@@ -212,8 +208,7 @@ band_project (VaeRun           *run,
               const VaeTensor  *x,
               gsize             y0,
               gsize             y1,
-              const gfloat     *weight,
-              const gfloat     *bias,
+              const VaeLinear  *linear,
               gfloat           *out,
               GError          **error)
 {
@@ -221,17 +216,14 @@ band_project (VaeRun           *run,
   ProjJob    job = { 0, };
   gboolean   ok;
 
-  t = band_normalised (run, scratch, stats, x, y0, y1, a->gamma, a->beta, FALSE,
-                       error);
+  t = band_normalised (run, scratch, stats, x, y0, y1, &a->norm, FALSE, error);
   if (t == NULL)
     return FALSE;
+  job.linear = linear;
   job.in = t->data;
   job.n = (y1 - y0) * VAE_T_W (x);
   job.stride = job.n;
-  job.c = a->channels;
   job.out = out;
-  job.weight = weight;
-  job.bias = bias;
   ok = vae_kl_project (run, &job, FALSE, error);
   vae_scratch_put (scratch, t);
 
@@ -248,25 +240,25 @@ vae_kl_attention_banded (VaeRun           *run,
                          GError          **error)
 {
   const gsize   h = VAE_T_H (*x), w = VAE_T_W (*x), n = h * w;
-  const gsize   c = a->channels, rows_q = vae_band_rows (h), rows_k = key_rows (h);
-  const gfloat  scale = (gfloat) (1.0 / sqrt (c));
-  VaeNormStats *stats;
-  VaeTensor    *y = NULL;
-  gfloat       *q = NULL, *acc = NULL, *max = NULL, *sum = NULL, *k = NULL, *v = NULL;
-  gboolean      ok = FALSE;
-  gsize         q0, q1, k0, k1;
+  const gsize        c = a->channels, rows_q = vae_band_rows (h), rows_k = key_rows (h);
+  VaeNormStats      *stats;
+  VaeTensor         *y = NULL;
+  gfloat            *q = NULL, *k = NULL, *v = NULL;
+  VaeAttentionState  state = { 0, };
+  gboolean           ok = FALSE;
+  gsize              q0, q1, k0, k1;
 
   stats = whole_stats (run, *x, error);
   if (stats == NULL ||
       (y = vae_scratch_get (scratch, c, h, w, error)) == NULL)
     goto out;
   q = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
-  acc = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
-  max = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
-  sum = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
+  state.acc = g_try_malloc (MIN (rows_q, h) * w * c * sizeof (gfloat));
+  state.max = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
+  state.sum = g_try_malloc (MIN (rows_q, h) * w * sizeof (gfloat));
   k = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
   v = g_try_malloc (MIN (rows_k, h) * w * c * sizeof (gfloat));
-  if (! q || ! acc || ! max || ! sum || ! k || ! v)
+  if (! q || ! state.acc || ! state.max || ! state.sum || ! k || ! v)
     {
       g_set_error_literal (error, VAE_ERROR, VAE_ERROR_NO_MEMORY,
                            "out of memory for attention buffers");
@@ -278,33 +270,28 @@ vae_kl_attention_banded (VaeRun           *run,
   for (q0 = 0; q0 < h; q0 = q1)
     {
       ProjJob job = { 0, };
-      gsize   nq;
 
       q1 = MIN (q0 + rows_q, h);
-      nq = (q1 - q0) * w;
-      if (! band_project (run, scratch, stats, a, *x, q0, q1, a->wq, a->bq, q, error))
+      state.n_q = (q1 - q0) * w;
+      if (! band_project (run, scratch, stats, a, *x, q0, q1, &a->q, q, error))
         goto out;
-      vae_attention_state_init (nq, 1, c, max, sum, acc);
+      vae_attention_state_init (&a->attn, &state);
       for (k0 = 0; k0 < h; k0 = k1)
         {
           k1 = MIN (k0 + rows_k, h);
-          if (! band_project (run, scratch, stats, a, *x, k0, k1, a->wk, a->bk, k,
-                              error) ||
-              ! band_project (run, scratch, stats, a, *x, k0, k1, a->wv, a->bv, v,
-                              error) ||
-              ! vae_op_attention_partial (run, q, nq, k, v, (k1 - k0) * w, 1, c,
-                                          scale, max, sum, acc, error))
+          if (! band_project (run, scratch, stats, a, *x, k0, k1, &a->k, k, error) ||
+              ! band_project (run, scratch, stats, a, *x, k0, k1, &a->v, v, error) ||
+              ! vae_op_attention_partial (run, &a->attn, q, k, v, (k1 - k0) * w,
+                                          &state, error))
             goto out;
         }
-      vae_attention_state_finish (nq, 1, c, sum, acc);
+      vae_attention_state_finish (&a->attn, &state);
 
-      job.in = acc;
-      job.n = nq;
+      job.linear = &a->out;
+      job.in = state.acc;
+      job.n = state.n_q;
       job.stride = n;
-      job.c = c;
       job.out = y->data + q0 * w;
-      job.weight = a->wo;
-      job.bias = a->bo;
       if (! vae_kl_project (run, &job, TRUE, error))
         goto out;
     }
@@ -318,9 +305,9 @@ out:
     vae_norm_stats_free (stats);
   vae_scratch_put (scratch, y);
   g_free (q);
-  g_free (acc);
-  g_free (max);
-  g_free (sum);
+  g_free (state.acc);
+  g_free (state.max);
+  g_free (state.sum);
   g_free (k);
   g_free (v);
 
@@ -597,7 +584,8 @@ mid_flops (const Half *half,
   if (half->has_attention && banded)
     flops += vae_kl_attention_banded_flops (c, h, w);
   else if (half->has_attention)
-    flops += 4 * 2.0 * h * w * c * c + vae_attention_flops (h * w, 1, c);
+    flops += 4 * 2.0 * h * w * c * c +
+             vae_attention_flops (&half->attention.attn, h * w);
 
   return flops;
 }

@@ -6,7 +6,6 @@
  * the mid-block attention, a conv step, the output head, with what each
  * costs.  Only ops below. */
 
-#include <math.h>
 #include <string.h>
 
 #include "../vae-blas.h"
@@ -20,19 +19,16 @@
  * normalising alone and a vectorised SiLU pass is faster, even with the
  * extra pass over memory.  The reference kernels keep the fused form. */
 gboolean
-vae_kl_norm_silu (VaeRun           *run,
-                  const VaeTensor  *in,
-                  const gfloat     *gamma,
-                  const gfloat     *beta,
-                  VaeTensor        *out,
-                  GError          **error)
+vae_kl_norm_silu (VaeRun              *run,
+                  const VaeGroupNorm  *norm,
+                  const VaeTensor     *in,
+                  VaeTensor           *out,
+                  GError             **error)
 {
   if (run->reference)
-    return vae_op_group_norm (run, in, GROUPS, gamma, beta, EPS, VAE_ACT_SILU,
-                              out, error);
+    return vae_op_group_norm (run, norm, in, VAE_ACT_SILU, out, error);
 
-  if (! vae_op_group_norm (run, in, GROUPS, gamma, beta, EPS, VAE_ACT_NONE,
-                           out, error))
+  if (! vae_op_group_norm (run, norm, in, VAE_ACT_NONE, out, error))
     return FALSE;
   vae_op_silu (run, out);
 
@@ -59,7 +55,7 @@ vae_kl_resnet_forward (VaeRun        *run,
       s = vae_scratch_get (scratch, c_out, h, w, error);
       if (s == NULL ||
           ! vae_op_conv2d (run, &r->shortcut, *x, NULL, VAE_ACT_NONE, &s, error) ||
-          ! vae_kl_norm_silu (run, *x, r->gamma1, r->beta1, *x, error))
+          ! vae_kl_norm_silu (run, &r->norm1, *x, *x, error))
         goto out;
       t = *x;
     }
@@ -67,7 +63,7 @@ vae_kl_resnet_forward (VaeRun        *run,
     {
       t = vae_scratch_get (scratch, c_in, h, w, error);
       if (t == NULL ||
-          ! vae_kl_norm_silu (run, *x, r->gamma1, r->beta1, t, error))
+          ! vae_kl_norm_silu (run, &r->norm1, *x, t, error))
         goto out;
     }
 
@@ -79,7 +75,7 @@ vae_kl_resnet_forward (VaeRun        *run,
     vae_scratch_put (scratch, t);
   t = NULL;
 
-  if (! vae_kl_norm_silu (run, u, r->gamma2, r->beta2, u, error))
+  if (! vae_kl_norm_silu (run, &r->norm2, u, u, error))
     goto out;
 
   /* out = shortcut (x) + conv2 (u), the sum fused into the conv. */
@@ -113,21 +109,22 @@ project_block (gsize    index,
                gint     thread,
                gpointer data)
 {
-  const ProjJob *job = data;
-  const gsize    t0 = index * TOKEN_BLOCK;
-  const gsize    nb = MIN (TOKEN_BLOCK, job->n - t0);
-  const gint     c = job->c;
-  gsize          t;
-  gint           o;
+  const ProjJob   *job = data;
+  const VaeLinear *linear = job->linear;
+  const gsize      t0 = index * TOKEN_BLOCK;
+  const gsize      nb = MIN (TOKEN_BLOCK, job->n - t0);
+  const gint       c = linear->d_out;
+  gsize            t;
+  gint             o;
 
   vae_sgemm (TRUE, TRUE, (gint) nb, c, c, 1.0f, job->in + t0, (gint) job->stride,
-             job->weight, c, 0.0f, job->out + t0 * c, c);
+             linear->weight, c, 0.0f, job->out + t0 * c, c);
   for (t = 0; t < nb; t++)
     {
       gfloat *row = job->out + (t0 + t) * c;
 
       for (o = 0; o < c; o++)
-        row[o] += job->bias[o];
+        row[o] += linear->bias[o];
     }
 }
 
@@ -140,21 +137,22 @@ unproject_block (gsize    index,
                  gint     thread,
                  gpointer data)
 {
-  const ProjJob *job = data;
-  const gsize    t0 = index * TOKEN_BLOCK;
-  const gsize    nb = MIN (TOKEN_BLOCK, job->n - t0);
-  const gint     c = job->c;
-  gfloat        *acc = job->acc[thread];
-  gsize          t;
-  gint           o;
+  const ProjJob   *job = data;
+  const VaeLinear *linear = job->linear;
+  const gsize      t0 = index * TOKEN_BLOCK;
+  const gsize      nb = MIN (TOKEN_BLOCK, job->n - t0);
+  const gint       c = linear->d_out;
+  gfloat          *acc = job->acc[thread];
+  gsize            t;
+  gint             o;
 
-  vae_sgemm (FALSE, TRUE, c, (gint) nb, c, 1.0f, job->weight, c,
+  vae_sgemm (FALSE, TRUE, c, (gint) nb, c, 1.0f, linear->weight, c,
              job->in + t0 * c, c, 0.0f, acc, (gint) nb);
   for (o = 0; o < c; o++)
     {
       gfloat       *row = job->out + (gsize) o * job->stride + t0;
       const gfloat *a = acc + (gsize) o * nb;
-      const gfloat  b = job->bias[o];
+      const gfloat  b = linear->bias[o];
 
       for (t = 0; t < nb; t++)
         row[t] += a[t] + b;
@@ -166,17 +164,18 @@ static void
 project_reference (const ProjJob *job,
                    gboolean       unproject)
 {
-  const gint c = job->c;
-  gsize      t;
-  gint       o, i;
+  const VaeLinear *linear = job->linear;
+  const gint       c = linear->d_out;
+  gsize            t;
+  gint             o, i;
 
   for (t = 0; t < job->n; t++)
     for (o = 0; o < c; o++)
       {
-        gdouble sum = job->bias[o];
+        gdouble sum = linear->bias[o];
 
         for (i = 0; i < c; i++)
-          sum += (gdouble) job->weight[(gsize) o * c + i] *
+          sum += (gdouble) linear->weight[(gsize) o * c + i] *
                  (unproject ? job->in[t * c + i] : job->in[(gsize) i * job->stride + t]);
         if (unproject)
           job->out[(gsize) o * job->stride + t] += (gfloat) sum;
@@ -207,8 +206,8 @@ vae_kl_project (VaeRun        *run,
     {
       job->acc = g_new0 (gfloat *, run->n_threads);
       for (i = 0; i < run->n_threads && ok; i++)
-        ok = (job->acc[i] = g_try_malloc ((gsize) job->c * TOKEN_BLOCK *
-                                          sizeof (gfloat))) != NULL;
+        ok = (job->acc[i] = g_try_malloc ((gsize) job->linear->d_out *
+                                          TOKEN_BLOCK * sizeof (gfloat))) != NULL;
       if (ok)
         vae_parallel_for (run, n_blocks, unproject_block, job);
       for (i = 0; i < run->n_threads; i++)
@@ -219,7 +218,7 @@ vae_kl_project (VaeRun        *run,
                          "out of memory for attention buffers");
     }
 
-  return vae_run_advance (run, 2.0 * job->n * job->c * job->c, error);
+  return vae_run_advance (run, vae_linear_flops (job->linear, job->n), error);
 }
 
 /* x += proj_out (attention (q (t), k (t), v (t))), t = GroupNorm (x). */
@@ -245,40 +244,34 @@ vae_kl_attention_forward (VaeRun           *run,
       ! (v = vae_scratch_get (scratch, c, h, w, error)))
     goto out;
 
-  if (! vae_op_group_norm (run, x, GROUPS, a->gamma, a->beta, EPS,
-                           VAE_ACT_NONE, t, error))
+  if (! vae_op_group_norm (run, &a->norm, x, VAE_ACT_NONE, t, error))
     goto out;
 
   job.in = t->data;
   job.n = n;
   job.stride = n;
-  job.c = c;
+  job.linear = &a->q;
   job.out = q->data;
-  job.weight = a->wq;
-  job.bias = a->bq;
   if (! vae_kl_project (run, &job, FALSE, error))
     goto out;
+  job.linear = &a->k;
   job.out = k->data;
-  job.weight = a->wk;
-  job.bias = a->bk;
   if (! vae_kl_project (run, &job, FALSE, error))
     goto out;
+  job.linear = &a->v;
   job.out = v->data;
-  job.weight = a->wv;
-  job.bias = a->bv;
   if (! vae_kl_project (run, &job, FALSE, error))
     goto out;
 
   /* The normalised map is no longer needed: the attention output goes
    * there. */
-  if (! vae_op_attention (run, q->data, k->data, v->data, n, 1, c,
-                          (gfloat) (1.0 / sqrt (c)), t->data, error))
+  if (! vae_op_attention (run, &a->attn, q->data, k->data, v->data, n,
+                          t->data, error))
     goto out;
 
+  job.linear = &a->out;
   job.in = t->data;
   job.out = x->data;
-  job.weight = a->wo;
-  job.bias = a->bo;
   ok = vae_kl_project (run, &job, TRUE, error);
 
 out:
@@ -301,7 +294,7 @@ vae_kl_head_forward (VaeRun           *run,
 {
   VaeTensor *y = NULL;
 
-  if (! vae_kl_norm_silu (run, x, half->gamma_out, half->beta_out, x, error) ||
+  if (! vae_kl_norm_silu (run, &half->norm_out, x, x, error) ||
       ! vae_op_conv2d (run, conv, x, NULL, VAE_ACT_NONE, &y, error))
     return NULL;
 

@@ -220,8 +220,7 @@ load_norm (const Names   *names,
            const gchar   *ldm_field,
            const gchar   *diff_field,
            gint           channels,
-           const gfloat **gamma,
-           const gfloat **beta,
+           VaeGroupNorm  *norm,
            GError       **error)
 {
   g_autofree gchar *wf = g_strconcat (ldm_field, ".weight", NULL);
@@ -233,11 +232,13 @@ load_norm (const Names   *names,
   g_autofree gchar *wname = field (names, ldm_base, diff_base, wf, dwf);
   g_autofree gchar *bname = field (names, ldm_base, diff_base, bf, dbf);
 
-  *gamma = vae_weights_get_1d (names->w, wname, channels, error);
-  if (*gamma == NULL)
+  norm->groups = GROUPS;
+  norm->eps = EPS;
+  norm->gamma = vae_weights_get_1d (names->w, wname, channels, error);
+  if (norm->gamma == NULL)
     return FALSE;
-  *beta = vae_weights_get_1d (names->w, bname, channels, error);
-  if (*beta == NULL)
+  norm->beta = vae_weights_get_1d (names->w, bname, channels, error);
+  if (norm->beta == NULL)
     return FALSE;
 
   if (channels % GROUPS != 0)
@@ -264,13 +265,13 @@ load_resnet (const Names  *names,
                                       "conv_shortcut.weight");
   gint              c_out;
 
-  if (! load_norm (names, ldm_base, diff_base, "norm1", NULL, c_in,
-                   &r->gamma1, &r->beta1, error) ||
+  if (! load_norm (names, ldm_base, diff_base, "norm1", NULL, c_in, &r->norm1,
+                   error) ||
       ! load_conv (names->w, conv1, c_in, -1, 3, &r->conv1, error))
     return FALSE;
   c_out = r->conv1.c_out;
-  if (! load_norm (names, ldm_base, diff_base, "norm2", NULL, c_out,
-                   &r->gamma2, &r->beta2, error) ||
+  if (! load_norm (names, ldm_base, diff_base, "norm2", NULL, c_out, &r->norm2,
+                   error) ||
       ! load_conv (names->w, conv2, c_out, c_out, 3, &r->conv2, error))
     return FALSE;
 
@@ -297,8 +298,7 @@ load_projection (const Names   *names,
                  const gchar   *diff_field,
                  const gchar   *legacy_field,
                  gint           channels,
-                 const gfloat **weight,
-                 const gfloat **bias,
+                 VaeLinear     *linear,
                  GError       **error)
 {
   g_autofree gchar *a = g_strconcat (ldm_base, ".", ldm_field, ".weight", NULL);
@@ -318,15 +318,17 @@ load_projection (const Names   *names,
     wname = resolve (names, a, b, c);
   t = vae_weights_lookup (names->w, wname);
 
-  *weight = vae_weights_get (names->w, wname, t && t->n_dims == 2 ? 2 : 4,
-                             shape, error);
-  if (*weight == NULL)
+  linear->d_in = channels;
+  linear->d_out = channels;
+  linear->weight = vae_weights_get (names->w, wname, t && t->n_dims == 2 ? 2 : 4,
+                                    shape, error);
+  if (linear->weight == NULL)
     return FALSE;
 
   bname = bias_of (wname);
-  *bias = vae_weights_get_1d (names->w, bname, channels, error);
+  linear->bias = vae_weights_get_1d (names->w, bname, channels, error);
 
-  return *bias != NULL;
+  return linear->bias != NULL;
 }
 
 static gboolean
@@ -340,17 +342,20 @@ load_attention (const Names  *names,
   g_autofree gchar *diff = g_strconcat (half, ".mid_block.attentions.0", NULL);
 
   a->channels = channels;
+  a->attn.n_heads = 1;
+  a->attn.head_dim = channels;
+  a->attn.scale = (gfloat) (1.0 / sqrt (channels));
 
-  return load_norm (names, ldm, diff, "norm", "group_norm", channels,
-                    &a->gamma, &a->beta, error) &&
+  return load_norm (names, ldm, diff, "norm", "group_norm", channels, &a->norm,
+                    error) &&
          load_projection (names, ldm, diff, "q", "to_q", "query", channels,
-                          &a->wq, &a->bq, error) &&
+                          &a->q, error) &&
          load_projection (names, ldm, diff, "k", "to_k", "key", channels,
-                          &a->wk, &a->bk, error) &&
+                          &a->k, error) &&
          load_projection (names, ldm, diff, "v", "to_v", "value", channels,
-                          &a->wv, &a->bv, error) &&
+                          &a->v, error) &&
          load_projection (names, ldm, diff, "proj_out", "to_out.0",
-                          "proj_attn", channels, &a->wo, &a->bo, error);
+                          "proj_attn", channels, &a->out, error);
 }
 
 /* mid: block_1, attn_1 (when present), block_2; returns the width. */
@@ -644,7 +649,7 @@ half_build (Half             *half,
   if (! hn->decoder && ! load_mid (&names, hn->half, half, &c, error))
     return FALSE;
   if (! load_norm (&names, hn->half, hn->half, "norm_out", "conv_norm_out",
-                   c, &half->gamma_out, &half->beta_out, error) ||
+                   c, &half->norm_out, error) ||
       ! load_conv (w, conv_out, c, hn->decoder ? 3 : -1, 3, &half->conv_out,
                    error))
     return FALSE;

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  const gfloat *gamma1, *beta1, *gamma2, *beta2;
+  VaeGroupNorm  norm1, norm2;
   VaeConv2d     conv1, conv2;
   gboolean      has_shortcut;
   VaeConv2d     shortcut;
@@ -31,9 +31,10 @@ typedef struct
 typedef struct
 {
   gint          channels;
-  const gfloat *gamma, *beta;
+  VaeGroupNorm  norm;
   /* [C, C] (out, in), whatever the file stored: 1x1 conv or Linear */
-  const gfloat *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo;
+  VaeLinear     q, k, v, out;
+  VaeAttention  attn;       /* one head over all channels */
 } Attention;
 
 typedef struct
@@ -55,7 +56,7 @@ typedef struct
   Resnet        mid1, mid2;
   gboolean      has_attention;
   Attention     attention;
-  const gfloat *gamma_out, *beta_out;
+  VaeGroupNorm  norm_out;
   VaeConv2d     conv_out;   /* encoder: only the z mean channels when no quant */
   gint          z;
   guint         factor;
@@ -71,14 +72,12 @@ typedef struct
  * rows [n, C], a block of tokens per task, each one single-threaded sgemm. */
 typedef struct
 {
-  const gfloat  *in;
-  gfloat        *out;
-  const gfloat  *weight;    /* [C, C] (out, in) */
-  const gfloat  *bias;
-  gsize          n;         /* tokens */
-  gsize          stride;    /* floats between the channel-major map's channels */
-  gint           c;
-  gfloat       **acc;       /* per thread [C, TOKEN_BLOCK], for unproject */
+  const VaeLinear  *linear;    /* [C, C] */
+  const gfloat     *in;
+  gfloat           *out;
+  gsize             n;         /* tokens */
+  gsize             stride;    /* floats between the channel-major map's channels */
+  gfloat          **acc;       /* per thread [C, TOKEN_BLOCK], for unproject */
 } ProjJob;
 
 /* autoencoder-kl-load.c */
@@ -90,12 +89,11 @@ gpointer   vae_kl_create                 (VaeWeights      *encoder,
                                           GError         **error);
 
 /* autoencoder-kl-blocks.c */
-gboolean   vae_kl_norm_silu              (VaeRun          *run,
-                                          const VaeTensor *in,
-                                          const gfloat    *gamma,
-                                          const gfloat    *beta,
-                                          VaeTensor       *out,
-                                          GError         **error);
+gboolean   vae_kl_norm_silu              (VaeRun             *run,
+                                          const VaeGroupNorm *norm,
+                                          const VaeTensor    *in,
+                                          VaeTensor          *out,
+                                          GError            **error);
 gboolean   vae_kl_resnet_forward         (VaeRun          *run,
                                           VaeScratch      *scratch,
                                           const Resnet    *r,

@@ -436,8 +436,8 @@ stop_here (Tiler        *tiler,
   if (stop == gn)
     return vae_norm_stats_add (run->norm_stats, run, x, GROUPS, error);
 
-  return vae_op_group_norm (run, x, GROUPS, tiler->half->gamma_out,
-                            tiler->half->beta_out, EPS, VAE_ACT_NONE, x, error);
+  return vae_op_group_norm (run, &tiler->half->norm_out, x, VAE_ACT_NONE, x,
+                            error);
 }
 
 /* conv1 (silu (norm1 (x))) of a block into a new scratch map: the input
@@ -454,7 +454,7 @@ resnet_first_half (VaeRun        *run,
   t = vae_scratch_get (scratch, VAE_T_C (x), VAE_T_H (x), VAE_T_W (x), error);
   if (t == NULL)
     return NULL;
-  if (vae_kl_norm_silu (run, x, r->gamma1, r->beta1, t, error))
+  if (vae_kl_norm_silu (run, &r->norm1, x, t, error))
     {
       u = vae_scratch_get (scratch, r->conv1.c_out, VAE_T_H (x), VAE_T_W (x), error);
       if (u && ! vae_op_conv2d (run, &r->conv1, t, NULL, VAE_ACT_NONE, &u, error))

@@ -47,12 +47,11 @@ typedef struct
 
 typedef struct
 {
-  const gfloat *norm1_w, *norm1_b;
-  const gfloat *qkv_w, *qkv_b;
-  const gfloat *proj_w, *proj_b;
-  const gfloat *norm2_w, *norm2_b;
-  const gfloat *fc1_w, *fc1_b;
-  const gfloat *fc2_w, *fc2_b;
+  VaeLayerNorm norm1, norm2;
+  /* the three row blocks of attn.qkv, run apart because the attention op
+   * wants each contiguous */
+  VaeLinear    q, k, v;
+  VaeLinear    proj, fc1, fc2;
 } Block;
 
 typedef struct
@@ -69,11 +68,11 @@ typedef struct
   Block        *blocks;
   gint          dim;
   gint          depth;
-  gint          heads;
   gint          hidden;
+  VaeAttention  attention;
   gfloat        ln_eps;
   gdouble       rope_base;
-  const gfloat *norm_out_w, *norm_out_b;
+  VaeLayerNorm  norm_out;
 } Seed;
 
 /* --- loading ------------------------------------------------------------ */
@@ -317,7 +316,9 @@ load_config (Seed        *seed,
                      "%s: vae.config asks for another GELU or activation than "
                      "seed-f16's (erf GELU, SiLU)", path);
 
-  seed->heads = (gint) heads;
+  seed->attention.n_heads = (gint) heads;
+  seed->attention.head_dim = seed->dim / (gint) heads;
+  seed->attention.scale = (gfloat) (1.0 / sqrt (seed->attention.head_dim));
   seed->ln_eps = (gfloat) eps;
   seed->rope_base = base;
 
@@ -350,30 +351,69 @@ count_blocks (VaeWeights *w)
   return depth;
 }
 
+/* <stem>.weight and <stem>.bias [dim]; eps comes with the config. */
+static gboolean
+load_layer_norm (VaeWeights    *w,
+                 const gchar   *stem,
+                 gint           dim,
+                 VaeLayerNorm  *norm,
+                 GError       **error)
+{
+  g_autofree gchar *wname = g_strconcat (stem, ".weight", NULL);
+  g_autofree gchar *bname = g_strconcat (stem, ".bias", NULL);
+
+  norm->dim = dim;
+
+  return (norm->gamma = get_1d (w, wname, dim, error)) &&
+         (norm->beta = get_1d (w, bname, dim, error));
+}
+
+/* <stem>.weight [d_out, d_in] and <stem>.bias [d_out]. */
+static gboolean
+load_linear (VaeWeights   *w,
+             const gchar  *stem,
+             gint          d_in,
+             gint          d_out,
+             VaeLinear    *linear,
+             GError      **error)
+{
+  g_autofree gchar *wname = g_strconcat (stem, ".weight", NULL);
+  g_autofree gchar *bname = g_strconcat (stem, ".bias", NULL);
+
+  linear->d_in = d_in;
+  linear->d_out = d_out;
+
+  return (linear->weight = get_2d (w, wname, d_out, d_in, error)) &&
+         (linear->bias = get_1d (w, bname, d_out, error));
+}
+
 static gboolean
 load_block (VaeWeights   *w,
             gint          i,
-            gint          dim,
-            gint          hidden,
+            const Seed   *seed,
             Block        *b,
             GError      **error)
 {
 #define NAME(s) (g_snprintf (name, sizeof name, "decoder.blocks.%d." s, i), name)
-  gchar name[96];
+  const gint  d = seed->dim;
+  const gsize dd = (gsize) d * d;
+  gchar       name[96];
+  VaeLinear   qkv;
 
-  return (b->norm1_w = get_1d (w, NAME ("norm1.weight"), dim, error)) &&
-         (b->norm1_b = get_1d (w, NAME ("norm1.bias"), dim, error)) &&
-         (b->qkv_w = get_2d (w, NAME ("attn.qkv.weight"), 3 * dim, dim, error)) &&
-         (b->qkv_b = get_1d (w, NAME ("attn.qkv.bias"), 3 * dim, error)) &&
-         (b->proj_w = get_2d (w, NAME ("attn.proj.weight"), dim, dim, error)) &&
-         (b->proj_b = get_1d (w, NAME ("attn.proj.bias"), dim, error)) &&
-         (b->norm2_w = get_1d (w, NAME ("norm2.weight"), dim, error)) &&
-         (b->norm2_b = get_1d (w, NAME ("norm2.bias"), dim, error)) &&
-         (b->fc1_w = get_2d (w, NAME ("fc1.weight"), hidden, dim, error)) &&
-         (b->fc1_b = get_1d (w, NAME ("fc1.bias"), hidden, error)) &&
-         (b->fc2_w = get_2d (w, NAME ("fc2.weight"), dim, hidden, error)) &&
-         (b->fc2_b = get_1d (w, NAME ("fc2.bias"), dim, error));
+  if (! load_layer_norm (w, NAME ("norm1"), d, &b->norm1, error) ||
+      ! load_linear (w, NAME ("attn.qkv"), d, 3 * d, &qkv, error) ||
+      ! load_linear (w, NAME ("attn.proj"), d, d, &b->proj, error) ||
+      ! load_layer_norm (w, NAME ("norm2"), d, &b->norm2, error) ||
+      ! load_linear (w, NAME ("fc1"), d, seed->hidden, &b->fc1, error) ||
+      ! load_linear (w, NAME ("fc2"), seed->hidden, d, &b->fc2, error))
+    return FALSE;
 #undef NAME
+
+  b->q = (VaeLinear) { d, d, qkv.weight, qkv.bias };
+  b->k = (VaeLinear) { d, d, qkv.weight + dd, qkv.bias + d };
+  b->v = (VaeLinear) { d, d, qkv.weight + 2 * dd, qkv.bias + 2 * d };
+
+  return TRUE;
 }
 
 static gboolean
@@ -399,10 +439,9 @@ load_decoder (Seed        *seed,
 
   seed->blocks = g_new0 (Block, seed->depth);
   for (i = 0; i < seed->depth; i++)
-    if (! load_block (w, i, d, seed->hidden, &seed->blocks[i], error))
+    if (! load_block (w, i, seed, &seed->blocks[i], error))
       return FALSE;
-  if (! (seed->norm_out_w = get_1d (w, "decoder.norm_out.weight", d, error)) ||
-      ! (seed->norm_out_b = get_1d (w, "decoder.norm_out.bias", d, error)))
+  if (! load_layer_norm (w, "decoder.norm_out", d, &seed->norm_out, error))
     return FALSE;
 
   /* up1 and up2 feed a shuffle by 2: four times the next width. */
@@ -419,7 +458,15 @@ load_decoder (Seed        *seed,
       ! load_conv (w, "decoder.conv_out", h2, 3 * 16, 3, &seed->dec_out, error))
     return FALSE;
 
-  return load_config (seed, w, error);
+  /* The config is read last, checked against every shape above; it
+   * completes the LayerNorms with their eps. */
+  if (! load_config (seed, w, error))
+    return FALSE;
+  for (i = 0; i < seed->depth; i++)
+    seed->blocks[i].norm1.eps = seed->blocks[i].norm2.eps = seed->ln_eps;
+  seed->norm_out.eps = seed->ln_eps;
+
+  return TRUE;
 }
 
 static gboolean
@@ -570,14 +617,14 @@ decoder_flops (const Seed *seed,
                gsize       h,
                gsize       w)
 {
-  const gsize n = h * w;
-  const gint  d = seed->dim;
-  gdouble     block;
+  const gsize  n = h * w;
+  const Block *b = &seed->blocks[0];
+  gdouble      block;
 
-  block = vae_linear_flops (n, d, 3 * d) + vae_linear_flops (n, d, d) +
-          vae_linear_flops (n, d, seed->hidden) +
-          vae_linear_flops (n, seed->hidden, d) +
-          vae_attention_flops (n, seed->heads, d / seed->heads);
+  block = vae_linear_flops (&b->q, n) + vae_linear_flops (&b->k, n) +
+          vae_linear_flops (&b->v, n) + vae_linear_flops (&b->proj, n) +
+          vae_linear_flops (&b->fc1, n) + vae_linear_flops (&b->fc2, n) +
+          vae_attention_flops (&seed->attention, n);
 
   return vae_conv2d_flops (&seed->dec_pca, h, w) +
          vae_conv2d_flops (&seed->embed, h, w) +
@@ -828,37 +875,27 @@ block_forward (VaeRun       *run,
                gsize         w,
                GError      **error)
 {
-  const gsize  n = h * w;
-  const gint   d = seed->dim;
-  const gint   hd = d / seed->heads;
-  const gsize  dd = (gsize) d * d;
+  const gsize         n = h * w;
+  const VaeAttention *attn = &seed->attention;
 
-  /* t += proj (attention (rope (q), rope (k), v)) of norm1 (t); q, k and
-   * v are the three row blocks of qkv, computed apart because the
-   * attention op wants each contiguous. */
-  return vae_op_layer_norm (run, tk->t, n, d, b->norm1_w, b->norm1_b,
-                            seed->ln_eps, tk->u, error) &&
-         vae_op_linear (run, tk->u, n, d, d, b->qkv_w, b->qkv_b, NULL,
-                        VAE_ACT_NONE, tk->q, error) &&
-         vae_op_linear (run, tk->u, n, d, d, b->qkv_w + dd, b->qkv_b + d, NULL,
-                        VAE_ACT_NONE, tk->k, error) &&
-         vae_op_linear (run, tk->u, n, d, d, b->qkv_w + 2 * dd, b->qkv_b + 2 * d,
-                        NULL, VAE_ACT_NONE, tk->v, error) &&
-         vae_op_rope_2d (run, tk->q, h, w, seed->heads, hd, seed->rope_base,
-                         error) &&
-         vae_op_rope_2d (run, tk->k, h, w, seed->heads, hd, seed->rope_base,
-                         error) &&
-         vae_op_attention (run, tk->q, tk->k, tk->v, n, seed->heads, hd,
-                           (gfloat) (1.0 / sqrt (hd)), tk->u, error) &&
-         vae_op_linear (run, tk->u, n, d, d, b->proj_w, b->proj_b, tk->t,
-                        VAE_ACT_NONE, tk->t, error) &&
+  /* t += proj (attention (rope (q), rope (k), v)) of norm1 (t) */
+  return vae_op_layer_norm (run, &b->norm1, tk->t, n, tk->u, error) &&
+         vae_op_linear (run, &b->q, tk->u, n, NULL, VAE_ACT_NONE, tk->q, error) &&
+         vae_op_linear (run, &b->k, tk->u, n, NULL, VAE_ACT_NONE, tk->k, error) &&
+         vae_op_linear (run, &b->v, tk->u, n, NULL, VAE_ACT_NONE, tk->v, error) &&
+         vae_op_rope_2d (run, tk->q, h, w, attn->n_heads, attn->head_dim,
+                         seed->rope_base, error) &&
+         vae_op_rope_2d (run, tk->k, h, w, attn->n_heads, attn->head_dim,
+                         seed->rope_base, error) &&
+         vae_op_attention (run, attn, tk->q, tk->k, tk->v, n, tk->u, error) &&
+         vae_op_linear (run, &b->proj, tk->u, n, tk->t, VAE_ACT_NONE, tk->t,
+                        error) &&
          /* t += fc2 (gelu (fc1 (norm2 (t)))) */
-         vae_op_layer_norm (run, tk->t, n, d, b->norm2_w, b->norm2_b,
-                            seed->ln_eps, tk->u, error) &&
-         vae_op_linear (run, tk->u, n, d, seed->hidden, b->fc1_w, b->fc1_b,
-                        NULL, VAE_ACT_GELU, tk->mlp, error) &&
-         vae_op_linear (run, tk->mlp, n, seed->hidden, d, b->fc2_w, b->fc2_b,
-                        tk->t, VAE_ACT_NONE, tk->t, error);
+         vae_op_layer_norm (run, &b->norm2, tk->t, n, tk->u, error) &&
+         vae_op_linear (run, &b->fc1, tk->u, n, NULL, VAE_ACT_GELU, tk->mlp,
+                        error) &&
+         vae_op_linear (run, &b->fc2, tk->mlp, n, tk->t, VAE_ACT_NONE, tk->t,
+                        error);
 }
 
 /* [D, h, w] after the embed conv -> the blocks -> norm_out -> [D, h, w],
@@ -892,8 +929,7 @@ transformer_forward (VaeRun      *run,
   for (i = 0; i < seed->depth && ok; i++)
     ok = block_forward (run, seed, &seed->blocks[i], &tk, h, w, error);
   ok = ok &&
-       vae_op_layer_norm (run, tk.t, n, d, seed->norm_out_w, seed->norm_out_b,
-                          seed->ln_eps, tk.u, error) &&
+       vae_op_layer_norm (run, &seed->norm_out, tk.t, n, tk.u, error) &&
        vae_op_transpose (run, tk.u, n, d, x->data, error);
 
   g_free (buffer);

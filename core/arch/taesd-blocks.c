@@ -27,8 +27,7 @@ vae_taesd_block_forward (VaeRun      *run,
       /* x = x + pool_out (relu (gn (pool_in (x)))) */
       ok = p &&
            vae_op_conv2d (run, &layer->pool_in, *x, NULL, VAE_ACT_NONE, &p, error) &&
-           vae_op_group_norm (run, p, POOL_GROUPS, layer->pool_gamma,
-                              layer->pool_beta, POOL_EPS, VAE_ACT_RELU, p, error) &&
+           vae_op_group_norm (run, &layer->pool_norm, p, VAE_ACT_RELU, p, error) &&
            vae_op_conv2d (run, &layer->pool_out, p, *x, VAE_ACT_NONE, x, error);
       vae_scratch_put (scratch, p);
       if (! ok)

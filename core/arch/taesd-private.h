@@ -42,8 +42,7 @@ typedef struct
   VaeConv2d      skip;
   gboolean       has_pool;
   VaeConv2d      pool_in, pool_out;
-  const gfloat  *pool_gamma;
-  const gfloat  *pool_beta;
+  VaeGroupNorm   pool_norm;
 } Layer;
 
 typedef struct

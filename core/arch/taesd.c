@@ -249,11 +249,15 @@ load_block (VaeWeights   *w,
         return vae_fail (error, VAE_ERROR_SHAPE,
                          "block %s%d: pool width %d does not split into %d groups",
                          prefix, index, pool_width, POOL_GROUPS);
-      layer->pool_gamma = get1 (w, prefix, index, "pool.1.weight", pool_width, error);
-      if (layer->pool_gamma == NULL)
+      layer->pool_norm.groups = POOL_GROUPS;
+      layer->pool_norm.eps = POOL_EPS;
+      layer->pool_norm.gamma = get1 (w, prefix, index, "pool.1.weight",
+                                     pool_width, error);
+      if (layer->pool_norm.gamma == NULL)
         return FALSE;
-      layer->pool_beta = get1 (w, prefix, index, "pool.1.bias", pool_width, error);
-      if (layer->pool_beta == NULL)
+      layer->pool_norm.beta = get1 (w, prefix, index, "pool.1.bias", pool_width,
+                                    error);
+      if (layer->pool_norm.beta == NULL)
         return FALSE;
       if (! load_conv (w, prefix, index, "pool.3.", pool_width, 1, FALSE,
                        &layer->pool_out, error))

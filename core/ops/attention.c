@@ -98,25 +98,21 @@ exp_row (gfloat *row,
 
 typedef struct
 {
-  const gfloat *q;
-  const gfloat *k;
-  const gfloat *v;
-  gfloat       *out;
-  gsize         n_q;
-  gsize         n_kv;
-  gint          n_heads;
-  gint          head_dim;
-  gfloat        scale;
-  gsize         block_q;
-  gsize         n_q_blocks;
-  gfloat      **scores;     /* per thread: [block_q, BLOCK_K] */
-  gfloat      **acc;        /* per thread: [block_q, head_dim] */
-  gfloat      **stats;      /* per thread: running max, then sum, [block_q] each */
+  const VaeAttention *attn;
+  const gfloat       *q;
+  const gfloat       *k;
+  const gfloat       *v;
+  gfloat             *out;
+  gsize               n_q;
+  gsize               n_kv;
+  gsize               block_q;
+  gsize               n_q_blocks;
+  gfloat            **scores;   /* per thread: [block_q, BLOCK_K] */
+  gfloat            **acc;      /* per thread: [block_q, head_dim] */
+  gfloat            **stats;    /* per thread: running max, then sum, [block_q] each */
   /* vae_op_attention_partial: the caller's running state instead of the
    * per-thread one, carried from call to call */
-  gfloat       *state_max;  /* [n_heads, n_q] */
-  gfloat       *state_sum;
-  gfloat       *state_acc;  /* [n_q, n_heads * head_dim] */
+  VaeAttentionState  *state;
 } AttnJob;
 
 static void
@@ -125,8 +121,8 @@ attention_block (gsize    index,
                  gpointer data)
 {
   const AttnJob *job = data;
-  const gsize    d = job->head_dim;
-  const gsize    ld = (gsize) job->n_heads * d;
+  const gsize    d = job->attn->head_dim;
+  const gsize    ld = (gsize) job->attn->n_heads * d;
   const gsize    head = index / job->n_q_blocks;
   const gsize    q0 = (index % job->n_q_blocks) * job->block_q;
   const gsize    mq = MIN (job->block_q, job->n_q - q0);
@@ -135,12 +131,12 @@ attention_block (gsize    index,
   gfloat        *acc, *max, *sum;
   gsize          acc_ld, k0, i, j;
 
-  if (job->state_acc)
+  if (job->state)
     {
-      acc = job->state_acc + q0 * ld + head * d;
+      acc = job->state->acc + q0 * ld + head * d;
       acc_ld = ld;
-      max = job->state_max + head * job->n_q + q0;
-      sum = job->state_sum + head * job->n_q + q0;
+      max = job->state->max + head * job->n_q + q0;
+      sum = job->state->sum + head * job->n_q + q0;
     }
   else
     {
@@ -160,7 +156,7 @@ attention_block (gsize    index,
     {
       const gsize nk = MIN (BLOCK_K, job->n_kv - k0);
 
-      vae_sgemm (FALSE, TRUE, (gint) mq, (gint) nk, (gint) d, job->scale,
+      vae_sgemm (FALSE, TRUE, (gint) mq, (gint) nk, (gint) d, job->attn->scale,
                  q, (gint) ld, job->k + k0 * ld + head * d, (gint) ld,
                  0.0f, s, BLOCK_K);
 
@@ -189,7 +185,7 @@ attention_block (gsize    index,
                  1.0f, acc, (gint) acc_ld);
     }
 
-  if (job->state_acc)
+  if (job->state)
     return;
 
   for (i = 0; i < mq; i++)
@@ -203,21 +199,43 @@ attention_block (gsize    index,
     }
 }
 
+/* row[j] = (q . k_j) * scale in double for @n_kv keys: @q is one query's
+ * head_dim floats, the keys' rows are @ld floats apart. */
+static void
+scores_row (const gfloat *q,
+            const gfloat *k,
+            gsize         n_kv,
+            gsize         ld,
+            gsize         head_dim,
+            gfloat        scale,
+            gdouble      *row)
+{
+  gsize j, c;
+
+  for (j = 0; j < n_kv; j++)
+    {
+      gdouble dot = 0.0;
+
+      for (c = 0; c < head_dim; c++)
+        dot += (gdouble) q[c] * (gdouble) k[j * ld + c];
+      row[j] = dot * scale;
+    }
+}
+
 /* The textbook version: the whole score matrix of a head in double, its
  * row-wise softmax, then the weighted sum of v.  For tests, on small
  * sizes. */
 gboolean
-vae_attention_reference (const gfloat  *q,
-                         const gfloat  *k,
-                         const gfloat  *v,
-                         gsize          n_tokens,
-                         gint           n_heads,
-                         gint           head_dim,
-                         gfloat         scale,
-                         gfloat        *out,
-                         GError       **error)
+vae_attention_reference (const VaeAttention  *attn,
+                         const gfloat        *q,
+                         const gfloat        *k,
+                         const gfloat        *v,
+                         gsize                n_tokens,
+                         gfloat              *out,
+                         GError             **error)
 {
-  const gsize  ld = (gsize) n_heads * head_dim;
+  const gsize  head_dim = attn->head_dim;
+  const gsize  ld = (gsize) attn->n_heads * head_dim;
   gdouble     *scores;
   gsize        h, i, j, c;
 
@@ -227,18 +245,11 @@ vae_attention_reference (const gfloat  *q,
                      "reference attention: no memory for a %" G_GSIZE_FORMAT
                      " x %" G_GSIZE_FORMAT " score matrix", n_tokens, n_tokens);
 
-  for (h = 0; h < (gsize) n_heads; h++)
+  for (h = 0; h < (gsize) attn->n_heads; h++)
     {
       for (i = 0; i < n_tokens; i++)
-        for (j = 0; j < n_tokens; j++)
-          {
-            gdouble dot = 0.0;
-
-            for (c = 0; c < (gsize) head_dim; c++)
-              dot += (gdouble) q[i * ld + h * head_dim + c] *
-                     (gdouble) k[j * ld + h * head_dim + c];
-            scores[i * n_tokens + j] = dot * scale;
-          }
+        scores_row (q + i * ld + h * head_dim, k + h * head_dim, n_tokens, ld,
+                    head_dim, attn->scale, scores + i * n_tokens);
 
       for (i = 0; i < n_tokens; i++)
         {
@@ -252,7 +263,7 @@ vae_attention_reference (const gfloat  *q,
               row[j] = exp (row[j] - max);
               sum += row[j];
             }
-          for (c = 0; c < (gsize) head_dim; c++)
+          for (c = 0; c < head_dim; c++)
             {
               gdouble acc = 0.0;
 
@@ -269,21 +280,22 @@ vae_attention_reference (const gfloat  *q,
 }
 
 gdouble
-vae_attention_flops (gsize n_tokens,
-                     gint  n_heads,
-                     gint  head_dim)
+vae_attention_flops (const VaeAttention *attn,
+                     gsize               n_tokens)
 {
   /* q k^T and P v, 2 flops per multiply-add each. */
-  return 4.0 * (gdouble) n_tokens * (gdouble) n_tokens * n_heads * head_dim;
+  return 4.0 * (gdouble) n_tokens * (gdouble) n_tokens * attn->n_heads *
+         attn->head_dim;
 }
 
 static gboolean
-check_sizes (gsize     n_q,
-             gsize     n_kv,
-             gint      n_heads,
-             gint      head_dim,
-             GError  **error)
+check_sizes (const VaeAttention  *attn,
+             gsize                n_q,
+             gsize                n_kv,
+             GError             **error)
 {
+  const gint n_heads = attn->n_heads, head_dim = attn->head_dim;
+
   if (n_heads <= 0 || head_dim <= 0 ||
       MAX (n_q, n_kv) > (gsize) G_MAXINT / ((gsize) n_heads * head_dim) ||
       (gsize) n_heads * head_dim > G_MAXINT)
@@ -302,7 +314,8 @@ run_job (VaeRun   *run,
          AttnJob  *job,
          GError  **error)
 {
-  const gboolean own_state = job->state_acc == NULL;
+  const gboolean own_state = job->state == NULL;
+  const gsize    n_heads = job->attn->n_heads;
   gboolean       ok = TRUE;
   gint           i;
 
@@ -310,7 +323,7 @@ run_job (VaeRun   *run,
    * gets some. */
   job->block_q = BLOCK_Q;
   while (job->block_q > BLOCK_Q_MIN &&
-         (gsize) job->n_heads * ((job->n_q + job->block_q - 1) / job->block_q) <
+         n_heads * ((job->n_q + job->block_q - 1) / job->block_q) <
          (gsize) run->n_threads * 4)
     job->block_q /= 2;
   job->block_q = MIN (job->block_q, job->n_q);
@@ -325,15 +338,15 @@ run_job (VaeRun   *run,
       ok = job->scores[i] != NULL;
       if (ok && own_state)
         {
-          job->acc[i] = g_try_malloc (job->block_q * job->head_dim * sizeof (gfloat));
+          job->acc[i] = g_try_malloc (job->block_q * job->attn->head_dim *
+                                      sizeof (gfloat));
           job->stats[i] = g_try_malloc (2 * job->block_q * sizeof (gfloat));
           ok = job->acc[i] && job->stats[i];
         }
     }
 
   if (ok)
-    vae_parallel_for (run, (gsize) job->n_heads * job->n_q_blocks,
-                      attention_block, job);
+    vae_parallel_for (run, n_heads * job->n_q_blocks, attention_block, job);
 
   for (i = 0; i < run->n_threads; i++)
     {
@@ -353,91 +366,66 @@ run_job (VaeRun   *run,
 }
 
 gboolean
-vae_op_attention (VaeRun        *run,
-                  const gfloat  *q,
-                  const gfloat  *k,
-                  const gfloat  *v,
-                  gsize          n_tokens,
-                  gint           n_heads,
-                  gint           head_dim,
-                  gfloat         scale,
-                  gfloat        *out,
-                  GError       **error)
+vae_op_attention (VaeRun              *run,
+                  const VaeAttention  *attn,
+                  const gfloat        *q,
+                  const gfloat        *k,
+                  const gfloat        *v,
+                  gsize                n_tokens,
+                  gfloat              *out,
+                  GError             **error)
 {
-  AttnJob job = { 0, };
+  AttnJob  job = { .attn = attn, .q = q, .k = k, .v = v, .out = out,
+                   .n_q = n_tokens, .n_kv = n_tokens };
+  gboolean ok;
 
-  if (! check_sizes (n_tokens, n_tokens, n_heads, head_dim, error))
+  if (! check_sizes (attn, n_tokens, n_tokens, error))
     return FALSE;
   if (n_tokens == 0)
     return vae_run_check (run, error);
 
   if (run->reference)
-    {
-      if (! vae_attention_reference (q, k, v, n_tokens, n_heads, head_dim,
-                                     scale, out, error))
-        return FALSE;
-      return vae_run_advance (run, vae_attention_flops (n_tokens, n_heads,
-                                                        head_dim), error);
-    }
+    ok = vae_attention_reference (attn, q, k, v, n_tokens, out, error);
+  else
+    ok = run_job (run, &job, error);
 
-  job.q = q;
-  job.k = k;
-  job.v = v;
-  job.out = out;
-  job.n_q = n_tokens;
-  job.n_kv = n_tokens;
-  job.n_heads = n_heads;
-  job.head_dim = head_dim;
-  job.scale = scale;
-
-  return run_job (run, &job, error) &&
-         vae_run_advance (run, vae_attention_flops (n_tokens, n_heads, head_dim),
-                          error);
+  return ok &&
+         vae_run_advance (run, vae_attention_flops (attn, n_tokens), error);
 }
 
 /* The reference kernels' form of one partial step: each query's scores
  * against these keys in double, folded into its running state. */
 static void
-attention_partial_reference (const gfloat *q,
-                             gsize         n_q,
-                             const gfloat *k,
-                             const gfloat *v,
-                             gsize         n_kv,
-                             gint          n_heads,
-                             gint          head_dim,
-                             gfloat        scale,
-                             gfloat       *max,
-                             gfloat       *sum,
-                             gfloat       *acc)
+attention_partial_reference (const VaeAttention *attn,
+                             const gfloat       *q,
+                             const gfloat       *k,
+                             const gfloat       *v,
+                             gsize               n_kv,
+                             VaeAttentionState  *state)
 {
-  const gsize  ld = (gsize) n_heads * head_dim;
+  const gsize  n_q = state->n_q, head_dim = attn->head_dim;
+  const gsize  ld = (gsize) attn->n_heads * head_dim;
   gdouble     *row = g_new (gdouble, n_kv);
   gsize        h, i, j, c;
 
-  for (h = 0; h < (gsize) n_heads; h++)
+  for (h = 0; h < (gsize) attn->n_heads; h++)
     for (i = 0; i < n_q; i++)
       {
-        gfloat  *m = max + h * n_q + i, *l = sum + h * n_q + i;
-        gfloat  *a = acc + i * ld + h * head_dim;
+        gfloat  *m = state->max + h * n_q + i, *l = state->sum + h * n_q + i;
+        gfloat  *a = state->acc + i * ld + h * head_dim;
         gdouble  m_new = *m, correction, s = 0.0;
 
+        scores_row (q + i * ld + h * head_dim, k + h * head_dim, n_kv, ld,
+                    head_dim, attn->scale, row);
         for (j = 0; j < n_kv; j++)
-          {
-            gdouble dot = 0.0;
-
-            for (c = 0; c < (gsize) head_dim; c++)
-              dot += (gdouble) q[i * ld + h * head_dim + c] *
-                     (gdouble) k[j * ld + h * head_dim + c];
-            row[j] = dot * scale;
-            m_new = MAX (m_new, row[j]);
-          }
+          m_new = MAX (m_new, row[j]);
         correction = *m == -INFINITY ? 0.0 : exp (*m - m_new);
         for (j = 0; j < n_kv; j++)
           {
             row[j] = exp (row[j] - m_new);
             s += row[j];
           }
-        for (c = 0; c < (gsize) head_dim; c++)
+        for (c = 0; c < head_dim; c++)
           {
             gdouble sv = 0.0;
 
@@ -453,88 +441,66 @@ attention_partial_reference (const gfloat *q,
 }
 
 void
-vae_attention_state_init (gsize    n_q,
-                          gint     n_heads,
-                          gint     head_dim,
-                          gfloat  *max,
-                          gfloat  *sum,
-                          gfloat  *acc)
+vae_attention_state_init (const VaeAttention *attn,
+                          VaeAttentionState  *state)
 {
-  gsize i;
+  const gsize n = state->n_q * attn->n_heads;
+  gsize       i;
 
-  for (i = 0; i < n_q * n_heads; i++)
+  for (i = 0; i < n; i++)
     {
-      max[i] = -INFINITY;
-      sum[i] = 0.0f;
+      state->max[i] = -INFINITY;
+      state->sum[i] = 0.0f;
     }
-  memset (acc, 0, n_q * n_heads * head_dim * sizeof (gfloat));
+  memset (state->acc, 0, n * attn->head_dim * sizeof (gfloat));
 }
 
 gboolean
-vae_op_attention_partial (VaeRun        *run,
-                          const gfloat  *q,
-                          gsize          n_q,
-                          const gfloat  *k,
-                          const gfloat  *v,
-                          gsize          n_kv,
-                          gint           n_heads,
-                          gint           head_dim,
-                          gfloat         scale,
-                          gfloat        *max,
-                          gfloat        *sum,
-                          gfloat        *acc,
-                          GError       **error)
+vae_op_attention_partial (VaeRun              *run,
+                          const VaeAttention  *attn,
+                          const gfloat        *q,
+                          const gfloat        *k,
+                          const gfloat        *v,
+                          gsize                n_kv,
+                          VaeAttentionState   *state,
+                          GError             **error)
 {
-  AttnJob job = { 0, };
+  AttnJob job = { .attn = attn, .q = q, .k = k, .v = v, .n_q = state->n_q,
+                  .n_kv = n_kv, .state = state };
 
-  if (! check_sizes (n_q, n_kv, n_heads, head_dim, error))
+  if (! check_sizes (attn, state->n_q, n_kv, error))
     return FALSE;
-  if (n_q == 0 || n_kv == 0)
+  if (state->n_q == 0 || n_kv == 0)
     return vae_run_check (run, error);
 
   if (run->reference)
     {
-      attention_partial_reference (q, n_q, k, v, n_kv, n_heads, head_dim, scale,
-                                   max, sum, acc);
+      attention_partial_reference (attn, q, k, v, n_kv, state);
     }
-  else
+  else if (! run_job (run, &job, error))
     {
-      job.q = q;
-      job.k = k;
-      job.v = v;
-      job.n_q = n_q;
-      job.n_kv = n_kv;
-      job.n_heads = n_heads;
-      job.head_dim = head_dim;
-      job.scale = scale;
-      job.state_max = max;
-      job.state_sum = sum;
-      job.state_acc = acc;
-      if (! run_job (run, &job, error))
-        return FALSE;
+      return FALSE;
     }
 
-  return vae_run_advance (run, 4.0 * (gdouble) n_q * (gdouble) n_kv * n_heads *
-                               head_dim, error);
+  return vae_run_advance (run, 4.0 * (gdouble) state->n_q * (gdouble) n_kv *
+                               attn->n_heads * attn->head_dim, error);
 }
 
 void
-vae_attention_state_finish (gsize         n_q,
-                            gint          n_heads,
-                            gint          head_dim,
-                            const gfloat *sum,
-                            gfloat       *acc)
+vae_attention_state_finish (const VaeAttention *attn,
+                            VaeAttentionState  *state)
 {
-  const gsize ld = (gsize) n_heads * head_dim;
+  const gsize n_q = state->n_q, head_dim = attn->head_dim;
+  const gsize ld = (gsize) attn->n_heads * head_dim;
   gsize       i, h, j;
 
   for (i = 0; i < n_q; i++)
-    for (h = 0; h < (gsize) n_heads; h++)
+    for (h = 0; h < (gsize) attn->n_heads; h++)
       {
-        const gfloat inv = 1.0f / sum[h * n_q + i];
-        gfloat      *a = acc + i * ld + h * head_dim;
+        const gfloat inv = 1.0f / state->sum[h * n_q + i];
+        gfloat      *a = state->acc + i * ld + h * head_dim;
 
-        for (j = 0; j < (gsize) head_dim; j++)
+        for (j = 0; j < head_dim; j++)
           a[j] *= inv;
       }
 }

@@ -99,20 +99,17 @@ channel_apply (gsize    c,
 /* The textbook two-pass version, in double: the reference the parallel
  * kernel is tested against (and what run->reference selects). */
 void
-vae_group_norm_reference (const VaeTensor *in,
-                          gint             groups,
-                          const gfloat    *gamma,
-                          const gfloat    *beta,
-                          gfloat           eps,
-                          VaeActivation    act,
-                          VaeTensor       *out)
+vae_group_norm_reference (const VaeGroupNorm *norm,
+                          const VaeTensor    *in,
+                          VaeActivation       act,
+                          VaeTensor          *out)
 {
   const gsize channels = VAE_T_C (in);
   const gsize n = VAE_T_H (in) * VAE_T_W (in);
-  const gsize per_group = channels / groups;
+  const gsize per_group = channels / norm->groups;
   gsize       g, c, i;
 
-  for (g = 0; g < (gsize) groups; g++)
+  for (g = 0; g < (gsize) norm->groups; g++)
     {
       const gfloat *x = in->data + g * per_group * n;
       gdouble       mean = 0.0, var = 0.0;
@@ -127,9 +124,10 @@ vae_group_norm_reference (const VaeTensor *in,
       for (c = g * per_group; c < (g + 1) * per_group; c++)
         for (i = 0; i < n; i++)
           {
-            gdouble v = (in->data[c * n + i] - mean) / sqrt (var + eps);
+            gdouble v = (in->data[c * n + i] - mean) / sqrt (var + norm->eps);
 
-            v = v * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+            v = v * (norm->gamma ? norm->gamma[c] : 1.0) +
+                (norm->beta ? norm->beta[c] : 0.0);
             out->data[c * n + i] = vae_activate_scalar ((gfloat) v, act);
           }
     }
@@ -138,20 +136,17 @@ vae_group_norm_reference (const VaeTensor *in,
 /* y = (x - mean_g) / sqrt (var_g + eps) * gamma + beta, then act, from
  * per-group statistics. */
 static void
-normalise (VaeRun          *run,
-           const VaeTensor *in,
-           gint             groups,
-           const gdouble   *group_mean,
-           const gdouble   *group_var,
-           const gfloat    *gamma,
-           const gfloat    *beta,
-           gfloat           eps,
-           VaeActivation    act,
-           VaeTensor       *out)
+normalise (VaeRun             *run,
+           const VaeGroupNorm *norm,
+           const VaeTensor    *in,
+           const gdouble      *group_mean,
+           const gdouble      *group_var,
+           VaeActivation       act,
+           VaeTensor          *out)
 {
   const gsize channels = VAE_T_C (in);
   const gsize n = VAE_T_H (in) * VAE_T_W (in);
-  const gsize per_group = channels / groups;
+  const gsize per_group = channels / norm->groups;
   NormJob     job = { 0, };
   gsize       c;
 
@@ -165,9 +160,9 @@ normalise (VaeRun          *run,
   for (c = 0; c < channels; c++)
     {
       const gsize   g = c / per_group;
-      const gdouble inv_std = 1.0 / sqrt (group_var[g] + eps);
-      const gdouble gm = gamma ? gamma[c] : 1.0;
-      const gdouble bt = beta ? beta[c] : 0.0;
+      const gdouble inv_std = 1.0 / sqrt (group_var[g] + norm->eps);
+      const gdouble gm = norm->gamma ? norm->gamma[c] : 1.0;
+      const gdouble bt = norm->beta ? norm->beta[c] : 0.0;
 
       job.center[c] = in->data[c * n];
       job.scale[c] = (gfloat) (gm * inv_std);
@@ -182,37 +177,33 @@ normalise (VaeRun          *run,
 }
 
 static gboolean
-apply_stats (VaeRun           *run,
-             const VaeTensor  *in,
-             gint              groups,
-             const gfloat     *gamma,
-             const gfloat     *beta,
-             gfloat            eps,
-             VaeActivation     act,
-             VaeTensor        *out,
-             GError          **error)
+apply_stats (VaeRun              *run,
+             const VaeGroupNorm  *norm,
+             const VaeTensor     *in,
+             VaeActivation        act,
+             VaeTensor           *out,
+             GError             **error)
 {
   const gdouble *mean, *var;
 
-  if (! vae_norm_stats_lookup (run->norm_stats, in, groups, &mean, &var, error))
+  if (! vae_norm_stats_lookup (run->norm_stats, in, norm->groups, &mean, &var,
+                               error))
     return FALSE;
-  normalise (run, in, groups, mean, var, gamma, beta, eps, act, out);
+  normalise (run, norm, in, mean, var, act, out);
 
   return vae_run_check (run, error);
 }
 
 gboolean
-vae_op_group_norm (VaeRun           *run,
-                   const VaeTensor  *in,
-                   gint              groups,
-                   const gfloat     *gamma,
-                   const gfloat     *beta,
-                   gfloat            eps,
-                   VaeActivation     act,
-                   VaeTensor        *out,
-                   GError          **error)
+vae_op_group_norm (VaeRun              *run,
+                   const VaeGroupNorm  *norm,
+                   const VaeTensor     *in,
+                   VaeActivation        act,
+                   VaeTensor           *out,
+                   GError             **error)
 {
   NormJob     job;
+  const gint  groups = norm->groups;
   const gsize channels = VAE_T_C (in);
   const gsize n = VAE_T_H (in) * VAE_T_W (in);
   gdouble    *group_mean, *group_var;
@@ -228,14 +219,14 @@ vae_op_group_norm (VaeRun           *run,
 
   if (run->norm_stats &&
       vae_norm_stats_get_mode (run->norm_stats) == VAE_NORM_STATS_APPLY)
-    return apply_stats (run, in, groups, gamma, beta, eps, act, out, error);
+    return apply_stats (run, norm, in, act, out, error);
   if (run->norm_stats &&
       ! vae_norm_stats_add (run->norm_stats, run, in, groups, error))
     return FALSE;
 
   if (run->reference)
     {
-      vae_group_norm_reference (in, groups, gamma, beta, eps, act, out);
+      vae_group_norm_reference (norm, in, act, out);
       return vae_run_check (run, error);
     }
 
@@ -255,7 +246,7 @@ vae_op_group_norm (VaeRun           *run,
   g_free (job.mean);
   g_free (job.m2);
 
-  normalise (run, in, groups, group_mean, group_var, gamma, beta, eps, act, out);
+  normalise (run, norm, in, group_mean, group_var, act, out);
   g_free (group_mean);
   g_free (group_var);
 

@@ -18,13 +18,10 @@
 
 typedef struct
 {
-  const gfloat *in;
-  gfloat       *out;
-  gsize         n_tokens;
-  gsize         dim;
-  const gfloat *gamma;
-  const gfloat *beta;
-  gfloat        eps;
+  const VaeLayerNorm *norm;
+  const gfloat       *in;
+  gfloat             *out;
+  gsize               n_tokens;
 } LnJob;
 
 static void
@@ -32,11 +29,12 @@ norm_rows (gsize    index,
            gint     thread,
            gpointer data)
 {
-  const LnJob *job = data;
-  const gsize  dim = job->dim;
-  const gsize  r0 = index * ROWS_PER_TASK;
-  const gsize  r1 = MIN (r0 + ROWS_PER_TASK, job->n_tokens);
-  gsize        r, i;
+  const LnJob        *job = data;
+  const VaeLayerNorm *norm = job->norm;
+  const gsize         dim = norm->dim;
+  const gsize         r0 = index * ROWS_PER_TASK;
+  const gsize         r1 = MIN (r0 + ROWS_PER_TASK, job->n_tokens);
+  gsize               r, i;
 
   for (r = r0; r < r1; r++)
     {
@@ -58,24 +56,22 @@ norm_rows (gsize    index,
 
           s2 += d * d;
         }
-      inv = (gfloat) (1.0 / sqrt (s2 / dim + job->eps));
+      inv = (gfloat) (1.0 / sqrt (s2 / dim + norm->eps));
 
       for (i = 0; i < dim; i++)
-        y[i] = ((x[i] - k) - m) * inv * job->gamma[i] + job->beta[i];
+        y[i] = ((x[i] - k) - m) * inv * norm->gamma[i] + norm->beta[i];
     }
 }
 
 /* Textbook, all in double. */
 void
-vae_layer_norm_reference (const gfloat *in,
-                          gsize         n_tokens,
-                          gsize         dim,
-                          const gfloat *gamma,
-                          const gfloat *beta,
-                          gfloat        eps,
-                          gfloat       *out)
+vae_layer_norm_reference (const VaeLayerNorm *norm,
+                          const gfloat       *in,
+                          gsize               n_tokens,
+                          gfloat             *out)
 {
-  gsize r, i;
+  const gsize dim = norm->dim;
+  gsize       r, i;
 
   for (r = 0; r < n_tokens; r++)
     {
@@ -90,31 +86,29 @@ vae_layer_norm_reference (const gfloat *in,
       var /= dim;
 
       for (i = 0; i < dim; i++)
-        out[r * dim + i] = (gfloat) ((x[i] - mean) / sqrt (var + eps) *
-                                     gamma[i] + beta[i]);
+        out[r * dim + i] = (gfloat) ((x[i] - mean) / sqrt (var + norm->eps) *
+                                     norm->gamma[i] + norm->beta[i]);
     }
 }
 
 gboolean
-vae_op_layer_norm (VaeRun        *run,
-                   const gfloat  *in,
-                   gsize          n_tokens,
-                   gsize          dim,
-                   const gfloat  *gamma,
-                   const gfloat  *beta,
-                   gfloat         eps,
-                   gfloat        *out,
-                   GError       **error)
+vae_op_layer_norm (VaeRun              *run,
+                   const VaeLayerNorm  *norm,
+                   const gfloat        *in,
+                   gsize                n_tokens,
+                   gfloat              *out,
+                   GError             **error)
 {
-  LnJob job = { in, out, n_tokens, dim, gamma, beta, eps };
+  LnJob job = { norm, in, out, n_tokens };
 
-  if (dim == 0 || ! (eps >= 0.0f) || gamma == NULL || beta == NULL)
+  if (norm->dim == 0 || ! (norm->eps >= 0.0f) || norm->gamma == NULL ||
+      norm->beta == NULL)
     return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
                      "layer norm: %" G_GSIZE_FORMAT " features, eps %g",
-                     dim, (gdouble) eps);
+                     norm->dim, (gdouble) norm->eps);
 
   if (run->reference)
-    vae_layer_norm_reference (in, n_tokens, dim, gamma, beta, eps, out);
+    vae_layer_norm_reference (norm, in, n_tokens, out);
   else
     vae_parallel_for (run, (n_tokens + ROWS_PER_TASK - 1) / ROWS_PER_TASK,
                       norm_rows, &job);

@@ -51,16 +51,13 @@ gelu_fast (gfloat x)
 
 typedef struct
 {
-  const gfloat  *in;
-  gsize          n_tokens;
-  gint           d_in;
-  gint           d_out;
-  const gfloat  *weight;
-  const gfloat  *bias;
-  const gfloat  *residual;
-  VaeActivation  act;
-  gfloat        *out;
-  gsize          block;
+  const VaeLinear *linear;
+  const gfloat    *in;
+  gsize            n_tokens;
+  const gfloat    *residual;
+  VaeActivation    act;
+  gfloat          *out;
+  gsize            block;
 } LinearJob;
 
 /* Bias and activation over m rows of n, in place; the GELU loop is the
@@ -108,7 +105,8 @@ linear_block (gsize    index,
               gpointer data)
 {
   const LinearJob *job = data;
-  const gsize      d_out = job->d_out;
+  const VaeLinear *linear = job->linear;
+  const gsize      d_out = linear->d_out;
   const gsize      t0 = index * job->block;
   const gsize      m = MIN (job->block, job->n_tokens - t0);
   gfloat          *out = job->out + t0 * d_out;
@@ -116,27 +114,26 @@ linear_block (gsize    index,
   if (job->residual && job->residual != job->out)
     memcpy (out, job->residual + t0 * d_out, m * d_out * sizeof (gfloat));
 
-  vae_sgemm (FALSE, TRUE, (gint) m, job->d_out, job->d_in, 1.0f,
-             job->in + t0 * job->d_in, job->d_in, job->weight, job->d_in,
-             job->residual ? 1.0f : 0.0f, out, job->d_out);
+  vae_sgemm (FALSE, TRUE, (gint) m, linear->d_out, linear->d_in, 1.0f,
+             job->in + t0 * linear->d_in, linear->d_in, linear->weight,
+             linear->d_in, job->residual ? 1.0f : 0.0f, out, linear->d_out);
 
-  epilogue (out, m, d_out, job->bias, job->act);
+  epilogue (out, m, d_out, linear->bias, job->act);
 }
 
 /* Dot products in double, libm's activations. */
 void
-vae_linear_reference (const gfloat  *in,
-                      gsize          n_tokens,
-                      gint           d_in,
-                      gint           d_out,
-                      const gfloat  *weight,
-                      const gfloat  *bias,
-                      const gfloat  *residual,
-                      VaeActivation  act,
-                      gfloat        *out)
+vae_linear_reference (const VaeLinear *linear,
+                      const gfloat    *in,
+                      gsize            n_tokens,
+                      const gfloat    *residual,
+                      VaeActivation    act,
+                      gfloat          *out)
 {
-  gsize t;
-  gint  o, i;
+  const gint    d_in = linear->d_in, d_out = linear->d_out;
+  const gfloat *weight = linear->weight, *bias = linear->bias;
+  gsize         t;
+  gint          o, i;
 
   for (t = 0; t < n_tokens; t++)
     for (o = 0; o < d_out; o++)
@@ -152,63 +149,47 @@ vae_linear_reference (const gfloat  *in,
 }
 
 gdouble
-vae_linear_flops (gsize n_tokens,
-                  gint  d_in,
-                  gint  d_out)
+vae_linear_flops (const VaeLinear *linear,
+                  gsize            n_tokens)
 {
-  return 2.0 * (gdouble) n_tokens * d_in * d_out;
+  return 2.0 * (gdouble) n_tokens * linear->d_in * linear->d_out;
 }
 
 gboolean
-vae_op_linear (VaeRun         *run,
-               const gfloat   *in,
-               gsize           n_tokens,
-               gint            d_in,
-               gint            d_out,
-               const gfloat   *weight,
-               const gfloat   *bias,
-               const gfloat   *residual,
-               VaeActivation   act,
-               gfloat         *out,
-               GError        **error)
+vae_op_linear (VaeRun           *run,
+               const VaeLinear  *linear,
+               const gfloat     *in,
+               gsize             n_tokens,
+               const gfloat     *residual,
+               VaeActivation     act,
+               gfloat           *out,
+               GError          **error)
 {
-  LinearJob job;
+  LinearJob job = { linear, in, n_tokens, residual, act, out, BLOCK_TOKENS };
 
-  if (d_in <= 0 || d_out <= 0 || n_tokens > (gsize) G_MAXINT)
+  if (linear->d_in <= 0 || linear->d_out <= 0 || n_tokens > (gsize) G_MAXINT)
     return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
                      "linear: %" G_GSIZE_FORMAT " tokens, %d -> %d features",
-                     n_tokens, d_in, d_out);
+                     n_tokens, linear->d_in, linear->d_out);
   if (in == out)
     return vae_fail (error, VAE_ERROR_INVALID_ARGUMENT,
                      "linear cannot write over its input");
 
   if (run->reference)
     {
-      vae_linear_reference (in, n_tokens, d_in, d_out, weight, bias, residual,
-                            act, out);
-      return vae_run_advance (run, vae_linear_flops (n_tokens, d_in, d_out),
-                              error);
+      vae_linear_reference (linear, in, n_tokens, residual, act, out);
+    }
+  else
+    {
+      /* Few tokens: smaller blocks, so that every thread gets some. */
+      while (job.block > BLOCK_TOKENS_MIN &&
+             (n_tokens + job.block - 1) / job.block < (gsize) run->n_threads * 4)
+        job.block /= 2;
+
+      if (n_tokens > 0)
+        vae_parallel_for (run, (n_tokens + job.block - 1) / job.block,
+                          linear_block, &job);
     }
 
-  job.in = in;
-  job.n_tokens = n_tokens;
-  job.d_in = d_in;
-  job.d_out = d_out;
-  job.weight = weight;
-  job.bias = bias;
-  job.residual = residual;
-  job.act = act;
-  job.out = out;
-  job.block = BLOCK_TOKENS;
-  /* Few tokens: smaller blocks, so that every thread gets some. */
-  while (job.block > BLOCK_TOKENS_MIN &&
-         (n_tokens + job.block - 1) / job.block < (gsize) run->n_threads * 4)
-    job.block /= 2;
-
-  if (n_tokens > 0)
-    vae_parallel_for (run, (n_tokens + job.block - 1) / job.block,
-                      linear_block, &job);
-
-  return vae_run_advance (run, vae_linear_flops (n_tokens, d_in, d_out),
-                          error);
+  return vae_run_advance (run, vae_linear_flops (linear, n_tokens), error);
 }

@@ -15,7 +15,10 @@ G_BEGIN_DECLS
  * 3-D tensors [channels, height, width].  The ops that compute (conv,
  * GroupNorm, LayerNorm, linear, attention, SiLU) have a plain reference
  * kernel (run->reference) beside the optimized one, and tests compare the
- * two; the elementwise ops and upsample are plain loops either way.
+ * two; the elementwise ops and upsample are plain loops either way.  An op
+ * with weights takes them in a descriptor (VaeConv2d, VaeGroupNorm,
+ * VaeLayerNorm, VaeLinear; VaeAttention for the heads), which an
+ * architecture fills once when it loads its weights.
  */
 
 typedef enum
@@ -131,17 +134,22 @@ gboolean   vae_conv2d_winograd    (VaeRun            *run,
                                    VaeTensor         *out,
                                    GError           **error);
 
-/* GroupNorm over (channels/groups) x H x W, affine, then act; in place is
- * allowed (out == in). */
-gboolean   vae_op_group_norm      (VaeRun            *run,
-                                   const VaeTensor   *in,
-                                   gint               groups,
-                                   const gfloat      *gamma,
-                                   const gfloat      *beta,
-                                   gfloat             eps,
-                                   VaeActivation      act,
-                                   VaeTensor         *out,
-                                   GError           **error);
+/* GroupNorm over (channels/groups) x H x W, affine with gamma and beta
+ * [channels] (NULL: 1 and 0), then act; in place is allowed (out == in). */
+typedef struct
+{
+  gint          groups;
+  gfloat        eps;
+  const gfloat *gamma;
+  const gfloat *beta;
+} VaeGroupNorm;
+
+gboolean   vae_op_group_norm      (VaeRun             *run,
+                                   const VaeGroupNorm *norm,
+                                   const VaeTensor    *in,
+                                   VaeActivation       act,
+                                   VaeTensor          *out,
+                                   GError            **error);
 /* Whole-image GroupNorm statistics for tiled runs.  GroupNorm couples
  * every pixel of a map; tiles that normalised with their own statistics
  * would each get a different tone.  A tiled run therefore makes two passes
@@ -226,13 +234,10 @@ vae_shifted_sums (const gfloat *x,
     }
 }
 
-void       vae_group_norm_reference (const VaeTensor *in,
-                                     gint             groups,
-                                     const gfloat    *gamma,
-                                     const gfloat    *beta,
-                                     gfloat           eps,
-                                     VaeActivation    act,
-                                     VaeTensor       *out);
+void       vae_group_norm_reference (const VaeGroupNorm *norm,
+                                     const VaeTensor    *in,
+                                     VaeActivation       act,
+                                     VaeTensor          *out);
 
 /* activation.c: an activation in place; SiLU vectorised
  * (vae_op_activate's SiLU calls expf per element), the reference kernel
@@ -263,60 +268,56 @@ VaeTensor *vae_op_upsample_nearest (VaeRun           *run,
  * out = softmax (q k^T * scale) v for each head.  Streams over blocks of
  * keys with an online softmax: memory is O(threads x block^2 + tokens x
  * head_dim), never [tokens x tokens].  out must not alias q, k or v. */
-gboolean   vae_op_attention       (VaeRun            *run,
-                                   const gfloat      *q,
-                                   const gfloat      *k,
-                                   const gfloat      *v,
-                                   gsize              n_tokens,
-                                   gint               n_heads,
-                                   gint               head_dim,
-                                   gfloat             scale,
-                                   gfloat            *out,
-                                   GError           **error);
+typedef struct
+{
+  gint          n_heads;
+  gint          head_dim;
+  gfloat        scale;
+} VaeAttention;
+
+gboolean   vae_op_attention       (VaeRun             *run,
+                                   const VaeAttention *attn,
+                                   const gfloat       *q,
+                                   const gfloat       *k,
+                                   const gfloat       *v,
+                                   gsize               n_tokens,
+                                   gfloat             *out,
+                                   GError            **error);
 /* The same over keys and values that come a block at a time (made on the
  * fly, so that they need not all exist at once): n_q queries against n_kv
- * keys, folded into a running state the caller keeps from call to call,
- * per head and query a max and a sum ([n_heads, n_q] each) and the
- * unnormalised output acc ([n_q, n_heads * head_dim], token-major).
+ * keys, folded into a running state the caller keeps from call to call.
  * vae_attention_state_init sets it up; after the last block
  * vae_attention_state_finish turns acc into the attention's output. */
-void       vae_attention_state_init   (gsize          n_q,
-                                       gint           n_heads,
-                                       gint           head_dim,
-                                       gfloat        *max,
-                                       gfloat        *sum,
-                                       gfloat        *acc);
-gboolean   vae_op_attention_partial   (VaeRun        *run,
-                                       const gfloat  *q,
-                                       gsize          n_q,
-                                       const gfloat  *k,
-                                       const gfloat  *v,
-                                       gsize          n_kv,
-                                       gint           n_heads,
-                                       gint           head_dim,
-                                       gfloat         scale,
-                                       gfloat        *max,
-                                       gfloat        *sum,
-                                       gfloat        *acc,
-                                       GError       **error);
-void       vae_attention_state_finish (gsize          n_q,
-                                       gint           n_heads,
-                                       gint           head_dim,
-                                       const gfloat  *sum,
-                                       gfloat        *acc);
+typedef struct
+{
+  gsize         n_q;
+  gfloat       *max;        /* per head and query: [n_heads, n_q] */
+  gfloat       *sum;        /* [n_heads, n_q] */
+  gfloat       *acc;        /* unnormalised output, [n_q, n_heads * head_dim] */
+} VaeAttentionState;
+
+void       vae_attention_state_init   (const VaeAttention *attn,
+                                       VaeAttentionState  *state);
+gboolean   vae_op_attention_partial   (VaeRun             *run,
+                                       const VaeAttention *attn,
+                                       const gfloat       *q,
+                                       const gfloat       *k,
+                                       const gfloat       *v,
+                                       gsize               n_kv,
+                                       VaeAttentionState  *state,
+                                       GError            **error);
+void       vae_attention_state_finish (const VaeAttention *attn,
+                                       VaeAttentionState  *state);
 /* Materialises each head's score matrix in double: small sizes only. */
-gboolean   vae_attention_reference (const gfloat     *q,
-                                    const gfloat     *k,
-                                    const gfloat     *v,
-                                    gsize             n_tokens,
-                                    gint              n_heads,
-                                    gint              head_dim,
-                                    gfloat            scale,
-                                    gfloat           *out,
-                                    GError          **error);
-gdouble    vae_attention_flops    (gsize              n_tokens,
-                                   gint               n_heads,
-                                   gint               head_dim);
+gboolean   vae_attention_reference (const VaeAttention *attn,
+                                    const gfloat       *q,
+                                    const gfloat       *k,
+                                    const gfloat       *v,
+                                    gsize               n_tokens,
+                                    gfloat             *out,
+                                    GError            **error);
+gdouble    vae_attention_flops    (const VaeAttention *attn,
+                                   gsize               n_tokens);
 
 /* --- transformer ops -------------------------------------------------
  * Token-major matrices [n_tokens, dim] are row-major: a token's dim
@@ -324,50 +325,53 @@ gdouble    vae_attention_flops    (gsize              n_tokens,
 
 /* LayerNorm of each token over its dim features, biased variance, affine
  * (gamma, beta [dim]); out may be in. */
-gboolean   vae_op_layer_norm      (VaeRun            *run,
-                                   const gfloat      *in,
-                                   gsize              n_tokens,
-                                   gsize              dim,
-                                   const gfloat      *gamma,
-                                   const gfloat      *beta,
-                                   gfloat             eps,
-                                   gfloat            *out,
-                                   GError           **error);
-void       vae_layer_norm_reference (const gfloat    *in,
-                                     gsize            n_tokens,
-                                     gsize            dim,
-                                     const gfloat    *gamma,
-                                     const gfloat    *beta,
-                                     gfloat           eps,
-                                     gfloat          *out);
+typedef struct
+{
+  gsize         dim;
+  gfloat        eps;
+  const gfloat *gamma;
+  const gfloat *beta;
+} VaeLayerNorm;
+
+gboolean   vae_op_layer_norm      (VaeRun             *run,
+                                   const VaeLayerNorm *norm,
+                                   const gfloat       *in,
+                                   gsize               n_tokens,
+                                   gfloat             *out,
+                                   GError            **error);
+void       vae_layer_norm_reference (const VaeLayerNorm *norm,
+                                     const gfloat       *in,
+                                     gsize               n_tokens,
+                                     gfloat             *out);
 
 /* out [n, d_out] = act (in [n, d_in] weight^T + bias + residual), weight
  * [d_out, d_in] as nn.Linear stores it; bias and residual [n, d_out] are
  * optional and residual may be out itself (not in).  Advances the run's
  * progress by its FLOPs. */
-gboolean   vae_op_linear          (VaeRun            *run,
-                                   const gfloat      *in,
-                                   gsize              n_tokens,
-                                   gint               d_in,
-                                   gint               d_out,
-                                   const gfloat      *weight,
-                                   const gfloat      *bias,
-                                   const gfloat      *residual,
-                                   VaeActivation      act,
-                                   gfloat            *out,
-                                   GError           **error);
-void       vae_linear_reference   (const gfloat      *in,
-                                   gsize              n_tokens,
-                                   gint               d_in,
-                                   gint               d_out,
-                                   const gfloat      *weight,
-                                   const gfloat      *bias,
-                                   const gfloat      *residual,
-                                   VaeActivation      act,
-                                   gfloat            *out);
-gdouble    vae_linear_flops       (gsize              n_tokens,
-                                   gint               d_in,
-                                   gint               d_out);
+typedef struct
+{
+  gint          d_in;
+  gint          d_out;
+  const gfloat *weight;
+  const gfloat *bias;
+} VaeLinear;
+
+gboolean   vae_op_linear          (VaeRun             *run,
+                                   const VaeLinear    *linear,
+                                   const gfloat       *in,
+                                   gsize               n_tokens,
+                                   const gfloat       *residual,
+                                   VaeActivation       act,
+                                   gfloat             *out,
+                                   GError            **error);
+void       vae_linear_reference   (const VaeLinear    *linear,
+                                   const gfloat       *in,
+                                   gsize               n_tokens,
+                                   const gfloat       *residual,
+                                   VaeActivation       act,
+                                   gfloat             *out);
+gdouble    vae_linear_flops       (const VaeLinear    *linear,
+                                   gsize               n_tokens);
 
 /* Axial 2-D RoPE in place on x [height * width, n_heads * head_dim]
  * (tokens row-major over the grid): pair p of a head turns by
