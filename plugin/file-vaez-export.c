@@ -39,41 +39,9 @@ enum
   RATE_BPP
 };
 
-static GimpValueArray * vaez_export_run    (GimpProcedure        *procedure,
-                                            GimpRunMode           run_mode,
-                                            GimpImage            *image,
-                                            GFile                *file,
-                                            GimpExportOptions    *options,
-                                            GimpMetadata         *metadata,
-                                            GimpProcedureConfig  *config,
-                                            gpointer              run_data);
-static gboolean         vaez_export_dialog (GimpProcedure        *procedure,
-                                            GimpProcedureConfig  *config,
-                                            GimpImage            *image,
-                                            const VaeTensor      *rgb);
-
-GimpProcedure *
-vae_vaez_export_procedure_new (GimpPlugIn  *plug_in,
-                               const gchar *name)
+static void
+vaez_export_arguments (GimpProcedure *procedure)
 {
-  GimpProcedure *procedure;
-
-  procedure = vae_file_export_procedure_new (plug_in, name,
-                                             &vae_vaez_format,
-                                             vaez_export_run,
-                                             _("Export the image as a .vaez "
-                                               "compressed image"),
-                                             _("Compresses the image (visible "
-                                               "layers merged and flattened) "
-                                               "with an autoencoder: the "
-                                               "registered codec model, or "
-                                               "the default model with "
-                                               "libvae's generic coder when "
-                                               "no codec model is installed, "
-                                               "or the model named.  Aims at "
-                                               "a quality or at a number of "
-                                               "bits per pixel.  The image is "
-                                               "not changed."));
   gimp_procedure_add_choice_argument (procedure, "rate",
                                       _("_Aim at"),
                                       _("Choose the quality, or the file "
@@ -108,8 +76,6 @@ vae_vaez_export_procedure_new (GimpPlugIn  *plug_in,
                                         "path"),
                                       "",
                                       G_PARAM_READWRITE);
-
-  return procedure;
 }
 
 /* The model for @requested ("" for the codec model).  @fallback tells
@@ -179,73 +145,51 @@ compress (VaeModel                  *model,
   return vae_compress_latent (latent, settings, error);
 }
 
-static GimpValueArray *
-vaez_export_run (GimpProcedure        *procedure,
-                 GimpRunMode           run_mode,
-                 GimpImage            *image,
-                 GFile                *file,
-                 GimpExportOptions    *options,
-                 GimpMetadata         *metadata,
-                 GimpProcedureConfig  *config,
-                 gpointer              run_data)
+/* The fallback is said in the dialog; a script's log says it here. */
+static VaeModel *
+vaez_export_model (const VaeFileExportRun  *run,
+                   GError                 **error)
 {
-  g_autoptr (VaeModel)  model = NULL;
-  g_autoptr (VaeTensor) rgb = NULL;
-  g_autoptr (GBytes)    bytes = NULL;
-  g_autofree gchar     *path = NULL;
-  g_autofree gchar     *requested = NULL;
-  VaeCompressSettings   settings;
-  VaePluginProgress     progress;
-  GError               *error = NULL;
-  GError               *local_error = NULL;
-  gboolean              fallback;
+  g_autofree gchar *requested = NULL;
+  VaeModel         *model;
+  gboolean          fallback;
 
-  gegl_init (NULL, NULL);
-
-  path = vae_file_local_path (file, &error);
-  if (path == NULL)
-    return vae_plugin_return_error (procedure, error);
-
-  /* Read before the dialog, whose estimate compresses the same pixels. */
-  rgb = vae_file_export_pixels (image, options, &error);
-  if (rgb == NULL)
-    return vae_plugin_return_error (procedure, error);
-
-  if (vae_plugin_interactive (run_mode) &&
-      ! vaez_export_dialog (procedure, config, image, rgb))
-    return vae_plugin_return_cancel (procedure);
-
-  g_object_get (config, "model", &requested, NULL);
-  model = export_model (requested, &fallback, &error);
-  if (model == NULL || ! vae_plugin_check_encoder (model, &error))
-    return vae_plugin_return_error (procedure, error);
-  if (fallback && run_mode != GIMP_RUN_INTERACTIVE)
+  g_object_get (run->config, "model", &requested, NULL);
+  model = export_model (requested, &fallback, error);
+  if (model != NULL && fallback && run->run_mode != GIMP_RUN_INTERACTIVE)
     g_message (_("No codec model is installed: “%s” is compressed with "
                  "%s and the generic coder, which makes larger files."),
-               gimp_file_get_utf8_name (file),
+               gimp_file_get_utf8_name (run->file),
                vae_plugin_model_label (model));
 
-  config_settings (config, &settings);
-  gimp_progress_init_printf (_("Compressing “%s” with %s"),
-                             gimp_file_get_utf8_name (file),
-                             vae_plugin_model_label (model));
-  vae_plugin_progress_span (&progress, 0.0, 0.95);
-  bytes = compress (model, rgb, &settings, NULL, vae_plugin_progress_func,
-                    &progress, &error);
+  return model;
+}
+
+static gboolean
+vaez_export_write (const VaeFileExportRun  *run,
+                   VaeModel                *model,
+                   GError                 **error)
+{
+  g_autoptr (GBytes)  bytes = NULL;
+  VaeCompressSettings settings;
+  GError             *local_error = NULL;
+
+  config_settings (run->config, &settings);
+  bytes = compress (model, run->rgb, &settings, NULL,
+                    vae_plugin_progress_func, run->progress, error);
   if (bytes == NULL)
-    return vae_plugin_return_error (procedure, error);
+    return FALSE;
 
-  if (! vae_compressed_save (bytes, path, &local_error))
+  if (! vae_compressed_save (bytes, run->path, &local_error))
     {
-      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
                    _("Could not write “%s”: %s"),
-                   gimp_file_get_utf8_name (file), local_error->message);
+                   gimp_file_get_utf8_name (run->file), local_error->message);
       g_error_free (local_error);
-      return vae_plugin_return_error (procedure, error);
+      return FALSE;
     }
-  gimp_progress_update (1.0);
 
-  return gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);
+  return TRUE;
 }
 
 
@@ -530,24 +474,22 @@ estimate_region (const VaeTensor *rgb,
   return crop;
 }
 
+/* The pixels are read before, for the estimate to compress. */
 static gboolean
-vaez_export_dialog (GimpProcedure       *procedure,
-                    GimpProcedureConfig *config,
-                    GimpImage           *image,
-                    const VaeTensor     *rgb)
+vaez_export_dialog (const VaeFileExportRun *run)
 {
   ExportDialog  state = { NULL, };
   GtkWidget    *dialog;
   GValue        value = G_VALUE_INIT;
-  gboolean      run;
+  gboolean      confirmed;
 
-  state.config = config;
-  state.width  = vae_tensor_get_dim (rgb, 2);
-  state.height = vae_tensor_get_dim (rgb, 1);
-  state.region = estimate_region (rgb, &state.whole);
+  state.config = run->config;
+  state.width  = vae_tensor_get_dim (run->rgb, 2);
+  state.height = vae_tensor_get_dim (run->rgb, 1);
+  state.region = estimate_region (run->rgb, &state.whole);
 
-  dialog = gimp_export_procedure_dialog_new (GIMP_EXPORT_PROCEDURE (procedure),
-                                             config, image);
+  dialog = gimp_export_procedure_dialog_new (GIMP_EXPORT_PROCEDURE (run->procedure),
+                                             run->config, run->image);
 
   g_value_init (&value, G_TYPE_STRING);
   g_value_set_static_string (&value, "quality");
@@ -575,16 +517,33 @@ vaez_export_dialog (GimpProcedure       *procedure,
 
   g_signal_connect (state.chooser, "notify::value",
                     G_CALLBACK (model_changed), &state);
-  g_object_bind_property (config, "model", state.chooser, "value",
+  g_object_bind_property (run->config, "model", state.chooser, "value",
                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   model_changed (G_OBJECT (state.chooser), NULL, &state);
 
-  run = vae_plugin_dialog_run_watching (dialog, config,
-                                        G_CALLBACK (settings_changed),
-                                        &state);
+  confirmed = vae_plugin_dialog_run_watching (dialog, run->config,
+                                              G_CALLBACK (settings_changed),
+                                              &state);
   vae_tensor_unref (state.region);
   g_clear_pointer (&state.model, vae_model_unref);
   g_free (state.model_name);
 
-  return run;
+  return confirmed;
 }
+
+const VaeFileExport vae_vaez_export =
+{
+  .format    = &vae_vaez_format,
+  .blurb     = N_("Export the image as a .vaez compressed image"),
+  .help      = N_("Compresses the image (visible layers merged and "
+                  "flattened) with an autoencoder: the registered codec "
+                  "model, or the default model with libvae's generic "
+                  "coder when no codec model is installed, or the model "
+                  "named.  Aims at a quality or at a number of bits per "
+                  "pixel.  The image is not changed."),
+  .progress  = N_("Compressing “%s” with %s"),
+  .arguments = vaez_export_arguments,
+  .dialog    = vaez_export_dialog,
+  .model     = vaez_export_model,
+  .write     = vaez_export_write,
+};

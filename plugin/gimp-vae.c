@@ -12,30 +12,32 @@
 #include "vae-file-common.h"
 
 /* A procedure is made by its constructor, or, for File ▸ Open's (loading
- * and thumbnails), by vae_file_open_procedure_new () for its format. */
+ * and thumbnails), by vae_file_open_procedure_new () for its format, or,
+ * for Export As, by vae_file_export_procedure_new () from its parts. */
 typedef struct
 {
   const gchar          *name;
   GimpProcedure *     (* create) (GimpPlugIn  *plug_in,
                                   const gchar *name);
   const VaeFileFormat  *format;
+  const VaeFileExport  *export;
 } ProcedureEntry;
 
 static const ProcedureEntry procedures[] =
 {
-  { VAE_PROC_ENCODE,        vae_encode_procedure_new,        NULL },
-  { VAE_PROC_DECODE,        vae_decode_procedure_new,        NULL },
-  { VAE_PROC_RECONSTRUCT,   vae_reconstruct_procedure_new,   NULL },
-  { VAE_PROC_INTERPOLATE,   vae_interpolate_procedure_new,   NULL },
-  { VAE_PROC_EDIT,          vae_edit_procedure_new,          NULL },
+  { VAE_PROC_ENCODE,        vae_encode_procedure_new,        NULL, NULL },
+  { VAE_PROC_DECODE,        vae_decode_procedure_new,        NULL, NULL },
+  { VAE_PROC_RECONSTRUCT,   vae_reconstruct_procedure_new,   NULL, NULL },
+  { VAE_PROC_INTERPOLATE,   vae_interpolate_procedure_new,   NULL, NULL },
+  { VAE_PROC_EDIT,          vae_edit_procedure_new,          NULL, NULL },
   /* A thumbnail procedure must be installed before the load procedure
    * that names it. */
-  { VAE_PROC_LATENT_THUMB,  NULL, &vae_latent_format },
-  { VAE_PROC_LATENT_LOAD,   NULL, &vae_latent_format },
-  { VAE_PROC_LATENT_EXPORT, vae_latent_export_procedure_new, NULL },
-  { VAE_PROC_VAEZ_THUMB,    NULL, &vae_vaez_format },
-  { VAE_PROC_VAEZ_LOAD,     NULL, &vae_vaez_format },
-  { VAE_PROC_VAEZ_EXPORT,   vae_vaez_export_procedure_new,   NULL },
+  { VAE_PROC_LATENT_THUMB,  NULL, &vae_latent_format, NULL },
+  { VAE_PROC_LATENT_LOAD,   NULL, &vae_latent_format, NULL },
+  { VAE_PROC_LATENT_EXPORT, NULL, NULL, &vae_latent_export },
+  { VAE_PROC_VAEZ_THUMB,    NULL, &vae_vaez_format,   NULL },
+  { VAE_PROC_VAEZ_LOAD,     NULL, &vae_vaez_format,   NULL },
+  { VAE_PROC_VAEZ_EXPORT,   NULL, NULL, &vae_vaez_export },
 };
 
 #define VAE_TYPE_PLUG_IN (vae_plug_in_get_type ())
@@ -69,11 +71,17 @@ vae_plug_in_create_procedure (GimpPlugIn  *plug_in,
   gsize i;
 
   for (i = 0; i < G_N_ELEMENTS (procedures); i++)
-    if (g_strcmp0 (name, procedures[i].name) == 0)
-      return procedures[i].format != NULL ?
-             vae_file_open_procedure_new (plug_in, name,
-                                          procedures[i].format) :
-             procedures[i].create (plug_in, name);
+    {
+      const ProcedureEntry *entry = &procedures[i];
+
+      if (g_strcmp0 (name, entry->name) != 0)
+        continue;
+      if (entry->format != NULL)
+        return vae_file_open_procedure_new (plug_in, name, entry->format);
+      if (entry->export != NULL)
+        return vae_file_export_procedure_new (plug_in, name, entry->export);
+      return entry->create (plug_in, name);
+    }
 
   return NULL;
 }

@@ -29,8 +29,8 @@ G_BEGIN_DECLS
 #define VAE_PROC_VAEZ_THUMB    "file-vaez-load-thumb"
 #define VAE_PROC_VAEZ_EXPORT   "file-vaez-export"
 
-/* One constructor per procedure file (the file procedures' are in
- * vae-file-common.h). */
+/* One constructor per procedure file (the file procedures are made from
+ * the descriptions in vae-file-common.h). */
 GimpProcedure * vae_encode_procedure_new      (GimpPlugIn   *plug_in,
                                                const gchar  *name);
 GimpProcedure * vae_decode_procedure_new      (GimpPlugIn   *plug_in,

@@ -4,7 +4,8 @@
  * What the File ▸ Open and File ▸ Export procedures share: the load and
  * thumbnail procedures of every format (vae_latent_format in
  * file-latent-load.c and vae_vaez_format in file-vaez-load.c say how they
- * differ), the start of its export procedure, and the model a file needs.
+ * differ), its export procedure (vae_latent_export and vae_vaez_export in
+ * the file-*-export.c files), and the model a file needs.
  *
  * A file names the model that made it (our .latent and .vaez files do), or
  * it does not (ComfyUI's .latent files).  A named model is looked up in
@@ -755,38 +756,84 @@ vae_file_open_procedure_new (GimpPlugIn          *plug_in,
   return procedure;
 }
 
+static GimpValueArray *
+file_export_run (GimpProcedure        *procedure,
+                 GimpRunMode           run_mode,
+                 GimpImage            *image,
+                 GFile                *file,
+                 GimpExportOptions    *options,
+                 GimpMetadata         *metadata,
+                 GimpProcedureConfig  *config,
+                 gpointer              run_data)
+{
+  const VaeFileExport  *export = run_data;
+  g_autoptr (VaeModel)  model = NULL;
+  g_autoptr (VaeTensor) rgb = NULL;
+  g_autofree gchar     *path = NULL;
+  VaePluginProgress     progress;
+  VaeFileExportRun      run;
+  GError               *error = NULL;
+
+  gegl_init (NULL, NULL);
+
+  path = vae_file_local_path (file, &error);
+  if (path == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  rgb = vae_file_export_pixels (image, options, &error);
+  if (rgb == NULL)
+    return vae_plugin_return_error (procedure, error);
+
+  run = (VaeFileExportRun) { procedure, run_mode, image, file, path, config,
+                             rgb, &progress };
+  if (vae_plugin_interactive (run_mode) && ! export->dialog (&run))
+    return vae_plugin_return_cancel (procedure);
+
+  model = export->model != NULL ? export->model (&run, &error)
+                                : vae_plugin_config_load_model (config, &error);
+  if (model == NULL || ! vae_plugin_check_encoder (model, &error))
+    return vae_plugin_return_error (procedure, error);
+
+  gimp_progress_init_printf (_(export->progress),
+                             gimp_file_get_utf8_name (file),
+                             vae_plugin_model_label (model));
+  vae_plugin_progress_span (&progress, 0.0, 0.95);
+  if (! export->write (&run, model, &error))
+    return vae_plugin_return_error (procedure, error);
+  gimp_progress_update (1.0);
+
+  return gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);
+}
+
 /**
  * vae_file_export_procedure_new:
  * @plug_in: the plug-in
  * @name: the procedure's name
- * @format: the format it writes
- * @run: its run function
- * @blurb: what it does, in one line
- * @help: what it does, in full
+ * @export: the export procedure's parts
  *
- * Returns: (transfer full): an export procedure for @format's files, of
- *   any image (flattened to RGB or gray by GIMP), still without arguments.
+ * Returns: (transfer full): an export procedure for @export's format, of
+ *   any image (flattened to RGB or gray by GIMP).
  */
 GimpProcedure *
 vae_file_export_procedure_new (GimpPlugIn          *plug_in,
                                const gchar         *name,
-                               const VaeFileFormat *format,
-                               GimpRunExportFunc    run,
-                               const gchar         *blurb,
-                               const gchar         *help)
+                               const VaeFileExport *export)
 {
   GimpProcedure *procedure;
 
   procedure = gimp_export_procedure_new (plug_in, name,
                                          GIMP_PDB_PROC_TYPE_PLUGIN, FALSE,
-                                         run, NULL, NULL);
+                                         file_export_run, (gpointer) export,
+                                         NULL);
   gimp_procedure_set_image_types (procedure, "*");
-  vae_plugin_procedure_setup (procedure, _(format->label), blurb, help);
-  file_procedure_set_format (procedure, format);
+  vae_plugin_procedure_setup (procedure, _(export->format->label),
+                              _(export->blurb), _(export->help));
+  file_procedure_set_format (procedure, export->format);
   gimp_export_procedure_set_capabilities (GIMP_EXPORT_PROCEDURE (procedure),
                                           GIMP_EXPORT_CAN_HANDLE_RGB |
                                           GIMP_EXPORT_CAN_HANDLE_GRAY,
                                           NULL, NULL, NULL);
+  export->arguments (procedure);
 
   return procedure;
 }

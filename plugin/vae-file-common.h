@@ -2,9 +2,10 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * What the File ▸ Open and File ▸ Export procedures share: one load, one
- * thumbnail and the start of one export procedure for every format, made
- * from the format's description; finding the model a file needs (with a
- * message that says where to get it), and the pixels an export writes.
+ * thumbnail and one export procedure for every format, made from the
+ * format's description and its export's parts; finding the model a file
+ * needs (with a message that says where to get it), and the pixels an
+ * export writes.
  */
 
 #pragma once
@@ -12,6 +13,7 @@
 #include <libgimp/gimp.h>
 
 #include "vae.h"
+#include "gimp-vae.h"
 
 G_BEGIN_DECLS
 
@@ -74,19 +76,72 @@ typedef struct
 extern const VaeFileFormat vae_latent_format;
 extern const VaeFileFormat vae_vaez_format;
 
+/**
+ * VaeFileExportRun:
+ * @procedure: the export procedure
+ * @run_mode: how it runs
+ * @image: the image GIMP exports
+ * @file: the file to write
+ * @path: @file's local path
+ * @config: the procedure's settings
+ * @rgb: the pixels the file gets (vae_file_export_pixels ())
+ * @progress: the span of the progress bar that encoding moves
+ *
+ * What an export procedure's parts are given.
+ */
+typedef struct
+{
+  GimpProcedure       *procedure;
+  GimpRunMode          run_mode;
+  GimpImage           *image;
+  GFile               *file;
+  const gchar         *path;
+  GimpProcedureConfig *config;
+  const VaeTensor     *rgb;
+  VaePluginProgress   *progress;
+} VaeFileExportRun;
+
+/**
+ * VaeFileExport:
+ * @format: the format it writes
+ * @blurb: N_() what it does, in one line
+ * @help: N_() what it does, in full
+ * @progress: N_() the progress bar while encoding: a file's name and a
+ *   model's for its two "%s"
+ * @arguments: adds its arguments to the procedure
+ * @dialog: shows its dialog; %FALSE when the user cancelled
+ * @model: (nullable): the model the settings ask for; %NULL for the one
+ *   the "model" argument names
+ * @write: encodes the pixels with the model into the file
+ *
+ * An export procedure: every one reads the image's pixels before its
+ * dialog (which may preview what they give), then loads an encoder and
+ * writes, and only these parts differ.
+ */
+typedef struct
+{
+  const VaeFileFormat *format;
+  const gchar         *blurb;
+  const gchar         *help;
+  const gchar         *progress;
+  void              (* arguments) (GimpProcedure           *procedure);
+  gboolean          (* dialog)    (const VaeFileExportRun  *run);
+  VaeModel *        (* model)     (const VaeFileExportRun  *run,
+                                   GError                 **error);
+  gboolean          (* write)     (const VaeFileExportRun  *run,
+                                   VaeModel                *model,
+                                   GError                 **error);
+} VaeFileExport;
+
+extern const VaeFileExport vae_latent_export;
+extern const VaeFileExport vae_vaez_export;
+
 GimpProcedure * vae_file_open_procedure_new     (GimpPlugIn          *plug_in,
                                                  const gchar         *name,
                                                  const VaeFileFormat *format);
 GimpProcedure * vae_file_export_procedure_new   (GimpPlugIn          *plug_in,
                                                  const gchar         *name,
-                                                 const VaeFileFormat *format,
-                                                 GimpRunExportFunc    run,
-                                                 const gchar         *blurb,
-                                                 const gchar         *help);
-GimpProcedure * vae_latent_export_procedure_new (GimpPlugIn          *plug_in,
-                                                 const gchar         *name);
-GimpProcedure * vae_vaez_export_procedure_new   (GimpPlugIn          *plug_in,
-                                                 const gchar         *name);
+                                                 const VaeFileExport *export);
 
 gchar     * vae_file_model_missing     (const gchar      *model_id);
 VaeModel  * vae_file_model_for_latent  (const VaeLatent  *latent,
