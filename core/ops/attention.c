@@ -222,61 +222,77 @@ scores_row (const gfloat *q,
     }
 }
 
-/* The textbook version: the whole score matrix of a head in double, its
- * row-wise softmax, then the weighted sum of v.  For tests, on small
- * sizes. */
-gboolean
-vae_attention_reference (const VaeAttention  *attn,
-                         const gfloat        *q,
-                         const gfloat        *k,
-                         const gfloat        *v,
-                         gsize                n_tokens,
-                         gfloat              *out,
-                         GError             **error)
+/* One query's @row of scores against @n_kv keys (scores_row ()), folded
+ * in double into its running max *m, sum *l and unnormalised output @a
+ * (head_dim values): the online softmax of the optimized kernel without
+ * its float rounding.  @v is the head's first column of the values, rows
+ * @ld floats apart; @row is overwritten with the weights. */
+static void
+fold_row (gdouble      *row,
+          gsize         n_kv,
+          const gfloat *v,
+          gsize         ld,
+          gsize         head_dim,
+          gdouble      *m,
+          gdouble      *l,
+          gdouble      *a)
+{
+  gdouble m_new = *m, correction, s = 0.0;
+  gsize   j, c;
+
+  for (j = 0; j < n_kv; j++)
+    m_new = MAX (m_new, row[j]);
+  correction = *m == -INFINITY ? 0.0 : exp (*m - m_new);
+  for (j = 0; j < n_kv; j++)
+    {
+      row[j] = exp (row[j] - m_new);
+      s += row[j];
+    }
+  for (c = 0; c < head_dim; c++)
+    {
+      gdouble sv = 0.0;
+
+      for (j = 0; j < n_kv; j++)
+        sv += row[j] * v[j * ld + c];
+      a[c] = a[c] * correction + sv;
+    }
+  *l = *l * correction + s;
+  *m = m_new;
+}
+
+/* The textbook version, a query at a time: its scores in double, their
+ * softmax, then the weighted sum of v.  O(tokens^2) work: for tests, on
+ * small sizes. */
+void
+vae_attention_reference (const VaeAttention *attn,
+                         const gfloat       *q,
+                         const gfloat       *k,
+                         const gfloat       *v,
+                         gsize               n_tokens,
+                         gfloat             *out)
 {
   const gsize  head_dim = attn->head_dim;
   const gsize  ld = (gsize) attn->n_heads * head_dim;
-  gdouble     *scores;
-  gsize        h, i, j, c;
-
-  if (n_tokens > G_MAXSIZE / sizeof (gdouble) / MAX (n_tokens, 1) ||
-      (scores = g_try_malloc (n_tokens * n_tokens * sizeof (gdouble))) == NULL)
-    return vae_fail (error, VAE_ERROR_NO_MEMORY,
-                     "reference attention: no memory for a %" G_GSIZE_FORMAT
-                     " x %" G_GSIZE_FORMAT " score matrix", n_tokens, n_tokens);
+  gdouble     *row = g_new (gdouble, n_tokens);
+  gdouble     *a = g_new (gdouble, head_dim);
+  gsize        h, i, c;
 
   for (h = 0; h < (gsize) attn->n_heads; h++)
-    {
-      for (i = 0; i < n_tokens; i++)
+    for (i = 0; i < n_tokens; i++)
+      {
+        gdouble m = -INFINITY, l = 0.0;
+
+        for (c = 0; c < head_dim; c++)
+          a[c] = 0.0;
         scores_row (q + i * ld + h * head_dim, k + h * head_dim, n_tokens, ld,
-                    head_dim, attn->scale, scores + i * n_tokens);
+                    head_dim, attn->scale, row);
+        fold_row (row, n_tokens, v + h * head_dim, ld, head_dim, &m, &l, a);
+        for (c = 0; c < head_dim; c++)
+          out[i * ld + h * head_dim + c] = (gfloat) (a[c] / l);
+      }
 
-      for (i = 0; i < n_tokens; i++)
-        {
-          gdouble *row = scores + i * n_tokens;
-          gdouble  max = -INFINITY, sum = 0.0;
-
-          for (j = 0; j < n_tokens; j++)
-            max = MAX (max, row[j]);
-          for (j = 0; j < n_tokens; j++)
-            {
-              row[j] = exp (row[j] - max);
-              sum += row[j];
-            }
-          for (c = 0; c < head_dim; c++)
-            {
-              gdouble acc = 0.0;
-
-              for (j = 0; j < n_tokens; j++)
-                acc += row[j] * v[j * ld + h * head_dim + c];
-              out[i * ld + h * head_dim + c] = (gfloat) (acc / sum);
-            }
-        }
-    }
-
-  g_free (scores);
-
-  return TRUE;
+  g_free (row);
+  g_free (a);
 }
 
 gdouble
@@ -375,9 +391,8 @@ vae_op_attention (VaeRun              *run,
                   gfloat              *out,
                   GError             **error)
 {
-  AttnJob  job = { .attn = attn, .q = q, .k = k, .v = v, .out = out,
-                   .n_q = n_tokens, .n_kv = n_tokens };
-  gboolean ok;
+  AttnJob job = { .attn = attn, .q = q, .k = k, .v = v, .out = out,
+                  .n_q = n_tokens, .n_kv = n_tokens };
 
   if (! check_sizes (attn, n_tokens, n_tokens, error))
     return FALSE;
@@ -385,16 +400,16 @@ vae_op_attention (VaeRun              *run,
     return vae_run_check (run, error);
 
   if (run->reference)
-    ok = vae_attention_reference (attn, q, k, v, n_tokens, out, error);
-  else
-    ok = run_job (run, &job, error);
+    vae_attention_reference (attn, q, k, v, n_tokens, out);
+  else if (! run_job (run, &job, error))
+    return FALSE;
 
-  return ok &&
-         vae_run_advance (run, vae_attention_flops (attn, n_tokens), error);
+  return vae_run_advance (run, vae_attention_flops (attn, n_tokens), error);
 }
 
 /* The reference kernels' form of one partial step: each query's scores
- * against these keys in double, folded into its running state. */
+ * against these keys folded in double into its running state, which
+ * stays in float between steps. */
 static void
 attention_partial_reference (const VaeAttention *attn,
                              const gfloat       *q,
@@ -406,38 +421,28 @@ attention_partial_reference (const VaeAttention *attn,
   const gsize  n_q = state->n_q, head_dim = attn->head_dim;
   const gsize  ld = (gsize) attn->n_heads * head_dim;
   gdouble     *row = g_new (gdouble, n_kv);
-  gsize        h, i, j, c;
+  gdouble     *a = g_new (gdouble, head_dim);
+  gsize        h, i, c;
 
   for (h = 0; h < (gsize) attn->n_heads; h++)
     for (i = 0; i < n_q; i++)
       {
-        gfloat  *m = state->max + h * n_q + i, *l = state->sum + h * n_q + i;
-        gfloat  *a = state->acc + i * ld + h * head_dim;
-        gdouble  m_new = *m, correction, s = 0.0;
+        gfloat  *acc = state->acc + i * ld + h * head_dim;
+        gdouble  m = state->max[h * n_q + i], l = state->sum[h * n_q + i];
 
+        for (c = 0; c < head_dim; c++)
+          a[c] = acc[c];
         scores_row (q + i * ld + h * head_dim, k + h * head_dim, n_kv, ld,
                     head_dim, attn->scale, row);
-        for (j = 0; j < n_kv; j++)
-          m_new = MAX (m_new, row[j]);
-        correction = *m == -INFINITY ? 0.0 : exp (*m - m_new);
-        for (j = 0; j < n_kv; j++)
-          {
-            row[j] = exp (row[j] - m_new);
-            s += row[j];
-          }
+        fold_row (row, n_kv, v + h * head_dim, ld, head_dim, &m, &l, a);
         for (c = 0; c < head_dim; c++)
-          {
-            gdouble sv = 0.0;
-
-            for (j = 0; j < n_kv; j++)
-              sv += row[j] * v[j * ld + h * head_dim + c];
-            a[c] = (gfloat) (a[c] * correction + sv);
-          }
-        *l = (gfloat) (*l * correction + s);
-        *m = (gfloat) m_new;
+          acc[c] = (gfloat) a[c];
+        state->sum[h * n_q + i] = (gfloat) l;
+        state->max[h * n_q + i] = (gfloat) m;
       }
 
   g_free (row);
+  g_free (a);
 }
 
 void

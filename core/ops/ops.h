@@ -308,14 +308,13 @@ gboolean   vae_op_attention_partial   (VaeRun             *run,
                                        GError            **error);
 void       vae_attention_state_finish (const VaeAttention *attn,
                                        VaeAttentionState  *state);
-/* Materialises each head's score matrix in double: small sizes only. */
-gboolean   vae_attention_reference (const VaeAttention *attn,
+/* In double, a query at a time: small sizes only (O(tokens^2) work). */
+void       vae_attention_reference (const VaeAttention *attn,
                                     const gfloat       *q,
                                     const gfloat       *k,
                                     const gfloat       *v,
                                     gsize               n_tokens,
-                                    gfloat             *out,
-                                    GError            **error);
+                                    gfloat             *out);
 gdouble    vae_attention_flops    (const VaeAttention *attn,
                                    gsize               n_tokens);
 
