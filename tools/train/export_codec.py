@@ -43,7 +43,7 @@ import codec  # noqa: E402
 import common  # noqa: E402
 import safetensors_io  # noqa: E402
 from seedf16 import ARCHITECTURE, SeedF16Config  # noqa: E402
-from train import Crops  # noqa: E402
+from loop import Crops  # noqa: E402
 from train_codec import CodecModel  # noqa: E402
 
 PRECISION = 16
