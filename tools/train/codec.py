@@ -27,6 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import common
+
 B1 = 8      # same-channel context buckets
 B2 = 4      # previous-channel context buckets
 LOG2 = math.log(2.0)
@@ -136,19 +138,8 @@ def _gauss(device, dtype):
 
 
 def _ssim_cs(a, b):
-    C = a.shape[1]
-    g = _gauss(a.device, a.dtype)
-    wy = g.view(1, 1, 11, 1).repeat(C, 1, 1, 1)
-    wx = g.view(1, 1, 1, 11).repeat(C, 1, 1, 1)
-
-    def blur(t):
-        return F.conv2d(F.conv2d(t, wy, groups=C), wx, groups=C)
-
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    ma, mb = blur(a), blur(b)
-    saa = blur(a * a) - ma * ma
-    sbb = blur(b * b) - mb * mb
-    sab = blur(a * b) - ma * mb
+    ma, mb, saa, sbb, sab = common.local_moments(a, b, _gauss(a.device, a.dtype))
     cs = (2 * sab + c2) / (saa + sbb + c2)
     lum = (2 * ma * mb + c1) / (ma * ma + mb * mb + c1)
     return (lum * cs).mean(dim=(1, 2, 3)), cs.mean(dim=(1, 2, 3))

@@ -72,8 +72,10 @@ def gaussian_window(size=11, sigma=1.5, dtype=torch.float64):
     return g / g.sum()
 
 
-def _ssim_map(a, b, data_range, win):
-    """a, b: [B, C, H, W]; separable Gaussian, 'valid' region (no padding)."""
+def local_moments(a, b, win):
+    """Local means, variances and covariance (mu_a, mu_b, s_aa, s_bb, s_ab)
+    of a, b [B, C, H, W] under the separable Gaussian @win (1-D), on the
+    'valid' region (no padding): the terms of SSIM."""
     C = a.shape[1]
     k = win.shape[0]
     wy = win.view(1, 1, k, 1).repeat(C, 1, 1, 1).to(a)
@@ -82,12 +84,15 @@ def _ssim_map(a, b, data_range, win):
     def blur(t):
         return F.conv2d(F.conv2d(t, wy, groups=C), wx, groups=C)
 
+    mu_a, mu_b = blur(a), blur(b)
+    return mu_a, mu_b, blur(a * a) - mu_a * mu_a, blur(b * b) - mu_b * mu_b, blur(a * b) - mu_a * mu_b
+
+
+def _ssim_map(a, b, data_range, win):
+    """a, b: [B, C, H, W]; separable Gaussian, 'valid' region (no padding)."""
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    mu_a, mu_b = blur(a), blur(b)
-    saa = blur(a * a) - mu_a * mu_a
-    sbb = blur(b * b) - mu_b * mu_b
-    sab = blur(a * b) - mu_a * mu_b
+    mu_a, mu_b, saa, sbb, sab = local_moments(a, b, win)
     return ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
 
 
