@@ -352,6 +352,20 @@ vae_plugin_latent_get (GimpItem  *item,
   return latent;
 }
 
+/* libvae reads and writes latents by path. */
+static gchar *
+latent_file_path (GFile   *file,
+                  GError **error)
+{
+  gchar *path = g_file_get_path (file);
+
+  if (path == NULL)
+    g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                 _("Latent files must be local files."));
+
+  return path;
+}
+
 /**
  * vae_plugin_latent_load_file:
  * @file: a .latent file
@@ -363,26 +377,18 @@ VaeLatent *
 vae_plugin_latent_load_file (GFile   *file,
                              GError **error)
 {
-  GError    *local_error = NULL;
-  VaeLatent *latent;
-  gchar     *path = g_file_get_path (file);
+  g_autofree gchar *path = latent_file_path (file, error);
+  GError           *local_error = NULL;
+  VaeLatent        *latent;
 
   if (path == NULL)
-    {
-      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
-                   _("Latent files must be local files."));
-      return NULL;
-    }
+    return NULL;
 
   latent = vae_latent_load (path, &local_error);
   if (latent == NULL)
-    {
-      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
-                   _("Could not read the latent file “%s”: %s"),
-                   gimp_file_get_utf8_name (file), local_error->message);
-      g_error_free (local_error);
-    }
-  g_free (path);
+    g_propagate_prefixed_error (error, local_error,
+                                _("Could not read the latent file “%s”: "),
+                                gimp_file_get_utf8_name (file));
 
   return latent;
 }
@@ -392,28 +398,19 @@ vae_plugin_latent_save_file (const VaeLatent  *latent,
                              GFile            *file,
                              GError          **error)
 {
-  GError   *local_error = NULL;
-  gchar    *path = g_file_get_path (file);
-  gboolean  saved;
+  g_autofree gchar *path = latent_file_path (file, error);
+  GError           *local_error = NULL;
 
   if (path == NULL)
-    {
-      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
-                   _("Latent files must be local files."));
-      return FALSE;
-    }
+    return FALSE;
 
-  saved = vae_latent_save (latent, path, &local_error);
-  if (! saved)
-    {
-      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
-                   _("Could not write the latent file “%s”: %s"),
-                   gimp_file_get_utf8_name (file), local_error->message);
-      g_error_free (local_error);
-    }
-  g_free (path);
+  if (vae_latent_save (latent, path, &local_error))
+    return TRUE;
 
-  return saved;
+  g_propagate_prefixed_error (error, local_error,
+                              _("Could not write the latent file “%s”: "),
+                              gimp_file_get_utf8_name (file));
+  return FALSE;
 }
 
 /**
