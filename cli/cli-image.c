@@ -540,9 +540,6 @@ cli_image_check_output (const gchar  *path,
   return FALSE;
 }
 
-/* Interleaves, quantizes and wraps the tensors in a GeglBuffer whose babl
- * format makes the savers write that depth.
- */
 /* The image as interleaved R'G'B'(A) u8 or u16 rows, rounded by libvae's
  * one rule. */
 static gpointer

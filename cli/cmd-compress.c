@@ -88,6 +88,19 @@ open_model_of (CliContext   *ctx,
   return NULL;
 }
 
+/* --bpp (0 when not given) and --quality (below 0 when not given) as
+ * libvae's settings. */
+static void
+settings_init (VaeCompressSettings *settings,
+               gdouble              bpp,
+               gdouble              quality)
+{
+  vae_compress_settings_init (settings);
+  if (quality >= 0.0)
+    settings->quality = quality;
+  settings->target_bpp = bpp;
+}
+
 /**
  * cli_run_compress:
  * @ctx: the command's context
@@ -114,10 +127,7 @@ cli_run_compress (CliContext       *ctx,
   VaeCompressSettings   settings;
   GBytes               *file;
 
-  vae_compress_settings_init (&settings);
-  if (quality >= 0.0)
-    settings.quality = quality;
-  settings.target_bpp = bpp;
+  settings_init (&settings, bpp, quality);
 
   if (vae_model_can_compress (model))
     {
@@ -217,10 +227,7 @@ cli_compress (CliContext  *ctx,
       if (model_spec != NULL)
         cli_note (ctx, "note: latents are coded by the generic coder; MODEL "
                   "'%s' is not used", model_spec);
-      vae_compress_settings_init (&settings);
-      if (quality >= 0.0)
-        settings.quality = quality;
-      settings.target_bpp = bpp;
+      settings_init (&settings, bpp, quality);
       file = vae_compress_latent (latent, &settings, error);
     }
   else
