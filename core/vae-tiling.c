@@ -96,31 +96,54 @@ vae_tiles_weight (const GArray *spans,
 }
 
 void
-vae_tiles_blend (VaeTensor       *out,
-                 const VaeTensor *tile,
-                 gsize            ox,
-                 gsize            oy,
-                 gsize            x0,
-                 gsize            y0,
-                 gsize            w,
-                 gsize            h,
-                 const GArray    *spans_x,
-                 guint            ix,
-                 const GArray    *spans_y,
-                 guint            iy,
-                 gsize            overlap,
-                 gsize            scale)
+vae_tile_grid_clear (VaeTileGrid *grid)
 {
-  const gsize channels = VAE_T_C (out);
-  gfloat     *wx = g_new (gfloat, w);
-  gsize       c, x, y;
+  g_clear_pointer (&grid->xs, g_array_unref);
+  g_clear_pointer (&grid->ys, g_array_unref);
+}
+
+void
+vae_tile_grid_extent (const VaeTileGrid *grid,
+                      guint              ix,
+                      guint              iy,
+                      gsize             *x0,
+                      gsize             *y0,
+                      gsize             *x1,
+                      gsize             *y1)
+{
+  vae_span_extend (&g_array_index (grid->xs, VaeSpan, ix), grid->margin,
+                   grid->w, x0, x1);
+  vae_span_extend (&g_array_index (grid->ys, VaeSpan, iy), grid->margin,
+                   grid->h, y0, y1);
+}
+
+void
+vae_tiles_blend (VaeTensor         *out,
+                 const VaeTensor   *tile,
+                 const VaeTileGrid *grid,
+                 guint              ix,
+                 guint              iy,
+                 gsize              scale)
+{
+  const VaeSpan *sx = &g_array_index (grid->xs, VaeSpan, ix);
+  const VaeSpan *sy = &g_array_index (grid->ys, VaeSpan, iy);
+  const gsize    channels = VAE_T_C (out);
+  const gsize    x0 = sx->start * scale, y0 = sy->start * scale;
+  const gsize    w = sx->len * scale, h = sy->len * scale;
+  gfloat        *wx = g_new (gfloat, w);
+  gsize          lo_x, lo_y, hi_x, hi_y, ox, oy, c, x, y;
+
+  /* The spans start inside the tile past its margin. */
+  vae_tile_grid_extent (grid, ix, iy, &lo_x, &lo_y, &hi_x, &hi_y);
+  ox = (sx->start - lo_x) * scale;
+  oy = (sy->start - lo_y) * scale;
 
   for (x = 0; x < w; x++)
-    wx[x] = vae_tiles_weight (spans_x, ix, overlap, scale, x0 + x);
+    wx[x] = vae_tiles_weight (grid->xs, ix, grid->overlap, scale, x0 + x);
 
   for (y = 0; y < h; y++)
     {
-      const gfloat wy = vae_tiles_weight (spans_y, iy, overlap, scale, y0 + y);
+      const gfloat wy = vae_tiles_weight (grid->ys, iy, grid->overlap, scale, y0 + y);
 
       for (c = 0; c < channels; c++)
         {

@@ -51,23 +51,39 @@ gfloat    vae_tiles_weight  (const GArray    *spans,
                              gsize            scale,
                              gsize            x);
 
-/* out[:, y0 + y, x0 + x] += wx (x0 + x) * wy (y0 + y) * tile[:, oy + y,
- * ox + x] over the tile's kept region [x0, x0 + w) x [y0, y0 + h) of out.
- * (ox, oy) is where that region starts inside @tile (its margin). */
-void      vae_tiles_blend   (VaeTensor       *out,
-                             const VaeTensor *tile,
-                             gsize            ox,
-                             gsize            oy,
-                             gsize            x0,
-                             gsize            y0,
-                             gsize            w,
-                             gsize            h,
-                             const GArray    *spans_x,
-                             guint            ix,
-                             const GArray    *spans_y,
-                             guint            iy,
-                             gsize            overlap,
-                             gsize            scale);
+/* The tiles of a tiled run over a w x h grid (latent pixels): the spans
+ * along each axis, split for tiles of @tile a side, the margin each tile
+ * is computed with and the overlap the tiles are blended over. */
+typedef struct
+{
+  GArray *xs, *ys;
+  gsize   w, h;
+  gsize   tile, margin, overlap;
+} VaeTileGrid;
+
+void      vae_tile_grid_clear  (VaeTileGrid       *grid);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VaeTileGrid, vae_tile_grid_clear)
+
+/* [*x0, *x1) x [*y0, *y1): what tile (ix, iy) of @grid is computed on,
+ * its spans widened by the margin (vae_span_extend ()). */
+void      vae_tile_grid_extent (const VaeTileGrid *grid,
+                                guint              ix,
+                                guint              iy,
+                                gsize             *x0,
+                                gsize             *y0,
+                                gsize             *x1,
+                                gsize             *y1);
+
+/* Adds tile (ix, iy) of @grid, weighted, to @out over its spans: @tile is
+ * what was computed on the tile's extent, @scale pixels of @tile and
+ * @out a grid cell. */
+void      vae_tiles_blend   (VaeTensor         *out,
+                             const VaeTensor   *tile,
+                             const VaeTileGrid *grid,
+                             guint              ix,
+                             guint              iy,
+                             gsize              scale);
 
 /* Fills @out ([C, h, w]) with the region at (x, y) of @image padded at
  * the right and bottom as vae_image_pad() pads it with @mode, to any

@@ -110,6 +110,66 @@ test_split (void)
     }
 }
 
+typedef struct
+{
+  gsize w, h, tile, margin, overlap, scale;
+} BlendCase;
+
+static const BlendCase blend_cases[] = {
+  { 40, 28, 12, 3, 4, 1 },
+  { 40, 28, 12, 3, 4, 8 },   /* a decoder's: 8 image pixels a cell */
+  { 9, 30, 8, 5, 2, 2 },     /* one column of tiles */
+  { 16, 16, 16, 2, 4, 1 },   /* one tile */
+  { 33, 17, 6, 0, 3, 1 },    /* no margin */
+};
+
+/* Every tile of a grid, cut from a map over its extent and blended back,
+ * gives that map again: extents, offsets and weights agree. */
+static void
+test_blend (void)
+{
+  guint c;
+
+  for (c = 0; c < G_N_ELEMENTS (blend_cases); c++)
+    {
+      const BlendCase      *bc = &blend_cases[c];
+      const gsize           s = bc->scale;
+      g_auto (VaeTileGrid)  grid = { 0 };
+      g_autoptr (VaeTensor) map = vae_tensor_new_3d (2, bc->h * s, bc->w * s, NULL);
+      g_autoptr (VaeTensor) out = vae_tensor_new_3d (2, bc->h * s, bc->w * s, NULL);
+      guint                 ix, iy;
+      gsize                 i;
+
+      grid.w = bc->w;
+      grid.h = bc->h;
+      grid.tile = bc->tile;
+      grid.margin = bc->margin;
+      grid.overlap = bc->overlap;
+      grid.xs = vae_tiles_split (bc->w, bc->tile, bc->overlap, 1);
+      grid.ys = vae_tiles_split (bc->h, bc->tile, bc->overlap, 1);
+      for (i = 0; i < map->n_elements; i++)
+        map->data[i] = (gfloat) sin (0.37 * i) + 2.0f;
+
+      for (iy = 0; iy < grid.ys->len; iy++)
+        for (ix = 0; ix < grid.xs->len; ix++)
+          {
+            g_autoptr (VaeTensor) tile = NULL;
+            gsize                 x0, y0, x1, y1;
+
+            vae_tile_grid_extent (&grid, ix, iy, &x0, &y0, &x1, &y1);
+            g_assert_cmpuint (x1 - x0, <=, g_array_index (grid.xs, VaeSpan, ix).len +
+                                           2 * bc->margin);
+            tile = vae_tiles_crop (map, VAE_PAD_EDGE, x0 * s, y0 * s,
+                                   (x1 - x0) * s, (y1 - y0) * s, NULL);
+            g_assert_nonnull (tile);
+            vae_tiles_blend (out, tile, &grid, ix, iy, s);
+          }
+
+      for (i = 0; i < map->n_elements; i++)
+        g_assert_cmpfloat_with_epsilon (out->data[i], map->data[i], 1e-5);
+    }
+}
+
 static gdouble
 max_abs_diff (const VaeTensor *a,
               const VaeTensor *b)
@@ -981,6 +1041,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/tiling/split", test_split);
+  g_test_add_func ("/tiling/blend", test_blend);
   for (i = 0; i < G_N_ELEMENTS (variants); i++)
     {
       g_autofree gchar *path = g_strdup_printf ("/tiling/taesd-small/%s", variants[i]);

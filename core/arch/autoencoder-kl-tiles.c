@@ -275,20 +275,12 @@ tiler_channels (const Tiler *tiler,
   return (gsize) level->resnets[level->n_resnets - 1].conv1.c_out;
 }
 
-typedef struct
-{
-  GArray *xs, *ys;          /* spans over the latent grid */
-  gsize   w, h;             /* latent pixels */
-  gsize   tile, margin, overlap;
-} Grid;
-
 /* One tile: what is computed (its span and margin, clipped to the grid)
  * and its own region, which the tiles partition, for the statistics. */
 typedef struct
 {
-  const VaeSpan *sx, *sy;
-  gsize          x0, y0, x1, y1;
-  gsize          own_x0, own_y0, own_x1, own_y1;
+  gsize x0, y0, x1, y1;
+  gsize own_x0, own_y0, own_x1, own_y1;
 } Tile;
 
 /* A span length no longer than @tile that splits @size into as few spans
@@ -309,11 +301,11 @@ balanced (gsize size,
 }
 
 static void
-grid_init (Grid  *grid,
-           gsize  w,
-           gsize  h,
-           gsize  tile,
-           gsize  margin)
+grid_init (VaeTileGrid *grid,
+           gsize        w,
+           gsize        h,
+           gsize        tile,
+           gsize        margin)
 {
   grid->w = w;
   grid->h = h;
@@ -326,52 +318,37 @@ grid_init (Grid  *grid,
   grid->ys = vae_tiles_split (h, balanced (h, tile, grid->overlap), grid->overlap, 1);
 }
 
+/* [*a, *b): what span i of @spans owns along an axis of @size. */
 static void
-grid_clear (Grid *grid)
+span_own (const GArray *spans,
+          guint         i,
+          gsize         size,
+          gsize         overlap,
+          gsize        *a,
+          gsize        *b)
 {
-  g_clear_pointer (&grid->xs, g_array_unref);
-  g_clear_pointer (&grid->ys, g_array_unref);
-}
-
-static void
-span_bounds (const GArray *spans,
-             guint         i,
-             gsize         size,
-             gsize         margin,
-             gsize         overlap,
-             gsize        *a,
-             gsize        *b,
-             gsize        *own_a,
-             gsize        *own_b)
-{
-  const VaeSpan *s = &g_array_index (spans, VaeSpan, i);
-
-  vae_span_extend (s, margin, size, a, b);
   /* Neighbours overlap by exactly @overlap; its middle divides them. */
-  *own_a = i == 0 ? 0 : s->start + overlap / 2;
-  *own_b = i + 1 == spans->len
-           ? size : g_array_index (spans, VaeSpan, i + 1).start + overlap / 2;
+  *a = i == 0 ? 0 : g_array_index (spans, VaeSpan, i).start + overlap / 2;
+  *b = i + 1 == spans->len
+       ? size : g_array_index (spans, VaeSpan, i + 1).start + overlap / 2;
 }
 
 static void
-grid_tile (const Grid *grid,
-           guint       ix,
-           guint       iy,
-           Tile       *t)
+grid_tile (const VaeTileGrid *grid,
+           guint              ix,
+           guint              iy,
+           Tile              *t)
 {
-  t->sx = &g_array_index (grid->xs, VaeSpan, ix);
-  t->sy = &g_array_index (grid->ys, VaeSpan, iy);
-  span_bounds (grid->xs, ix, grid->w, grid->margin, grid->overlap,
-               &t->x0, &t->x1, &t->own_x0, &t->own_x1);
-  span_bounds (grid->ys, iy, grid->h, grid->margin, grid->overlap,
-               &t->y0, &t->y1, &t->own_y0, &t->own_y1);
+  vae_tile_grid_extent (grid, ix, iy, &t->x0, &t->y0, &t->x1, &t->y1);
+  span_own (grid->xs, ix, grid->w, grid->overlap, &t->own_x0, &t->own_x1);
+  span_own (grid->ys, iy, grid->h, grid->overlap, &t->own_y0, &t->own_y1);
 }
 
 /* Work of the tiled part up to @stop over every tile of @grid. */
 static gdouble
-grid_flops (const Tiler *tiler,
-            const Grid  *grid,
-            gint         stop)
+grid_flops (const Tiler       *tiler,
+            const VaeTileGrid *grid,
+            gint               stop)
 {
   gdouble flops = 0.0;
   guint   ix, iy;
@@ -411,7 +388,7 @@ pass_tile (const Tiler *tiler,
 
 static void
 pass_grid (const Tiler *tiler,
-           Grid        *grid,
+           VaeTileGrid *grid,
            gsize        w,
            gsize        h,
            gint         stop)
@@ -570,7 +547,7 @@ crop_source (Tiler   *tiler,
  * into tiler->out. */
 static gboolean
 tiles_pass (Tiler             *tiler,
-            const Grid        *grid,
+            const VaeTileGrid *grid,
             VaeNormStatsMode   mode,
             gint               stop,
             VaeRun            *run,
@@ -603,10 +580,7 @@ tiles_pass (Tiler             *tiler,
 
         ok = tile_forward (tiler, run, &x, stop, error);
         if (ok && stop < 0)
-          vae_tiles_blend (tiler->out, x, (t.sx->start - t.x0) * os,
-                           (t.sy->start - t.y0) * os, t.sx->start * os,
-                           t.sy->start * os, t.sx->len * os, t.sy->len * os,
-                           grid->xs, ix, grid->ys, iy, grid->overlap, os);
+          vae_tiles_blend (tiler->out, x, grid, ix, iy, os);
         vae_scratch_put (&tiler->scratch, x);
         if (! ok)
           return FALSE;
@@ -685,12 +659,12 @@ low_res_pass (Tiler            *tiler,
 
 /* The passes that make the statistics, and their work. */
 static gboolean
-stats_passes (Tiler            *tiler,
-              const Grid       *grid,
-              const VaeTensor  *input,
-              VaeKlStats        plan,
-              VaeRun           *run,
-              GError          **error)
+stats_passes (Tiler             *tiler,
+              const VaeTileGrid *grid,
+              const VaeTensor   *input,
+              VaeKlStats         plan,
+              VaeRun            *run,
+              GError           **error)
 {
   gint g;
 
@@ -699,12 +673,12 @@ stats_passes (Tiler            *tiler,
     case VAE_KL_STATS_EXACT:
       for (g = 0; g < tiler->n_norms; g++)
         {
-          Grid     pass;
-          gboolean ok;
+          VaeTileGrid pass;
+          gboolean    ok;
 
           pass_grid (tiler, &pass, grid->w, grid->h, g);
           ok = tiles_pass (tiler, &pass, VAE_NORM_STATS_APPLY, g, run, error);
-          grid_clear (&pass);
+          vae_tile_grid_clear (&pass);
           if (! ok)
             return FALSE;
         }
@@ -720,9 +694,9 @@ stats_passes (Tiler            *tiler,
 }
 
 static gdouble
-stats_flops (const Tiler *tiler,
-             const Grid  *grid,
-             VaeKlStats   plan)
+stats_flops (const Tiler       *tiler,
+             const VaeTileGrid *grid,
+             VaeKlStats         plan)
 {
   const Half *half = tiler->half;
   gdouble     flops = 0.0;
@@ -734,11 +708,11 @@ stats_flops (const Tiler *tiler,
     case VAE_KL_STATS_EXACT:
       for (g = 0; g < tiler->n_norms; g++)
         {
-          Grid pass;
+          VaeTileGrid pass;
 
           pass_grid (tiler, &pass, grid->w, grid->h, g);
           flops += grid_flops (tiler, &pass, g);
-          grid_clear (&pass);
+          vae_tile_grid_clear (&pass);
         }
       return flops;
     case VAE_KL_STATS_TILES:
@@ -788,8 +762,8 @@ tiler_fixed (const Tiler *tiler,
 /* Peak bytes of the run with the split set: its whole part, or its last
  * pass's tiles beside the maps they read and write. */
 static gsize
-tiler_memory (const Tiler *tiler,
-              const Grid  *grid)
+tiler_memory (const Tiler       *tiler,
+              const VaeTileGrid *grid)
 {
   const gsize t = grid->tile + 2 * grid->margin;
 
@@ -806,17 +780,17 @@ tiler_memory (const Tiler *tiler,
  * latent-resolution part cannot be tiled), with *need the least a split
  * would need; with @force_split >= 0, that split, fitting or not. */
 static gboolean
-tiler_init (Tiler      *tiler,
-            Grid       *grid,
-            const Kl   *kl,
-            gboolean    decoder,
-            gsize       h,
-            gsize       w,
-            gsize       tile,
-            gsize       budget,
-            gboolean    min_tile,
-            gint        force_split,
-            gsize      *need)
+tiler_init (Tiler       *tiler,
+            VaeTileGrid *grid,
+            const Kl    *kl,
+            gboolean     decoder,
+            gsize        h,
+            gsize        w,
+            gsize        tile,
+            gsize        budget,
+            gboolean     min_tile,
+            gint         force_split,
+            gsize       *need)
 {
   const Half *half = decoder ? &kl->decoder : &kl->encoder;
   gdouble     best_work = G_MAXDOUBLE;
@@ -835,9 +809,9 @@ tiler_init (Tiler      *tiler,
 
   for (split = 0; split <= half->n_levels && force_split < 0; split++)
     {
-      gsize   margin, th, tw, whole, least;
-      gdouble work;
-      Grid    g;
+      gsize       margin, th, tw, whole, least;
+      gdouble     work;
+      VaeTileGrid g;
 
       tiler_set_split (tiler, split);
       tiler->fixed = tiler_fixed (tiler, h, w);
@@ -864,7 +838,7 @@ tiler_init (Tiler      *tiler,
               ? vae_kl_levels_flops (half, 0, split, FALSE, TRUE, &th, &tw)
               : vae_kl_levels_flops (half, split, half->n_levels, TRUE, TRUE,
                                      &th, &tw));
-      grid_clear (&g);
+      vae_tile_grid_clear (&g);
       if (work < best_work)
         {
           best_work = work;
@@ -895,19 +869,19 @@ tiler_init (Tiler      *tiler,
 }
 
 static void
-tiler_clear (Tiler *tiler,
-             Grid  *grid)
+tiler_clear (Tiler       *tiler,
+             VaeTileGrid *grid)
 {
   vae_scratch_clear (&tiler->scratch);
-  grid_clear (grid);
+  vae_tile_grid_clear (grid);
 }
 
 /* The whole work of a tiled run as planned: the whole part, the
  * statistics passes and the last pass. */
 static gdouble
-tiler_flops (const Tiler *tiler,
-             const Grid  *grid,
-             VaeKlStats   plan)
+tiler_flops (const Tiler       *tiler,
+             const VaeTileGrid *grid,
+             VaeKlStats         plan)
 {
   const Half *half = tiler->half;
   gsize       h = grid->h, w = grid->w;
@@ -940,7 +914,7 @@ vae_kl_decode_tiled_with (gpointer          self,
   VaeNormStats         *saved = run->norm_stats;
   g_autoptr (VaeTensor) out = NULL;
   Tiler                 tiler;
-  Grid                  grid;
+  VaeTileGrid           grid;
   VaeTensor            *x = NULL;
   gboolean              ok = FALSE;
   gsize                 need;
@@ -1012,7 +986,7 @@ vae_kl_encode_tiled_with (gpointer          self,
   const gsize   h = (VAE_T_H (image) + f - 1) / f, w = (VAE_T_W (image) + f - 1) / f;
   VaeNormStats *saved = run->norm_stats;
   Tiler         tiler;
-  Grid          grid;
+  VaeTileGrid   grid;
   VaeTensor    *body = NULL;
   gboolean      ok = FALSE;
   gsize         need;
@@ -1083,7 +1057,7 @@ vae_kl_plan (gpointer   self,
   const gsize image = 3 * width * height * sizeof (gfloat);
   gsize       tile, need;
   Tiler       tiler;
-  Grid        grid;
+  VaeTileGrid grid;
   gboolean    ok;
 
   /* Whole: every map at once, beside the encoder's padded copy of its

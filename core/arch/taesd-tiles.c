@@ -502,25 +502,6 @@ tiled_margin (const Half *half,
          : (gsize) ceil (half_radius (half, 0, split, (gdouble) half->factor)) + 1;
 }
 
-/* A tiled run's tiles: spans along each axis, the margin each tile is
- * computed with and the overlap they are blended over, in latent pixels. */
-typedef struct
-{
-  GArray *xs;
-  GArray *ys;
-  gsize   margin;
-  gsize   overlap;
-} Grid;
-
-static void
-grid_clear (Grid *grid)
-{
-  g_clear_pointer (&grid->xs, g_array_unref);
-  g_clear_pointer (&grid->ys, g_array_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Grid, grid_clear)
-
 /* The grid of a tiled run over h x w latent pixels in tiles of @tile
  * image pixels, and its work: the whole part once, the tiled part on
  * every tile with its margin. */
@@ -531,19 +512,21 @@ tiled_grid (const Half  *half,
             gsize        h,
             gsize        w,
             gsize        tile,
-            Grid        *grid)
+            VaeTileGrid *grid)
 {
   const guint  end = half->layers->len;
   const gsize  f = half->factor;
   gdouble      work;
   guint        ix, iy;
 
+  grid->w = w;
+  grid->h = h;
   grid->margin = tiled_margin (half, decoder, split);
   /* The margin makes tiles exact; the overlap only has to hide rounding. */
-  tile = MAX (tile / f, 2);
-  grid->overlap = MIN (grid->margin, tile / 2);
-  grid->xs = vae_tiles_split (w, tile, grid->overlap, 1);
-  grid->ys = vae_tiles_split (h, tile, grid->overlap, 1);
+  grid->tile = MAX (tile / f, 2);
+  grid->overlap = MIN (grid->margin, grid->tile / 2);
+  grid->xs = vae_tiles_split (w, grid->tile, grid->overlap, 1);
+  grid->ys = vae_tiles_split (h, grid->tile, grid->overlap, 1);
 
   work = decoder ? banded_flops (half, 0, split, h, w) : banded_flops (half, split, end, h, w);
   for (iy = 0; iy < grid->ys->len; iy++)
@@ -551,10 +534,7 @@ tiled_grid (const Half  *half,
       {
         gsize x0, x1, y0, y1;
 
-        vae_span_extend (&g_array_index (grid->xs, VaeSpan, ix), grid->margin,
-                         w, &x0, &x1);
-        vae_span_extend (&g_array_index (grid->ys, VaeSpan, iy), grid->margin,
-                         h, &y0, &y1);
+        vae_tile_grid_extent (grid, ix, iy, &x0, &y0, &x1, &y1);
         work += decoder ? vae_taesd_half_flops (half, split, end, y1 - y0, x1 - x0)
                         : vae_taesd_half_flops (half, 0, split, (y1 - y0) * f, (x1 - x0) * f);
       }
@@ -623,14 +603,14 @@ vae_taesd_plan (gpointer   self,
                 VaePlan   *plan,
                 GError   **error)
 {
-  Taesd        *taesd = self;
-  const Half   *half = decoder ? &taesd->decoder : &taesd->encoder;
-  const gsize   f = half->factor, h = height / f, w = width / f;
-  const gsize   image = 3 * width * height * sizeof (gfloat);
-  g_auto (Grid) grid = { 0 };
-  gsize         whole, fixed, phase, margin, t, t_min, c;
-  gboolean      can_tile;
-  guint         split;
+  Taesd               *taesd = self;
+  const Half          *half = decoder ? &taesd->decoder : &taesd->encoder;
+  const gsize          f = half->factor, h = height / f, w = width / f;
+  const gsize          image = 3 * width * height * sizeof (gfloat);
+  g_auto (VaeTileGrid) grid = { 0 };
+  gsize                whole, fixed, phase, margin, t, t_min, c;
+  gboolean             can_tile;
+  guint                split;
 
   /* Whole: every map at once, beside the encoder's padded copy of its
    * input or the decoder's cropped copy of its output. */
@@ -689,32 +669,28 @@ vae_taesd_plan (gpointer   self,
  * @out.  A grid cell is @in_scale pixels of @source (the image, read as
  * padded, or the decoder's head) and @out_scale of @out. */
 static gboolean
-tiles_forward (const Half       *half,
-               const VaeTensor  *source,
-               gsize             in_scale,
-               guint             first,
-               guint             last,
-               const Grid       *grid,
-               gsize             out_scale,
-               VaeTensor        *out,
-               VaeRun           *run,
-               GError          **error)
+tiles_forward (const Half        *half,
+               const VaeTensor   *source,
+               gsize              in_scale,
+               guint              first,
+               guint              last,
+               const VaeTileGrid *grid,
+               gsize              out_scale,
+               VaeTensor         *out,
+               VaeRun            *run,
+               GError           **error)
 {
-  const gsize h = VAE_T_H (out) / out_scale, w = VAE_T_W (out) / out_scale;
-  const gsize i = in_scale, o = out_scale;
+  const gsize i = in_scale;
   guint       ix, iy;
 
   for (iy = 0; iy < grid->ys->len; iy++)
     for (ix = 0; ix < grid->xs->len; ix++)
       {
-        const VaeSpan        *sx = &g_array_index (grid->xs, VaeSpan, ix);
-        const VaeSpan        *sy = &g_array_index (grid->ys, VaeSpan, iy);
         g_autoptr (VaeTensor) crop = NULL;
         g_autoptr (VaeTensor) part = NULL;
         gsize                 x0, x1, y0, y1;
 
-        vae_span_extend (sx, grid->margin, w, &x0, &x1);
-        vae_span_extend (sy, grid->margin, h, &y0, &y1);
+        vae_tile_grid_extent (grid, ix, iy, &x0, &y0, &x1, &y1);
 
         crop = vae_tiles_crop (source, run->pad_mode, x0 * i, y0 * i,
                                (x1 - x0) * i, (y1 - y0) * i, error);
@@ -724,9 +700,7 @@ tiles_forward (const Half       *half,
         if (part == NULL)
           return FALSE;
 
-        vae_tiles_blend (out, part, (sx->start - x0) * o, (sy->start - y0) * o,
-                         sx->start * o, sy->start * o, sx->len * o, sy->len * o,
-                         grid->xs, ix, grid->ys, iy, grid->overlap, o);
+        vae_tiles_blend (out, part, grid, ix, iy, out_scale);
       }
 
   return TRUE;
@@ -747,7 +721,7 @@ vae_taesd_decode_tiled (gpointer          self,
   const gsize           h = VAE_T_H (latent), w = VAE_T_W (latent);
   g_autoptr (VaeTensor) head = NULL;
   g_autoptr (VaeTensor) out = NULL;
-  g_auto (Grid)         grid = { 0 };
+  g_auto (VaeTileGrid)  grid = { 0 };
   gdouble               work;
   guint                 split;
 
@@ -789,7 +763,7 @@ vae_taesd_encode_tiled (gpointer          self,
   const gsize           h = (VAE_T_H (image) + f - 1) / f;
   const gsize           w = (VAE_T_W (image) + f - 1) / f;
   g_autoptr (VaeTensor) body = NULL;
-  g_auto (Grid)         grid = { 0 };
+  g_auto (VaeTileGrid)  grid = { 0 };
   gdouble               work;
   guint                 split;
 
