@@ -106,6 +106,15 @@ typedef struct
   VaeArchRunTiled *decode_tiled;
 } VaeArchClass;
 
+/* Dimension @dim of the tensor @name, for a loader to size what it
+ * fetches by before any check: 1 unless the tensor has @n_dims dimensions
+ * and a plausible size there, and the checked fetch with that size then
+ * reports what is wrong. */
+gint      vae_arch_peek_dim (VaeWeights      *weights,
+                             const gchar     *name,
+                             guint            n_dims,
+                             guint            dim);
+
 extern const VaeArchClass vae_arch_taesd;
 extern const VaeArchClass vae_arch_seed_f16;
 extern const VaeArchClass vae_arch_autoencoder_kl;

@@ -12,7 +12,6 @@
 
 #include "autoencoder-kl-private.h"
 
-#define MAX_WIDTH    65536
 #define BN_PATCH     2
 #define BN_EPS       1e-4
 
@@ -154,24 +153,6 @@ field_exists (const Names *names,
 
 /* --- loading -------------------------------------------------------------- */
 
-/* Dimension @dim of @name if it is a tensor of @n_dims dimensions with a
- * plausible size there; otherwise -1, and the checked lookup that follows
- * reports the real problem. */
-static gint
-peek (VaeWeights  *w,
-      const gchar *name,
-      guint        n_dims,
-      guint        dim)
-{
-  const VaeWeight *t = vae_weights_lookup (w, name);
-
-  if (t == NULL || t->n_dims != n_dims || t->shape[dim] == 0 ||
-      t->shape[dim] > MAX_WIDTH)
-    return -1;
-
-  return (gint) t->shape[dim];
-}
-
 /* "....weight" -> "....bias" */
 static gchar *
 bias_of (const gchar *weight_name)
@@ -196,7 +177,7 @@ load_conv (VaeWeights   *w,
   const gfloat     *weight, *bias;
 
   if (c_out < 0)
-    c_out = MAX (peek (w, weight_name, 4, 0), 1);
+    c_out = vae_arch_peek_dim (w, weight_name, 4, 0);
 
   weight = vae_weights_get_4d (w, weight_name, c_out, c_in, kernel, kernel,
                                error);
@@ -633,8 +614,8 @@ half_build (Half             *half,
 
   names_init (&names, w, prefix, hn->half);
   if (hn->decoder)
-    half->z = peek (w, conv_in, 4, 1);
-  if (! load_conv (w, conv_in, hn->decoder ? MAX (half->z, 1) : 3, -1, 3,
+    half->z = vae_arch_peek_dim (w, conv_in, 4, 1);
+  if (! load_conv (w, conv_in, hn->decoder ? half->z : 3, -1, 3,
                    &half->conv_in, error))
     return FALSE;
   c = half->conv_in.c_out;

@@ -37,7 +37,6 @@
 
 #define FACTOR      16
 #define PATCH       (3 * FACTOR * FACTOR)   /* 768: one unshuffled 16x16 RGB patch */
-#define MAX_WIDTH   65536
 
 typedef struct
 {
@@ -76,23 +75,6 @@ typedef struct
 } Seed;
 
 /* --- loading ------------------------------------------------------------ */
-
-/* Dimension @i of @name if it has @n_dims dimensions of a sane size, else
- * 1: the lookup with the expected shape then reports what is wrong. */
-static gint
-peek_dim (VaeWeights  *w,
-          const gchar *name,
-          guint        n_dims,
-          guint        i)
-{
-  const VaeWeight *t = vae_weights_lookup (w, name);
-
-  if (t == NULL || t->n_dims != n_dims || t->shape[i] == 0 ||
-      t->shape[i] > MAX_WIDTH)
-    return 1;
-
-  return (gint) t->shape[i];
-}
 
 static const gfloat *
 get_1d (VaeWeights   *w,
@@ -161,8 +143,8 @@ load_encoder (Seed        *seed,
               VaeWeights  *w,
               GError     **error)
 {
-  gint c = peek_dim (w, "encoder.pca.weight", 4, 0);
-  gint c1 = peek_dim (w, "encoder.conv_in.weight", 4, 0);
+  gint c = vae_arch_peek_dim (w, "encoder.pca.weight", 4, 0);
+  gint c1 = vae_arch_peek_dim (w, "encoder.conv_in.weight", 4, 0);
   gint c2, c3;
 
   if (! load_conv (w, "encoder.pca", PATCH, c, 1, &seed->enc_pca, error) ||
@@ -170,12 +152,12 @@ load_encoder (Seed        *seed,
       ! load_res (w, "encoder.res1", c1, &seed->enc_res1, error))
     return FALSE;
 
-  c2 = peek_dim (w, "encoder.down2.weight", 4, 0);
+  c2 = vae_arch_peek_dim (w, "encoder.down2.weight", 4, 0);
   if (! load_conv (w, "encoder.down2", 4 * c1, c2, 3, &seed->down2, error) ||
       ! load_res (w, "encoder.res2", c2, &seed->enc_res2, error))
     return FALSE;
 
-  c3 = peek_dim (w, "encoder.down3.weight", 4, 0);
+  c3 = vae_arch_peek_dim (w, "encoder.down3.weight", 4, 0);
   if (! load_conv (w, "encoder.down3", 4 * c2, c3, 3, &seed->down3, error) ||
       ! load_res (w, "encoder.res3", c3, &seed->enc_res3, error) ||
       ! load_conv (w, "encoder.conv_out", c3, c, 1, &seed->enc_out, error))
@@ -421,8 +403,8 @@ load_decoder (Seed        *seed,
               VaeWeights  *w,
               GError     **error)
 {
-  gint c = peek_dim (w, "decoder.pca.weight", 4, 1);
-  gint d = peek_dim (w, "decoder.embed.weight", 4, 0);
+  gint c = vae_arch_peek_dim (w, "decoder.pca.weight", 4, 1);
+  gint d = vae_arch_peek_dim (w, "decoder.embed.weight", 4, 0);
   gint up1, h1, up2, h2, i;
 
   if (! load_conv (w, "decoder.pca", c, PATCH, 1, &seed->dec_pca, error) ||
@@ -431,7 +413,7 @@ load_decoder (Seed        *seed,
 
   seed->dim = d;
   seed->depth = count_blocks (w);
-  seed->hidden = peek_dim (w, "decoder.blocks.0.fc1.weight", 2, 0);
+  seed->hidden = vae_arch_peek_dim (w, "decoder.blocks.0.fc1.weight", 2, 0);
   if (seed->depth == 0)
     return vae_fail (error, VAE_ERROR_FORMAT,
                      "%s: missing tensor 'decoder.blocks.0.attn.qkv.weight'",
@@ -445,12 +427,12 @@ load_decoder (Seed        *seed,
     return FALSE;
 
   /* up1 and up2 feed a shuffle by 2: four times the next width. */
-  up1 = peek_dim (w, "decoder.up1.weight", 4, 0);
+  up1 = vae_arch_peek_dim (w, "decoder.up1.weight", 4, 0);
   h1 = MAX (up1 / 4, 1);
   if (! load_conv (w, "decoder.up1", d, 4 * h1, 1, &seed->up1, error) ||
       ! load_res (w, "decoder.res1", h1, &seed->dec_res1, error))
     return FALSE;
-  up2 = peek_dim (w, "decoder.up2.weight", 4, 0);
+  up2 = vae_arch_peek_dim (w, "decoder.up2.weight", 4, 0);
   h2 = MAX (up2 / 4, 1);
   if (! load_conv (w, "decoder.up2", h1, 4 * h2, 3, &seed->up2, error) ||
       ! load_conv (w, "decoder.skip", 3 * 16, h2, 3, &seed->skip, error) ||

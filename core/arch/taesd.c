@@ -147,19 +147,6 @@ get1 (VaeWeights   *w,
   return vae_weights_get_1d (w, name, d0, error);
 }
 
-/* Output channels of a conv weight, from its shape, before it is checked. */
-static gint
-peek_out_channels (VaeWeights  *w,
-                   const gchar *prefix,
-                   gint         index,
-                   const gchar *rest)
-{
-  g_autofree gchar *name = g_strdup_printf ("%s%d.%s", prefix, index, rest);
-  const VaeWeight  *t = vae_weights_lookup (w, name);
-
-  return (t && t->n_dims == 4 && t->shape[0] <= 65536) ? (gint) t->shape[0] : -1;
-}
-
 static gboolean
 load_conv (VaeWeights   *w,
            const gchar  *prefix,
@@ -173,13 +160,11 @@ load_conv (VaeWeights   *w,
 {
   g_autofree gchar *wname = g_strconcat (stem, "weight", NULL);
   g_autofree gchar *bname = g_strconcat (stem, "bias", NULL);
+  g_autofree gchar *weight_name = g_strdup_printf ("%s%d.%s", prefix, index, wname);
   const gfloat     *weight, *bias = NULL;
   gint              c_out;
 
-  c_out = peek_out_channels (w, prefix, index, wname);
-  if (c_out <= 0)
-    c_out = 1;  /* get4 below reports the real problem */
-
+  c_out = vae_arch_peek_dim (w, weight_name, 4, 0);
   weight = get4 (w, prefix, index, wname, c_out, c_in, kernel, kernel, error);
   if (weight == NULL)
     return FALSE;
