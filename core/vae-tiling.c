@@ -122,17 +122,21 @@ vae_tiles_blend (VaeTensor         *out,
                  const VaeTensor   *tile,
                  const VaeTileGrid *grid,
                  guint              ix,
-                 guint              iy,
-                 gsize              scale)
+                 guint              iy)
 {
+  const gsize    scale = VAE_T_W (out) / grid->w;
   const VaeSpan *sx = &g_array_index (grid->xs, VaeSpan, ix);
   const VaeSpan *sy = &g_array_index (grid->ys, VaeSpan, iy);
   const gsize    channels = VAE_T_C (out);
   const gsize    x0 = sx->start * scale, y0 = sy->start * scale;
   const gsize    w = sx->len * scale, h = sy->len * scale;
-  gfloat        *wx = g_new (gfloat, w);
+  gfloat        *wx;
   gsize          lo_x, lo_y, hi_x, hi_y, ox, oy, c, x, y;
 
+  g_return_if_fail (VAE_T_W (out) == grid->w * scale &&
+                    VAE_T_H (out) == grid->h * scale);
+
+  wx = g_new (gfloat, w);
   /* The spans start inside the tile past its margin. */
   vae_tile_grid_extent (grid, ix, iy, &lo_x, &lo_y, &hi_x, &hi_y);
   ox = (sx->start - lo_x) * scale;

@@ -75,15 +75,14 @@ void      vae_tile_grid_extent (const VaeTileGrid *grid,
                                 gsize             *x1,
                                 gsize             *y1);
 
-/* Adds tile (ix, iy) of @grid, weighted, to @out over its spans: @tile is
- * what was computed on the tile's extent, @scale pixels of @tile and
- * @out a grid cell. */
+/* Adds tile (ix, iy) of @grid, weighted, to @out over its spans.  @out
+ * covers the grid, s pixels a cell along each axis, and @tile is what was
+ * computed on the tile's extent at that scale. */
 void      vae_tiles_blend   (VaeTensor         *out,
                              const VaeTensor   *tile,
                              const VaeTileGrid *grid,
                              guint              ix,
-                             guint              iy,
-                             gsize              scale);
+                             guint              iy);
 
 /* Fills @out ([C, h, w]) with the region at (x, y) of @image padded at
  * the right and bottom as vae_image_pad() pads it with @mode, to any

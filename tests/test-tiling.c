@@ -162,7 +162,7 @@ test_blend (void)
             tile = vae_tiles_crop (map, VAE_PAD_EDGE, x0 * s, y0 * s,
                                    (x1 - x0) * s, (y1 - y0) * s, NULL);
             g_assert_nonnull (tile);
-            vae_tiles_blend (out, tile, &grid, ix, iy, s);
+            vae_tiles_blend (out, tile, &grid, ix, iy);
           }
 
       for (i = 0; i < map->n_elements; i++)

@@ -553,7 +553,7 @@ tiles_pass (Tiler             *tiler,
             VaeRun            *run,
             GError           **error)
 {
-  const gsize is = tiler->in_scale, os = tiler->out_scale;
+  const gsize is = tiler->in_scale;
   guint       ix, iy;
 
   /* Passes differ in their tiles' sizes and depth; buffers a pass leaves
@@ -580,7 +580,7 @@ tiles_pass (Tiler             *tiler,
 
         ok = tile_forward (tiler, run, &x, stop, error);
         if (ok && stop < 0)
-          vae_tiles_blend (tiler->out, x, grid, ix, iy, os);
+          vae_tiles_blend (tiler->out, x, grid, ix, iy);
         vae_scratch_put (&tiler->scratch, x);
         if (! ok)
           return FALSE;

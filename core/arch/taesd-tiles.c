@@ -666,8 +666,8 @@ vae_taesd_plan (gpointer   self,
 }
 
 /* Layers [first, last) of @half on each tile of @grid, blended into
- * @out.  A grid cell is @in_scale pixels of @source (the image, read as
- * padded, or the decoder's head) and @out_scale of @out. */
+ * @out, which covers the grid.  A grid cell is @in_scale pixels of
+ * @source (the image, read as padded, or the decoder's head). */
 static gboolean
 tiles_forward (const Half        *half,
                const VaeTensor   *source,
@@ -675,7 +675,6 @@ tiles_forward (const Half        *half,
                guint              first,
                guint              last,
                const VaeTileGrid *grid,
-               gsize              out_scale,
                VaeTensor         *out,
                VaeRun            *run,
                GError           **error)
@@ -700,7 +699,7 @@ tiles_forward (const Half        *half,
         if (part == NULL)
           return FALSE;
 
-        vae_tiles_blend (out, part, grid, ix, iy, out_scale);
+        vae_tiles_blend (out, part, grid, ix, iy);
       }
 
   return TRUE;
@@ -741,7 +740,7 @@ vae_taesd_decode_tiled (gpointer          self,
   if (out == NULL)
     return FALSE;
 
-  if (! tiles_forward (dec, head, 1, split, end, &grid, f, out, run, error))
+  if (! tiles_forward (dec, head, 1, split, end, &grid, out, run, error))
     return FALSE;
   *image = g_steal_pointer (&out);
 
@@ -781,7 +780,7 @@ vae_taesd_encode_tiled (gpointer          self,
   if (body == NULL)
     return FALSE;
 
-  if (! tiles_forward (enc, image, f, 0, split, &grid, 1, body, run, error) ||
+  if (! tiles_forward (enc, image, f, 0, split, &grid, body, run, error) ||
       ! half_forward_banded (enc, split, enc->layers->len, &body, run, error))
     return FALSE;
   *latent = g_steal_pointer (&body);
