@@ -31,8 +31,24 @@ from seedf16 import ARCHITECTURE, SeedF16Config  # noqa: E402
 WEIGHTS_LICENSE = "CC0-1.0"
 
 
+def packed_photos(train_dir):
+    """name -> license, and pack.json, of a folder written by
+    pack_photos.py (None, None for any other folder)."""
+    path = os.path.join(train_dir, "manifest.tsv")
+    if not os.path.exists(path):
+        return None, None
+    rows = [l.rstrip("\n").split("\t") for l in open(path, encoding="utf-8")]
+    col = {h: i for i, h in enumerate(rows[0])}
+    lic = {r[col["file"]]: r[col["license"]] or "see %s/README.md" % r[col["source_folder"]] for r in rows[1:]}
+    return lic, json.load(open(os.path.join(train_dir, "pack.json")))
+
+
 def photo_licenses(train_dir):
-    """name -> license column of the table in train_seed/README.md."""
+    """name -> license column of the table in train_seed/README.md, or of
+    the manifest of a pack_photos.py folder."""
+    lic, _ = packed_photos(train_dir)
+    if lic is not None:
+        return lic
     out = {}
     path = os.path.join(train_dir, "README.md")
     if not os.path.exists(path):
@@ -50,7 +66,10 @@ def main():
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--dtype", choices=["f16", "f32"], default="f16")
     ap.add_argument("--raw", action="store_true")
-    ap.add_argument("--train", default=common.TRAIN_DIR)
+    ap.add_argument("--train", default=common.TRAIN_DIR,
+                    help="the training photos' folder, for their licenses (README.md or pack_photos.py manifest)")
+    ap.add_argument("--id", default="seed-f16", help="vae.id: a model trained further needs its own")
+    ap.add_argument("--name", help="vae.name (default: the id's)")
     ap.add_argument("--kodak-eval", action="store_true",
                     help="evaluate the exported file on all Kodak images and store the result in the metadata")
     args = ap.parse_args()
@@ -88,19 +107,26 @@ def main():
         "set": "gimp-vae shared/data/train_seed (21 openly licensed photos, short side 1024; not distributed with the weights)",
         "photos": [{"file": f, "license": lic.get(f, "see train_seed/README.md")} for f in files],
     }
+    photo_note = "The training photos are CC0-1.0, Unsplash License, Pexels License or US public domain (NASA)"
+    _, pack = packed_photos(args.train)
+    if pack:
+        training_data["set"] = ("gimp-vae shared/data %s, packed by tools/train/pack_photos.py (%d openly licensed photos, "
+                                "short side %d, JPEG quality %d; not distributed with the weights)"
+                                % (" + ".join(sorted(pack["sources"])), pack["photos"], pack["short_side"],
+                                   pack["quality"]))
+        photo_note = "The training photos' licenses are: " + " / ".join(sorted(set(lic.get(f, "?") for f in files)))
     meta = {
         "vae.architecture": ARCHITECTURE,
         "vae.config": cfg.to_json(),
-        "vae.id": "seed-f16",
-        "vae.name": "seed-f16 (gimp-vae default model)",
+        "vae.id": args.id,
+        "vae.name": args.name or ("seed-f16 (gimp-vae default model)" if args.id == "seed-f16" else args.id),
         "vae.latent_channels": str(cfg.latent_channels),
         "vae.factor": "16",
         "vae.latent_scale": "1.0",
         "vae.latent_shift": "0.0",
         "vae.license": WEIGHTS_LICENSE,
         "vae.license_note": "The weights were trained by the gimp-vae project and are dedicated to the public domain "
-                            "under CC0-1.0. The training photos are CC0-1.0, Unsplash License, Pexels License or US "
-                            "public domain (NASA); none of them is contained in or recoverable from the file.",
+                            "under CC0-1.0. %s; none of them is contained in or recoverable from the file." % photo_note,
         "vae.training": json.dumps(training, sort_keys=True),
         "vae.training_data": json.dumps(training_data, sort_keys=True),
     }
