@@ -69,7 +69,6 @@ typedef struct
   gint          depth;
   gint          hidden;
   VaeAttention  attention;
-  gfloat        ln_eps;
   gdouble       rope_base;
   VaeLayerNorm  norm_out;
 } Seed;
@@ -228,7 +227,8 @@ config_string_is (JsonObject  *config,
          g_strcmp0 (json_node_get_string (node), value) == 0;
 }
 
-/* heads, ln_eps and rope_base cannot be read from shapes. */
+/* heads, ln_eps and rope_base cannot be read from shapes: the attention,
+ * the LayerNorms and the RoPE get them here, after every shape. */
 static gboolean
 load_config (Seed        *seed,
              VaeWeights  *w,
@@ -242,6 +242,7 @@ load_config (Seed        *seed,
   JsonNode           *root;
   JsonObject         *config;
   gdouble             heads, eps, base;
+  gint                i;
 
   if (text == NULL)
     return vae_fail (error, VAE_ERROR_FORMAT,
@@ -301,7 +302,9 @@ load_config (Seed        *seed,
   seed->attention.n_heads = (gint) heads;
   seed->attention.head_dim = seed->dim / (gint) heads;
   seed->attention.scale = (gfloat) (1.0 / sqrt (seed->attention.head_dim));
-  seed->ln_eps = (gfloat) eps;
+  for (i = 0; i < seed->depth; i++)
+    seed->blocks[i].norm1.eps = seed->blocks[i].norm2.eps = (gfloat) eps;
+  seed->norm_out.eps = (gfloat) eps;
   seed->rope_base = base;
 
   return TRUE;
@@ -440,15 +443,8 @@ load_decoder (Seed        *seed,
       ! load_conv (w, "decoder.conv_out", h2, 3 * 16, 3, &seed->dec_out, error))
     return FALSE;
 
-  /* The config is read last, checked against every shape above; it
-   * completes the LayerNorms with their eps. */
-  if (! load_config (seed, w, error))
-    return FALSE;
-  for (i = 0; i < seed->depth; i++)
-    seed->blocks[i].norm1.eps = seed->blocks[i].norm2.eps = seed->ln_eps;
-  seed->norm_out.eps = seed->ln_eps;
-
-  return TRUE;
+  /* The config is read last, checked against every shape above. */
+  return load_config (seed, w, error);
 }
 
 static gboolean
