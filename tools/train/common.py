@@ -75,14 +75,16 @@ def gaussian_window(size=11, sigma=1.5, dtype=torch.float64):
 def local_moments(a, b, win):
     """Local means, variances and covariance (mu_a, mu_b, s_aa, s_bb, s_ab)
     of a, b [B, C, H, W] under the separable Gaussian @win (1-D), on the
-    'valid' region (no padding): the terms of SSIM."""
+    'valid' region (no padding): the terms of SSIM.  Never under bfloat16
+    autocast: a variance is a difference of two near-equal blurs."""
     C = a.shape[1]
     k = win.shape[0]
     wy = win.view(1, 1, k, 1).repeat(C, 1, 1, 1).to(a)
     wx = win.view(1, 1, 1, k).repeat(C, 1, 1, 1).to(a)
 
     def blur(t):
-        return F.conv2d(F.conv2d(t, wy, groups=C), wx, groups=C)
+        with torch.autocast(t.device.type, enabled=False):
+            return F.conv2d(F.conv2d(t, wy, groups=C), wx, groups=C)
 
     mu_a, mu_b = blur(a), blur(b)
     return mu_a, mu_b, blur(a * a) - mu_a * mu_a, blur(b * b) - mu_b * mu_b, blur(a * b) - mu_a * mu_b

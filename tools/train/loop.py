@@ -35,6 +35,9 @@ def add_args(ap, budget_min, lr, warmup, big_prob):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    ap.add_argument("--bf16", action="store_true",
+                    help="bfloat16 autocast (float32 weights): ~6x faster on CPUs with AMX, whose "
+                    "oneDNN kernels it reaches, where Debian's float32 BLAS is generic")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--big-crop", type=int, default=512, help="one crop of this size instead of a batch...")
@@ -169,6 +172,8 @@ class Run:
             torch.backends.cudnn.allow_tf32 = True
         hw = torch.cuda.get_device_name(self.device) + ", TF32 matmuls" if self.device.type == "cuda" else \
             "CPU, %d thread(s), float32" % args.threads
+        if getattr(args, "bf16", False):
+            hw += ", bfloat16 autocast"
         args.hardware = "%s, PyTorch %s" % (hw, torch.__version__)
         self.args = args
 
@@ -250,7 +255,8 @@ class Run:
                 x = crops.batch(getattr(args, "big_batch", 1), args.big_crop)
             else:
                 x = crops.batch(args.batch, args.crop)
-            value, parts = loss(x)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=getattr(args, "bf16", False)):
+                value, parts = loss(x)
             opt.zero_grad(set_to_none=True)
             value.backward()
             gn = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)

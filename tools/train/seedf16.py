@@ -68,6 +68,15 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.silu(self.conv1(F.silu(x))))
 
 
+def linear_fp32(conv, x):
+    """@conv of @x in float32 even under bfloat16 autocast: the PCA shortcuts
+    carry most of the image, and bfloat16's 8-bit mantissa would round
+    their result by about one 8-bit level; the learned branches add small
+    corrections, whose rounding is far below the reconstruction error."""
+    with torch.autocast(x.device.type, enabled=False):
+        return conv(x.float())
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: SeedF16Config):
         super().__init__()
@@ -88,7 +97,7 @@ class Encoder(nn.Module):
 
     def forward(self, x):
         """x: [B, 3, H, W] in [0, 1], H and W multiples of 16."""
-        z = self.pca(F.pixel_unshuffle(x, 16))
+        z = linear_fp32(self.pca, F.pixel_unshuffle(x, 16))
         h = F.pixel_unshuffle(x * 2.0 - 1.0, 4)
         h = self.res1(self.conv_in(h))
         h = self.res2(self.down2(F.pixel_unshuffle(h, 2)))
@@ -178,7 +187,7 @@ class Decoder(nn.Module):
 
     def forward(self, z):
         B, C, h, w = z.shape
-        base = F.pixel_shuffle(self.pca(z), 16)
+        base = F.pixel_shuffle(linear_fp32(self.pca, z), 16)
         t = self.embed(z)                                         # [B, D, h, w]
         D = t.shape[1]
         t = t.flatten(2).transpose(1, 2)                          # [B, h*w, D]
