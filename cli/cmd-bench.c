@@ -155,7 +155,7 @@ cli_bench (CliContext  *ctx,
       return FALSE;
     }
 
-  model = cli_model_open (ctx, model_spec, error);
+  model = cli_model_open (ctx, model_spec, NULL, error);
   if (model == NULL)
     return FALSE;
 

@@ -232,7 +232,7 @@ cli_compress (CliContext  *ctx,
     }
   else
     {
-      model = model_spec ? cli_model_open (ctx, model_spec, error)
+      model = model_spec ? cli_model_open (ctx, model_spec, NULL, error)
                          : cli_open_codec_model (ctx, error);
       if (model == NULL)
         return FALSE;

@@ -46,8 +46,10 @@ cli_decode (CliContext  *ctx,
                           "were made from when the file records it (the "
                           "padding added on encode is cropped), else the "
                           "latent size times the model's factor; --size "
-                          "resizes the result.  Latents made by another "
-                          "model are refused unless --force is given.",
+                          "resizes the result.  Without MODEL, the model that "
+                          "made the latents decodes them (as the file records "
+                          "it), else the default model.  Latents made by "
+                          "another model are refused unless --force is given.",
                           entries, argc, argv, &positional, error))
     return FALSE;
 
@@ -64,10 +66,6 @@ cli_decode (CliContext  *ctx,
     return FALSE;
   ctx->options.force = force;
 
-  model = cli_model_open (ctx, model_spec, error);
-  if (model == NULL)
-    return FALSE;
-
   if (g_file_test (rest[0], G_FILE_TEST_IS_REGULAR) &&
       !cli_is_latent_file (rest[0]))
     {
@@ -79,6 +77,9 @@ cli_decode (CliContext  *ctx,
 
   latent = vae_latent_load (rest[0], error);
   if (latent == NULL)
+    return FALSE;
+  model = cli_model_open (ctx, model_spec, latent, error);
+  if (model == NULL)
     return FALSE;
   if (!cli_check_latent_model (ctx, model, latent, rest[0], error))
     return FALSE;

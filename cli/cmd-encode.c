@@ -49,7 +49,7 @@ cli_encode (CliContext  *ctx,
       !cli_check_output (output, model_spec, rest[0], error))
     return FALSE;
 
-  model = cli_model_open (ctx, model_spec, error);
+  model = cli_model_open (ctx, model_spec, NULL, error);
   if (model == NULL)
     return FALSE;
 

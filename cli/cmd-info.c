@@ -105,7 +105,7 @@ cli_info (CliContext  *ctx,
   if (model_spec != NULL && cli_is_compressed_file (model_spec))
     return info_compressed (model_spec, error);
 
-  model = cli_model_open (ctx, model_spec, error);
+  model = cli_model_open (ctx, model_spec, NULL, error);
   if (model == NULL)
     return FALSE;
 

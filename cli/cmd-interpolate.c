@@ -276,7 +276,18 @@ cli_interpolate (CliContext  *ctx,
   }
   ctx->options.force = force;
 
-  model = cli_model_open (ctx, model_spec, error);
+  /* with no MODEL, the first end that is a .latent file chooses the model
+   * that made it */
+  {
+    g_autoptr (VaeLatent) chooser = NULL;
+    guint                 i;
+
+    for (i = 0; i < 2 && model_spec == NULL && chooser == NULL; i++)
+      if (cli_is_latent_file (rest[i]) &&
+          (chooser = vae_latent_load (rest[i], error)) == NULL)
+        return FALSE;
+    model = cli_model_open (ctx, model_spec, chooser, error);
+  }
   if (model == NULL)
     return FALSE;
 

@@ -123,7 +123,7 @@ cli_roundtrip (CliContext  *ctx,
 
   /* compressing with no MODEL: the codec model, not the default one */
   model = compress && model_spec == NULL ? cli_open_codec_model (ctx, error)
-                                         : cli_model_open (ctx, model_spec, error);
+                                         : cli_model_open (ctx, model_spec, NULL, error);
   if (model == NULL)
     return FALSE;
 

@@ -364,19 +364,25 @@ looks_like_data (const gchar *spec)
  * @ctx: the command's context
  * @model_spec: (nullable): what the user named as the model, or %NULL
  *   when the argument was left out
+ * @latent: (nullable): the latents the model is for, when the command
+ *   decodes some
  * @error: return location for a #GError
  *
  * The one place where the command line turns into a model.  @model_spec
  * goes to vae_registry_resolve(): a registry id ("taef2"), the name of
  * another model in the search path, a path to a weight file or a model
- * folder, or %NULL for the default model (built into libvae).
+ * folder.  Left out, it is the model that made @latent, so that latents
+ * of an earlier default model keep decoding with it
+ * (vae_registry_resolve_for_latent()), or without @latent the default
+ * model (built into libvae).
  *
  * Returns: (transfer full) (nullable): the loaded model.
  */
 VaeModel *
-cli_model_open (CliContext   *ctx,
-                const gchar  *model_spec,
-                GError      **error)
+cli_model_open (CliContext       *ctx,
+                const gchar      *model_spec,
+                const VaeLatent  *latent,
+                GError          **error)
 {
   g_autoptr (VaeRegistry) registry = NULL;
   VaeModel               *model;
@@ -385,11 +391,15 @@ cli_model_open (CliContext   *ctx,
   if (registry == NULL)
     return NULL;
 
-  model = vae_registry_resolve (registry, model_spec, error);
+  model = latent ? vae_registry_resolve_for_latent (registry, model_spec, latent, error)
+                 : vae_registry_resolve (registry, model_spec, error);
   if (model != NULL)
     return model;
 
-  if (model_spec == NULL)
+  if (model_spec == NULL && latent != NULL)
+    g_prefix_error (error, "%s: no MODEL given, and the model that made "
+                    "the latents cannot be used: ", ctx->command);
+  else if (model_spec == NULL)
     g_prefix_error (error, "%s: no MODEL given, and the default model "
                     "cannot be used: ", ctx->command);
   else if (looks_like_data (model_spec))

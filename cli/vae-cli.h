@@ -131,9 +131,10 @@ gboolean   cli_split_model_arg     (CliContext    *ctx,
                                     const gchar  **model_spec,
                                     gchar       ***rest,
                                     GError       **error);
-VaeModel * cli_model_open          (CliContext    *ctx,
-                                    const gchar   *model_spec,
-                                    GError       **error);
+VaeModel * cli_model_open          (CliContext       *ctx,
+                                    const gchar      *model_spec,
+                                    const VaeLatent  *latent,
+                                    GError          **error);
 
 gboolean   cli_check_latent_model  (CliContext       *ctx,
                                     VaeModel         *model,
