@@ -43,21 +43,39 @@ def packed_photos(train_dir):
     return lic, json.load(open(os.path.join(train_dir, "pack.json")))
 
 
-def photo_licenses(train_dir):
-    """name -> license column of the table in train_seed/README.md, or of
-    the manifest of a pack_photos.py folder."""
-    lic, _ = packed_photos(train_dir)
-    if lic is not None:
-        return lic
+def photo_table(train):
+    """name -> {"license", "author", "source"} of the training photos in
+    the folders @train (comma-separated): the table rows of each folder's
+    README.md (train_seed, train_photos), or a pack_photos.py manifest."""
     out = {}
-    path = os.path.join(train_dir, "README.md")
-    if not os.path.exists(path):
-        return out
-    for line in open(path, encoding="utf-8"):
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 8 and re.match(r"^[\w.-]+\.png$", cells[0]):
-            out[cells[0]] = cells[6]
+    for folder in train.split(","):
+        lic, _ = packed_photos(folder)
+        if lic is not None:
+            out.update({f: {"license": l, "author": "", "source": ""} for f, l in lic.items()})
+            continue
+        path = os.path.join(folder, "README.md")
+        if not os.path.exists(path):
+            continue
+        for line in open(path, encoding="utf-8"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 8 and re.match(r"^[\w.-]+\.(png|jpg)$", cells[0]):
+                out[cells[0]] = {"license": cells[6], "author": cells[5], "source": cells[4]}
     return out
+
+
+def write_credits(path, model_id, files, table):
+    """The training photos' credits as Markdown, for the model's folder:
+    CC BY and CC BY-SA ask that authors and licenses be named."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# Training photos of %s\n\n" % model_id)
+        f.write("The weights were trained on these %d photos, downscaled and re-encoded from the\n"
+                "sources named (not distributed with the weights). Per-file evidence of each license\n"
+                "is in the README of the shared data folders they came from.\n\n" % len(files))
+        f.write("| file | author | license | source |\n|---|---|---|---|\n")
+        for name in sorted(files):
+            row = table.get(name, {})
+            f.write("| %s | %s | %s | %s |\n" % (name, row.get("author", "?"), row.get("license", "?"),
+                                                   row.get("source", "?")))
 
 
 def main():
@@ -67,7 +85,9 @@ def main():
     ap.add_argument("--dtype", choices=["f16", "f32"], default="f16")
     ap.add_argument("--raw", action="store_true")
     ap.add_argument("--train", default=common.TRAIN_DIR,
-                    help="the training photos' folder, for their licenses (README.md or pack_photos.py manifest)")
+                    help="the training photos' folders, comma-separated, for their licenses (README.md or "
+                    "pack_photos.py manifest)")
+    ap.add_argument("--credits", help="also write the training photos' credits (Markdown) to this file")
     ap.add_argument("--id", default="seed-f16", help="vae.id: a model trained further needs its own")
     ap.add_argument("--name", help="vae.name (default: the id's)")
     ap.add_argument("--kodak-eval", action="store_true",
@@ -83,7 +103,8 @@ def main():
 
     targs = st.get("args", {})
     files = st.get("train_files", [])
-    lic = photo_licenses(args.train)
+    table = photo_table(args.train)
+    lic = {f: row["license"] for f, row in table.items()}
     training = {
         "steps": st.get("step"),
         "wall_minutes": round(st.get("elapsed", 0) / 60, 1),
@@ -95,8 +116,10 @@ def main():
         "data": "random crops %d^2 x %d (p=%.2f: %d crop(s) of %d^2), scale %.2f-%.2f antialiased bicubic, h-flip"
                 % (targs.get("crop", 0), targs.get("batch", 0), targs.get("big_prob", 0), targs.get("big_batch", 1),
                    targs.get("big_crop", 0), targs.get("scale_min", 0), targs.get("scale_max", 0)),
-        "loss": "%g*L1 + %g*MSE + %g*(1-SSIM 11x11 gauss 1.5) + %g*mean(z^2)"
-                % (targs.get("l1", 0), targs.get("mse", 0), targs.get("ssim", 0), targs.get("latent_l2", 0)),
+        "loss": "%g*L1 + %g*MSE + %g*(1-SSIM 11x11 gauss 1.5) + %g*mean(z^2) + %g*L1(horizontal and vertical "
+                "pixel differences)"
+                % (targs.get("l1", 0), targs.get("mse", 0), targs.get("ssim", 0), targs.get("latent_l2", 0),
+                   targs.get("grad", 0)),
         "optimizer": "AdamW lr %g (shortcuts x%g), betas (0.9,0.99), wd %g, warmup %d, cosine to 0 over %g min, clip %g"
                      % (targs.get("lr", 0), targs.get("lr_pca_mult", 0), targs.get("wd", 0), targs.get("warmup", 0),
                         targs.get("budget_min", 0), targs.get("clip", 0)),
@@ -114,6 +137,12 @@ def main():
                                 "short side %d, JPEG quality %d; not distributed with the weights)"
                                 % (" + ".join(sorted(pack["sources"])), pack["photos"], pack["short_side"],
                                    pack["quality"]))
+    elif "," in args.train:
+        training_data["set"] = ("gimp-vae shared/data %s (%d openly licensed photos, short side 1024; not "
+                                "distributed with the weights)"
+                                % (" + ".join(os.path.basename(os.path.normpath(d)) for d in args.train.split(",")),
+                                   len(files)))
+    if pack or "," in args.train:
         photo_note = "The training photos' licenses are: " + " / ".join(sorted(set(lic.get(f, "?") for f in files)))
     meta = {
         "vae.architecture": ARCHITECTURE,
@@ -152,6 +181,9 @@ def main():
         meta["vae.eval_kodak"] = json.dumps(ev, sort_keys=True)
         safetensors_io.save(tensors, args.out, meta)
         print("Kodak: %s" % meta["vae.eval_kodak"])
+
+    if args.credits:
+        write_credits(args.credits, args.id, files, table)
 
     h = hashlib.sha256(open(args.out, "rb").read()).hexdigest()
     n = sum(t.numel() for t in tensors.values())
