@@ -13,6 +13,7 @@
 
 #include "gimp-vae.h"
 #include "vae-file-common.h"
+#include "vae-gimp-io.h"
 
 /* vae_decompress_image() in two steps, to keep the latents. */
 static VaeLatent *

@@ -897,25 +897,3 @@ vae_file_export_pixels (GimpImage          *image,
 
   return pixels.rgb;
 }
-
-/**
- * vae_file_local_path:
- * @file: a file
- * @error: return location for a #GError
- *
- * Returns: (transfer full) (nullable): @file's path; remote files are
- *   refused (libvae reads and writes paths).
- */
-gchar *
-vae_file_local_path (GFile   *file,
-                     GError **error)
-{
-  gchar *path = g_file_get_path (file);
-
-  if (path == NULL)
-    g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
-                 _("“%s” is not a local file; copy it to this computer "
-                   "first."), gimp_file_get_utf8_name (file));
-
-  return path;
-}

@@ -155,7 +155,4 @@ VaeTensor * vae_file_export_pixels     (GimpImage        *image,
                                         GimpExportOptions *options,
                                         GError          **error);
 
-gchar     * vae_file_local_path        (GFile            *file,
-                                        GError          **error);
-
 G_END_DECLS

@@ -352,16 +352,24 @@ vae_plugin_latent_get (GimpItem  *item,
   return latent;
 }
 
-/* libvae reads and writes latents by path. */
-static gchar *
-latent_file_path (GFile   *file,
-                  GError **error)
+/**
+ * vae_file_local_path:
+ * @file: a file
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): @file's path; remote files are
+ *   refused (libvae reads and writes paths).
+ */
+gchar *
+vae_file_local_path (GFile   *file,
+                     GError **error)
 {
   gchar *path = g_file_get_path (file);
 
   if (path == NULL)
     g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
-                 _("Latent files must be local files."));
+                 _("“%s” is not a local file; copy it to this computer "
+                   "first."), gimp_file_get_utf8_name (file));
 
   return path;
 }
@@ -377,7 +385,7 @@ VaeLatent *
 vae_plugin_latent_load_file (GFile   *file,
                              GError **error)
 {
-  g_autofree gchar *path = latent_file_path (file, error);
+  g_autofree gchar *path = vae_file_local_path (file, error);
   GError           *local_error = NULL;
   VaeLatent        *latent;
 
@@ -398,7 +406,7 @@ vae_plugin_latent_save_file (const VaeLatent  *latent,
                              GFile            *file,
                              GError          **error)
 {
-  g_autofree gchar *path = latent_file_path (file, error);
+  g_autofree gchar *path = vae_file_local_path (file, error);
   GError           *local_error = NULL;
 
   if (path == NULL)

@@ -60,6 +60,8 @@ gboolean    vae_plugin_latent_attach      (GimpItem              *item,
 VaeLatent * vae_plugin_latent_get         (GimpItem              *item,
                                            GError               **error);
 gboolean    vae_plugin_latent_has         (GimpItem              *item);
+gchar     * vae_file_local_path           (GFile                 *file,
+                                           GError               **error);
 VaeLatent * vae_plugin_latent_load_file   (GFile                 *file,
                                            GError               **error);
 gboolean    vae_plugin_latent_save_file   (const VaeLatent       *latent,
