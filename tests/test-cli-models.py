@@ -265,6 +265,30 @@ class ModelsTest(VaeAssertions, unittest.TestCase):
         with Image.open(out) as decoded:
             self.assertEqual(decoded.size, (1024, 1024))
 
+    def test_latent_chooses_model(self):
+        """Without MODEL, `vae decode` and `vae interpolate` decode a .latent
+        with the model that made it (the hash it records), not with the
+        default, so that latents of an earlier default keep decoding."""
+        self.install_tiny(os.path.join(self.models, 'tiny'))
+        if Image is None:
+            self.skipTest('needs PIL to write the image')
+        image = os.path.join(self.tmp, 'in.png')
+        latent = os.path.join(self.tmp, 'in.latent')
+        chosen = os.path.join(self.tmp, 'chosen.png')
+        named = os.path.join(self.tmp, 'named.png')
+        frames = os.path.join(self.tmp, 'frame-%d.png')
+        Image.new('RGB', (64, 48), (30, 160, 90)).save(image)
+        self.assert_ok(self.run_vae('encode', 'tiny', image, '-o', latent, '-q'))
+        self.assert_ok(self.run_vae('decode', latent, '-o', chosen, '-q'))
+        self.assert_ok(self.run_vae('decode', 'tiny', latent, '-o', named, '-q'))
+        self.assert_ok(self.run_vae('interpolate', latent, latent, '--steps', '2',
+                                    '-o', frames, '-q'))
+        with open(chosen, 'rb') as f:
+            data = f.read()
+        for other in (named, frames % 0):
+            with open(other, 'rb') as f:
+                self.assertEqual(data, f.read(), other)
+
 
 if __name__ == '__main__':
     main('usage: test-cli-models.py PATH/TO/vae')

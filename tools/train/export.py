@@ -92,8 +92,9 @@ def main():
     ap.add_argument("--name", help="vae.name (default: the id's)")
     ap.add_argument("--kodak-eval", action="store_true",
                     help="evaluate the exported file on all Kodak images and store the result in the metadata")
+    ap.add_argument("--threads", type=int, default=1, help="threads of the --kodak-eval run")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
 
     st = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     sd = st["model"] if args.raw else st["ema"]
