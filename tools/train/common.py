@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 
 import numpy as np
 import torch
@@ -25,6 +26,27 @@ def list_images(folders):
         for ext in ("*.png", "*.jpg", "*.jpeg"):
             out += glob.glob(os.path.join(d, ext))
     return sorted(out)
+
+
+def photo_credits(folder):
+    """file name -> {"author", "license", "source"} from the tables of
+    @folder's README.md (header row "| file | ... | source ... | author |
+    license | ..."), as shared/data has them."""
+    out = {}
+    path = os.path.join(folder, "README.md")
+    if not os.path.exists(path):
+        return out
+    cols = None
+    for line in open(path, encoding="utf-8"):
+        if not line.startswith("|"):
+            cols = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == "file":
+            cols = {name.split(" ")[0]: i for i, name in enumerate(cells)}
+        elif cols and "license" in cols and len(cells) == len(cols) and re.match(r"^[\w-][\w.-]*\.\w+$", cells[0]):
+            out[cells[0]] = {key: cells[cols[key]] if key in cols else "" for key in ("author", "license", "source")}
+    return out
 
 
 def write_tsv(path, columns, formats, rows):

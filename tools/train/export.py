@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
 
 import torch
@@ -32,34 +31,28 @@ WEIGHTS_LICENSE = "CC0-1.0"
 
 
 def packed_photos(train_dir):
-    """name -> license, and pack.json, of a folder written by
-    pack_photos.py (None, None for any other folder)."""
+    """name -> {"author", "license", "source"}, and pack.json, of a folder
+    written by pack_photos.py (None, None for any other folder)."""
     path = os.path.join(train_dir, "manifest.tsv")
     if not os.path.exists(path):
         return None, None
     rows = [l.rstrip("\n").split("\t") for l in open(path, encoding="utf-8")]
     col = {h: i for i, h in enumerate(rows[0])}
-    lic = {r[col["file"]]: r[col["license"]] or "see %s/README.md" % r[col["source_folder"]] for r in rows[1:]}
-    return lic, json.load(open(os.path.join(train_dir, "pack.json")))
+    credits = {r[col["file"]]: {"author": r[col["author"]],
+                                "license": r[col["license"]] or "see %s/README.md" % r[col["source_folder"]],
+                                "source": "%s/%s" % (r[col["source_folder"]], r[col["source_file"]])}
+               for r in rows[1:]}
+    return credits, json.load(open(os.path.join(train_dir, "pack.json")))
 
 
 def photo_table(train):
-    """name -> {"license", "author", "source"} of the training photos in
-    the folders @train (comma-separated): the table rows of each folder's
-    README.md (train_seed, train_photos), or a pack_photos.py manifest."""
+    """name -> {"author", "license", "source"} of the training photos in
+    the folders @train (comma-separated): a pack_photos.py manifest, else
+    the tables of each folder's README.md (train_seed, train_photos)."""
     out = {}
     for folder in train.split(","):
-        lic, _ = packed_photos(folder)
-        if lic is not None:
-            out.update({f: {"license": l, "author": "", "source": ""} for f, l in lic.items()})
-            continue
-        path = os.path.join(folder, "README.md")
-        if not os.path.exists(path):
-            continue
-        for line in open(path, encoding="utf-8"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) >= 8 and re.match(r"^[\w.-]+\.(png|jpg)$", cells[0]):
-                out[cells[0]] = {"license": cells[6], "author": cells[5], "source": cells[4]}
+        packed, _ = packed_photos(folder)
+        out.update(packed if packed is not None else common.photo_credits(folder))
     return out
 
 

@@ -31,7 +31,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -48,26 +47,6 @@ DEVICE_TREE_LIMIT = 64 << 20
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def readme_credits(folder):
-    """file name -> (author, license) from the tables of @folder's README.md
-    (header row "| file | ... | author | license | ..."), as shared/data has them."""
-    out = {}
-    path = os.path.join(folder, "README.md")
-    if not os.path.exists(path):
-        return out
-    cols = None
-    for line in open(path, encoding="utf-8"):
-        if not line.startswith("|"):
-            cols = None
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0] == "file":
-            cols = {name: i for i, name in enumerate(cells)}
-        elif cols and "license" in cols and len(cells) == len(cols) and re.match(r"^[\w.-]+$", cells[0]):
-            out[cells[0]] = (cells[cols["author"]] if "author" in cols else "", cells[cols["license"]])
-    return out
 
 
 def kodak_hashes():
@@ -122,11 +101,11 @@ def main():
 
     sources = []
     for d in args.folders:
-        credits = readme_credits(d)
+        credits = common.photo_credits(d)
         paths = common.list_images(d)
         if not paths:
             sys.exit("no photos in " + d)
-        sources += [(d, p, credits.get(os.path.basename(p), ("", ""))) for p in paths]
+        sources += [(d, p, credits.get(os.path.basename(p), {})) for p in paths]
     names = [os.path.splitext(os.path.basename(p))[0] + ".jpg" for _, p, _ in sources]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
@@ -134,7 +113,7 @@ def main():
 
     clear_out(args.out)
     rows, sums, total = [], [], 0
-    for (d, p, (author, lic)), name in zip(sources, names):
+    for (d, p, credit), name in zip(sources, names):
         raw = open(p, "rb").read()
         src_hash = sha256(raw)
         if src_hash in kodak:
@@ -156,7 +135,8 @@ def main():
         total += len(data)
         sums.append("%s  %s\n" % (sha256(data), name))
         rows.append((name, "%dx%d" % (w, h), len(data), sha256(data), os.path.basename(os.path.normpath(d)),
-                     os.path.basename(p), "%dx%d" % (W, H), src_hash, author, lic))
+                     os.path.basename(p), "%dx%d" % (W, H), src_hash, credit.get("author", ""),
+                     credit.get("license", "")))
 
     common.write_tsv(os.path.join(args.out, "manifest.tsv"),
                      ("file", "size", "bytes", "sha256", "source_folder", "source_file", "source_size",
