@@ -235,6 +235,26 @@ class SeedF16(nn.Module):
         self.decoder.pca.bias.copy_(mean.float())
 
 
+def load_grown(model, state):
+    """Load @state, the weights of a model with fewer decoder blocks, into
+    @model: the blocks it lacks are appended with their output projections
+    (attn.proj, fc2) zeroed, so each adds nothing and the grown model decodes
+    exactly as the smaller one did; training then gives them work.  Any
+    other missing or mismatched tensor is an error."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    have = {k.split(".")[2] for k in state if k.startswith("decoder.blocks.")}
+    bad = [k for k in missing if not (k.startswith("decoder.blocks.") and k.split(".")[2] not in have)]
+    if bad or unexpected:
+        raise ValueError("cannot grow: missing %s, unexpected %s" % (bad[:4], unexpected[:4]))
+    with torch.no_grad():
+        for i, blk in enumerate(model.decoder.blocks):
+            if str(i) not in have:
+                for lin in (blk.attn.proj, blk.fc2):
+                    lin.weight.zero_()
+                    lin.bias.zero_()
+    return len(model.decoder.blocks) - len(have)
+
+
 def count_params(module):
     return sum(p.numel() for p in module.parameters())
 

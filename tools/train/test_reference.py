@@ -21,7 +21,7 @@ except ImportError:
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference  # noqa: E402
 import safetensors_io  # noqa: E402
-from seedf16 import SeedF16, SeedF16Config, macs  # noqa: E402
+from seedf16 import SeedF16, SeedF16Config, load_grown, macs  # noqa: E402
 
 
 def main():
@@ -50,6 +50,14 @@ def main():
     ey = (yr - y).abs().max().item() / y.abs().max().item()
     print("latent %s max rel diff %.2e; image %s max rel diff %.2e" % (list(z.shape), ez, list(y.shape), ey))
     ok = ez < 1e-5 and ey < 1e-5
+
+    # growth: two appended identity blocks leave every output bit alone
+    big = SeedF16(SeedF16Config(depth=cfg.depth + 2)).eval()
+    grown = load_grown(big, m.state_dict())
+    with torch.no_grad():
+        yg = big.decode(z)
+    print("grown by %d blocks: image max abs diff %.2e" % (grown, (yg - y).abs().max().item()))
+    ok = ok and grown == 2 and torch.equal(yg, y)
 
     from torch.utils.flop_counter import FlopCounterMode
     H, W = 256, 384

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import loop  # noqa: E402
 import safetensors_io  # noqa: E402
-from seedf16 import SeedF16, SeedF16Config, count_params  # noqa: E402
+from seedf16 import SeedF16, SeedF16Config, count_params, load_grown  # noqa: E402
 
 
 BUDGET_MIN = 150.0
@@ -112,8 +112,16 @@ def main():
         else:
             init = torch.load(args.init_from, map_location="cpu", weights_only=False)
         cfg = SeedF16Config.from_json(init["config"])
+        if args.config:
+            # only growth in depth keeps the earlier weights meaningful
+            for k, v in json.loads(args.config).items():
+                if k != "depth" or v < cfg.depth:
+                    sys.exit("--config with --init-from can only add decoder blocks (depth)")
+                cfg.depth = v
         model = SeedF16(cfg)
-        model.load_state_dict(init["ema"])
+        grown = load_grown(model, init["ema"])
+        if grown:
+            print("grown by %d decoder block(s) that start as the identity" % grown, flush=True)
         pca = init.get("pca")
         prev = init.get("args", {})
         # the whole chain of runs, back to the PCA codec the first one began as
@@ -121,6 +129,8 @@ def main():
                           % (init.get("step"), prev.get("hardware", "CPU, %d thread(s), float32" % prev.get("threads", 1)),
                              prev.get("lr", 0), prev.get("budget_min", 0),
                              prev.get("init_note", "the closed-form PCA codec")))
+        if grown:
+            args.init_note = "grown by %d identity decoder block(s) from the " % grown + args.init_note
         print("initialised from %s (step %s)" % (args.init_from, init.get("step")), flush=True)
     elif state is None:
         t0 = time.time()
