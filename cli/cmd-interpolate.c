@@ -105,19 +105,28 @@ frame_name (const gchar *pattern,
 #pragma GCC diagnostic pop
 }
 
+/* A .latent end is read before the model is opened: with no MODEL, the
+ * model that made it decodes. */
+static gboolean
+end_read_latent (End     *end,
+                 GError **error)
+{
+  if (!cli_is_latent_file (end->path))
+    return TRUE;
+  end->from_file = TRUE;
+  end->latent = vae_latent_load (end->path, error);
+
+  return end->latent != NULL;
+}
+
 static gboolean
 end_load (CliContext  *ctx,
           VaeModel    *model,
           End         *end,
           GError     **error)
 {
-  if (cli_is_latent_file (end->path))
+  if (end->latent != NULL)
     {
-      end->from_file = TRUE;
-      end->latent = vae_latent_load (end->path, error);
-      if (end->latent == NULL)
-        return FALSE;
-
       /* decode would only see the first end's model, so check both */
       if (!cli_check_latent_model (ctx, model, end->latent, end->path, error))
         return FALSE;
@@ -276,24 +285,14 @@ cli_interpolate (CliContext  *ctx,
   }
   ctx->options.force = force;
 
-  /* with no MODEL, the first end that is a .latent file chooses the model
-   * that made it */
-  {
-    g_autoptr (VaeLatent) chooser = NULL;
-    guint                 i;
-
-    for (i = 0; i < 2 && model_spec == NULL && chooser == NULL; i++)
-      if (cli_is_latent_file (rest[i]) &&
-          (chooser = vae_latent_load (rest[i], error)) == NULL)
-        return FALSE;
-    model = cli_model_open (ctx, model_spec, chooser, error);
-  }
-  if (model == NULL)
-    return FALSE;
-
   a.path = rest[0];
   b.path = rest[1];
-  if (!end_load (ctx, model, &a, error) || !end_load (ctx, model, &b, error))
+  if (!end_read_latent (&a, error) || !end_read_latent (&b, error))
+    goto out;
+  model = cli_model_open (ctx, model_spec, a.latent ? a.latent : b.latent,
+                          error);
+  if (model == NULL ||
+      !end_load (ctx, model, &a, error) || !end_load (ctx, model, &b, error))
     goto out;
 
   /* the first end that is a latent fixes the size, else A */
