@@ -246,9 +246,10 @@ class ModelsTest(VaeAssertions, unittest.TestCase):
         self.assert_ok(r)
         self.assertRegex(r.stdout, r'(?m)^factor\s+16$')
         self.assertRegex(r.stdout, r'(?m)^  latent\s+32 x 64 x 64 ')
-        r = self.run_vae('models', 'verify', 'seed-f16')
-        self.assert_ok(r)
-        self.assertRegex(r.stdout, r'(?m)^seed-f16\s+ok\s+resource://')
+        for model in ('seed-f16-v2', 'seed-f16'):
+            r = self.run_vae('models', 'verify', model)
+            self.assert_ok(r)
+            self.assertRegex(r.stdout, r'(?m)^%s\s+ok\s+resource://' % model)
         # a 1024x1024 image gives a 64x64 latent, which decodes to 1024x1024
         if Image is None:
             self.skipTest('needs PIL for the 1024x1024 round trip')
@@ -288,6 +289,21 @@ class ModelsTest(VaeAssertions, unittest.TestCase):
         for other in (named, frames % 0):
             with open(other, 'rb') as f:
                 self.assertEqual(data, f.read(), other)
+
+    def test_first_default_latent(self):
+        """A .latent the first default model wrote (before seed-f16-v2,
+        tests/data/latent/seed-f16-first.latent) decodes with that model,
+        built in, when no model is named; the new default named refuses
+        it."""
+        latent = os.path.join(HERE, 'data', 'latent', 'seed-f16-first.latent')
+        chosen = os.path.join(self.tmp, 'chosen.png')
+        named = os.path.join(self.tmp, 'named.png')
+        self.assert_ok(self.run_vae('decode', latent, '-o', chosen, '-q'))
+        self.assert_ok(self.run_vae('decode', 'seed-f16', latent, '-o', named, '-q'))
+        with open(chosen, 'rb') as fa, open(named, 'rb') as fb:
+            self.assertEqual(fa.read(), fb.read())
+        r = self.run_vae('decode', 'seed-f16-v2', latent, '-o', named, '-q')
+        self.assert_error(r, pattern=r'made by another model \(seed-f16, ')
 
 
 if __name__ == '__main__':

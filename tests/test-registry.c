@@ -898,7 +898,7 @@ test_project_registry (void)
 
   def = vae_registry_get_default (built_in);
   g_assert_nonnull (def);
-  g_assert_cmpstr (vae_registry_entry_get_id (def), ==, "seed-f16");
+  g_assert_cmpstr (vae_registry_entry_get_id (def), ==, "seed-f16-v2");
   g_assert_true (vae_registry_entry_is_embedded (def));
   g_assert_cmpuint (vae_registry_entry_get_latent_channels (def), ==, 32);
   g_assert_cmpuint (vae_registry_entry_get_factor (def), ==, 16);
@@ -908,7 +908,7 @@ test_project_registry (void)
 
 /* Ids, names and latent scaling come from the registry: the entry whose
  * files a model's files are (size and SHA-256 as data/models.json lists
- * them for the shipped seed-f16), else the first family its structure
+ * them for the shipped seed-f16 models), else the first family its structure
  * fits, expected here as data/models.json words them. */
 static void
 test_facts (void)
@@ -948,21 +948,33 @@ test_facts (void)
     { "seed-f16", 32, 16, NULL, "seed-f16", "seed-f16", 1.0, 0.0 },
     { "unknown", 3, 2, NULL, "unknown", "unknown", 1.0, 0.0 },
   };
+  static const struct
+  {
+    const gchar *id, *name;
+  } shipped_models[] =
+  {
+    { "seed-f16", "seed-f16 (first gimp-vae default model)" },
+    { "seed-f16-v2", "seed-f16-v2 (gimp-vae default model)" },
+  };
   guint             i;
 
-  /* the shipped file is the registry's entry */
-  {
-    const gchar *const files[] = { shipped, NULL };
-    VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
-                                .latent_channels = 32, .factor = 16 };
+  /* each shipped file is its registry entry */
+  for (i = 0; i < G_N_ELEMENTS (shipped_models); i++)
+    {
+      g_autofree gchar  *file = g_strconcat (shipped_models[i].id, ".safetensors", NULL);
+      g_autofree gchar  *path = g_test_build_filename (G_TEST_DIST, "..", "data", "models",
+                                                       shipped_models[i].id, file, NULL);
+      const gchar *const files[] = { path, NULL };
+      VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
+                                  .latent_channels = 32, .factor = 16 };
 
-    vae_registry_identify (&info, NULL, NULL, files, NULL);
-    g_assert_cmpstr (info.id, ==, "seed-f16");
-    g_assert_cmpstr (info.name, ==, "seed-f16 (gimp-vae default model)");
-    g_free (info.id);
-    g_free (info.name);
-    g_free (info.architecture);
-  }
+      vae_registry_identify (&info, NULL, NULL, files, NULL);
+      g_assert_cmpstr (info.id, ==, shipped_models[i].id);
+      g_assert_cmpstr (info.name, ==, shipped_models[i].name);
+      g_free (info.id);
+      g_free (info.name);
+      g_free (info.architecture);
+    }
 
   /* the same size, another sum: a seed-f16 the registry does not list */
   g_file_get_contents (shipped, &contents, &length, &error);
@@ -1086,9 +1098,9 @@ test_project_taef2 (void)
   g_assert_cmpstr (vae_model_get_name (model), ==, vae_registry_entry_get_name (entry));
 }
 
-/* The trained weights in data/models/seed-f16/ are compiled in, match the
- * registry, and decode a 64x64 latent into a 1024x1024 image with no files
- * installed. */
+/* The default model's trained weights (data/models/seed-f16-v2/) are
+ * compiled in, match the registry, and decode a 64x64 latent into a
+ * 1024x1024 image with no files installed. */
 static void
 test_embedded_default (void)
 {
@@ -1108,8 +1120,9 @@ test_embedded_default (void)
   vae_registry_set_search_path (registry, nowhere);
   def = vae_registry_get_default (registry);
 
-  /* The repository ships data/models/seed-f16/seed-f16.safetensors and
-   * this test is built only with python3, which compiles it in. */
+  /* The repository ships the default's weights and this test is built
+   * only with python3, which compiles them in. */
+  g_assert_cmpstr (vae_registry_entry_get_id (def), ==, "seed-f16-v2");
   g_assert_true (vae_registry_has_embedded (registry, def));
 
   g_assert_true (vae_registry_verify (registry, def, &checks, NULL, &error));
@@ -1206,6 +1219,58 @@ test_embedded_fixture (void)
   }
 }
 
+/* The first default model stays compiled in beside its successor, so that
+ * the latents it made keep decoding with it: a .latent file it wrote before
+ * seed-f16-v2 existed (tests/data/latent/seed-f16-first.latent, a crop of
+ * data/samples/kodim23.png) chooses it by the hash it records, with no
+ * files installed, and the default model refuses it. */
+static void
+test_embedded_first (void)
+{
+  g_autoptr (VaeRegistry) registry = NULL;
+  g_autoptr (GPtrArray)   checks = NULL;
+  g_autoptr (GError)      error = NULL;
+  g_autoptr (VaeLatent)   latent = NULL;
+  g_autoptr (VaeModel)    first = NULL;
+  g_autoptr (VaeModel)    def = NULL;
+  g_autoptr (VaeTensor)   image = NULL;
+  g_autofree gchar       *path = g_test_build_filename (G_TEST_DIST, "data", "latent",
+                                                        "seed-f16-first.latent", NULL);
+  const VaeRegistryEntry *entry;
+  const gchar *const      nowhere[] = { NULL };
+
+  registry = vae_registry_new (&error);
+  g_assert_no_error (error);
+  vae_registry_set_search_path (registry, nowhere);
+  entry = vae_registry_lookup (registry, "seed-f16");
+  g_assert_nonnull (entry);
+  g_assert_false (vae_registry_entry_is_default (entry));
+  g_assert_true (vae_registry_has_embedded (registry, entry));
+  g_assert_true (vae_registry_verify (registry, entry, &checks, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (((VaeRegistryCheck *) g_ptr_array_index (checks, 0))->status, ==,
+                   VAE_REGISTRY_STATUS_OK);
+
+  latent = vae_latent_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vae_latent_get_model_id (latent), ==, "seed-f16");
+
+  first = vae_registry_resolve_for_latent (registry, NULL, latent, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vae_model_get_id (first), ==, "seed-f16");
+  g_assert_cmpstr (vae_model_get_hash (first), ==, vae_latent_get_model_hash (latent));
+  g_assert_true (vae_model_decode (first, latent, &image, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vae_tensor_get_dim (image, 1), ==, 256);
+  g_assert_cmpuint (vae_tensor_get_dim (image, 2), ==, 384);
+
+  def = vae_registry_resolve (registry, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vae_model_get_id (def), ==, "seed-f16-v2");
+  g_assert_false (vae_model_check_latent (def, latent, &error));
+  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1231,6 +1296,7 @@ main (int    argc,
   g_test_add_func ("/registry/project-taef2", test_project_taef2);
   g_test_add_func ("/registry/embedded-fixture", test_embedded_fixture);
   g_test_add_func ("/registry/embedded-default", test_embedded_default);
+  g_test_add_func ("/registry/embedded-first", test_embedded_first);
 
   return g_test_run ();
 }

@@ -18,8 +18,9 @@
  * Also: loading and info, FLOPs against the spec's cost formula, split
  * encoder / decoder files, malformed files (each names what is wrong), a
  * 1024 x 1024 decode (finite, and progress adds up to the FLOPs), and with
- * the real weights in data/models/seed-f16 a Kodak round trip against the
- * PSNR figures the trainer stored in the file (vae.eval_kodak).
+ * the real weights of each shipped model (data/models/seed-f16 and
+ * seed-f16-v2) a Kodak round trip against the PSNR figures the trainer
+ * stored in the file (vae.eval_kodak).
  */
 
 #include <math.h>
@@ -723,9 +724,11 @@ eval_per_image (JsonObject *eval)
 }
 
 static void
-test_kodak (void)
+test_kodak (gconstpointer data)
 {
+  const gchar            *id = data;
   const gchar            *shared = g_getenv ("VAE_SHARED_DIR");
+  g_autofree gchar       *file = g_strconcat (id, ".safetensors", NULL);
   g_autofree gchar       *weights = NULL;
   g_autofree gchar       *kodak = NULL;
   g_autoptr (VaeModel)    model = NULL;
@@ -740,8 +743,8 @@ test_kodak (void)
   guint                   i, n = 0;
 
   /* the repository ships the weights and their figures: no skip */
-  weights = g_test_build_filename (G_TEST_DIST, "..", "data", "models",
-                                   "seed-f16", "seed-f16.safetensors", NULL);
+  weights = g_test_build_filename (G_TEST_DIST, "..", "data", "models", id, file,
+                                   NULL);
   g_assert_true (g_file_test (weights, G_FILE_TEST_IS_REGULAR));
   if (shared)
     kodak = g_build_filename (shared, "data", "kodak", NULL);
@@ -846,7 +849,8 @@ main (int    argc,
   g_test_add_func ("/seed-f16/split-files", test_split_files);
   g_test_add_func ("/seed-f16/rewritten-file", test_rewritten_file);
   TEST_ADD_CASES ("/seed-f16/bad-file", bad_cases, test_bad_file);
-  g_test_add_func ("/seed-f16/kodak", test_kodak);
+  g_test_add_data_func ("/seed-f16/kodak", "seed-f16", test_kodak);
+  g_test_add_data_func ("/seed-f16/kodak-v2", "seed-f16-v2", test_kodak);
 
   return g_test_run ();
 }

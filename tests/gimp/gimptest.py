@@ -22,6 +22,7 @@ KODAK = os.environ["VAE_TEST_KODAK"]
 HELPER = os.environ["VAE_TEST_HELPER"]
 CLI = os.environ["VAE_TEST_CLI"]
 WORK = os.environ["VAE_TEST_WORK"]
+DATA = os.environ["VAE_TEST_DATA"]
 PDB = Gimp.get_pdb()
 SUCCESS = Gimp.PDBStatusType.SUCCESS
 EXECUTION_ERROR = Gimp.PDBStatusType.EXECUTION_ERROR

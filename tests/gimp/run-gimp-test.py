@@ -143,6 +143,9 @@ def main():
             "VAE_TEST_HELPER": os.path.abspath(args.helper),
             "VAE_TEST_CLI": os.path.abspath(args.vae),
             "VAE_TEST_WORK": work,
+            # the repository's test files (tests/data)
+            "VAE_TEST_DATA": os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                          os.pardir, "data"),
             "NO_AT_BRIDGE": "1",
             # vae:reconstruct says when it runs a model; the test reads
             # the copy of GIMP's output to count the runs.
