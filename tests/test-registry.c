@@ -1098,41 +1098,59 @@ test_project_taef2 (void)
   g_assert_cmpstr (vae_model_get_name (model), ==, vae_registry_entry_get_name (entry));
 }
 
+/* libvae's own registry with no model folders, so that only what is
+ * compiled in can load. */
+static VaeRegistry *
+registry_built_in_only (void)
+{
+  g_autoptr (GError)  error = NULL;
+  VaeRegistry        *registry;
+  const gchar *const  nowhere[] = { NULL };
+
+  registry = vae_registry_new (&error);
+  g_assert_no_error (error);
+  vae_registry_set_search_path (registry, nowhere);
+  return registry;
+}
+
+/* @entry's weights are compiled in and their size and sum are the ones the
+ * registry states (a trained model has its sum there). */
+static void
+assert_embedded_verifies (VaeRegistry            *registry,
+                          const VaeRegistryEntry *entry)
+{
+  g_autoptr (GPtrArray) checks = NULL;
+  g_autoptr (GError)    error = NULL;
+  VaeRegistryCheck     *check;
+
+  g_assert_true (vae_registry_has_embedded (registry, entry));
+  g_assert_true (vae_registry_verify (registry, entry, &checks, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (checks->len, ==, 1);
+  check = g_ptr_array_index (checks, 0);
+  g_assert_true (g_str_has_prefix (check->location, "resource://"));
+  g_assert_cmpint (check->status, ==, VAE_REGISTRY_STATUS_OK);
+}
+
 /* The default model's trained weights (data/models/seed-f16-v2/) are
  * compiled in, match the registry, and decode a 64x64 latent into a
  * 1024x1024 image with no files installed. */
 static void
 test_embedded_default (void)
 {
-  g_autoptr (VaeRegistry) registry = NULL;
-  g_autoptr (GPtrArray)   checks = NULL;
+  g_autoptr (VaeRegistry) registry = registry_built_in_only ();
   g_autoptr (GError)      error = NULL;
   g_autoptr (VaeModel)    model = NULL;
   g_autoptr (VaeTensor)   z = NULL;
   g_autoptr (VaeLatent)   latent = NULL;
   g_autoptr (VaeTensor)   image = NULL;
-  const VaeRegistryEntry *def;
-  const gchar *const      nowhere[] = { NULL };
+  const VaeRegistryEntry *def = vae_registry_get_default (registry);
   const gsize             shape[3] = { 32, 64, 64 };
-
-  registry = vae_registry_new (&error);
-  g_assert_no_error (error);
-  vae_registry_set_search_path (registry, nowhere);
-  def = vae_registry_get_default (registry);
 
   /* The repository ships the default's weights and this test is built
    * only with python3, which compiles them in. */
   g_assert_cmpstr (vae_registry_entry_get_id (def), ==, "seed-f16-v2");
-  g_assert_true (vae_registry_has_embedded (registry, def));
-
-  g_assert_true (vae_registry_verify (registry, def, &checks, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (checks->len, ==, 1);
-  g_assert_true (g_str_has_prefix (((VaeRegistryCheck *) g_ptr_array_index (checks, 0))->location,
-                                   "resource://"));
-  /* a trained model has its sum in the registry */
-  g_assert_cmpint (((VaeRegistryCheck *) g_ptr_array_index (checks, 0))->status, ==,
-                   VAE_REGISTRY_STATUS_OK);
+  assert_embedded_verifies (registry, def);
 
   model = vae_registry_resolve (registry, NULL, &error);
   g_assert_no_error (error);
@@ -1227,8 +1245,7 @@ test_embedded_fixture (void)
 static void
 test_embedded_first (void)
 {
-  g_autoptr (VaeRegistry) registry = NULL;
-  g_autoptr (GPtrArray)   checks = NULL;
+  g_autoptr (VaeRegistry) registry = registry_built_in_only ();
   g_autoptr (GError)      error = NULL;
   g_autoptr (VaeLatent)   latent = NULL;
   g_autoptr (VaeModel)    first = NULL;
@@ -1236,20 +1253,11 @@ test_embedded_first (void)
   g_autoptr (VaeTensor)   image = NULL;
   g_autofree gchar       *path = g_test_build_filename (G_TEST_DIST, "data", "latent",
                                                         "seed-f16-first.latent", NULL);
-  const VaeRegistryEntry *entry;
-  const gchar *const      nowhere[] = { NULL };
+  const VaeRegistryEntry *entry = vae_registry_lookup (registry, "seed-f16");
 
-  registry = vae_registry_new (&error);
-  g_assert_no_error (error);
-  vae_registry_set_search_path (registry, nowhere);
-  entry = vae_registry_lookup (registry, "seed-f16");
   g_assert_nonnull (entry);
   g_assert_false (vae_registry_entry_is_default (entry));
-  g_assert_true (vae_registry_has_embedded (registry, entry));
-  g_assert_true (vae_registry_verify (registry, entry, &checks, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (((VaeRegistryCheck *) g_ptr_array_index (checks, 0))->status, ==,
-                   VAE_REGISTRY_STATUS_OK);
+  assert_embedded_verifies (registry, entry);
 
   latent = vae_latent_load (path, &error);
   g_assert_no_error (error);
