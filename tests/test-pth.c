@@ -25,25 +25,25 @@ fixture (const gchar *name)
   return g_test_build_filename (G_TEST_DIST, "data", "pth", name, NULL);
 }
 
+static VaeWeights *
+load_fixture (const gchar *name)
+{
+  g_autofree gchar *path = fixture (name);
+
+  return test_load_weights (path);
+}
+
 static void
 compare_with_expected (const gchar *file,
                        const gchar *expected_file)
 {
-  g_autofree gchar     *path = fixture (file);
-  g_autofree gchar     *expected_path = fixture (expected_file);
-  g_autoptr(GError)     error = NULL;
-  g_autoptr(VaeWeights) weights = NULL;
-  g_autoptr(VaeWeights) expected = NULL;
+  g_autoptr(VaeWeights) weights = load_fixture (file);
+  g_autoptr(VaeWeights) expected = load_fixture (expected_file);
   g_autoptr(GPtrArray)  names = NULL;
   g_autoptr(GPtrArray)  expected_names = NULL;
   guint                 i;
 
   g_test_message ("%s against %s", file, expected_file);
-
-  weights = vae_weights_load (path, &error);
-  g_assert_no_error (error);
-  expected = vae_safetensors_load (expected_path, &error);
-  g_assert_no_error (error);
 
   g_assert_cmpstr (vae_weights_get_display_name (weights), ==, file);
 
@@ -101,12 +101,8 @@ test_good (void)
 static void
 test_lazy_crc (void)
 {
-  g_autofree gchar     *path = fixture ("bad-crc.pth");
+  g_autoptr(VaeWeights) weights = load_fixture ("bad-crc.pth");
   g_autoptr(GError)     error = NULL;
-  g_autoptr(VaeWeights) weights = NULL;
-
-  weights = vae_weights_load (path, &error);
-  g_assert_no_error (error);
 
   /* conv.bias is in another entry */
   g_assert_nonnull (vae_weights_get_1d (weights, "conv.bias", 4, &error));
@@ -210,19 +206,12 @@ test_layouts (void)
 static void
 test_roots (void)
 {
-  g_autofree gchar     *path = fixture ("vae-train-ema.ckpt");
+  g_autoptr(VaeWeights) weights = load_fixture ("vae-train-ema.ckpt");
+  g_autoptr(VaeWeights) twin = load_fixture ("kl-vae.safetensors");
   g_autoptr(GError)     error = NULL;
-  g_autoptr(VaeWeights) weights = NULL;
-  g_autoptr(VaeWeights) twin = NULL;
-  g_autofree gchar     *twin_path = fixture ("kl-vae.safetensors");
   g_autoptr(GPtrArray)  names = NULL;
   const VaeWeight      *w;
   const VaeWeight      *want;
-
-  weights = vae_weights_load (path, &error);
-  g_assert_no_error (error);
-  twin = vae_weights_load (twin_path, &error);
-  g_assert_no_error (error);
 
   /* as stored */
   g_assert_true (vae_weights_has (weights,
@@ -284,14 +273,10 @@ test_special_values (void)
       0.333251953125f /* 0x3555 = 2^-2 * (1 + 341/1024) */ };
   static const gfloat bf16[4] =
     { 9.183549615799121e-41f, -0.0f, -INFINITY, 3.140625f };
-  g_autofree gchar     *path = fixture ("simple.pth");
+  g_autoptr(VaeWeights) weights = load_fixture ("simple.pth");
   g_autoptr(GError)     error = NULL;
-  g_autoptr(VaeWeights) weights = NULL;
   const gfloat         *data;
   const VaeWeight      *w;
-
-  weights = vae_weights_load (path, &error);
-  g_assert_no_error (error);
 
   check_special (weights, "half.special", half, G_N_ELEMENTS (half),
                  "simple.pth: tensor 'half.special' holds +inf at element 3; "

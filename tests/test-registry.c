@@ -104,15 +104,32 @@ install (Fixture     *fx,
 static guint
 tensors_in (const gchar *path)
 {
+  g_autoptr (VaeWeights) weights = test_load_weights (path);
+
+  return vae_weights_get_n_tensors (weights);
+}
+
+/* vae_registry_resolve (@spec) must fail with @code and a message that
+ * holds each of the NULL-terminated strings after @code. */
+static void
+assert_resolve_fails (VaeRegistry *registry,
+                      const gchar *spec,
+                      gint         code,
+                      ...)
+{
   g_autoptr (GError) error = NULL;
-  VaeWeights        *weights = vae_weights_load (path, &error);
-  guint              n;
+  VaeModel          *model = vae_registry_resolve (registry, spec, &error);
+  const gchar       *needle;
+  va_list            args;
 
-  g_assert_no_error (error);
-  n = vae_weights_get_n_tensors (weights);
-  vae_weights_free (weights);
-
-  return n;
+  g_assert_null (model);
+  g_assert_error (error, VAE_ERROR, code);
+  va_start (args, code);
+  while ((needle = va_arg (args, const gchar *)) != NULL)
+    if (strstr (error->message, needle) == NULL)
+      g_error ("resolving '%s': '%s' is not in \"%s\"", spec ? spec : "(default)",
+               needle, error->message);
+  va_end (args);
 }
 
 /* "tiny": the fixture as encoder/decoder.safetensors, default.
@@ -718,26 +735,16 @@ test_resolve (Fixture       *fx,
   g_autoptr (VaeModel)    by_path = NULL;
   g_autoptr (VaeModel)    by_default = NULL;
   g_autoptr (VaeModel)    local = NULL;
-  g_autoptr (VaeModel)    model = NULL;
   g_autoptr (GPtrArray)   locals = NULL;
   g_autoptr (GError)      error = NULL;
 
   /* nothing installed: the default's error names the folders */
-  model = vae_registry_resolve (registry, NULL, &error);
-  g_assert_null (model);
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
-  g_assert_nonnull (strstr (error->message, fx->env_dir));
-  g_assert_nonnull (strstr (error->message, fx->user_dir));
-  g_clear_error (&error);
+  assert_resolve_fails (registry, NULL, VAE_ERROR_IO, fx->env_dir, fx->user_dir,
+                        NULL);
 
   /* an id not installed: where it looked and where to download it */
-  model = vae_registry_resolve (registry, "ghost", &error);
-  g_assert_null (model);
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
-  g_assert_nonnull (strstr (error->message, "ghost.safetensors"));
-  g_assert_nonnull (strstr (error->message, fx->user_dir));
-  g_assert_nonnull (strstr (error->message, "https://example.org/ghost"));
-  g_clear_error (&error);
+  assert_resolve_fails (registry, "ghost", VAE_ERROR_IO, "ghost.safetensors",
+                        fx->user_dir, "https://example.org/ghost", NULL);
 
   install (fx, dir, "encoder.safetensors", "decoder.safetensors");
   by_id = vae_registry_resolve (registry, "tiny", &error);
@@ -766,17 +773,9 @@ test_resolve (Fixture       *fx,
   g_assert_no_error (error);
   g_assert_cmpstr (vae_model_get_path (local), ==, mine);
 
-  model = vae_registry_resolve (registry, "nothing-like-it", &error);
-  g_assert_null (model);
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
-  g_assert_nonnull (strstr (error->message, "nothing-like-it"));
-  g_assert_nonnull (strstr (error->message, "tiny"));
-  g_assert_nonnull (strstr (error->message, fx->env_dir));
-  g_clear_error (&error);
-
-  model = vae_registry_resolve (registry, "/nonexistent/model", &error);
-  g_assert_null (model);
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_IO);
+  assert_resolve_fails (registry, "nothing-like-it", VAE_ERROR_IO,
+                        "nothing-like-it", "tiny", fx->env_dir, NULL);
+  assert_resolve_fails (registry, "/nonexistent/model", VAE_ERROR_IO, NULL);
 }
 
 /* Without the default, the first available model stands in; files that
@@ -798,10 +797,7 @@ test_default_fallback (Fixture       *fx,
   g_clear_pointer (&model, vae_model_unref);
 
   install (fx, wrong, "wrong_encoder.safetensors", "wrong_decoder.safetensors");
-  model = vae_registry_resolve (registry, "wrong", &error);
-  g_assert_null (model);
-  g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
-  g_clear_error (&error);
+  assert_resolve_fails (registry, "wrong", VAE_ERROR_MODEL_MISMATCH, NULL);
 
   /* marked embedded but not compiled in: its files are looked for */
   {

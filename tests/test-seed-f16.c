@@ -58,15 +58,11 @@ data_path (const gchar *file)
 }
 
 static VaeWeights *
-load_reference (void)
+load_data (const gchar *file)
 {
-  g_autofree gchar *path = data_path ("reference.safetensors");
-  GError           *error = NULL;
-  VaeWeights       *w = vae_safetensors_load (path, &error);
+  g_autofree gchar *path = data_path (file);
 
-  g_assert_no_error (error);
-
-  return w;
+  return test_load_weights (path);
 }
 
 /* --- the small model ---------------------------------------------------- */
@@ -99,7 +95,7 @@ test_info (void)
 {
   g_autofree gchar      *path = data_path ("model.safetensors");
   g_autoptr (VaeModel)   model = test_load_model (path);
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   guint64                n_params;
   const gsize            sizes[][2] = { { 64, 48 }, { 768, 512 }, { 1024, 1024 } };
   guint                  i;
@@ -176,7 +172,7 @@ test_encode (void)
 {
   g_autofree gchar      *path = data_path ("model.safetensors");
   g_autoptr (VaeModel)   model = test_load_model (path);
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   const gchar           *cases[][2] = { { "image_a", "latent_a" },
                                         { "image_b", "latent_b" } };
   guint                  c, i;
@@ -226,7 +222,7 @@ crop (const VaeTensor *t,
 static void
 test_decode (void)
 {
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   const gchar           *cases[][2] = { { "dec_a", "decoded_a" },
                                         { "dec_b", "decoded_b" } };
   guint                  c, i;
@@ -253,7 +249,7 @@ test_decode (void)
 static void
 test_decode_many_tokens (void)
 {
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   g_autoptr (VaeTensor)  latent = test_tensor_from_weight (ref, "dec_c");
   g_autoptr (VaeTensor)  tl = test_tensor_from_weight (ref, "decoded_c_tl");
   g_autoptr (VaeTensor)  br = test_tensor_from_weight (ref, "decoded_c_br");
@@ -285,7 +281,7 @@ test_decode_model (void)
 {
   g_autofree gchar      *path = data_path ("model.safetensors");
   g_autoptr (VaeModel)   model = test_load_model (path);
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   g_autoptr (VaeTensor)  z = test_tensor_from_weight (ref, "dec_b");
   g_autoptr (VaeTensor)  expect = test_tensor_from_weight (ref, "decoded_b");
   g_autoptr (VaeLatent)  latent = NULL;
@@ -465,23 +461,11 @@ write_model (VaeWeights  *w,
   g_assert_no_error (error);
 }
 
-static VaeWeights *
-load_test_weights (void)
-{
-  g_autofree gchar *path = data_path ("model.safetensors");
-  GError           *error = NULL;
-  VaeWeights       *w = vae_weights_load (path, &error);
-
-  g_assert_no_error (error);
-
-  return w;
-}
-
 static void
 test_split_files (void)
 {
-  g_autoptr (VaeWeights) w = load_test_weights ();
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) w = load_data ("model.safetensors");
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   g_autoptr (VaeTensor)  image = test_tensor_from_weight (ref, "image_a");
   g_autoptr (VaeTensor)  expect = test_tensor_from_weight (ref, "latent_a");
   g_autoptr (VaeTensor)  z = test_tensor_from_weight (ref, "dec_a");
@@ -639,7 +623,7 @@ static void
 test_bad_file (gconstpointer data)
 {
   const BadCase         *c = data;
-  g_autoptr (VaeWeights) w = load_test_weights ();
+  g_autoptr (VaeWeights) w = load_data ("model.safetensors");
   g_autoptr (VaeModel)   model = NULL;
   g_autofree gchar      *dir = NULL;
   g_autofree gchar      *path = NULL;
@@ -665,8 +649,8 @@ test_bad_file (gconstpointer data)
 static void
 test_rewritten_file (void)
 {
-  g_autoptr (VaeWeights) w = load_test_weights ();
-  g_autoptr (VaeWeights) ref = load_reference ();
+  g_autoptr (VaeWeights) w = load_data ("model.safetensors");
+  g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   g_autoptr (VaeTensor)  image = test_tensor_from_weight (ref, "image_b");
   g_autoptr (VaeTensor)  expect = test_tensor_from_weight (ref, "latent_b");
   g_autoptr (VaeTensor)  latent = NULL;

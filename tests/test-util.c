@@ -39,6 +39,18 @@ test_load_model (const gchar *path)
   return model;
 }
 
+VaeWeights *
+test_load_weights (const gchar *path)
+{
+  GError     *error = NULL;
+  VaeWeights *weights = vae_weights_load (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (weights);
+
+  return weights;
+}
+
 VaeTensor *
 test_tensor_from_weight (VaeWeights  *weights,
                          const gchar *name)

@@ -28,6 +28,9 @@ gchar     * test_run_name             (const gchar     *what,
 /* vae_model_load (), which must succeed. */
 VaeModel  * test_load_model           (const gchar     *path);
 
+/* vae_weights_load (), which must succeed. */
+VaeWeights *test_load_weights         (const gchar     *path);
+
 /* A copy of one tensor of @weights, which must hold it. */
 VaeTensor * test_tensor_from_weight   (VaeWeights      *weights,
                                        const gchar     *name);
