@@ -181,7 +181,7 @@ check_runs (gconstpointer data)
   g_autoptr (VaeWeights) ref = load_data ("reference.safetensors");
   guint                  c, i;
 
-  for (c = 0; c < 2; c++)
+  for (c = 0; c < G_N_ELEMENTS (cases[decoder]); c++)
     {
       const gchar *const   *names = cases[decoder][c];
       g_autoptr (VaeTensor) in = test_tensor_from_weight (ref, names[0]);
