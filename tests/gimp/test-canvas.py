@@ -221,8 +221,10 @@ time.sleep(1.0)
 subprocess.run(["import", "-window", box, os.path.join(shots,
                 "open-error.png")], check=True)
 driver.press(box, "Return")
-if driver.find("Open Image") is not None:
-    driver.press(driver.find("Open Image"), "Escape")
+# Looked up once: the chooser may close between two look-ups.
+chooser = driver.find("Open Image")
+if chooser is not None:
+    driver.press(chooser, "Escape")
 check(driver.wait_for(driver.MESSAGE_TITLE, False, 10) is not None and
       "crashed" not in open(OUTPUT, errors="replace").read(),
       "the box closes and no plug-in crashed")
