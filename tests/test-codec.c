@@ -20,6 +20,7 @@
 #include "codec/entropy-model.h"
 #include "codec/latent-coder.h"
 #include "codec/range-coder.h"
+#include "test-util.h"
 
 /* A range coder with 32-bit range and 16-bit totals loses about 2^-8
  * relative precision per symbol in the worst case, far less on average;
@@ -466,10 +467,7 @@ test_container_damage (void)
 static VaeModel *
 codec_model (void)
 {
-  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "..", "data",
-                                                  "models", "seed-f16-codec",
-                                                  "seed-f16-codec.safetensors",
-                                                  NULL);
+  g_autofree gchar *path = test_shipped_model ("seed-f16-codec");
   g_autoptr (GError) error = NULL;
   VaeModel          *model = vae_model_load (path, &error);
 
@@ -507,12 +505,8 @@ reference_data (void)
 {
   g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "data", "codec",
                                                   "reference.safetensors", NULL);
-  g_autoptr (GError) error = NULL;
-  VaeWeights        *w = vae_safetensors_load (path, &error);
 
-  g_assert_no_error (error);
-
-  return w;
+  return test_load_weights (path);
 }
 
 static void
@@ -752,10 +746,7 @@ test_learned_other_model (void)
   g_autoptr (GBytes)    file = NULL;
   g_autoptr (GError)    error = NULL;
   g_autoptr (VaeLatent) latent = NULL;
-  g_autofree gchar     *path = g_test_build_filename (G_TEST_DIST, "..", "data",
-                                                      "models", "seed-f16",
-                                                      "seed-f16.safetensors",
-                                                      NULL);
+  g_autofree gchar     *path = test_shipped_model ("seed-f16");
   VaeCompressSettings   settings;
 
   vae_compress_settings_init (&settings);

@@ -902,6 +902,24 @@ test_project_registry (void)
 
 /* --- model facts -------------------------------------------------------------- */
 
+/* The id and name the registry gives a seed-f16 made of the file @path. */
+static void
+assert_seed_f16_file_is (const gchar *path,
+                         const gchar *id,
+                         const gchar *name)
+{
+  const gchar *const files[] = { path, NULL };
+  VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
+                              .latent_channels = 32, .factor = 16 };
+
+  vae_registry_identify (&info, NULL, NULL, files, NULL);
+  g_assert_cmpstr (info.id, ==, id);
+  g_assert_cmpstr (info.name, ==, name);
+  g_free (info.id);
+  g_free (info.name);
+  g_free (info.architecture);
+}
+
 /* Ids, names and latent scaling come from the registry: the entry whose
  * files a model's files are (size and SHA-256 as data/models.json lists
  * them for the shipped seed-f16 models), else the first family its structure
@@ -909,10 +927,7 @@ test_project_registry (void)
 static void
 test_facts (void)
 {
-  g_autofree gchar *shipped = g_test_build_filename (G_TEST_DIST, "..", "data",
-                                                      "models", "seed-f16",
-                                                      "seed-f16.safetensors",
-                                                      NULL);
+  g_autofree gchar *shipped = test_shipped_model ("seed-f16");
   g_autofree gchar *dir = g_dir_make_tmp ("test-registry-facts-XXXXXX", NULL);
   g_autofree gchar *changed = g_build_filename (dir, "seed-f16.safetensors", NULL);
   g_autofree gchar *contents = NULL;
@@ -957,19 +972,9 @@ test_facts (void)
   /* each shipped file is its registry entry */
   for (i = 0; i < G_N_ELEMENTS (shipped_models); i++)
     {
-      g_autofree gchar  *file = g_strconcat (shipped_models[i].id, ".safetensors", NULL);
-      g_autofree gchar  *path = g_test_build_filename (G_TEST_DIST, "..", "data", "models",
-                                                       shipped_models[i].id, file, NULL);
-      const gchar *const files[] = { path, NULL };
-      VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
-                                  .latent_channels = 32, .factor = 16 };
+      g_autofree gchar *path = test_shipped_model (shipped_models[i].id);
 
-      vae_registry_identify (&info, NULL, NULL, files, NULL);
-      g_assert_cmpstr (info.id, ==, shipped_models[i].id);
-      g_assert_cmpstr (info.name, ==, shipped_models[i].name);
-      g_free (info.id);
-      g_free (info.name);
-      g_free (info.architecture);
+      assert_seed_f16_file_is (path, shipped_models[i].id, shipped_models[i].name);
     }
 
   /* the same size, another sum: a seed-f16 the registry does not list */
@@ -978,18 +983,7 @@ test_facts (void)
   contents[length - 1] ^= 0x01;
   g_file_set_contents (changed, contents, length, &error);
   g_assert_no_error (error);
-  {
-    const gchar *const files[] = { changed, NULL };
-    VaeModelInfo       info = { .architecture = g_strdup ("seed-f16"),
-                                .latent_channels = 32, .factor = 16 };
-
-    vae_registry_identify (&info, NULL, NULL, files, NULL);
-    g_assert_cmpstr (info.id, ==, "seed-f16");
-    g_assert_cmpstr (info.name, ==, "seed-f16");
-    g_free (info.id);
-    g_free (info.name);
-    g_free (info.architecture);
-  }
+  assert_seed_f16_file_is (changed, "seed-f16", "seed-f16");
   g_unlink (changed);
   g_rmdir (dir);
 

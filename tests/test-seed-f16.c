@@ -132,8 +132,7 @@ decode_raw (const VaeTensor *latent,
             gdouble         *work_done,
             gdouble         *work_total)
 {
-  g_autofree gchar      *path = data_path ("model.safetensors");
-  g_autoptr (VaeWeights) w = NULL;
+  g_autoptr (VaeWeights) w = load_data ("model.safetensors");
   VaeModelInfo           info = { 0 };
   VaeTensor             *image = NULL;
   VaeOptions             options;
@@ -141,8 +140,6 @@ decode_raw (const VaeTensor *latent,
   gpointer               arch;
   GError                *error = NULL;
 
-  w = vae_weights_load (path, &error);
-  g_assert_no_error (error);
   g_assert_true (vae_arch_seed_f16.probe (w, w));
   arch = vae_arch_seed_f16.create (w, w, &info, &error);
   g_assert_no_error (error);
@@ -692,8 +689,7 @@ test_kodak (gconstpointer data)
 {
   const gchar            *id = data;
   const gchar            *shared = g_getenv ("VAE_SHARED_DIR");
-  g_autofree gchar       *file = g_strconcat (id, ".safetensors", NULL);
-  g_autofree gchar       *weights = NULL;
+  g_autofree gchar       *weights = test_shipped_model (id);
   g_autofree gchar       *kodak = NULL;
   g_autoptr (VaeModel)    model = NULL;
   g_autoptr (VaeWeights)  w = NULL;
@@ -707,8 +703,6 @@ test_kodak (gconstpointer data)
   guint                   i, n = 0;
 
   /* the repository ships the weights and their figures: no skip */
-  weights = g_test_build_filename (G_TEST_DIST, "..", "data", "models", id, file,
-                                   NULL);
   g_assert_true (g_file_test (weights, G_FILE_TEST_IS_REGULAR));
   if (shared)
     kodak = g_build_filename (shared, "data", "kodak", NULL);
@@ -718,8 +712,7 @@ test_kodak (gconstpointer data)
       return;
     }
 
-  w = vae_weights_load (weights, &error);
-  g_assert_no_error (error);
+  w = test_load_weights (weights);
   text = vae_weights_get_metadata (w, "vae.eval_kodak");
   g_assert_nonnull (text);
   json_parser_load_from_data (parser, text, -1, &error);

@@ -51,6 +51,15 @@ test_load_weights (const gchar *path)
   return weights;
 }
 
+gchar *
+test_shipped_model (const gchar *id)
+{
+  g_autofree gchar *file = g_strconcat (id, ".safetensors", NULL);
+
+  return g_test_build_filename (G_TEST_DIST, "..", "data", "models", id, file,
+                                NULL);
+}
+
 VaeTensor *
 test_tensor_from_weight (VaeWeights  *weights,
                          const gchar *name)

@@ -31,6 +31,9 @@ VaeModel  * test_load_model           (const gchar     *path);
 /* vae_weights_load (), which must succeed. */
 VaeWeights *test_load_weights         (const gchar     *path);
 
+/* data/models/@id/@id.safetensors: the weights the repository ships. */
+gchar     * test_shipped_model        (const gchar     *id);
+
 /* A copy of one tensor of @weights, which must hold it. */
 VaeTensor * test_tensor_from_weight   (VaeWeights      *weights,
                                        const gchar     *name);
