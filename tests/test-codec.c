@@ -468,11 +468,9 @@ static VaeModel *
 codec_model (void)
 {
   g_autofree gchar *path = test_shipped_model ("seed-f16-codec");
-  g_autoptr (GError) error = NULL;
-  VaeModel          *model = vae_model_load (path, &error);
-
   /* the repository ships it: no skip */
-  g_assert_no_error (error);
+  VaeModel         *model = test_load_model (path);
+
   g_assert_true (vae_model_can_compress (model));
 
   return model;
@@ -753,8 +751,7 @@ test_learned_other_model (void)
   file = vae_compress_image (model, image, &settings, NULL, NULL, NULL, NULL,
                              &error);
   g_assert_no_error (error);
-  other = vae_model_load (path, &error);
-  g_assert_no_error (error);
+  other = test_load_model (path);
   latent = vae_decompress_latent (other, file, &error);
   g_assert_null (latent);
   g_assert_error (error, VAE_ERROR, VAE_ERROR_MODEL_MISMATCH);
